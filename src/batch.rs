@@ -1,0 +1,112 @@
+//! Cutting the stream of copy decisions into batches of at most `batch_size` objects.
+
+use crate::list::Object;
+use crate::plan::Reason;
+
+/// One object to copy. `object.key` is relative to the source/destination folders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    pub object: Object,
+    pub reason: Reason,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Batch {
+    /// 0-based, in plan order.
+    pub index: usize,
+    pub items: Vec<Item>,
+}
+
+impl Batch {
+    pub fn bytes(&self) -> u64 {
+        self.items.iter().map(|i| i.object.size).sum()
+    }
+}
+
+/// Accumulates items and hands out full batches; `finish` returns the last partial one.
+#[derive(Debug)]
+pub struct Batcher {
+    size: usize,
+    next_index: usize,
+    current: Vec<Item>,
+}
+
+impl Batcher {
+    pub fn new(size: usize) -> Self {
+        let size = size.max(1);
+        Self {
+            size,
+            next_index: 0,
+            current: Vec::with_capacity(size),
+        }
+    }
+
+    /// Add an item; returns a batch when this item filled one.
+    pub fn push(&mut self, item: Item) -> Option<Batch> {
+        self.current.push(item);
+        (self.current.len() >= self.size).then(|| self.take())
+    }
+
+    /// The remaining items, if any.
+    pub fn finish(&mut self) -> Option<Batch> {
+        (!self.current.is_empty()).then(|| self.take())
+    }
+
+    fn take(&mut self) -> Batch {
+        let items = std::mem::replace(&mut self.current, Vec::with_capacity(self.size));
+        let index = self.next_index;
+        self.next_index += 1;
+        Batch { index, items }
+    }
+}
+
+/// How many batches `n` objects make.
+pub fn batch_count(n: u64, size: usize) -> u64 {
+    n.div_ceil(size.max(1) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(i: usize) -> Item {
+        Item {
+            object: Object {
+                key: format!("k{i:04}"),
+                size: i as u64,
+                etag: None,
+                last_modified: None,
+            },
+            reason: Reason::Missing,
+        }
+    }
+
+    #[test]
+    fn cuts_full_batches_and_a_remainder_in_order() {
+        let mut b = Batcher::new(3);
+        let mut batches = Vec::new();
+        for i in 0..7 {
+            batches.extend(b.push(item(i)));
+        }
+        batches.extend(b.finish());
+        assert!(b.finish().is_none());
+        let sizes: Vec<_> = batches.iter().map(|b| b.items.len()).collect();
+        assert_eq!(sizes, vec![3, 3, 1]);
+        let indexes: Vec<_> = batches.iter().map(|b| b.index).collect();
+        assert_eq!(indexes, vec![0, 1, 2]);
+        let keys: Vec<_> = batches
+            .iter()
+            .flat_map(|b| b.items.iter().map(|i| i.object.key.clone()))
+            .collect();
+        assert_eq!(keys, (0..7).map(|i| format!("k{i:04}")).collect::<Vec<_>>());
+        assert_eq!(batches[1].bytes(), 3 + 4 + 5);
+    }
+
+    #[test]
+    fn counts() {
+        assert_eq!(batch_count(0, 150), 0);
+        assert_eq!(batch_count(150, 150), 1);
+        assert_eq!(batch_count(151, 150), 2);
+        assert_eq!(batch_count(1000, 1), 1000);
+    }
+}

@@ -1,0 +1,102 @@
+//! Command-line arguments as the user types them (clap). Nothing here is validated beyond
+//! syntax: `settings` turns these into a checked `Settings`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "lakesync",
+    version,
+    about = "Mirror Binance's public market-data archive into your own S3 data lake, fast and verifiably, with s5cmd.",
+    long_about = None,
+    after_help = "Exit codes: 0 all planned objects in place and validated; 1 some objects failed (see the report); \
+                  2 invalid usage; 3 environment error (s5cmd, endpoint, bucket, credentials); 130/143 interrupted."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// More log output on stderr (-v info, -vv debug). LAKESYNC_LOG=filter overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// No human summary on stderr; errors are still printed.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Copy the selected archive objects from the source to the destination.
+    Sync(SyncArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SyncArgs {
+    /// Source folder. With selection flags this is the archive root (keys keep `data/...`).
+    #[arg(long, value_name = "S3URL", default_value = "s3://data.binance.vision")]
+    pub source: String,
+    /// Destination folder; a key lands at DEST + (its path relative to SOURCE).
+    #[arg(long, value_name = "S3URL")]
+    pub dest: String,
+    /// S3-compatible endpoint for both sides (e.g. http://127.0.0.1:9000).
+    #[arg(long, value_name = "URL", env = "S3_ENDPOINT_URL")]
+    pub endpoint_url: Option<String>,
+
+    /// Market: spot, futures/um, futures/cm or option (default: all).
+    #[arg(long, help_heading = "Selection")]
+    pub market: Option<String>,
+    /// Period: daily or monthly (default: both).
+    #[arg(long, help_heading = "Selection")]
+    pub period: Option<String>,
+    /// Data types, comma-separated: klines, trades, aggTrades, fundingRate, ...
+    #[arg(long = "data-type", value_delimiter = ',', help_heading = "Selection")]
+    pub data_types: Vec<String>,
+    /// Symbols, comma-separated: BTCUSDT,ETHUSDT (default: all).
+    #[arg(long, value_delimiter = ',', help_heading = "Selection")]
+    pub symbols: Vec<String>,
+    /// Kline intervals, comma-separated: 1m,1h (default: all).
+    #[arg(long = "interval", value_delimiter = ',', help_heading = "Selection")]
+    pub intervals: Vec<String>,
+    /// First date, inclusive (YYYY-MM-DD; monthly files overlapping the range are included).
+    #[arg(long, value_name = "YYYY-MM-DD", help_heading = "Selection")]
+    pub start: Option<String>,
+    /// Last date, inclusive (YYYY-MM-DD).
+    #[arg(long, value_name = "YYYY-MM-DD", help_heading = "Selection")]
+    pub end: Option<String>,
+
+    /// Objects per s5cmd run (1-1000).
+    #[arg(long, default_value_t = 150, allow_negative_numbers = true, help_heading = "Tuning")]
+    pub batch_size: i64,
+    /// s5cmd workers (1-50).
+    #[arg(long, default_value_t = 16, allow_negative_numbers = true, help_heading = "Tuning")]
+    pub workers: i64,
+    /// Attempts per object before it is reported failed (1-10).
+    #[arg(long, default_value_t = 3, allow_negative_numbers = true, help_heading = "Tuning")]
+    pub attempts: i64,
+    /// s5cmd's own retries per HTTP request (0-20).
+    #[arg(long, default_value_t = 3, allow_negative_numbers = true, help_heading = "Tuning")]
+    pub retry_count: i64,
+    /// Kill a batch's s5cmd after this many seconds and retry what it left (0 = never).
+    #[arg(long, default_value_t = 1800, allow_negative_numbers = true, help_heading = "Tuning")]
+    pub batch_timeout: i64,
+    /// Seconds s5cmd may take to stop after SIGTERM/SIGINT before it is killed.
+    #[arg(long, default_value_t = 10, allow_negative_numbers = true, help_heading = "Tuning")]
+    pub grace_seconds: i64,
+
+    /// List and plan, print what would be copied, copy nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Write the JSON report to PATH (`-` for stdout).
+    #[arg(long, value_name = "PATH|-")]
+    pub report: Option<String>,
+    /// The s5cmd binary (else LAKESYNC_S5CMD, else PATH).
+    #[arg(long, value_name = "PATH")]
+    pub s5cmd: Option<PathBuf>,
+    /// Read the source without signing requests (default: on for s3://data.binance.vision).
+    #[arg(long)]
+    pub source_no_sign: bool,
+    /// Folder for lakesync's private working files (default: the system temp dir).
+    #[arg(long, value_name = "DIR")]
+    pub temp_dir: Option<PathBuf>,
+}

@@ -1,0 +1,133 @@
+//! The `lakesync` binary: parse arguments, run the library, map the result to an exit code.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::Parser;
+use lakesync::cli::{Cli, Command, SyncArgs};
+use lakesync::error::{EnvError, UsageError};
+use lakesync::exit_codes;
+use lakesync::report::Report;
+use lakesync::settings::{Env, ReportTarget, Settings};
+use lakesync::sync::RunError;
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LAKESYNC_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("lakesync={default}")));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::env::var_os("NO_COLOR").is_none() && std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .init();
+}
+
+fn fail(code: i32, message: &str, hint: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    if !hint.is_empty() {
+        eprintln!("hint: {hint}");
+    }
+    ExitCode::from(code as u8)
+}
+
+fn usage(e: &UsageError) -> ExitCode {
+    fail(exit_codes::USAGE, &e.message, &e.hint)
+}
+
+fn env_error(e: &EnvError) -> ExitCode {
+    fail(exit_codes::ENVIRONMENT, &e.message, &e.hint)
+}
+
+/// Refuse a report path whose folder does not exist before doing any work.
+fn check_report_target(target: &Option<ReportTarget>) -> Result<(), UsageError> {
+    if let Some(ReportTarget::File(p)) = target {
+        let parent = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        if !parent.is_dir() {
+            return Err(UsageError::new(
+                format!("invalid --report value {:?}: the folder {} does not exist", p.display().to_string(), parent.display()),
+                "create the folder first, or pass --report - to print the report on stdout",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Write the report atomically (temp file + rename), so a reader never sees half of it.
+fn write_report(report: &Report, target: &ReportTarget) -> std::io::Result<()> {
+    let mut json = serde_json::to_vec_pretty(report).map_err(std::io::Error::other)?;
+    json.push(b'\n');
+    match target {
+        ReportTarget::Stdout => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&json)?;
+            out.flush()
+        }
+        ReportTarget::File(p) => {
+            let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+            tmp.write_all(&json)?;
+            tmp.as_file().sync_all()?;
+            tmp.persist(p).map_err(|e| e.error)?;
+            Ok(())
+        }
+    }
+}
+
+fn run_sync(args: &SyncArgs, quiet: bool) -> ExitCode {
+    let settings = match Settings::resolve(args, &Env::from_process()) {
+        Ok(s) => s,
+        Err(e) => return usage(&e),
+    };
+    if let Err(e) = check_report_target(&settings.report) {
+        return usage(&e);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return fail(exit_codes::ENVIRONMENT, &format!("cannot start the async runtime: {e}"), ""),
+    };
+    let result = runtime.block_on(async {
+        let interrupt = lakesync::signals::install().map_err(|e| {
+            RunError::Env(EnvError::new(format!("cannot install signal handlers: {e}"), ""))
+        })?;
+        lakesync::sync::run(&settings, interrupt).await
+    });
+    let report = match result {
+        Ok(r) => r,
+        Err(RunError::Env(e)) => return env_error(&e),
+    };
+    let mut code = report.exit_code;
+    if let Some(target) = &settings.report
+        && let Err(e) = write_report(&report, target)
+    {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            // The reader went away (`| head`): nothing more to say.
+            return ExitCode::from(code as u8);
+        }
+        eprintln!("error: cannot write the report: {e}\nhint: check the --report path and free space");
+        if code == exit_codes::OK {
+            code = exit_codes::ENVIRONMENT;
+        }
+    }
+    if !quiet {
+        eprint!("{}", report.human_summary());
+    }
+    ExitCode::from(code as u8)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    match &cli.command {
+        Command::Sync(args) => run_sync(args, cli.quiet),
+    }
+}

@@ -1,0 +1,214 @@
+//! Running the s5cmd child process: its own process group, stdin null, stdout and stderr
+//! drained concurrently line by line into [`Event`]s, a watchdog deadline, and a graceful
+//! stop on interruption (SIGTERM to the group, a grace period, then SIGKILL).
+
+use std::ffi::OsString;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+use tokio::sync::mpsc;
+
+use super::output::{Event, parse_line};
+use crate::signals::{self, Interrupt};
+
+/// s5cmd's global flags for one process (they cannot be set per command-file line).
+#[derive(Debug, Clone, Default)]
+pub struct Globals {
+    pub endpoint_url: Option<String>,
+    pub no_sign_request: bool,
+    pub profile: Option<String>,
+    /// Per-request retries inside s5cmd.
+    pub retry_count: u32,
+}
+
+impl Globals {
+    pub fn args(&self) -> Vec<OsString> {
+        let mut args: Vec<OsString> = vec!["--json".into()];
+        if let Some(url) = &self.endpoint_url {
+            args.push("--endpoint-url".into());
+            args.push(url.into());
+        }
+        if self.no_sign_request {
+            args.push("--no-sign-request".into());
+        }
+        if let Some(p) = &self.profile {
+            args.push("--profile".into());
+            args.push(p.into());
+        }
+        args.push("--retry-count".into());
+        args.push(self.retry_count.to_string().into());
+        args
+    }
+}
+
+/// Which pipe a line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pipe {
+    Stdout,
+    Stderr,
+}
+
+/// How the child ended.
+#[derive(Debug, Clone, Default)]
+pub struct ChildExit {
+    /// Exit code, when it exited normally.
+    pub code: Option<i32>,
+    /// Signal that ended it, if any.
+    pub signal: Option<i32>,
+    /// The watchdog deadline passed and the child was killed.
+    pub timed_out: bool,
+    /// lakesync was interrupted and stopped the child.
+    pub interrupted: bool,
+    /// Lines read from both pipes.
+    pub lines: u64,
+}
+
+/// A running s5cmd: its parsed output lines arrive on `events` (bounded, so a slow consumer
+/// slows s5cmd down instead of growing memory); `wait` returns how it ended.
+pub struct Running {
+    pub events: mpsc::Receiver<(Pipe, Event)>,
+    supervisor: tokio::task::JoinHandle<std::io::Result<ChildExit>>,
+    lines: Vec<tokio::task::JoinHandle<u64>>,
+}
+
+impl Running {
+    /// Wait for the child to end (drain `events` first, or concurrently).
+    pub async fn wait(self) -> std::io::Result<ChildExit> {
+        drop(self.events);
+        let mut exit = self
+            .supervisor
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))??;
+        for l in self.lines {
+            exit.lines += l.await.unwrap_or(0);
+        }
+        Ok(exit)
+    }
+}
+
+/// Start `s5cmd ARGS`.
+///
+/// `deadline`: kill the whole process group when it passes (s5cmd's HTTP client has no
+/// timeout of its own). `grace`: how long a child stopped by an interruption may take to
+/// exit after SIGTERM before it gets SIGKILL.
+pub fn spawn(
+    binary: &Path,
+    args: &[OsString],
+    deadline: Option<Duration>,
+    grace: Duration,
+    interrupt: &Interrupt,
+) -> std::io::Result<Running> {
+    let mut cmd = Command::new(binary);
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    let mut child = cmd.spawn()?;
+    let pid = child.id().map(|p| p as i32);
+    let (tx, events) = mpsc::channel::<(Pipe, Event)>(1024);
+    let mut lines = Vec::new();
+    if let Some(out) = child.stdout.take() {
+        lines.push(tokio::spawn(pump(out, Pipe::Stdout, tx.clone())));
+    }
+    if let Some(err) = child.stderr.take() {
+        lines.push(tokio::spawn(pump(err, Pipe::Stderr, tx)));
+    }
+    let interrupt = interrupt.clone();
+    let supervisor = tokio::spawn(async move {
+        let _guard = pid.map(signals::ChildGroupGuard::register);
+        let mut exit = ChildExit::default();
+        let now = tokio::time::Instant::now;
+        let far = now() + Duration::from_secs(10 * 365 * 24 * 3600);
+        let watchdog = tokio::time::sleep_until(deadline.map_or(far, |d| now() + d));
+        tokio::pin!(watchdog);
+        let kill_after_grace = tokio::time::sleep_until(far);
+        tokio::pin!(kill_after_grace);
+        let mut interrupt_rx = interrupt.subscribe();
+        let mut interrupt_open = true;
+        let mut stopping = false;
+        let stop = |exit: &mut ChildExit| {
+            exit.interrupted = true;
+            if let Some(pid) = pid {
+                signals::kill_group(pid, Signal::SIGTERM);
+            }
+        };
+        if interrupt.signal().is_some() {
+            stopping = true;
+            stop(&mut exit);
+            kill_after_grace.as_mut().reset(now() + grace);
+        }
+        let status = loop {
+            tokio::select! {
+                status = child.wait() => break status?,
+                () = &mut watchdog, if deadline.is_some() && !exit.timed_out => {
+                    exit.timed_out = true;
+                    if let Some(pid) = pid {
+                        signals::kill_group(pid, Signal::SIGKILL);
+                    }
+                }
+                () = &mut kill_after_grace, if stopping => {
+                    if let Some(pid) = pid {
+                        signals::kill_group(pid, Signal::SIGKILL);
+                    }
+                    kill_after_grace.as_mut().reset(far);
+                }
+                changed = interrupt_rx.changed(), if !stopping && interrupt_open => {
+                    if changed.is_err() {
+                        // No sender left: no signal can arrive any more.
+                        interrupt_open = false;
+                    } else if interrupt_rx.borrow().is_some() {
+                        stopping = true;
+                        stop(&mut exit);
+                        kill_after_grace.as_mut().reset(now() + grace);
+                    }
+                }
+            }
+        };
+        exit.code = status.code();
+        {
+            use std::os::unix::process::ExitStatusExt;
+            exit.signal = status.signal();
+        }
+        Ok(exit)
+    });
+    Ok(Running {
+        events,
+        supervisor,
+        lines,
+    })
+}
+
+/// Forward a pipe's lines to the channel. Bytes that are not UTF-8 are replaced, not fatal.
+async fn pump(
+    pipe: impl tokio::io::AsyncRead + Unpin,
+    which: Pipe,
+    tx: mpsc::Sender<(Pipe, Event)>,
+) -> u64 {
+    let mut reader = BufReader::with_capacity(64 * 1024, pipe);
+    let mut buf = Vec::with_capacity(1024);
+    let mut n = 0;
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {
+                n += 1;
+                let event = parse_line(&String::from_utf8_lossy(&buf));
+                if tx.send((which, event)).await.is_err() {
+                    // Nobody listens any more; keep draining so the child never blocks.
+                    while matches!(reader.read_until(b'\n', &mut buf).await, Ok(k) if k > 0) {
+                        buf.clear();
+                    }
+                    break;
+                }
+            }
+        }
+    }
+    n
+}

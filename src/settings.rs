@@ -1,0 +1,348 @@
+//! Resolving command-line arguments and the environment into validated [`Settings`].
+//!
+//! One pure function, [`Settings::resolve`], rejects every invalid value with a message that
+//! names it and a hint with the fix; everything downstream takes `Settings` and can trust it.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cli::SyncArgs;
+use crate::error::UsageError;
+use crate::s3url::S3Url;
+use crate::select::{Selection, SelectionFlags};
+
+/// The public Binance archive bucket.
+pub const BINANCE_BUCKET: &str = "data.binance.vision";
+
+/// Spec 2.2.2 bounds.
+pub const BATCH_SIZE_RANGE: std::ops::RangeInclusive<i64> = 1..=1000;
+pub const WORKERS_RANGE: std::ops::RangeInclusive<i64> = 1..=50;
+
+/// The environment variables lakesync reads, captured once so resolution stays pure.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    pub lakesync_s5cmd: Option<OsString>,
+}
+
+impl Env {
+    pub fn from_process() -> Self {
+        Self {
+            lakesync_s5cmd: std::env::var_os("LAKESYNC_S5CMD").filter(|v| !v.is_empty()),
+        }
+    }
+}
+
+/// Where the report goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReportTarget {
+    Stdout,
+    File(PathBuf),
+}
+
+/// A validated endpoint: the URL for s5cmd and the host:port to probe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub url: String,
+    pub host: String,
+    pub port: u16,
+}
+
+impl Endpoint {
+    pub fn parse(flag: &str, value: &str) -> Result<Self, UsageError> {
+        let bad = |why: &str| {
+            UsageError::new(
+                format!("invalid {flag} value {value:?}: {why}"),
+                "write it as http://HOST:PORT or https://HOST[:PORT], e.g. http://127.0.0.1:9000",
+            )
+        };
+        let (scheme, rest) = value
+            .split_once("://")
+            .ok_or_else(|| bad("no scheme"))?;
+        let default_port = match scheme {
+            "http" => 80,
+            "https" => 443,
+            _ => return Err(bad("the scheme must be http or https")),
+        };
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        if authority.is_empty() || authority.contains('@') {
+            return Err(bad("no host (or credentials in the URL, which are not allowed)"));
+        }
+        let (host, port) = if let Some(h) = authority.strip_prefix('[') {
+            let (h, after) = h.split_once(']').ok_or_else(|| bad("unclosed IPv6 bracket"))?;
+            let port = match after.strip_prefix(':') {
+                Some(p) => p.parse::<u16>().map_err(|_| bad("the port is not a number 1-65535"))?,
+                None => default_port,
+            };
+            (h.to_string(), port)
+        } else {
+            match authority.rsplit_once(':') {
+                Some((h, p)) => (
+                    h.to_string(),
+                    p.parse::<u16>().map_err(|_| bad("the port is not a number 1-65535"))?,
+                ),
+                None => (authority.to_string(), default_port),
+            }
+        };
+        if host.is_empty() || port == 0 {
+            return Err(bad("no host or port"));
+        }
+        Ok(Self {
+            url: value.trim_end_matches('/').to_string(),
+            host,
+            port,
+        })
+    }
+}
+
+/// Everything a sync run needs, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub source: S3Url,
+    pub dest: S3Url,
+    pub endpoint: Option<Endpoint>,
+    pub selection: Option<Selection>,
+    pub batch_size: usize,
+    pub workers: u32,
+    pub attempts: u32,
+    pub retry_count: u32,
+    pub batch_timeout: Option<Duration>,
+    pub grace: Duration,
+    pub dry_run: bool,
+    pub report: Option<ReportTarget>,
+    pub s5cmd_explicit: Option<PathBuf>,
+    pub s5cmd_env: Option<PathBuf>,
+    pub source_no_sign: bool,
+    pub temp_dir: Option<PathBuf>,
+}
+
+fn in_range(
+    flag: &str,
+    value: i64,
+    range: std::ops::RangeInclusive<i64>,
+    why: &str,
+) -> Result<i64, UsageError> {
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(UsageError::new(
+            format!(
+                "invalid {flag} value {value}: allowed {}..={}",
+                range.start(),
+                range.end()
+            ),
+            format!("pass {flag} between {} and {}{why}", range.start(), range.end()),
+        ))
+    }
+}
+
+impl Settings {
+    pub fn resolve(args: &SyncArgs, env: &Env) -> Result<Self, UsageError> {
+        let source = S3Url::parse("--source", &args.source)?;
+        let dest = S3Url::parse("--dest", &args.dest)?;
+        if source.overlaps(&dest) {
+            return Err(UsageError::new(
+                format!(
+                    "--dest {dest} and --source {source} overlap: one lies inside the other, so the copy would feed on itself"
+                ),
+                "choose a destination folder outside the source (another bucket, or a sibling prefix)",
+            ));
+        }
+        let endpoint = args
+            .endpoint_url
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .map(|v| Endpoint::parse("--endpoint-url", v))
+            .transpose()?;
+        let selection = Selection::from_flags(&SelectionFlags {
+            market: args.market.clone(),
+            period: args.period.clone(),
+            data_types: args.data_types.clone(),
+            symbols: args.symbols.clone(),
+            intervals: args.intervals.clone(),
+            start: args.start.clone(),
+            end: args.end.clone(),
+        })?;
+        let batch_size = in_range(
+            "--batch-size",
+            args.batch_size,
+            BATCH_SIZE_RANGE,
+            " (spec 2.2.2; 100-200 is the sweet spot)",
+        )? as usize;
+        let workers = in_range(
+            "--workers",
+            args.workers,
+            WORKERS_RANGE,
+            " (spec 2.2.2; 8-16 suits most workloads)",
+        )? as u32;
+        let attempts = in_range("--attempts", args.attempts, 1..=10, "")? as u32;
+        let retry_count = in_range("--retry-count", args.retry_count, 0..=20, "")? as u32;
+        let batch_timeout = in_range(
+            "--batch-timeout",
+            args.batch_timeout,
+            0..=7 * 24 * 3600,
+            " seconds (0 turns the watchdog off)",
+        )?;
+        let grace = in_range("--grace-seconds", args.grace_seconds, 0..=3600, "")?;
+        let report = match args.report.as_deref() {
+            None => None,
+            Some("-") => Some(ReportTarget::Stdout),
+            Some("") => {
+                return Err(UsageError::new(
+                    "invalid --report value \"\": empty path",
+                    "pass --report PATH to write a file, or --report - for stdout",
+                ));
+            }
+            Some(p) => Some(ReportTarget::File(PathBuf::from(p))),
+        };
+        if let Some(dir) = &args.temp_dir
+            && dir.as_os_str().is_empty()
+        {
+            return Err(UsageError::new(
+                "invalid --temp-dir value \"\": empty path",
+                "pass an existing writable folder, or leave --temp-dir out",
+            ));
+        }
+        let source_no_sign = args.source_no_sign || source.bucket() == BINANCE_BUCKET;
+        Ok(Self {
+            source,
+            dest,
+            endpoint,
+            selection,
+            batch_size,
+            workers,
+            attempts,
+            retry_count,
+            batch_timeout: (batch_timeout > 0).then(|| Duration::from_secs(batch_timeout as u64)),
+            grace: Duration::from_secs(grace as u64),
+            dry_run: args.dry_run,
+            report,
+            s5cmd_explicit: args.s5cmd.clone(),
+            s5cmd_env: env.lakesync_s5cmd.as_ref().map(PathBuf::from),
+            source_no_sign,
+            temp_dir: args.temp_dir.clone(),
+        })
+    }
+
+    /// Key prefixes to list, relative to the source and destination folders. Sorted, and
+    /// none is a prefix of another, so per-prefix listings concatenate into sorted streams.
+    pub fn prefixes(&self) -> Vec<String> {
+        match &self.selection {
+            Some(sel) => sel.prefixes(),
+            None => vec![String::new()],
+        }
+    }
+
+    /// Whether a source key (relative to the source folder) is in scope.
+    pub fn in_scope(&self, rel: &str) -> bool {
+        self.selection.as_ref().is_none_or(|s| s.matches(rel))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn args(extra: &[&str]) -> SyncArgs {
+        let mut v = vec!["lakesync", "sync", "--source", "s3://src", "--dest", "s3://dst/lake"];
+        v.extend_from_slice(extra);
+        match crate::cli::Cli::try_parse_from(v).unwrap().command {
+            crate::cli::Command::Sync(a) => a,
+        }
+    }
+
+    fn resolve(extra: &[&str]) -> Result<Settings, UsageError> {
+        Settings::resolve(&args(extra), &Env::default())
+    }
+
+    #[test]
+    fn defaults() {
+        let s = resolve(&[]).unwrap();
+        assert_eq!(s.batch_size, 150);
+        assert_eq!(s.workers, 16);
+        assert_eq!(s.attempts, 3);
+        assert!(s.selection.is_none());
+        assert_eq!(s.prefixes(), vec![String::new()]);
+        assert!(!s.source_no_sign);
+        assert_eq!(s.batch_timeout, Some(Duration::from_secs(1800)));
+    }
+
+    #[test]
+    fn binance_source_is_unsigned_by_default() {
+        let mut a = args(&[]);
+        a.source = "s3://data.binance.vision".into();
+        assert!(Settings::resolve(&a, &Env::default()).unwrap().source_no_sign);
+    }
+
+    #[test]
+    fn out_of_range_tuning_is_refused_naming_the_value() {
+        for (flag, value) in [
+            ("--batch-size", "0"),
+            ("--batch-size", "1001"),
+            ("--batch-size", "-5"),
+            ("--workers", "0"),
+            ("--workers", "51"),
+            ("--attempts", "0"),
+            ("--retry-count", "21"),
+            ("--grace-seconds", "-1"),
+        ] {
+            let err = resolve(&[flag, value]).unwrap_err();
+            assert!(err.message.contains(flag), "{err:?}");
+            assert!(err.message.contains(value), "{err:?}");
+            assert!(err.hint.contains(flag), "{err:?}");
+        }
+        assert_eq!(resolve(&["--batch-size", "1000"]).unwrap().batch_size, 1000);
+        assert_eq!(resolve(&["--workers", "50"]).unwrap().workers, 50);
+    }
+
+    #[test]
+    fn overlapping_scopes_are_refused() {
+        let mut a = args(&[]);
+        a.dest = "s3://src/mirror".into();
+        let err = Settings::resolve(&a, &Env::default()).unwrap_err();
+        assert!(err.message.contains("overlap"), "{err:?}");
+        a.source = "s3://dst/a/b".into();
+        a.dest = "s3://dst/a".into();
+        assert!(Settings::resolve(&a, &Env::default()).is_err());
+        a.dest = "s3://dst/ab".into();
+        assert!(Settings::resolve(&a, &Env::default()).is_ok());
+    }
+
+    #[test]
+    fn endpoints() {
+        let e = Endpoint::parse("--endpoint-url", "http://127.0.0.1:9000/").unwrap();
+        assert_eq!((e.host.as_str(), e.port), ("127.0.0.1", 9000));
+        assert_eq!(e.url, "http://127.0.0.1:9000");
+        let e = Endpoint::parse("--endpoint-url", "https://s3.example.com").unwrap();
+        assert_eq!(e.port, 443);
+        let e = Endpoint::parse("--endpoint-url", "http://[::1]:9000").unwrap();
+        assert_eq!((e.host.as_str(), e.port), ("::1", 9000));
+        for bad in [
+            "127.0.0.1:9000",
+            "ftp://host",
+            "http://",
+            "http://host:99999",
+            "http://user:pw@host:1",
+        ] {
+            let err = Endpoint::parse("--endpoint-url", bad).unwrap_err();
+            assert!(err.message.contains(bad), "{err:?}");
+        }
+    }
+
+    #[test]
+    fn report_targets() {
+        assert_eq!(resolve(&["--report", "-"]).unwrap().report, Some(ReportTarget::Stdout));
+        assert_eq!(
+            resolve(&["--report", "r.json"]).unwrap().report,
+            Some(ReportTarget::File("r.json".into()))
+        );
+        assert!(resolve(&["--report", ""]).is_err());
+    }
+
+    #[test]
+    fn selection_errors_surface() {
+        let err = resolve(&["--market", "moon"]).unwrap_err();
+        assert!(err.message.contains("moon"), "{err:?}");
+    }
+}

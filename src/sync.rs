@@ -1,0 +1,521 @@
+//! The `sync` pipeline, stage by stage:
+//! locate s5cmd -> probe the endpoint -> list both sides (streamed) -> plan (merge) ->
+//! batch -> execute (s5cmd run, attempts) -> validate (fresh listing) -> report.
+//!
+//! Listing and planning run on a blocking thread and hand batches over a small bounded
+//! channel, so the first batch copies while the rest is still being listed, and memory
+//! stays flat however many objects there are.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use tokio::runtime::Handle;
+use tokio::sync::mpsc;
+
+use crate::batch::{Batch, Batcher, Item};
+use crate::error::EnvError;
+use crate::execute::{Executor, Failure};
+use crate::exit_codes;
+use crate::list::{ListError, Listed, Lister, Object};
+use crate::plan::{Decision, Merge, OrderError};
+use crate::report::{
+    BatchReport, MAX_FAILURES_LISTED, Operations, PlanSummary, Report, ReportSettings,
+    Throughput, Tool, Totals,
+};
+use crate::s3url::S3Url;
+use crate::s5cmd::{self, ErrorClass, Globals};
+use crate::settings::{Endpoint, Settings};
+use crate::signals::Interrupt;
+use crate::validate::{Check, Spill, merge_checks};
+
+/// A run that could not produce a full report.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Env(#[from] EnvError),
+}
+
+/// Listings started ahead of the one being consumed (each is one s5cmd process).
+const LISTING_PREFETCH: usize = 2;
+const LISTING_CHANNEL: usize = 4096;
+
+/// The concatenated listing of several prefixes of one folder, in key order, keys relative
+/// to the folder. Runs on a blocking thread; the listings themselves run on the runtime.
+struct Listing {
+    handle: Handle,
+    lister: Lister,
+    folder: S3Url,
+    todo: VecDeque<String>,
+    started: VecDeque<mpsc::Receiver<Listed>>,
+    error: Rc<RefCell<Option<ListError>>>,
+    listed: Rc<Cell<u64>>,
+}
+
+impl Listing {
+    fn new(handle: Handle, lister: Lister, folder: S3Url, prefixes: &[String]) -> Self {
+        let mut l = Self {
+            handle,
+            lister,
+            folder,
+            todo: prefixes.iter().cloned().collect(),
+            started: VecDeque::new(),
+            error: Rc::default(),
+            listed: Rc::default(),
+        };
+        l.top_up();
+        l
+    }
+
+    fn top_up(&mut self) {
+        while self.started.len() < LISTING_PREFETCH {
+            let Some(prefix) = self.todo.pop_front() else {
+                break;
+            };
+            let (tx, rx) = mpsc::channel(LISTING_CHANNEL);
+            let lister = self.lister.clone();
+            let bucket = self.folder.bucket().to_string();
+            let key_prefix = self.folder.key(&prefix);
+            self.handle.spawn(async move {
+                lister.list_into(&bucket, &key_prefix, tx).await;
+            });
+            self.started.push_back(rx);
+        }
+    }
+}
+
+impl Iterator for Listing {
+    type Item = Object;
+
+    fn next(&mut self) -> Option<Object> {
+        loop {
+            if self.error.borrow().is_some() {
+                return None;
+            }
+            let rx = self.started.front_mut()?;
+            match rx.blocking_recv() {
+                Some(Ok(mut o)) => {
+                    let Some(rel) = self.folder.relative(&o.key) else {
+                        continue;
+                    };
+                    o.key = rel.to_string();
+                    self.listed.set(self.listed.get() + 1);
+                    return Some(o);
+                }
+                Some(Err(e)) => {
+                    *self.error.borrow_mut() = Some(e);
+                    return None;
+                }
+                None => {
+                    self.started.pop_front();
+                    self.top_up();
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct PlanStats {
+    selected: u64,
+    planned: u64,
+    skipped: u64,
+    bytes_planned: u64,
+    bytes_skipped: u64,
+    batches: u64,
+    reasons: BTreeMap<String, u64>,
+    listing_seconds: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum PlanError {
+    #[error(transparent)]
+    List(#[from] ListError),
+    #[error(transparent)]
+    Order(#[from] OrderError),
+}
+
+struct Planner {
+    handle: Handle,
+    source_lister: Lister,
+    dest_lister: Lister,
+    settings: Settings,
+}
+
+impl Planner {
+    /// List, merge, batch; send batches until done or until the receiver goes away.
+    fn run(self, tx: mpsc::Sender<Batch>) -> Result<PlanStats, PlanError> {
+        let started = Instant::now();
+        let prefixes = self.settings.prefixes();
+        let src = Listing::new(
+            self.handle.clone(),
+            self.source_lister,
+            self.settings.source.clone(),
+            &prefixes,
+        );
+        let dst = Listing::new(
+            self.handle,
+            self.dest_lister,
+            self.settings.dest.clone(),
+            &prefixes,
+        );
+        let (src_err, dst_err) = (src.error.clone(), dst.error.clone());
+        let settings = &self.settings;
+        let mut stats = PlanStats::default();
+        let mut batcher = Batcher::new(settings.batch_size);
+        let in_scope = src.filter(|o| settings.in_scope(&o.key));
+        let send = |b: Batch, stats: &mut PlanStats| -> bool {
+            stats.batches += 1;
+            tx.blocking_send(b).is_ok()
+        };
+        for decision in Merge::new(in_scope, dst) {
+            // A failed listing ends its stream early: stop before acting on a decision
+            // made against a truncated destination listing.
+            if let Some(e) = dst_err.borrow_mut().take().or_else(|| src_err.borrow_mut().take()) {
+                return Err(e.into());
+            }
+            stats.selected += 1;
+            match decision? {
+                Decision::Skip { object } => {
+                    stats.skipped += 1;
+                    stats.bytes_skipped += object.size;
+                }
+                Decision::Copy { object, reason } => {
+                    stats.planned += 1;
+                    stats.bytes_planned += object.size;
+                    let name = serde_json::to_value(reason)
+                        .ok()
+                        .and_then(|v| v.as_str().map(String::from))
+                        .unwrap_or_default();
+                    *stats.reasons.entry(name).or_default() += 1;
+                    if let Some(b) = batcher.push(Item { object, reason })
+                        && !send(b, &mut stats)
+                    {
+                        return Ok(stats);
+                    }
+                }
+            }
+        }
+        if let Some(e) = dst_err.borrow_mut().take().or_else(|| src_err.borrow_mut().take()) {
+            return Err(e.into());
+        }
+        if let Some(b) = batcher.finish() {
+            send(b, &mut stats);
+        }
+        stats.listing_seconds = started.elapsed().as_secs_f64();
+        Ok(stats)
+    }
+}
+
+/// Check that the endpoint accepts TCP connections, so an unreachable server is a clear
+/// error in seconds instead of s5cmd retrying for over a minute.
+async fn probe_endpoint(ep: &Endpoint) -> Result<(), EnvError> {
+    let addr = (ep.host.as_str(), ep.port);
+    match tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(addr)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(EnvError::new(
+            format!("cannot reach --endpoint-url {}: {e}", ep.url),
+            "start the S3 server (make demo starts one), or fix --endpoint-url / S3_ENDPOINT_URL",
+        )),
+        Err(_) => Err(EnvError::new(
+            format!("cannot reach --endpoint-url {}: no answer within 5 s", ep.url),
+            "check the host and port, and any firewall in between",
+        )),
+    }
+}
+
+/// A private (0700) working folder, removed when dropped.
+fn make_workdir(base: Option<&Path>) -> Result<tempfile::TempDir, EnvError> {
+    let base: PathBuf = base.map_or_else(std::env::temp_dir, Path::to_path_buf);
+    tempfile::Builder::new()
+        .prefix("lakesync-")
+        .tempdir_in(&base)
+        .map_err(|e| {
+            EnvError::new(
+                format!("cannot create a private working folder in {}: {e}", base.display()),
+                "pass --temp-dir DIR with a writable folder, or fix TMPDIR",
+            )
+        })
+}
+
+fn now_rfc3339() -> String {
+    jiff::Timestamp::now().round(jiff::Unit::Millisecond).map_or_else(|_| jiff::Timestamp::now().to_string(), |t| t.to_string())
+}
+
+/// Run a sync as the settings say. Returns the report (whose `exit_code` says how it went).
+pub async fn run(settings: &Settings, interrupt: Interrupt) -> Result<Report, RunError> {
+    let started_at = now_rfc3339();
+    let t0 = Instant::now();
+    let binary = s5cmd::locate(settings.s5cmd_explicit.as_deref(), settings.s5cmd_env.as_deref())?;
+    tracing::info!(path = %binary.path.display(), version = %binary.version, via = %binary.found_via, "using s5cmd");
+    if let Some(ep) = &settings.endpoint {
+        probe_endpoint(ep).await?;
+    }
+    let workdir = make_workdir(settings.temp_dir.as_deref())?;
+    let endpoint_url = settings.endpoint.as_ref().map(|e| e.url.clone());
+    let source_globals = Globals {
+        endpoint_url: endpoint_url.clone(),
+        no_sign_request: settings.source_no_sign,
+        profile: None,
+        retry_count: settings.retry_count,
+    };
+    let dest_globals = Globals {
+        endpoint_url: endpoint_url.clone(),
+        no_sign_request: false,
+        profile: None,
+        retry_count: settings.retry_count,
+    };
+    let lister = |globals: &Globals| Lister {
+        binary: binary.path.clone(),
+        globals: globals.clone(),
+        interrupt: interrupt.clone(),
+        timeout: settings.batch_timeout,
+    };
+    let planner = Planner {
+        handle: Handle::current(),
+        source_lister: lister(&source_globals),
+        dest_lister: lister(&dest_globals),
+        settings: settings.clone(),
+    };
+    let (batch_tx, mut batch_rx) = mpsc::channel::<Batch>(2);
+    let planning = tokio::task::spawn_blocking(move || planner.run(batch_tx));
+
+    // Server-side copies run on the destination's credentials.
+    let executor = Executor {
+        binary: binary.path.clone(),
+        globals: dest_globals.clone(),
+        source: settings.source.clone(),
+        dest: settings.dest.clone(),
+        workdir: workdir.path().to_path_buf(),
+        max_attempts: settings.attempts,
+        backoff_base: Duration::from_millis(500),
+        batch_timeout: settings.batch_timeout,
+        grace: settings.grace,
+        interrupt: interrupt.clone(),
+    };
+    let spill_path = workdir.path().join("copied.jsonl");
+    let mut spill = Spill::create(&spill_path).map_err(|e| {
+        EnvError::new(
+            format!("cannot write in the working folder {}: {e}", workdir.path().display()),
+            "pass --temp-dir DIR with a writable folder",
+        )
+    })?;
+    let mut totals = Totals::default();
+    let mut ops = Operations::default();
+    let mut batches = Vec::new();
+    let mut failures: Vec<Failure> = Vec::new();
+    let mut failures_omitted = 0u64;
+    let mut record_failure = |f: Failure, failures: &mut Vec<Failure>| {
+        if failures.len() < MAX_FAILURES_LISTED {
+            failures.push(f);
+        } else {
+            failures_omitted += 1;
+        }
+    };
+    let mut copy_seconds = 0.0;
+    let mut interrupted = false;
+    let mut spill_error: Option<std::io::Error> = None;
+
+    while let Some(batch) = batch_rx.recv().await {
+        if interrupt.signal().is_some() {
+            interrupted = true;
+            break;
+        }
+        if settings.dry_run {
+            continue;
+        }
+        let out = executor.run_batch(&batch, settings.workers).await;
+        copy_seconds += out.seconds;
+        ops.s5cmd_ops += out.lines_issued;
+        ops.s5cmd_processes += u64::from(out.attempts);
+        ops.unparsed_lines += out.unparsed_count;
+        for line in &out.unparsed {
+            tracing::warn!(batch = out.index, line = %line, "s5cmd printed a line that is not the expected JSON");
+        }
+        totals.retried += out.retried;
+        totals.throttled += out.throttled;
+        let mut bytes = 0;
+        for &i in &out.copied {
+            let o = &batch.items[i].object;
+            bytes += o.size;
+            if spill_error.is_none()
+                && let Err(e) = spill.push(o)
+            {
+                spill_error = Some(e);
+            }
+        }
+        totals.copied += out.copied.len() as u64;
+        totals.bytes_copied += bytes;
+        totals.failed += out.failures.len() as u64;
+        tracing::info!(
+            batch = out.index,
+            files = out.files,
+            copied = out.copied.len(),
+            failed = out.failures.len(),
+            attempts = out.attempts,
+            seconds = format!("{:.3}", out.seconds),
+            "batch done"
+        );
+        batches.push(BatchReport {
+            index: out.index,
+            files: out.files,
+            copied: out.copied.len(),
+            failed: out.failures.len(),
+            bytes,
+            attempts: out.attempts,
+            seconds: (out.seconds * 1000.0).round() / 1000.0,
+            workers: out.workers,
+        });
+        for f in out.failures {
+            record_failure(f, &mut failures);
+        }
+        if out.interrupted {
+            interrupted = true;
+            break;
+        }
+    }
+    drop(batch_rx);
+    let plan_result = planning
+        .await
+        .map_err(|e| EnvError::new(format!("the planner stopped unexpectedly: {e}"), "this is a bug: please report it"))?;
+    let mut run_error: Option<(String, String)> = None;
+    let stats = match plan_result {
+        Ok(s) => s,
+        Err(PlanError::List(ListError::Interrupted { .. })) => {
+            interrupted = true;
+            PlanStats::default()
+        }
+        Err(e) => {
+            let hint = match &e {
+                PlanError::List(l) => l.hint().to_string(),
+                PlanError::Order(_) => "the server returned keys out of order; please report this with the server's name".into(),
+            };
+            tracing::error!(error = %e, "listing/planning failed");
+            run_error = Some((e.to_string(), hint));
+            PlanStats::default()
+        }
+    };
+    interrupted |= interrupt.signal().is_some();
+    if let Some(e) = spill_error {
+        run_error.get_or_insert((
+            format!("cannot record copied objects for validation: {e}"),
+            "free space in the temp folder or pass --temp-dir".into(),
+        ));
+    }
+
+    // Validate what this run copied against a fresh destination listing.
+    if !settings.dry_run && spill.count() > 0 && run_error.is_none() {
+        let dest_lister = lister(&dest_globals);
+        let prefixes = settings.prefixes();
+        let dest = settings.dest.clone();
+        let source = settings.source.clone();
+        let handle = Handle::current();
+        let expected = spill.into_reader().map_err(|e| {
+            EnvError::new(
+                format!("cannot read back the copied-objects file: {e}"),
+                "free space in the temp folder or pass --temp-dir",
+            )
+        })?;
+        let checked = tokio::task::spawn_blocking(move || {
+            let listing = Listing::new(handle, dest_lister, dest.clone(), &prefixes);
+            let err = listing.error.clone();
+            let mut ok = 0u64;
+            let mut bad = Vec::new();
+            merge_checks(expected, listing, |o, c| match c {
+                Check::Ok => ok += 1,
+                other => bad.push(Failure {
+                    key: dest.key(&o.key),
+                    source: source.url_of(&o.key),
+                    error: other.describe(),
+                    class: ErrorClass::Integrity,
+                    attempts: 0,
+                }),
+            });
+            let e = err.borrow_mut().take();
+            (ok, bad, e)
+        })
+        .await
+        .map_err(|e| EnvError::new(format!("validation stopped unexpectedly: {e}"), "this is a bug: please report it"))?;
+        let (ok, bad, list_err) = checked;
+        ops.s5cmd_processes += settings.prefixes().len() as u64;
+        if let Some(e) = list_err {
+            run_error = Some((format!("validation: {e}"), e.hint().to_string()));
+        } else {
+            totals.validated = ok;
+            totals.failed += bad.len() as u64;
+            for f in bad {
+                record_failure(f, &mut failures);
+            }
+        }
+    }
+
+    totals.selected = stats.selected;
+    totals.planned = stats.planned;
+    totals.skipped = stats.skipped;
+    totals.bytes_planned = stats.bytes_planned;
+    totals.bytes_skipped = stats.bytes_skipped;
+    totals.batches = stats.batches.max(batches.len() as u64);
+    ops.s5cmd_processes += 2 * settings.prefixes().len() as u64;
+
+    let exit_code = if let Some(sig) = interrupt.signal() {
+        128 + sig
+    } else if interrupted {
+        exit_codes::INTERRUPTED_SIGTERM
+    } else if run_error.is_some() {
+        exit_codes::ENVIRONMENT
+    } else if totals.failed > 0 || (!settings.dry_run && totals.validated < totals.copied) {
+        exit_codes::OBJECTS_FAILED
+    } else {
+        exit_codes::OK
+    };
+    if let Some((msg, hint)) = &run_error {
+        eprintln!("error: {msg}\nhint: {hint}");
+    }
+    let mut report = Report {
+        format_version: crate::report::FORMAT_VERSION,
+        tool: Tool {
+            name: "lakesync",
+            version: env!("CARGO_PKG_VERSION"),
+            s5cmd_version: binary.version.clone(),
+            s5cmd_path: binary.path.display().to_string(),
+        },
+        command: "sync",
+        mode: "direct",
+        dry_run: settings.dry_run,
+        interrupted,
+        source: settings.source.to_string(),
+        dest: settings.dest.to_string(),
+        endpoint_url,
+        selection: settings.selection.as_ref().map(|s| s.describe()),
+        started_at,
+        finished_at: now_rfc3339(),
+        duration_seconds: (t0.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+        settings: ReportSettings {
+            batch_size: settings.batch_size,
+            workers: settings.workers,
+            attempts: settings.attempts,
+            retry_count: settings.retry_count,
+            batch_timeout_seconds: settings.batch_timeout.map(|d| d.as_secs()),
+        },
+        totals,
+        plan: PlanSummary {
+            reasons: stats.reasons,
+            prefixes: settings.prefixes().len() as u64,
+            listing_seconds: (stats.listing_seconds * 1000.0).round() / 1000.0,
+        },
+        operations: ops,
+        throughput: Throughput {
+            copy_seconds: (copy_seconds * 1000.0).round() / 1000.0,
+            ..Default::default()
+        },
+        batches,
+        failures,
+        failures_omitted,
+        error: run_error.map(|(m, _)| m),
+        exit_code,
+    };
+    report.finish_derived();
+    Ok(report)
+}
