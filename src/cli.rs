@@ -66,22 +66,52 @@ pub struct SyncArgs {
     pub end: Option<String>,
 
     /// Objects per s5cmd run (1-1000).
-    #[arg(long, default_value_t = 150, allow_negative_numbers = true, help_heading = "Tuning")]
+    #[arg(
+        long,
+        default_value_t = 150,
+        allow_negative_numbers = true,
+        help_heading = "Tuning"
+    )]
     pub batch_size: i64,
     /// s5cmd workers (1-50).
-    #[arg(long, default_value_t = 16, allow_negative_numbers = true, help_heading = "Tuning")]
+    #[arg(
+        long,
+        default_value_t = 16,
+        allow_negative_numbers = true,
+        help_heading = "Tuning"
+    )]
     pub workers: i64,
     /// Attempts per object before it is reported failed (1-10).
-    #[arg(long, default_value_t = 3, allow_negative_numbers = true, help_heading = "Tuning")]
+    #[arg(
+        long,
+        default_value_t = 3,
+        allow_negative_numbers = true,
+        help_heading = "Tuning"
+    )]
     pub attempts: i64,
     /// s5cmd's own retries per HTTP request (0-20).
-    #[arg(long, default_value_t = 3, allow_negative_numbers = true, help_heading = "Tuning")]
+    #[arg(
+        long,
+        default_value_t = 3,
+        allow_negative_numbers = true,
+        help_heading = "Tuning"
+    )]
     pub retry_count: i64,
     /// Kill a batch's s5cmd after this many seconds and retry what it left (0 = never).
-    #[arg(long, default_value_t = 1800, allow_negative_numbers = true, help_heading = "Tuning")]
+    #[arg(
+        long,
+        default_value_t = 1800,
+        allow_negative_numbers = true,
+        help_heading = "Tuning"
+    )]
     pub batch_timeout: i64,
     /// Seconds s5cmd may take to stop after SIGTERM/SIGINT before it is killed.
-    #[arg(long, default_value_t = 10, allow_negative_numbers = true, help_heading = "Tuning")]
+    #[arg(
+        long,
+        default_value_t = 10,
+        allow_negative_numbers = true,
+        help_heading = "Tuning"
+    )]
     pub grace_seconds: i64,
 
     /// List and plan, print what would be copied, copy nothing.

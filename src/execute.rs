@@ -158,11 +158,12 @@ impl Executor {
                 }
             }
             out.attempts = attempt;
-            let file = self.workdir.join(format!(
-                "batch-{:06}-attempt-{attempt}.txt",
-                batch.index
-            ));
-            if let Err(e) = write_command_file(&file, pending.iter().filter_map(|&i| lines[i].as_deref())) {
+            let file = self
+                .workdir
+                .join(format!("batch-{:06}-attempt-{attempt}.txt", batch.index));
+            if let Err(e) =
+                write_command_file(&file, pending.iter().filter_map(|&i| lines[i].as_deref()))
+            {
                 for &i in &pending {
                     last_error[i] = Some((
                         format!("cannot write the command file {}: {e}", file.display()),
@@ -200,9 +201,10 @@ impl Executor {
                                 source,
                                 ..
                             } => {
-                                let idx = by_dst.get(destination.as_str()).copied().or_else(|| {
-                                    src_urls.iter().position(|s| *s == source)
-                                });
+                                let idx = by_dst
+                                    .get(destination.as_str())
+                                    .copied()
+                                    .or_else(|| src_urls.iter().position(|s| *s == source));
                                 if let Some(i) = idx
                                     && matches!(state[i], State::Pending)
                                 {
@@ -318,7 +320,10 @@ impl Executor {
 }
 
 /// Write a command file readable by us only (0600): it names every key of the batch.
-fn write_command_file<'a>(path: &Path, lines: impl Iterator<Item = &'a str>) -> std::io::Result<()> {
+fn write_command_file<'a>(
+    path: &Path,
+    lines: impl Iterator<Item = &'a str>,
+) -> std::io::Result<()> {
     let f = std::fs::OpenOptions::new()
         .write(true)
         .create(true)

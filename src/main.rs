@@ -23,7 +23,10 @@ fn init_logging(verbose: u8) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::env::var_os("NO_COLOR").is_none() && std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(
+            std::env::var_os("NO_COLOR").is_none()
+                && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        )
         .with_target(false)
         .init();
 }
@@ -47,10 +50,17 @@ fn env_error(e: &EnvError) -> ExitCode {
 /// Refuse a report path whose folder does not exist before doing any work.
 fn check_report_target(target: &Option<ReportTarget>) -> Result<(), UsageError> {
     if let Some(ReportTarget::File(p)) = target {
-        let parent = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let parent = p
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         if !parent.is_dir() {
             return Err(UsageError::new(
-                format!("invalid --report value {:?}: the folder {} does not exist", p.display().to_string(), parent.display()),
+                format!(
+                    "invalid --report value {:?}: the folder {} does not exist",
+                    p.display().to_string(),
+                    parent.display()
+                ),
                 "create the folder first, or pass --report - to print the report on stdout",
             ));
         }
@@ -69,7 +79,10 @@ fn write_report(report: &Report, target: &ReportTarget) -> std::io::Result<()> {
             out.flush()
         }
         ReportTarget::File(p) => {
-            let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let dir = p
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
             let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
             tmp.write_all(&json)?;
             tmp.as_file().sync_all()?;
@@ -93,11 +106,20 @@ fn run_sync(args: &SyncArgs, quiet: bool) -> ExitCode {
         .build()
     {
         Ok(r) => r,
-        Err(e) => return fail(exit_codes::ENVIRONMENT, &format!("cannot start the async runtime: {e}"), ""),
+        Err(e) => {
+            return fail(
+                exit_codes::ENVIRONMENT,
+                &format!("cannot start the async runtime: {e}"),
+                "",
+            );
+        }
     };
     let result = runtime.block_on(async {
         let interrupt = lakesync::signals::install().map_err(|e| {
-            RunError::Env(EnvError::new(format!("cannot install signal handlers: {e}"), ""))
+            RunError::Env(EnvError::new(
+                format!("cannot install signal handlers: {e}"),
+                "",
+            ))
         })?;
         lakesync::sync::run(&settings, interrupt).await
     });
@@ -106,6 +128,9 @@ fn run_sync(args: &SyncArgs, quiet: bool) -> ExitCode {
         Err(RunError::Env(e)) => return env_error(&e),
     };
     let mut code = report.exit_code;
+    if let Some(e) = &report.error {
+        eprintln!("error: {}\nhint: {}", e.message, e.hint);
+    }
     if let Some(target) = &settings.report
         && let Err(e) = write_report(&report, target)
     {
@@ -113,7 +138,9 @@ fn run_sync(args: &SyncArgs, quiet: bool) -> ExitCode {
             // The reader went away (`| head`): nothing more to say.
             return ExitCode::from(code as u8);
         }
-        eprintln!("error: cannot write the report: {e}\nhint: check the --report path and free space");
+        eprintln!(
+            "error: cannot write the report: {e}\nhint: check the --report path and free space"
+        );
         if code == exit_codes::OK {
             code = exit_codes::ENVIRONMENT;
         }

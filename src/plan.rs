@@ -86,11 +86,7 @@ impl<S: Iterator<Item = Object>, D: Iterator<Item = Object>> Merge<S, D> {
     }
 }
 
-fn check_order(
-    side: &'static str,
-    last: &mut Option<String>,
-    key: &str,
-) -> Result<(), OrderError> {
+fn check_order(side: &'static str, last: &mut Option<String>, key: &str) -> Result<(), OrderError> {
     if let Some(prev) = last.as_deref()
         && key <= prev
     {

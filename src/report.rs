@@ -39,8 +39,15 @@ pub struct Report {
     pub failures: Vec<Failure>,
     pub failures_omitted: u64,
     /// Why the run stopped early (listing failed, ...), when it did.
-    pub error: Option<String>,
+    pub error: Option<RunFailure>,
     pub exit_code: i32,
+}
+
+/// An error that stopped the run before every object was attempted.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunFailure {
+    pub message: String,
+    pub hint: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -164,6 +171,8 @@ impl Report {
         let verb = if self.dry_run { "would copy" } else { "copied" };
         let head = if self.interrupted {
             "lakesync sync INTERRUPTED"
+        } else if self.error.is_some() {
+            "lakesync sync STOPPED"
         } else if self.dry_run {
             "lakesync sync (dry run)"
         } else if t.failed == 0 {
@@ -219,6 +228,9 @@ impl Report {
                 .collect();
             let _ = writeln!(s, "  planned because: {}", reasons.join(", "));
         }
+        if let Some(e) = &self.error {
+            let _ = writeln!(s, "  stopped: {}", e.message);
+        }
         if !self.failures.is_empty() {
             let _ = writeln!(s, "  failures ({}):", t.failed);
             for f in self.failures.iter().take(10) {
@@ -233,7 +245,11 @@ impl Report {
 }
 
 fn ratio(a: u64, b: u64) -> f64 {
-    if b == 0 { 0.0 } else { round3(a as f64 / b as f64) }
+    if b == 0 {
+        0.0
+    } else {
+        round3(a as f64 / b as f64)
+    }
 }
 
 fn round3(x: f64) -> f64 {

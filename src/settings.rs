@@ -56,9 +56,7 @@ impl Endpoint {
                 "write it as http://HOST:PORT or https://HOST[:PORT], e.g. http://127.0.0.1:9000",
             )
         };
-        let (scheme, rest) = value
-            .split_once("://")
-            .ok_or_else(|| bad("no scheme"))?;
+        let (scheme, rest) = value.split_once("://").ok_or_else(|| bad("no scheme"))?;
         let default_port = match scheme {
             "http" => 80,
             "https" => 443,
@@ -66,12 +64,18 @@ impl Endpoint {
         };
         let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
         if authority.is_empty() || authority.contains('@') {
-            return Err(bad("no host (or credentials in the URL, which are not allowed)"));
+            return Err(bad(
+                "no host (or credentials in the URL, which are not allowed)",
+            ));
         }
         let (host, port) = if let Some(h) = authority.strip_prefix('[') {
-            let (h, after) = h.split_once(']').ok_or_else(|| bad("unclosed IPv6 bracket"))?;
+            let (h, after) = h
+                .split_once(']')
+                .ok_or_else(|| bad("unclosed IPv6 bracket"))?;
             let port = match after.strip_prefix(':') {
-                Some(p) => p.parse::<u16>().map_err(|_| bad("the port is not a number 1-65535"))?,
+                Some(p) => p
+                    .parse::<u16>()
+                    .map_err(|_| bad("the port is not a number 1-65535"))?,
                 None => default_port,
             };
             (h.to_string(), port)
@@ -79,7 +83,8 @@ impl Endpoint {
             match authority.rsplit_once(':') {
                 Some((h, p)) => (
                     h.to_string(),
-                    p.parse::<u16>().map_err(|_| bad("the port is not a number 1-65535"))?,
+                    p.parse::<u16>()
+                        .map_err(|_| bad("the port is not a number 1-65535"))?,
                 ),
                 None => (authority.to_string(), default_port),
             }
@@ -131,7 +136,11 @@ fn in_range(
                 range.start(),
                 range.end()
             ),
-            format!("pass {flag} between {} and {}{why}", range.start(), range.end()),
+            format!(
+                "pass {flag} between {} and {}{why}",
+                range.start(),
+                range.end()
+            ),
         ))
     }
 }
@@ -245,7 +254,14 @@ mod tests {
     use clap::Parser;
 
     fn args(extra: &[&str]) -> SyncArgs {
-        let mut v = vec!["lakesync", "sync", "--source", "s3://src", "--dest", "s3://dst/lake"];
+        let mut v = vec![
+            "lakesync",
+            "sync",
+            "--source",
+            "s3://src",
+            "--dest",
+            "s3://dst/lake",
+        ];
         v.extend_from_slice(extra);
         match crate::cli::Cli::try_parse_from(v).unwrap().command {
             crate::cli::Command::Sync(a) => a,
@@ -272,7 +288,11 @@ mod tests {
     fn binance_source_is_unsigned_by_default() {
         let mut a = args(&[]);
         a.source = "s3://data.binance.vision".into();
-        assert!(Settings::resolve(&a, &Env::default()).unwrap().source_no_sign);
+        assert!(
+            Settings::resolve(&a, &Env::default())
+                .unwrap()
+                .source_no_sign
+        );
     }
 
     #[test]
@@ -332,7 +352,10 @@ mod tests {
 
     #[test]
     fn report_targets() {
-        assert_eq!(resolve(&["--report", "-"]).unwrap().report, Some(ReportTarget::Stdout));
+        assert_eq!(
+            resolve(&["--report", "-"]).unwrap().report,
+            Some(ReportTarget::Stdout)
+        );
         assert_eq!(
             resolve(&["--report", "r.json"]).unwrap().report,
             Some(ReportTarget::File("r.json".into()))

@@ -22,7 +22,7 @@ use crate::exit_codes;
 use crate::list::{ListError, Listed, Lister, Object};
 use crate::plan::{Decision, Merge, OrderError};
 use crate::report::{
-    BatchReport, MAX_FAILURES_LISTED, Operations, PlanSummary, Report, ReportSettings,
+    BatchReport, MAX_FAILURES_LISTED, Operations, PlanSummary, Report, ReportSettings, RunFailure,
     Throughput, Tool, Totals,
 };
 use crate::s3url::S3Url;
@@ -173,7 +173,11 @@ impl Planner {
         for decision in Merge::new(in_scope, dst) {
             // A failed listing ends its stream early: stop before acting on a decision
             // made against a truncated destination listing.
-            if let Some(e) = dst_err.borrow_mut().take().or_else(|| src_err.borrow_mut().take()) {
+            if let Some(e) = dst_err
+                .borrow_mut()
+                .take()
+                .or_else(|| src_err.borrow_mut().take())
+            {
                 return Err(e.into());
             }
             stats.selected += 1;
@@ -198,7 +202,11 @@ impl Planner {
                 }
             }
         }
-        if let Some(e) = dst_err.borrow_mut().take().or_else(|| src_err.borrow_mut().take()) {
+        if let Some(e) = dst_err
+            .borrow_mut()
+            .take()
+            .or_else(|| src_err.borrow_mut().take())
+        {
             return Err(e.into());
         }
         if let Some(b) = batcher.finish() {
@@ -220,7 +228,10 @@ async fn probe_endpoint(ep: &Endpoint) -> Result<(), EnvError> {
             "start the S3 server (make demo starts one), or fix --endpoint-url / S3_ENDPOINT_URL",
         )),
         Err(_) => Err(EnvError::new(
-            format!("cannot reach --endpoint-url {}: no answer within 5 s", ep.url),
+            format!(
+                "cannot reach --endpoint-url {}: no answer within 5 s",
+                ep.url
+            ),
             "check the host and port, and any firewall in between",
         )),
     }
@@ -234,21 +245,29 @@ fn make_workdir(base: Option<&Path>) -> Result<tempfile::TempDir, EnvError> {
         .tempdir_in(&base)
         .map_err(|e| {
             EnvError::new(
-                format!("cannot create a private working folder in {}: {e}", base.display()),
+                format!(
+                    "cannot create a private working folder in {}: {e}",
+                    base.display()
+                ),
                 "pass --temp-dir DIR with a writable folder, or fix TMPDIR",
             )
         })
 }
 
 fn now_rfc3339() -> String {
-    jiff::Timestamp::now().round(jiff::Unit::Millisecond).map_or_else(|_| jiff::Timestamp::now().to_string(), |t| t.to_string())
+    jiff::Timestamp::now()
+        .round(jiff::Unit::Millisecond)
+        .map_or_else(|_| jiff::Timestamp::now().to_string(), |t| t.to_string())
 }
 
 /// Run a sync as the settings say. Returns the report (whose `exit_code` says how it went).
 pub async fn run(settings: &Settings, interrupt: Interrupt) -> Result<Report, RunError> {
     let started_at = now_rfc3339();
     let t0 = Instant::now();
-    let binary = s5cmd::locate(settings.s5cmd_explicit.as_deref(), settings.s5cmd_env.as_deref())?;
+    let binary = s5cmd::locate(
+        settings.s5cmd_explicit.as_deref(),
+        settings.s5cmd_env.as_deref(),
+    )?;
     tracing::info!(path = %binary.path.display(), version = %binary.version, via = %binary.found_via, "using s5cmd");
     if let Some(ep) = &settings.endpoint {
         probe_endpoint(ep).await?;
@@ -298,7 +317,10 @@ pub async fn run(settings: &Settings, interrupt: Interrupt) -> Result<Report, Ru
     let spill_path = workdir.path().join("copied.jsonl");
     let mut spill = Spill::create(&spill_path).map_err(|e| {
         EnvError::new(
-            format!("cannot write in the working folder {}: {e}", workdir.path().display()),
+            format!(
+                "cannot write in the working folder {}: {e}",
+                workdir.path().display()
+            ),
             "pass --temp-dir DIR with a writable folder",
         )
     })?;
@@ -377,9 +399,12 @@ pub async fn run(settings: &Settings, interrupt: Interrupt) -> Result<Report, Ru
         }
     }
     drop(batch_rx);
-    let plan_result = planning
-        .await
-        .map_err(|e| EnvError::new(format!("the planner stopped unexpectedly: {e}"), "this is a bug: please report it"))?;
+    let plan_result = planning.await.map_err(|e| {
+        EnvError::new(
+            format!("the planner stopped unexpectedly: {e}"),
+            "this is a bug: please report it",
+        )
+    })?;
     let mut run_error: Option<(String, String)> = None;
     let stats = match plan_result {
         Ok(s) => s,
@@ -392,7 +417,6 @@ pub async fn run(settings: &Settings, interrupt: Interrupt) -> Result<Report, Ru
                 PlanError::List(l) => l.hint().to_string(),
                 PlanError::Order(_) => "the server returned keys out of order; please report this with the server's name".into(),
             };
-            tracing::error!(error = %e, "listing/planning failed");
             run_error = Some((e.to_string(), hint));
             PlanStats::default()
         }
@@ -437,7 +461,12 @@ pub async fn run(settings: &Settings, interrupt: Interrupt) -> Result<Report, Ru
             (ok, bad, e)
         })
         .await
-        .map_err(|e| EnvError::new(format!("validation stopped unexpectedly: {e}"), "this is a bug: please report it"))?;
+        .map_err(|e| {
+            EnvError::new(
+                format!("validation stopped unexpectedly: {e}"),
+                "this is a bug: please report it",
+            )
+        })?;
         let (ok, bad, list_err) = checked;
         ops.s5cmd_processes += settings.prefixes().len() as u64;
         if let Some(e) = list_err {
@@ -470,9 +499,6 @@ pub async fn run(settings: &Settings, interrupt: Interrupt) -> Result<Report, Ru
     } else {
         exit_codes::OK
     };
-    if let Some((msg, hint)) = &run_error {
-        eprintln!("error: {msg}\nhint: {hint}");
-    }
     let mut report = Report {
         format_version: crate::report::FORMAT_VERSION,
         tool: Tool {
@@ -513,7 +539,7 @@ pub async fn run(settings: &Settings, interrupt: Interrupt) -> Result<Report, Ru
         batches,
         failures,
         failures_omitted,
-        error: run_error.map(|(m, _)| m),
+        error: run_error.map(|(message, hint)| RunFailure { message, hint }),
         exit_code,
     };
     report.finish_derived();

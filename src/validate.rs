@@ -25,18 +25,19 @@ impl Check {
         match self {
             Check::Ok => "ok".into(),
             Check::Missing => "validation: not found at the destination after the copy".into(),
-            Check::SizeMismatch { expected, actual } => format!(
-                "validation: destination size {actual} differs from source size {expected}"
-            ),
-            Check::EtagMismatch { expected, actual } => format!(
-                "validation: destination ETag {actual} differs from source ETag {expected}"
-            ),
+            Check::SizeMismatch { expected, actual } => {
+                format!("validation: destination size {actual} differs from source size {expected}")
+            }
+            Check::EtagMismatch { expected, actual } => {
+                format!("validation: destination ETag {actual} differs from source ETag {expected}")
+            }
         }
     }
 }
 
 fn plain_md5(etag: &Option<String>) -> Option<&str> {
-    etag.as_deref().filter(|e| !e.is_empty() && !e.contains('-'))
+    etag.as_deref()
+        .filter(|e| !e.is_empty() && !e.contains('-'))
 }
 
 /// Compare what we copied with what the destination lists.

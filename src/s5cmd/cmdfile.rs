@@ -153,10 +153,7 @@ mod tests {
 
     #[test]
     fn control_characters_are_refused() {
-        assert_eq!(
-            quote("a\nb"),
-            Err(CmdFileError::ControlCharacter(0x0A))
-        );
+        assert_eq!(quote("a\nb"), Err(CmdFileError::ControlCharacter(0x0A)));
         assert!(copy_line("s3://a/x\ty", "s3://b/x").is_err());
         assert!(copy_line("s3://a/x", "s3://b/x\r").is_err());
         assert!(quote("del\u{7f}").is_err());

@@ -24,7 +24,9 @@ pub struct S5cmdBinary {
 #[derive(Debug, PartialEq, Eq)]
 enum FileKind {
     /// `#!` script; the interpreter path from the shebang line.
-    Script { interpreter: String },
+    Script {
+        interpreter: String,
+    },
     Binary,
 }
 
@@ -36,7 +38,11 @@ fn file_kind(path: &Path) -> std::io::Result<FileKind> {
     if let Some(rest) = head.strip_prefix(b"#!") {
         let line = rest.split(|&b| b == b'\n').next().unwrap_or_default();
         let line = String::from_utf8_lossy(line);
-        let interpreter = line.split_whitespace().next().unwrap_or_default().to_string();
+        let interpreter = line
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string();
         return Ok(FileKind::Script { interpreter });
     }
     Ok(FileKind::Binary)

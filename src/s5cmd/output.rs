@@ -162,7 +162,12 @@ pub fn classify_error(error: &str) -> ErrorClass {
         "MethodNotAllowed",
         "no object found",
     ];
-    const THROTTLED: &[&str] = &["SlowDown", "ServiceUnavailable", "status code: 503", "Throttl"];
+    const THROTTLED: &[&str] = &[
+        "SlowDown",
+        "ServiceUnavailable",
+        "status code: 503",
+        "Throttl",
+    ];
     if THROTTLED.iter().any(|p| error.contains(p)) {
         ErrorClass::Throttled
     } else if PERMANENT.iter().any(|p| error.contains(p)) {
@@ -255,7 +260,9 @@ mod tests {
         // A process-level error has no operation.
         let session = r#"{"error":"session: fetching region failed: RequestError: send request failed\ncaused by: dial tcp 127.0.0.1:1: connect: connection refused"}"#;
         match parse_line(session) {
-            Event::Error { operation, error, .. } => {
+            Event::Error {
+                operation, error, ..
+            } => {
                 assert_eq!(operation, "");
                 assert!(error.contains("connection refused"));
             }

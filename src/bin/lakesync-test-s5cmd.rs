@@ -1,0 +1,116 @@
+//! Test helper, not for production use: a stand-in for s5cmd that runs the REAL s5cmd
+//! (`LAKESYNC_FAKE_REAL`) and adds, on demand, the failures a real server cannot produce
+//! at will. lakesync's integration tests point `--s5cmd` at it.
+//!
+//! Behaviours, chosen by environment variables, applied only to `run` invocations:
+//! - `LAKESYNC_FAKE_BEFORE_RUN="rm s3://b/k"`: run this s5cmd subcommand (with the same
+//!   global flags) first, e.g. to delete a source object between listing and copying.
+//! - `LAKESYNC_FAKE_NOISE=1`: print non-JSON lines (usage text, a truncated JSON line) on
+//!   stdout and stderr around the real output.
+//! - `LAKESYNC_FAKE_HANG=1`: never finish (sleep), to exercise the batch watchdog.
+//! - `LAKESYNC_FAKE_EXIT=N`: print nothing and exit with code N.
+//! - `LAKESYNC_FAKE_SWALLOW=N`: run for real but drop the first N success lines, so those
+//!   objects have no outcome line ("unknown").
+//! - `LAKESYNC_FAKE_ONCE=PATH`: apply the behaviours above to the first `run` only (the
+//!   helper creates PATH to remember it ran); later runs pass straight through.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, ExitCode, Stdio};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(real) = std::env::var_os("LAKESYNC_FAKE_REAL") else {
+        eprintln!("lakesync-test-s5cmd: set LAKESYNC_FAKE_REAL to the real s5cmd binary");
+        return ExitCode::from(64);
+    };
+    let run_at = args.iter().position(|a| a == "run");
+    let Some(run_at) = run_at else {
+        // Listings, `version`, ...: pass straight through.
+        return passthrough(Command::new(&real).args(&args));
+    };
+    let globals: Vec<&String> = {
+        let mut g = Vec::new();
+        let mut i = 0;
+        while i < run_at {
+            if args[i] == "--numworkers" {
+                i += 2;
+                continue;
+            }
+            g.push(&args[i]);
+            i += 1;
+        }
+        g
+    };
+    if let Some(marker) = std::env::var_os("LAKESYNC_FAKE_ONCE") {
+        if std::path::Path::new(&marker).exists() {
+            return passthrough(Command::new(&real).args(&args));
+        }
+        let _ = std::fs::write(&marker, b"ran");
+    }
+    if let Ok(code) = std::env::var("LAKESYNC_FAKE_EXIT") {
+        return ExitCode::from(code.parse::<u8>().unwrap_or(1));
+    }
+    if std::env::var_os("LAKESYNC_FAKE_HANG").is_some() {
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        }
+    }
+    if let Ok(before) = std::env::var("LAKESYNC_FAKE_BEFORE_RUN") {
+        let status = Command::new(&real)
+            .args(&globals)
+            .args(before.split_whitespace())
+            .stdout(Stdio::null())
+            .status();
+        if !matches!(status, Ok(s) if s.success()) {
+            eprintln!("lakesync-test-s5cmd: the BEFORE_RUN command failed: {status:?}");
+        }
+    }
+    let noise = std::env::var_os("LAKESYNC_FAKE_NOISE").is_some();
+    let mut swallow: usize = std::env::var("LAKESYNC_FAKE_SWALLOW")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    if noise {
+        println!("NAME:\n   s5cmd - Blazing fast S3 and local filesystem execution tool");
+        eprintln!("WARNING: this is not JSON");
+    }
+    let child = Command::new(&real)
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("lakesync-test-s5cmd: cannot start the real s5cmd: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let stdout = std::io::stdout();
+    if let Some(out) = child.stdout.take() {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if swallow > 0 && line.contains("\"success\":true") {
+                swallow -= 1;
+                continue;
+            }
+            let mut lock = stdout.lock();
+            let _ = writeln!(lock, "{line}");
+        }
+    }
+    if noise {
+        println!("{{\"operation\":\"cp\",\"success\":true,\"source\":\"s3://trunc");
+    }
+    let code = child.wait().map(|s| s.code().unwrap_or(1)).unwrap_or(1);
+    ExitCode::from(code as u8)
+}
+
+fn passthrough(cmd: &mut Command) -> ExitCode {
+    match cmd.status() {
+        Ok(s) => ExitCode::from(s.code().unwrap_or(1) as u8),
+        Err(e) => {
+            eprintln!("lakesync-test-s5cmd: cannot start the real s5cmd: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
