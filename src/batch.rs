@@ -42,9 +42,23 @@ impl Batcher {
     }
 
     /// Add an item; returns a batch when this item filled one.
+    ///
+    /// A `.zip` that would end a full batch is carried into the next one, so that it
+    /// travels with its `.zip.CHECKSUM` (which sorts right after it): staged mode verifies
+    /// a zip against the CHECKSUM downloaded in the same batch.
     pub fn push(&mut self, item: Item) -> Option<Batch> {
         self.current.push(item);
-        (self.current.len() >= self.size).then(|| self.take())
+        if self.current.len() < self.size {
+            return None;
+        }
+        if self.size >= 2
+            && let Some(last) = self.current.pop_if(|i| i.object.key.ends_with(".zip"))
+        {
+            let batch = self.take();
+            self.current.push(last);
+            return Some(batch);
+        }
+        Some(self.take())
     }
 
     /// The remaining items, if any.
@@ -100,6 +114,45 @@ mod tests {
             .collect();
         assert_eq!(keys, (0..7).map(|i| format!("k{i:04}")).collect::<Vec<_>>());
         assert_eq!(batches[1].bytes(), 3 + 4 + 5);
+    }
+
+    fn named(key: &str) -> Item {
+        let mut i = item(0);
+        i.object.key = key.into();
+        i
+    }
+
+    #[test]
+    fn a_zip_is_not_separated_from_its_checksum() {
+        let keys = [
+            "a.zip",
+            "a.zip.CHECKSUM",
+            "b.zip",
+            "b.zip.CHECKSUM",
+            "c.zip",
+            "c.zip.CHECKSUM",
+        ];
+        let mut b = Batcher::new(3);
+        let mut batches = Vec::new();
+        for k in keys {
+            batches.extend(b.push(named(k)));
+        }
+        batches.extend(b.finish());
+        let got: Vec<Vec<&str>> = batches
+            .iter()
+            .map(|b| b.items.iter().map(|i| i.object.key.as_str()).collect())
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                vec!["a.zip", "a.zip.CHECKSUM"],
+                vec!["b.zip", "b.zip.CHECKSUM"],
+                vec!["c.zip", "c.zip.CHECKSUM"],
+            ]
+        );
+        // Size 1 cannot pair: one object per batch.
+        let mut b = Batcher::new(1);
+        assert_eq!(b.push(named("a.zip")).unwrap().items.len(), 1);
     }
 
     #[test]

@@ -29,6 +29,25 @@ pub struct Cli {
 pub enum Command {
     /// Copy the selected archive objects from the source to the destination.
     Sync(SyncArgs),
+    /// Check that the destination mirrors the selected source (presence, size, ETag, age;
+    /// with --deep also each zip's SHA-256 against its .CHECKSUM). Exit 1 on mismatches.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub sync: SyncArgs,
+    /// Download every destination .zip and check its SHA-256 against the destination .CHECKSUM.
+    #[arg(long)]
+    pub deep: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModeArg {
+    Auto,
+    Direct,
+    Staged,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -42,6 +61,26 @@ pub struct SyncArgs {
     /// S3-compatible endpoint for both sides (e.g. http://127.0.0.1:9000).
     #[arg(long, value_name = "URL", env = "S3_ENDPOINT_URL")]
     pub endpoint_url: Option<String>,
+    /// How objects travel: auto (server-side copy when both sides share an endpoint, with a
+    /// staged retry of what it cannot copy; staged otherwise), direct, or staged.
+    #[arg(long, value_enum, default_value_t = ModeArg::Auto)]
+    pub mode: ModeArg,
+    /// Endpoint of the source only (overrides --endpoint-url for the source).
+    #[arg(long, value_name = "URL", help_heading = "Sides")]
+    pub source_endpoint: Option<String>,
+    /// Endpoint of the destination only (overrides --endpoint-url for the destination).
+    #[arg(long, value_name = "URL", help_heading = "Sides")]
+    pub dest_endpoint: Option<String>,
+    /// AWS profile for reading the source.
+    #[arg(long, value_name = "NAME", help_heading = "Sides")]
+    pub source_profile: Option<String>,
+    /// AWS profile for writing the destination.
+    #[arg(long, value_name = "NAME", help_heading = "Sides")]
+    pub dest_profile: Option<String>,
+    /// Fail a zip whose .CHECKSUM is missing or malformed instead of uploading it unverified
+    /// (staged mode).
+    #[arg(long)]
+    pub require_checksum: bool,
 
     /// Market: spot, futures/um, futures/cm or option (default: all).
     #[arg(long, help_heading = "Selection")]
@@ -124,7 +163,7 @@ pub struct SyncArgs {
     #[arg(long, value_name = "PATH")]
     pub s5cmd: Option<PathBuf>,
     /// Read the source without signing requests (default: on for s3://data.binance.vision).
-    #[arg(long)]
+    #[arg(long, help_heading = "Sides")]
     pub source_no_sign: bool,
     /// Folder for lakesync's private working files (default: the system temp dir).
     #[arg(long, value_name = "DIR")]

@@ -1,11 +1,13 @@
-//! Running one batch of server-side copies through s5cmd, with attempts.
+//! Running command lines through s5cmd with attempts, and the per-batch strategies built on
+//! it: direct (server-side copy), staged (see `staged`), and auto (direct, then staged for
+//! whatever direct could not copy).
 //!
-//! Each attempt writes a private command file for the objects still pending, runs
-//! `s5cmd --json --numworkers N run FILE`, and maps every output line back to its object
-//! through our own tables (never by splitting s5cmd's text on spaces: keys contain
-//! spaces). Each object ends with exactly one outcome: copied (a success line), failed (a
-//! permanent error, or attempts exhausted), where an object with no line at all is
-//! "unknown" and retried like a transient error.
+//! Each attempt writes a private command file for the lines still pending, runs
+//! `s5cmd --json --numworkers N run FILE`, and maps every output line back to its line
+//! through our own tables (never by splitting s5cmd's text on spaces: keys contain spaces).
+//! Each line ends with exactly one outcome: done (a success line), or failed (a permanent
+//! error, or attempts exhausted). A line with no output at all is "unknown" and retried like
+//! a transient error.
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -16,17 +18,86 @@ use std::time::{Duration, Instant};
 
 use crate::batch::Batch;
 use crate::s3url::S3Url;
-use crate::s5cmd::cmdfile::{self, copy_line, echoed_command};
+use crate::s5cmd::cmdfile::{copy_line, echoed_command};
 use crate::s5cmd::{self, ErrorClass, Event, Globals, Pipe, classify_error};
 use crate::signals::Interrupt;
+use crate::staged::{self, StagedConfig};
 
-/// Everything needed to run batches.
+/// s5cmd cannot server-side copy objects over 5 GiB (no multipart copy).
+pub const MAX_SERVER_SIDE_COPY: u64 = 5 * 1024 * 1024 * 1024;
+
+/// How objects travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// Server-side copy only; failures stay failures.
+    Direct,
+    /// Download, verify, upload, clean up.
+    Staged,
+    /// Direct, and every object direct could not copy is re-run staged in the same batch.
+    DirectWithFallback,
+}
+
+/// One command-file line and how s5cmd will name it back.
 #[derive(Debug, Clone)]
-pub struct Executor {
+pub struct Line {
+    pub text: String,
+    /// `cp SRC DST` as s5cmd echoes it in per-object errors.
+    pub echo: String,
+    /// The destination as s5cmd prints it in success lines.
+    pub dst: String,
+    pub src: String,
+}
+
+impl Line {
+    pub fn new(text: String, src: String, dst: String) -> Self {
+        Self {
+            echo: echoed_command(&src, &dst),
+            text,
+            dst,
+            src,
+        }
+    }
+}
+
+/// Final state of one line after all attempts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineState {
+    Done { size: Option<u64> },
+    Failed { error: String, class: ErrorClass },
+}
+
+/// What a run of lines with attempts produced.
+#[derive(Debug, Clone, Default)]
+pub struct AttemptsOutcome {
+    /// One per input line, same order.
+    pub states: Vec<Option<LineState>>,
+    /// Attempts each line took part in.
+    pub tries: Vec<u32>,
+    pub attempts: u32,
+    pub lines_issued: u64,
+    pub retried: u64,
+    pub throttled: u64,
+    pub processes: u64,
+    pub unparsed: Vec<String>,
+    pub unparsed_count: u64,
+    pub interrupted: bool,
+    pub timed_out: bool,
+    pub workers_last: u32,
+}
+
+impl AttemptsOutcome {
+    pub fn is_done(&self, i: usize) -> bool {
+        matches!(self.states.get(i), Some(Some(LineState::Done { .. })))
+    }
+}
+
+const UNPARSED_KEPT: usize = 5;
+
+/// Runs command lines through s5cmd with attempts and backoff.
+#[derive(Debug, Clone)]
+pub struct Runner {
     pub binary: PathBuf,
-    pub globals: Globals,
-    pub source: S3Url,
-    pub dest: S3Url,
     /// Private (0700) folder for command files.
     pub workdir: PathBuf,
     pub max_attempts: u32,
@@ -36,103 +107,50 @@ pub struct Executor {
     pub interrupt: Interrupt,
 }
 
-/// The final state of one object that did not make it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Failure {
-    /// Destination key.
-    pub key: String,
-    pub source: String,
-    pub error: String,
-    pub class: ErrorClass,
-    pub attempts: u32,
-}
-
-/// What happened to one batch.
-#[derive(Debug, Clone, Default)]
-pub struct BatchOutcome {
-    pub index: usize,
-    pub files: usize,
-    /// Indexes (into the batch's items) of the objects copied, ascending.
-    pub copied: Vec<usize>,
-    pub failures: Vec<Failure>,
-    pub attempts: u32,
-    /// Command lines handed to s5cmd, over all attempts.
-    pub lines_issued: u64,
-    /// Objects tried again after a failed or silent attempt.
-    pub retried: u64,
-    pub throttled: u64,
-    pub seconds: f64,
-    pub workers: u32,
-    /// Output lines s5cmd printed that were not the JSON we expect (kept: a few).
-    pub unparsed: Vec<String>,
-    pub unparsed_count: u64,
-    pub interrupted: bool,
-    pub timed_out: bool,
-}
-
-const UNPARSED_KEPT: usize = 5;
-
-enum State {
-    Pending,
-    Copied,
-    Failed,
-}
-
-impl Executor {
+impl Runner {
     /// Backoff before attempt `n` (2, 3, ...): base * 2^(n-2), at most 30 s.
     fn backoff(&self, next_attempt: u32) -> Duration {
         let exp = next_attempt.saturating_sub(2).min(16);
         (self.backoff_base * 2u32.pow(exp)).min(Duration::from_secs(30))
     }
 
-    pub async fn run_batch(&self, batch: &Batch, workers: u32) -> BatchOutcome {
-        let started = Instant::now();
-        let n = batch.items.len();
-        let mut out = BatchOutcome {
-            index: batch.index,
-            files: n,
-            workers,
+    /// Run `lines` (None = a line that cannot be written; it must already be failed by the
+    /// caller) until each is done or failed. `tag` names the command files and log lines.
+    pub async fn run_lines(
+        &self,
+        tag: &str,
+        globals: &Globals,
+        workers: u32,
+        lines: &[Option<Line>],
+    ) -> AttemptsOutcome {
+        let n = lines.len();
+        let mut out = AttemptsOutcome {
+            states: vec![None; n],
+            tries: vec![0; n],
+            workers_last: workers.max(1),
             ..Default::default()
         };
-        let src_urls: Vec<String> = batch
-            .items
-            .iter()
-            .map(|i| self.source.url_of(&i.object.key))
-            .collect();
-        let dst_urls: Vec<String> = batch
-            .items
-            .iter()
-            .map(|i| self.dest.url_of(&i.object.key))
-            .collect();
-        let mut state: Vec<State> = (0..n).map(|_| State::Pending).collect();
         let mut last_error: Vec<Option<(String, ErrorClass)>> = vec![None; n];
-        let mut tries = vec![0u32; n];
-
-        // Objects whose key cannot be written into a command file fail now, alone.
-        let mut lines: Vec<Option<String>> = Vec::with_capacity(n);
-        for i in 0..n {
-            match copy_line(&src_urls[i], &dst_urls[i]) {
-                Ok(l) => lines.push(Some(l)),
-                Err(e @ cmdfile::CmdFileError::ControlCharacter(_)) => {
-                    state[i] = State::Failed;
-                    last_error[i] = Some((e.to_string(), ErrorClass::Permanent));
-                    lines.push(None);
-                }
-            }
-        }
-        let by_dst: HashMap<&str, usize> = dst_urls
+        let by_dst: HashMap<&str, usize> = lines
             .iter()
             .enumerate()
-            .map(|(i, u)| (u.as_str(), i))
+            .filter_map(|(i, l)| l.as_ref().map(|l| (l.dst.as_str(), i)))
             .collect();
-        let by_cmd: HashMap<String, usize> = (0..n)
-            .map(|i| (echoed_command(&src_urls[i], &dst_urls[i]), i))
+        let by_src: HashMap<&str, usize> = lines
+            .iter()
+            .enumerate()
+            .filter_map(|(i, l)| l.as_ref().map(|l| (l.src.as_str(), i)))
             .collect();
-
+        let by_echo: HashMap<&str, usize> = lines
+            .iter()
+            .enumerate()
+            .filter_map(|(i, l)| l.as_ref().map(|l| (l.echo.as_str(), i)))
+            .collect();
         let mut workers_now = workers.max(1);
+
         for attempt in 1..=self.max_attempts.max(1) {
             let pending: Vec<usize> = (0..n)
-                .filter(|&i| matches!(state[i], State::Pending))
+                .filter(|&i| lines[i].is_some() && out.states[i].is_none())
                 .collect();
             if pending.is_empty() {
                 break;
@@ -145,11 +163,11 @@ impl Executor {
                 out.retried += pending.len() as u64;
                 let wait = self.backoff(attempt);
                 tracing::info!(
-                    batch = batch.index,
+                    tag,
                     attempt,
                     objects = pending.len(),
                     wait_ms = wait.as_millis() as u64,
-                    "retrying objects without a success line"
+                    "retrying lines without a success line"
                 );
                 let mut irx = self.interrupt.subscribe();
                 tokio::select! {
@@ -158,12 +176,13 @@ impl Executor {
                 }
             }
             out.attempts = attempt;
-            let file = self
-                .workdir
-                .join(format!("batch-{:06}-attempt-{attempt}.txt", batch.index));
-            if let Err(e) =
-                write_command_file(&file, pending.iter().filter_map(|&i| lines[i].as_deref()))
-            {
+            let file = self.workdir.join(format!("{tag}-attempt-{attempt}.txt"));
+            if let Err(e) = write_command_file(
+                &file,
+                pending
+                    .iter()
+                    .filter_map(|&i| lines[i].as_ref().map(|l| l.text.as_str())),
+            ) {
                 for &i in &pending {
                     last_error[i] = Some((
                         format!("cannot write the command file {}: {e}", file.display()),
@@ -173,11 +192,12 @@ impl Executor {
                 continue;
             }
             for &i in &pending {
-                tries[i] = attempt;
+                out.tries[i] = attempt;
             }
             out.lines_issued += pending.len() as u64;
+            out.processes += 1;
 
-            let mut args: Vec<OsString> = self.globals.args();
+            let mut args: Vec<OsString> = globals.args();
             args.push("--numworkers".into());
             args.push(workers_now.to_string().into());
             args.push("run".into());
@@ -199,36 +219,39 @@ impl Executor {
                             Event::Success {
                                 destination,
                                 source,
+                                size,
                                 ..
                             } => {
                                 let idx = by_dst
                                     .get(destination.as_str())
-                                    .copied()
-                                    .or_else(|| src_urls.iter().position(|s| *s == source));
+                                    .or_else(|| by_src.get(source.as_str()))
+                                    .copied();
                                 if let Some(i) = idx
-                                    && matches!(state[i], State::Pending)
+                                    && out.states[i].is_none()
                                 {
-                                    state[i] = State::Copied;
+                                    out.states[i] = Some(LineState::Done { size });
                                     had_line[i] = true;
                                 }
                             }
                             Event::Error { command, error, .. } => {
-                                match by_cmd.get(command.as_str()) {
+                                match by_echo.get(command.as_str()) {
                                     Some(&i) => {
                                         let class = classify_error(&error);
                                         if class == ErrorClass::Throttled {
                                             throttled_now += 1;
                                         }
-                                        if class == ErrorClass::Permanent
-                                            && matches!(state[i], State::Pending)
+                                        if class == ErrorClass::Permanent && out.states[i].is_none()
                                         {
-                                            state[i] = State::Failed;
+                                            out.states[i] = Some(LineState::Failed {
+                                                error: error.clone(),
+                                                class,
+                                            });
                                         }
                                         last_error[i] = Some((error, class));
                                         had_line[i] = true;
                                     }
                                     None => {
-                                        tracing::warn!(batch = batch.index, %error, "s5cmd reported an error for no object of ours");
+                                        tracing::warn!(tag, %error, "s5cmd reported an error for no line of ours");
                                         process_error.get_or_insert(error);
                                     }
                                 }
@@ -242,7 +265,7 @@ impl Executor {
                                     out.unparsed.push(line.clone());
                                 }
                                 if pipe == Pipe::Stderr {
-                                    tracing::debug!(batch = batch.index, line = %line, "s5cmd stderr");
+                                    tracing::debug!(tag, line = %line, "s5cmd stderr");
                                 }
                             }
                             Event::Stat { .. } | Event::Listing(_) => {}
@@ -269,9 +292,9 @@ impl Executor {
             }
             let _ = std::fs::remove_file(&file);
             out.throttled += throttled_now;
-            // Objects with no line in this attempt: unknown, so retried.
+            // Lines with no output in this attempt: unknown, so retried.
             for &i in &pending {
-                if matches!(state[i], State::Pending) && !had_line[i] {
+                if out.states[i].is_none() && !had_line[i] {
                     let why = process_error
                         .clone()
                         .unwrap_or_else(|| "s5cmd printed no outcome for this object".into());
@@ -281,7 +304,7 @@ impl Executor {
             if throttled_now > 0 && workers_now > 1 {
                 workers_now = (workers_now / 2).max(1);
                 tracing::warn!(
-                    batch = batch.index,
+                    tag,
                     throttled = throttled_now,
                     workers = workers_now,
                     "throttled by the server: halving workers for the retry"
@@ -291,36 +314,280 @@ impl Executor {
                 break;
             }
         }
-
+        out.workers_last = workers_now;
         for i in 0..n {
-            match state[i] {
-                State::Copied => out.copied.push(i),
-                State::Pending | State::Failed => {
-                    let (error, class) = last_error[i]
-                        .clone()
-                        .unwrap_or_else(|| ("not attempted".into(), ErrorClass::Transient));
-                    let error = if out.interrupted && matches!(state[i], State::Pending) {
-                        "interrupted before completion".to_string()
-                    } else {
-                        error
-                    };
-                    out.failures.push(Failure {
-                        key: self.dest.key(&batch.items[i].object.key),
-                        source: src_urls[i].clone(),
-                        error,
-                        class,
-                        attempts: tries[i],
-                    });
+            if out.states[i].is_none() && lines[i].is_some() {
+                let (error, class) = match (&last_error[i], out.interrupted) {
+                    (_, true) => (
+                        "interrupted before completion".into(),
+                        ErrorClass::Transient,
+                    ),
+                    (Some(e), false) => e.clone(),
+                    (None, false) => ("not attempted".into(), ErrorClass::Transient),
+                };
+                out.states[i] = Some(LineState::Failed { error, class });
+            }
+        }
+        out
+    }
+}
+
+/// Everything needed to run batches.
+#[derive(Debug, Clone)]
+pub struct Executor {
+    pub runner: Runner,
+    pub strategy: Strategy,
+    /// Globals for server-side copies (the destination's credentials).
+    pub copy_globals: Globals,
+    pub source: S3Url,
+    pub dest: S3Url,
+    pub staged: StagedConfig,
+}
+
+/// The final state of one object that did not make it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Failure {
+    /// Destination key.
+    pub key: String,
+    pub source: String,
+    pub error: String,
+    pub class: ErrorClass,
+    pub attempts: u32,
+}
+
+/// What happened to one batch.
+#[derive(Debug, Clone, Default)]
+pub struct BatchOutcome {
+    pub index: usize,
+    pub files: usize,
+    /// Indexes (into the batch's items) of the objects in place, ascending.
+    pub copied: Vec<usize>,
+    pub failures: Vec<Failure>,
+    pub attempts: u32,
+    /// Objects copied by the staged path after a direct failure (auto mode).
+    pub fallback: u64,
+    /// Objects that went the staged way.
+    pub staged_files: u64,
+    /// Objects copied server-side.
+    pub direct_files: u64,
+    pub ops: OpCounts,
+    pub retried: u64,
+    pub throttled: u64,
+    pub processes: u64,
+    pub seconds: f64,
+    pub workers: u32,
+    pub unparsed: Vec<String>,
+    pub unparsed_count: u64,
+    pub interrupted: bool,
+    pub timed_out: bool,
+    /// Zips verified against their .CHECKSUM / uploaded without one.
+    pub verified: u64,
+    pub unverified: u64,
+    pub local_bytes_written: u64,
+}
+
+/// Object-level operations, by kind (listings for planning are counted elsewhere).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct OpCounts {
+    /// Server-side CopyObject lines issued.
+    pub copy: u64,
+    /// Download lines issued (staged).
+    pub download: u64,
+    /// Local size checks of downloaded files against the listing (staged).
+    pub stat: u64,
+    /// SHA-256 verifications against .CHECKSUM (staged).
+    pub verify: u64,
+    /// Upload lines issued (staged).
+    pub upload: u64,
+    /// Local files removed after upload (staged).
+    pub cleanup: u64,
+}
+
+impl OpCounts {
+    pub fn total(&self) -> u64 {
+        self.copy + self.download + self.stat + self.verify + self.upload + self.cleanup
+    }
+
+    /// Times object bytes crossed the network.
+    pub fn transfers(&self) -> u64 {
+        self.copy + self.download + self.upload
+    }
+}
+
+impl std::ops::AddAssign for OpCounts {
+    fn add_assign(&mut self, o: Self) {
+        self.copy += o.copy;
+        self.download += o.download;
+        self.stat += o.stat;
+        self.verify += o.verify;
+        self.upload += o.upload;
+        self.cleanup += o.cleanup;
+    }
+}
+
+impl Executor {
+    pub async fn run_batch(&self, batch: &Batch, workers: u32) -> BatchOutcome {
+        let started = Instant::now();
+        let n = batch.items.len();
+        let mut out = BatchOutcome {
+            index: batch.index,
+            files: n,
+            workers,
+            ..Default::default()
+        };
+        // Per item: None = still to do, Some(Ok) = in place, Some(Err) = failed.
+        let mut result: Vec<Option<Result<(), Failure>>> = vec![None; n];
+        let mut tries = vec![0u32; n];
+
+        let (to_direct, mut to_stage): (Vec<usize>, Vec<usize>) = match self.strategy {
+            Strategy::Staged => (Vec::new(), (0..n).collect()),
+            Strategy::Direct => ((0..n).collect(), Vec::new()),
+            Strategy::DirectWithFallback => {
+                (0..n).partition(|&i| batch.items[i].object.size <= MAX_SERVER_SIDE_COPY)
+            }
+        };
+
+        if !to_direct.is_empty() {
+            let lines: Vec<Option<Line>> = to_direct
+                .iter()
+                .map(|&i| {
+                    let key = &batch.items[i].object.key;
+                    let (src, dst) = (self.source.url_of(key), self.dest.url_of(key));
+                    copy_line(&src, &dst).ok().map(|t| Line::new(t, src, dst))
+                })
+                .collect();
+            let tag = format!("batch-{:06}-copy", batch.index);
+            let r = self
+                .runner
+                .run_lines(&tag, &self.copy_globals, workers, &lines)
+                .await;
+            self.absorb(&mut out, &r);
+            out.ops.copy += r.lines_issued;
+            for (j, &i) in to_direct.iter().enumerate() {
+                tries[i] = r.tries[j];
+                match (&lines[j], &r.states[j]) {
+                    (None, _) => {
+                        let key = &batch.items[i].object.key;
+                        let err = copy_line(&self.source.url_of(key), &self.dest.url_of(key))
+                            .err()
+                            .map_or_else(|| "cannot be written".into(), |e| e.to_string());
+                        result[i] =
+                            Some(Err(self.failure(batch, i, err, ErrorClass::Permanent, 0)));
+                    }
+                    (Some(_), Some(LineState::Done { .. })) => {
+                        result[i] = Some(Ok(()));
+                        out.direct_files += 1;
+                    }
+                    (Some(_), Some(LineState::Failed { error, class })) => {
+                        result[i] = Some(Err(self.failure(
+                            batch,
+                            i,
+                            error.clone(),
+                            *class,
+                            r.tries[j],
+                        )));
+                        // The listing shows the object exists, so a failed server-side copy is
+                        // worth a staged try whatever s5cmd said (it answers NoSuchKey for keys
+                        // it cannot encode as a copy source).
+                        if self.strategy == Strategy::DirectWithFallback && !out.interrupted {
+                            to_stage.push(i);
+                        }
+                    }
+                    (Some(_), None) => {}
                 }
+            }
+            to_stage.sort_unstable();
+        }
+
+        if !to_stage.is_empty() && !out.interrupted {
+            let fallback = self.strategy == Strategy::DirectWithFallback;
+            let items: Vec<&crate::batch::Item> =
+                to_stage.iter().map(|&i| &batch.items[i]).collect();
+            let s = staged::run(&self.staged, &self.runner, batch.index, &items, workers).await;
+            out.staged_files += to_stage.len() as u64;
+            out.ops += s.ops;
+            out.verified += s.verified;
+            out.unverified += s.unverified;
+            out.local_bytes_written += s.local_bytes_written;
+            out.retried += s.retried;
+            out.throttled += s.throttled;
+            out.processes += s.processes;
+            out.unparsed_count += s.unparsed_count;
+            out.interrupted |= s.interrupted;
+            out.timed_out |= s.timed_out;
+            out.attempts = out.attempts.max(s.attempts);
+            for (j, &i) in to_stage.iter().enumerate() {
+                tries[i] += s.tries[j];
+                match &s.results[j] {
+                    Ok(()) => {
+                        result[i] = Some(Ok(()));
+                        if fallback {
+                            out.fallback += 1;
+                        }
+                    }
+                    Err((error, class)) => {
+                        let error = match (&result[i], fallback) {
+                            (Some(Err(direct)), true) => {
+                                format!("{error} (after the direct copy failed: {})", direct.error)
+                            }
+                            _ => error.clone(),
+                        };
+                        result[i] = Some(Err(self.failure(batch, i, error, *class, tries[i])));
+                    }
+                }
+            }
+        }
+
+        for (i, r) in result.into_iter().enumerate() {
+            match r {
+                Some(Ok(())) => out.copied.push(i),
+                Some(Err(f)) => out.failures.push(f),
+                None => out.failures.push(self.failure(
+                    batch,
+                    i,
+                    "interrupted before completion".into(),
+                    ErrorClass::Transient,
+                    tries[i],
+                )),
             }
         }
         out.seconds = started.elapsed().as_secs_f64();
         out
     }
+
+    fn absorb(&self, out: &mut BatchOutcome, r: &AttemptsOutcome) {
+        out.attempts = out.attempts.max(r.attempts);
+        out.retried += r.retried;
+        out.throttled += r.throttled;
+        out.processes += r.processes;
+        out.unparsed_count += r.unparsed_count;
+        out.unparsed
+            .extend(r.unparsed.iter().take(UNPARSED_KEPT).cloned());
+        out.interrupted |= r.interrupted;
+        out.timed_out |= r.timed_out;
+    }
+
+    fn failure(
+        &self,
+        batch: &Batch,
+        i: usize,
+        error: String,
+        class: ErrorClass,
+        attempts: u32,
+    ) -> Failure {
+        let key = &batch.items[i].object.key;
+        Failure {
+            key: self.dest.key(key),
+            source: self.source.url_of(key),
+            error,
+            class,
+            attempts,
+        }
+    }
 }
 
 /// Write a command file readable by us only (0600): it names every key of the batch.
-fn write_command_file<'a>(
+pub fn write_command_file<'a>(
     path: &Path,
     lines: impl Iterator<Item = &'a str>,
 ) -> std::io::Result<()> {
@@ -344,11 +611,8 @@ mod tests {
 
     #[test]
     fn backoff_doubles_and_caps() {
-        let e = Executor {
+        let r = Runner {
             binary: "s5cmd".into(),
-            globals: Globals::default(),
-            source: S3Url::parse("--source", "s3://src").unwrap(),
-            dest: S3Url::parse("--dest", "s3://dst").unwrap(),
             workdir: "/tmp".into(),
             max_attempts: 3,
             backoff_base: Duration::from_millis(500),
@@ -356,10 +620,10 @@ mod tests {
             grace: Duration::from_secs(1),
             interrupt: Interrupt::never(),
         };
-        assert_eq!(e.backoff(2), Duration::from_millis(500));
-        assert_eq!(e.backoff(3), Duration::from_millis(1000));
-        assert_eq!(e.backoff(4), Duration::from_millis(2000));
-        assert_eq!(e.backoff(40), Duration::from_secs(30));
+        assert_eq!(r.backoff(2), Duration::from_millis(500));
+        assert_eq!(r.backoff(3), Duration::from_millis(1000));
+        assert_eq!(r.backoff(4), Duration::from_millis(2000));
+        assert_eq!(r.backoff(40), Duration::from_secs(30));
     }
 
     #[test]
@@ -371,5 +635,23 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "a\nb\n");
         let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
+    }
+
+    #[test]
+    fn op_counts_add_up() {
+        let mut a = OpCounts {
+            copy: 1,
+            ..Default::default()
+        };
+        a += OpCounts {
+            download: 1,
+            stat: 1,
+            verify: 1,
+            upload: 1,
+            cleanup: 1,
+            copy: 0,
+        };
+        assert_eq!(a.total(), 6);
+        assert_eq!(a.transfers(), 3);
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod archive;
 pub mod batch;
+pub mod checksum;
 pub mod cli;
 pub mod error;
 pub mod execute;
@@ -21,5 +22,7 @@ pub mod s5cmd;
 pub mod select;
 pub mod settings;
 pub mod signals;
+pub mod staged;
 pub mod sync;
 pub mod validate;
+pub mod verify;

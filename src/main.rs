@@ -5,10 +5,9 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
-use lakesync::cli::{Cli, Command, SyncArgs};
+use lakesync::cli::{Cli, Command, SyncArgs, VerifyArgs};
 use lakesync::error::{EnvError, UsageError};
 use lakesync::exit_codes;
-use lakesync::report::Report;
 use lakesync::settings::{Env, ReportTarget, Settings};
 use lakesync::sync::RunError;
 
@@ -69,7 +68,7 @@ fn check_report_target(target: &Option<ReportTarget>) -> Result<(), UsageError> 
 }
 
 /// Write the report atomically (temp file + rename), so a reader never sees half of it.
-fn write_report(report: &Report, target: &ReportTarget) -> std::io::Result<()> {
+fn write_report(report: &impl serde::Serialize, target: &ReportTarget) -> std::io::Result<()> {
     let mut json = serde_json::to_vec_pretty(report).map_err(std::io::Error::other)?;
     json.push(b'\n');
     match target {
@@ -92,59 +91,94 @@ fn write_report(report: &Report, target: &ReportTarget) -> std::io::Result<()> {
     }
 }
 
-fn run_sync(args: &SyncArgs, quiet: bool) -> ExitCode {
-    let settings = match Settings::resolve(args, &Env::from_process()) {
-        Ok(s) => s,
-        Err(e) => return usage(&e),
-    };
-    if let Err(e) = check_report_target(&settings.report) {
-        return usage(&e);
-    }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            return fail(
+        .map_err(|e| {
+            fail(
                 exit_codes::ENVIRONMENT,
                 &format!("cannot start the async runtime: {e}"),
                 "",
-            );
-        }
-    };
-    let result = runtime.block_on(async {
-        let interrupt = lakesync::signals::install().map_err(|e| {
-            RunError::Env(EnvError::new(
-                format!("cannot install signal handlers: {e}"),
-                "",
-            ))
-        })?;
-        lakesync::sync::run(&settings, interrupt).await
-    });
-    let report = match result {
-        Ok(r) => r,
-        Err(RunError::Env(e)) => return env_error(&e),
-    };
-    let mut code = report.exit_code;
-    if let Some(e) = &report.error {
-        eprintln!("error: {}\nhint: {}", e.message, e.hint);
-    }
-    if let Some(target) = &settings.report
-        && let Err(e) = write_report(&report, target)
+            )
+        })
+}
+
+fn resolve(args: &SyncArgs) -> Result<Settings, ExitCode> {
+    let settings = Settings::resolve(args, &Env::from_process()).map_err(|e| usage(&e))?;
+    check_report_target(&settings.report).map_err(|e| usage(&e))?;
+    Ok(settings)
+}
+
+/// Write the report where asked; returns the exit code to use (Err: exit now, quietly).
+fn emit(
+    report: &impl serde::Serialize,
+    target: Option<&ReportTarget>,
+    code: i32,
+) -> Result<i32, ExitCode> {
+    if let Some(target) = target
+        && let Err(e) = write_report(report, target)
     {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             // The reader went away (`| head`): nothing more to say.
-            return ExitCode::from(code as u8);
+            return Err(ExitCode::from(code as u8));
         }
         eprintln!(
             "error: cannot write the report: {e}\nhint: check the --report path and free space"
         );
         if code == exit_codes::OK {
-            code = exit_codes::ENVIRONMENT;
+            return Ok(exit_codes::ENVIRONMENT);
         }
     }
+    Ok(code)
+}
+
+fn install_signals() -> Result<lakesync::signals::Interrupt, EnvError> {
+    lakesync::signals::install()
+        .map_err(|e| EnvError::new(format!("cannot install signal handlers: {e}"), ""))
+}
+
+fn run_verify(args: &VerifyArgs, quiet: bool) -> ExitCode {
+    let (settings, rt) = match resolve(&args.sync).and_then(|s| runtime().map(|r| (s, r))) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let result = rt
+        .block_on(async { lakesync::verify::run(&settings, args.deep, install_signals()?).await });
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => return env_error(&e),
+    };
+    let code = match emit(&report, settings.report.as_ref(), report.exit_code) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if !quiet {
+        eprint!("{}", report.human_summary());
+    }
+    ExitCode::from(code as u8)
+}
+
+fn run_sync(args: &SyncArgs, quiet: bool) -> ExitCode {
+    let (settings, rt) = match resolve(args).and_then(|s| runtime().map(|r| (s, r))) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let result = rt.block_on(async {
+        lakesync::sync::run(&settings, install_signals().map_err(RunError::Env)?).await
+    });
+    let report = match result {
+        Ok(r) => r,
+        Err(RunError::Env(e)) => return env_error(&e),
+    };
+    if let Some(e) = &report.error {
+        eprintln!("error: {}\nhint: {}", e.message, e.hint);
+    }
+    let code = match emit(&report, settings.report.as_ref(), report.exit_code) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
     if !quiet {
         eprint!("{}", report.human_summary());
     }
@@ -156,5 +190,6 @@ fn main() -> ExitCode {
     init_logging(cli.verbose);
     match &cli.command {
         Command::Sync(args) => run_sync(args, cli.quiet),
+        Command::Verify(args) => run_verify(args, cli.quiet),
     }
 }

@@ -32,6 +32,7 @@ pub struct Report {
     pub duration_seconds: f64,
     pub settings: ReportSettings,
     pub totals: Totals,
+    pub integrity: Integrity,
     pub plan: PlanSummary,
     pub operations: Operations,
     pub throughput: Throughput,
@@ -90,6 +91,17 @@ pub struct Totals {
     pub retried: u64,
     /// Errors that were throttling (SlowDown / 503).
     pub throttled: u64,
+    /// Objects whose direct copy failed and that the staged path then landed (auto mode).
+    pub fallback: u64,
+}
+
+/// Checksum verification in staged mode.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Integrity {
+    /// Zips whose SHA-256 matched their .CHECKSUM before upload.
+    pub checksums_verified: u64,
+    /// Zips uploaded without a usable .CHECKSUM (missing or malformed).
+    pub unverified: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -103,15 +115,17 @@ pub struct PlanSummary {
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Operations {
+    /// Object operations by kind: copy (server-side), download, stat, verify, upload, cleanup.
+    pub by_kind: crate::execute::OpCounts,
     /// Command lines handed to s5cmd (each one S3 operation on one object), retries included.
     pub s5cmd_ops: u64,
     /// s5cmd processes started (listings and batch runs).
     pub s5cmd_processes: u64,
-    /// s5cmd_ops per copied object.
+    /// Object operations (all kinds) per object attempted: 1 direct, 5 staged.
     pub per_file: f64,
-    /// Times each copied object's bytes crossed the network: 1 for a server-side copy.
+    /// Times each object's bytes crossed the network: 1 server-side, 2 staged.
     pub network_transfers_per_file: f64,
-    /// Bytes lakesync wrote to local disk for object data: 0 in direct mode.
+    /// Bytes lakesync downloaded to local disk: 0 in direct mode.
     pub local_bytes_written: u64,
     /// Lines s5cmd printed that were not the JSON expected (a few are kept in the log).
     pub unparsed_lines: u64,
@@ -157,8 +171,10 @@ impl Report {
     pub fn finish_derived(&mut self) {
         let t = &self.totals;
         let attempted = t.copied + t.failed;
-        self.operations.per_file = ratio(self.operations.s5cmd_ops, t.copied.max(attempted));
-        self.operations.network_transfers_per_file = if t.copied > 0 { 1.0 } else { 0.0 };
+        let k = self.operations.by_kind;
+        self.operations.s5cmd_ops = k.copy + k.download + k.upload;
+        self.operations.per_file = ratio(k.total(), attempted);
+        self.operations.network_transfers_per_file = ratio(k.transfers(), attempted);
         let secs = self.duration_seconds.max(1e-9);
         self.throughput.files_per_s = round3(t.copied as f64 / secs);
         self.throughput.bytes_per_s = (t.bytes_copied as f64 / secs).round();

@@ -7,8 +7,9 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::SyncArgs;
+use crate::cli::{ModeArg, SyncArgs};
 use crate::error::UsageError;
+use crate::execute::Strategy;
 use crate::s3url::S3Url;
 use crate::select::{Selection, SelectionFlags};
 
@@ -105,7 +106,13 @@ impl Endpoint {
 pub struct Settings {
     pub source: S3Url,
     pub dest: S3Url,
-    pub endpoint: Option<Endpoint>,
+    /// Endpoint for the source side (None: s5cmd's default, AWS).
+    pub source_endpoint: Option<Endpoint>,
+    pub dest_endpoint: Option<Endpoint>,
+    pub source_profile: Option<String>,
+    pub dest_profile: Option<String>,
+    pub strategy: Strategy,
+    pub require_checksum: bool,
     pub selection: Option<Selection>,
     pub batch_size: usize,
     pub workers: u32,
@@ -157,12 +164,46 @@ impl Settings {
                 "choose a destination folder outside the source (another bucket, or a sibling prefix)",
             ));
         }
-        let endpoint = args
-            .endpoint_url
-            .as_deref()
-            .filter(|s| !s.is_empty())
-            .map(|v| Endpoint::parse("--endpoint-url", v))
-            .transpose()?;
+        let endpoint_of = |flag: &str, v: &Option<String>| {
+            v.as_deref()
+                .filter(|s| !s.is_empty())
+                .map(|v| Endpoint::parse(flag, v))
+                .transpose()
+        };
+        let both = endpoint_of("--endpoint-url", &args.endpoint_url)?;
+        let source_endpoint =
+            endpoint_of("--source-endpoint", &args.source_endpoint)?.or(both.clone());
+        let dest_endpoint = endpoint_of("--dest-endpoint", &args.dest_endpoint)?.or(both);
+        for (flag, p) in [
+            ("--source-profile", &args.source_profile),
+            ("--dest-profile", &args.dest_profile),
+        ] {
+            if let Some(p) = p
+                && (p.is_empty() || p.chars().any(|c| c.is_whitespace() || c.is_control()))
+            {
+                return Err(UsageError::new(
+                    format!("invalid {flag} value {p:?}: not a profile name"),
+                    "name a profile from ~/.aws/credentials, e.g. --dest-profile lake-writer",
+                ));
+            }
+        }
+        // A server-side copy is one CopyObject on the destination's endpoint and credentials:
+        // only possible when the source is reachable the same way.
+        let same_side = source_endpoint == dest_endpoint
+            && (args.source_profile.is_none() || args.source_profile == args.dest_profile);
+        let strategy = match args.mode {
+            ModeArg::Staged => Strategy::Staged,
+            ModeArg::Auto if same_side => Strategy::DirectWithFallback,
+            ModeArg::Auto => Strategy::Staged,
+            ModeArg::Direct if same_side => Strategy::Direct,
+            ModeArg::Direct => {
+                return Err(UsageError::new(
+                    "--mode direct needs the source and destination on the same endpoint and credentials, \
+                     but --source-endpoint/--source-profile and --dest-endpoint/--dest-profile differ",
+                    "use --mode auto or --mode staged to copy between endpoints",
+                ));
+            }
+        };
         let selection = Selection::from_flags(&SelectionFlags {
             market: args.market.clone(),
             period: args.period.clone(),
@@ -216,7 +257,12 @@ impl Settings {
         Ok(Self {
             source,
             dest,
-            endpoint,
+            source_endpoint,
+            dest_endpoint,
+            source_profile: args.source_profile.clone(),
+            dest_profile: args.dest_profile.clone(),
+            strategy,
+            require_checksum: args.require_checksum,
             selection,
             batch_size,
             workers,
@@ -265,6 +311,7 @@ mod tests {
         v.extend_from_slice(extra);
         match crate::cli::Cli::try_parse_from(v).unwrap().command {
             crate::cli::Command::Sync(a) => a,
+            other => panic!("parsed {other:?}"),
         }
     }
 
@@ -348,6 +395,50 @@ mod tests {
             let err = Endpoint::parse("--endpoint-url", bad).unwrap_err();
             assert!(err.message.contains(bad), "{err:?}");
         }
+    }
+
+    #[test]
+    fn modes_follow_the_sides() {
+        assert_eq!(resolve(&[]).unwrap().strategy, Strategy::DirectWithFallback);
+        assert_eq!(
+            resolve(&["--endpoint-url", "http://127.0.0.1:1"])
+                .unwrap()
+                .strategy,
+            Strategy::DirectWithFallback
+        );
+        assert_eq!(
+            resolve(&["--mode", "staged"]).unwrap().strategy,
+            Strategy::Staged
+        );
+        assert_eq!(
+            resolve(&["--mode", "direct"]).unwrap().strategy,
+            Strategy::Direct
+        );
+        let two = [
+            "--source-endpoint",
+            "http://127.0.0.1:1",
+            "--dest-endpoint",
+            "http://127.0.0.1:2",
+        ];
+        assert_eq!(resolve(&two).unwrap().strategy, Strategy::Staged);
+        let mut direct = two.to_vec();
+        direct.extend(["--mode", "direct"]);
+        let err = resolve(&direct).unwrap_err();
+        assert!(err.message.contains("--mode direct"), "{err:?}");
+        // --dest-endpoint overrides --endpoint-url for one side only.
+        let s = resolve(&[
+            "--endpoint-url",
+            "http://127.0.0.1:1",
+            "--dest-endpoint",
+            "http://127.0.0.1:2",
+        ])
+        .unwrap();
+        assert_eq!(s.source_endpoint.unwrap().port, 1);
+        assert_eq!(s.dest_endpoint.unwrap().port, 2);
+        assert_eq!(s.strategy, Strategy::Staged);
+        let s = resolve(&["--source-profile", "a", "--dest-profile", "b"]).unwrap();
+        assert_eq!(s.strategy, Strategy::Staged);
+        assert!(resolve(&["--dest-profile", "has space"]).is_err());
     }
 
     #[test]

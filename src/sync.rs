@@ -17,18 +17,19 @@ use tokio::sync::mpsc;
 
 use crate::batch::{Batch, Batcher, Item};
 use crate::error::EnvError;
-use crate::execute::{Executor, Failure};
+use crate::execute::{Executor, Failure, Runner, Strategy};
 use crate::exit_codes;
 use crate::list::{ListError, Listed, Lister, Object};
 use crate::plan::{Decision, Merge, OrderError};
 use crate::report::{
-    BatchReport, MAX_FAILURES_LISTED, Operations, PlanSummary, Report, ReportSettings, RunFailure,
-    Throughput, Tool, Totals,
+    BatchReport, Integrity, MAX_FAILURES_LISTED, Operations, PlanSummary, Report, ReportSettings,
+    RunFailure, Throughput, Tool, Totals,
 };
 use crate::s3url::S3Url;
 use crate::s5cmd::{self, ErrorClass, Globals};
 use crate::settings::{Endpoint, Settings};
 use crate::signals::Interrupt;
+use crate::staged::StagedConfig;
 use crate::validate::{Check, Spill, merge_checks};
 
 /// A run that could not produce a full report.
@@ -41,21 +42,23 @@ pub enum RunError {
 /// Listings started ahead of the one being consumed (each is one s5cmd process).
 const LISTING_PREFETCH: usize = 2;
 const LISTING_CHANNEL: usize = 4096;
+/// Spec 2.2.2: at most 10 concurrent operations in the traditional (staged) mode.
+pub const STAGED_MAX_WORKERS: u32 = 10;
 
 /// The concatenated listing of several prefixes of one folder, in key order, keys relative
 /// to the folder. Runs on a blocking thread; the listings themselves run on the runtime.
-struct Listing {
+pub(crate) struct Listing {
     handle: Handle,
     lister: Lister,
     folder: S3Url,
     todo: VecDeque<String>,
     started: VecDeque<mpsc::Receiver<Listed>>,
-    error: Rc<RefCell<Option<ListError>>>,
+    pub(crate) error: Rc<RefCell<Option<ListError>>>,
     listed: Rc<Cell<u64>>,
 }
 
 impl Listing {
-    fn new(handle: Handle, lister: Lister, folder: S3Url, prefixes: &[String]) -> Self {
+    pub(crate) fn new(handle: Handle, lister: Lister, folder: S3Url, prefixes: &[String]) -> Self {
         let mut l = Self {
             handle,
             lister,
@@ -224,21 +227,18 @@ async fn probe_endpoint(ep: &Endpoint) -> Result<(), EnvError> {
     match tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(addr)).await {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => Err(EnvError::new(
-            format!("cannot reach --endpoint-url {}: {e}", ep.url),
+            format!("cannot reach the endpoint {}: {e}", ep.url),
             "start the S3 server (make demo starts one), or fix --endpoint-url / S3_ENDPOINT_URL",
         )),
         Err(_) => Err(EnvError::new(
-            format!(
-                "cannot reach --endpoint-url {}: no answer within 5 s",
-                ep.url
-            ),
+            format!("cannot reach the endpoint {}: no answer within 5 s", ep.url),
             "check the host and port, and any firewall in between",
         )),
     }
 }
 
 /// A private (0700) working folder, removed when dropped.
-fn make_workdir(base: Option<&Path>) -> Result<tempfile::TempDir, EnvError> {
+pub(crate) fn make_workdir(base: Option<&Path>) -> Result<tempfile::TempDir, EnvError> {
     let base: PathBuf = base.map_or_else(std::env::temp_dir, Path::to_path_buf);
     tempfile::Builder::new()
         .prefix("lakesync-")
@@ -254,44 +254,76 @@ fn make_workdir(base: Option<&Path>) -> Result<tempfile::TempDir, EnvError> {
         })
 }
 
-fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     jiff::Timestamp::now()
         .round(jiff::Unit::Millisecond)
         .map_or_else(|_| jiff::Timestamp::now().to_string(), |t| t.to_string())
+}
+
+/// The resolved s5cmd binary and each side's s5cmd settings, after probing the endpoints.
+pub(crate) struct Sides {
+    pub binary: s5cmd::S5cmdBinary,
+    pub source_globals: Globals,
+    pub dest_globals: Globals,
+    interrupt: Interrupt,
+    timeout: Option<Duration>,
+}
+
+impl Sides {
+    pub async fn prepare(settings: &Settings, interrupt: &Interrupt) -> Result<Self, EnvError> {
+        let binary = s5cmd::locate(
+            settings.s5cmd_explicit.as_deref(),
+            settings.s5cmd_env.as_deref(),
+        )?;
+        tracing::info!(path = %binary.path.display(), version = %binary.version, via = %binary.found_via, "using s5cmd");
+        for ep in [&settings.source_endpoint, &settings.dest_endpoint]
+            .into_iter()
+            .flatten()
+        {
+            probe_endpoint(ep).await?;
+        }
+        Ok(Self {
+            binary,
+            source_globals: Globals {
+                endpoint_url: settings.source_endpoint.as_ref().map(|e| e.url.clone()),
+                no_sign_request: settings.source_no_sign,
+                profile: settings.source_profile.clone(),
+                retry_count: settings.retry_count,
+            },
+            dest_globals: Globals {
+                endpoint_url: settings.dest_endpoint.as_ref().map(|e| e.url.clone()),
+                no_sign_request: false,
+                profile: settings.dest_profile.clone(),
+                retry_count: settings.retry_count,
+            },
+            interrupt: interrupt.clone(),
+            timeout: settings.batch_timeout,
+        })
+    }
+
+    pub fn lister(&self, globals: &Globals) -> Lister {
+        Lister {
+            binary: self.binary.path.clone(),
+            globals: globals.clone(),
+            interrupt: self.interrupt.clone(),
+            timeout: self.timeout,
+        }
+    }
 }
 
 /// Run a sync as the settings say. Returns the report (whose `exit_code` says how it went).
 pub async fn run(settings: &Settings, interrupt: Interrupt) -> Result<Report, RunError> {
     let started_at = now_rfc3339();
     let t0 = Instant::now();
-    let binary = s5cmd::locate(
-        settings.s5cmd_explicit.as_deref(),
-        settings.s5cmd_env.as_deref(),
-    )?;
-    tracing::info!(path = %binary.path.display(), version = %binary.version, via = %binary.found_via, "using s5cmd");
-    if let Some(ep) = &settings.endpoint {
-        probe_endpoint(ep).await?;
-    }
+    let sides = Sides::prepare(settings, &interrupt).await?;
     let workdir = make_workdir(settings.temp_dir.as_deref())?;
-    let endpoint_url = settings.endpoint.as_ref().map(|e| e.url.clone());
-    let source_globals = Globals {
-        endpoint_url: endpoint_url.clone(),
-        no_sign_request: settings.source_no_sign,
-        profile: None,
-        retry_count: settings.retry_count,
-    };
-    let dest_globals = Globals {
-        endpoint_url: endpoint_url.clone(),
-        no_sign_request: false,
-        profile: None,
-        retry_count: settings.retry_count,
-    };
-    let lister = |globals: &Globals| Lister {
-        binary: binary.path.clone(),
-        globals: globals.clone(),
-        interrupt: interrupt.clone(),
-        timeout: settings.batch_timeout,
-    };
+    let (binary, source_globals, dest_globals) = (
+        sides.binary.clone(),
+        sides.source_globals.clone(),
+        sides.dest_globals.clone(),
+    );
+    let endpoint_url = dest_globals.endpoint_url.clone();
+    let lister = |globals: &Globals| sides.lister(globals);
     let planner = Planner {
         handle: Handle::current(),
         source_lister: lister(&source_globals),
@@ -301,18 +333,32 @@ pub async fn run(settings: &Settings, interrupt: Interrupt) -> Result<Report, Ru
     let (batch_tx, mut batch_rx) = mpsc::channel::<Batch>(2);
     let planning = tokio::task::spawn_blocking(move || planner.run(batch_tx));
 
-    // Server-side copies run on the destination's credentials.
-    let executor = Executor {
+    let runner = Runner {
         binary: binary.path.clone(),
-        globals: dest_globals.clone(),
-        source: settings.source.clone(),
-        dest: settings.dest.clone(),
         workdir: workdir.path().to_path_buf(),
         max_attempts: settings.attempts,
         backoff_base: Duration::from_millis(500),
         batch_timeout: settings.batch_timeout,
         grace: settings.grace,
         interrupt: interrupt.clone(),
+    };
+    // Server-side copies run on the destination's endpoint and credentials.
+    let executor = Executor {
+        runner,
+        strategy: settings.strategy,
+        copy_globals: dest_globals.clone(),
+        source: settings.source.clone(),
+        dest: settings.dest.clone(),
+        staged: StagedConfig {
+            source: settings.source.clone(),
+            dest: settings.dest.clone(),
+            source_globals: source_globals.clone(),
+            dest_globals: dest_globals.clone(),
+            require_checksum: settings.require_checksum,
+            max_workers: STAGED_MAX_WORKERS,
+            workdir: workdir.path().to_path_buf(),
+            min_free_bytes: 64 * 1024 * 1024,
+        },
     };
     let spill_path = workdir.path().join("copied.jsonl");
     let mut spill = Spill::create(&spill_path).map_err(|e| {
@@ -337,6 +383,9 @@ pub async fn run(settings: &Settings, interrupt: Interrupt) -> Result<Report, Ru
         }
     };
     let mut copy_seconds = 0.0;
+    let mut direct_files = 0u64;
+    let mut staged_files = 0u64;
+    let mut integrity = Integrity::default();
     let mut interrupted = false;
     let mut spill_error: Option<std::io::Error> = None;
 
@@ -350,8 +399,14 @@ pub async fn run(settings: &Settings, interrupt: Interrupt) -> Result<Report, Ru
         }
         let out = executor.run_batch(&batch, settings.workers).await;
         copy_seconds += out.seconds;
-        ops.s5cmd_ops += out.lines_issued;
-        ops.s5cmd_processes += u64::from(out.attempts);
+        ops.by_kind += out.ops;
+        ops.s5cmd_processes += out.processes;
+        ops.local_bytes_written += out.local_bytes_written;
+        totals.fallback += out.fallback;
+        direct_files += out.direct_files;
+        staged_files += out.staged_files;
+        integrity.checksums_verified += out.verified;
+        integrity.unverified += out.unverified;
         ops.unparsed_lines += out.unparsed_count;
         for line in &out.unparsed {
             tracing::warn!(batch = out.index, line = %line, "s5cmd printed a line that is not the expected JSON");
@@ -508,7 +563,13 @@ pub async fn run(settings: &Settings, interrupt: Interrupt) -> Result<Report, Ru
             s5cmd_path: binary.path.display().to_string(),
         },
         command: "sync",
-        mode: "direct",
+        mode: match (settings.strategy, direct_files > 0, staged_files > 0) {
+            (Strategy::Staged, _, _) => "staged",
+            (_, true, true) => "mixed",
+            (_, false, true) => "staged",
+            _ => "direct",
+        },
+        integrity,
         dry_run: settings.dry_run,
         interrupted,
         source: settings.source.to_string(),
