@@ -139,6 +139,10 @@ pub async fn run(
                     continue;
                 }
                 Decision::Copy { object, reason } => {
+                    // Whatever the listing says, a zip that is there gets hashed too.
+                    if deep && reason != Reason::Missing && object.key.ends_with(".zip") {
+                        zips.push(object.clone());
+                    }
                     let p = match reason {
                         Reason::Missing => {
                             totals.missing += 1;
