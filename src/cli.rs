@@ -156,6 +156,10 @@ pub struct SyncArgs {
     /// List and plan, print what would be copied, copy nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// With --dry-run: write the s5cmd command lines a direct run would use to PATH (0600),
+    /// e.g. to time `s5cmd run PATH` on its own.
+    #[arg(long, value_name = "PATH", requires = "dry_run")]
+    pub write_commands: Option<PathBuf>,
     /// Write the JSON report to PATH (`-` for stdout).
     #[arg(long, value_name = "PATH|-")]
     pub report: Option<String>,

