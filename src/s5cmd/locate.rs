@@ -38,11 +38,16 @@ fn file_kind(path: &Path) -> std::io::Result<FileKind> {
     if let Some(rest) = head.strip_prefix(b"#!") {
         let line = rest.split(|&b| b == b'\n').next().unwrap_or_default();
         let line = String::from_utf8_lossy(line);
-        let interpreter = line
-            .split_whitespace()
-            .next()
-            .unwrap_or_default()
-            .to_string();
+        let mut words = line.split_whitespace();
+        let mut interpreter = words.next().unwrap_or_default().to_string();
+        // `#!/usr/bin/env [-S] python3`: the interpreter is the first non-flag word after env.
+        if interpreter.ends_with("/env")
+            && let Some(w) = words.find(|w| !w.starts_with('-'))
+        {
+            interpreter = which::which(w)
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| w.to_string());
+        }
         return Ok(FileKind::Script { interpreter });
     }
     Ok(FileKind::Binary)
