@@ -170,8 +170,9 @@ struct Shared {
 }
 
 impl Shared {
-    /// Decide under one lock so the draws follow arrival order exactly.
-    fn next_fault(&self, method: &str) -> (Fault, u64) {
+    /// Decide under one lock so the draws follow arrival order exactly. Returns the fault,
+    /// the request's number (from 1) and the delay in force.
+    fn next_fault(&self, method: &str) -> (Fault, u64, Duration) {
         let mut rules = self.rules.lock().unwrap_or_else(|e| e.into_inner());
         let n = self.counters.requests.fetch_add(1, Ordering::SeqCst) + 1;
         let fault = if rules.config.applies_to(method) {
@@ -180,12 +181,7 @@ impl Shared {
         } else {
             Fault::Forward
         };
-        (fault, n)
-    }
-
-    fn delay(&self) -> Duration {
-        let rules = self.rules.lock().unwrap_or_else(|e| e.into_inner());
-        Duration::from_millis(rules.config.delay_ms)
+        (fault, n, Duration::from_millis(rules.config.delay_ms))
     }
 }
 
@@ -365,7 +361,7 @@ async fn handle(
     abort: Arc<AtomicBool>,
     req: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, InjectedReset> {
-    let (fault, n) = shared.next_fault(req.method().as_str());
+    let (fault, n, delay) = shared.next_fault(req.method().as_str());
     let c = &shared.counters;
     match fault {
         Fault::SlowDown => {
@@ -397,7 +393,7 @@ async fn handle(
         }
         Fault::Delay => {
             c.delayed.fetch_add(1, Ordering::SeqCst);
-            tokio::time::sleep(shared.delay()).await;
+            tokio::time::sleep(delay).await;
             Ok(forward(&shared, req).await)
         }
         Fault::Forward => Ok(forward(&shared, req).await),
@@ -477,7 +473,11 @@ async fn forward(shared: &Shared, req: Request<Incoming>) -> Response<ProxyBody>
         Err(e) => return upstream_error(shared, format!("bad upstream URI: {e}")),
     };
     parts.version = Version::HTTP_11;
-    match shared.client.request(Request::from_parts(parts, body)).await {
+    match shared
+        .client
+        .request(Request::from_parts(parts, body))
+        .await
+    {
         Ok(resp) => {
             let (mut parts, body) = resp.into_parts();
             for name in HOP_BY_HOP {
