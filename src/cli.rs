@@ -29,9 +29,34 @@ pub struct Cli {
 pub enum Command {
     /// Copy the selected archive objects from the source to the destination.
     Sync(SyncArgs),
+    /// Summarise a history file written with --history (runs, success rate, SLA compliance,
+    /// worst batches).
+    Report(ReportArgs),
     /// Check that the destination mirrors the selected source (presence, size, ETag, age;
     /// with --deep also each zip's SHA-256 against its .CHECKSUM). Exit 1 on mismatches.
     Verify(VerifyArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// A history file (JSON lines, from `sync --history PATH`).
+    #[arg(value_name = "HISTORY")]
+    pub history: PathBuf,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = FormatArg::Text)]
+    pub format: FormatArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FormatArg {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailOnArg {
+    Warning,
+    Critical,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -152,6 +177,42 @@ pub struct SyncArgs {
         help_heading = "Tuning"
     )]
     pub grace_seconds: i64,
+
+    /// Memory ceiling for lakesync plus its s5cmd children, in MB (spec: 500).
+    #[arg(
+        long,
+        default_value_t = 500,
+        allow_negative_numbers = true,
+        help_heading = "Governor and SLA"
+    )]
+    pub max_memory_mb: i64,
+    /// Average CPU ceiling in percent of the whole machine (spec: 25); the peak ceiling is twice it.
+    #[arg(
+        long,
+        default_value_t = 25.0,
+        allow_negative_numbers = true,
+        help_heading = "Governor and SLA"
+    )]
+    pub max_cpu_pct: f64,
+    /// Keep --workers for every batch instead of adapting it to throughput, throttling,
+    /// memory and CPU.
+    #[arg(long, help_heading = "Governor and SLA")]
+    pub fixed_workers: bool,
+    /// Do not sample memory and CPU (the report's `resources` stay empty).
+    #[arg(long, help_heading = "Governor and SLA")]
+    pub no_sampling: bool,
+    /// SLA baseline: seconds per 100-file batch (default 1.5 direct, 3.3 staged).
+    #[arg(long, value_name = "SECONDS", help_heading = "Governor and SLA")]
+    pub sla_baseline_seconds: Option<f64>,
+    /// Exit 4 when an SLA check is at this level or worse (default: breaches are reported only).
+    #[arg(long, value_enum, help_heading = "Governor and SLA")]
+    pub fail_on: Option<FailOnArg>,
+    /// Write Prometheus metrics (text format, atomically) for node_exporter's textfile collector.
+    #[arg(long, value_name = "PATH", help_heading = "Governor and SLA")]
+    pub metrics_file: Option<PathBuf>,
+    /// Append one JSON line per run (totals, SLA, resources) to PATH; see `lakesync report`.
+    #[arg(long, value_name = "PATH", help_heading = "Governor and SLA")]
+    pub history: Option<PathBuf>,
 
     /// List and plan, print what would be copied, copy nothing.
     #[arg(long)]

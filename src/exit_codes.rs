@@ -10,6 +10,8 @@ pub const USAGE: i32 = 2;
 /// missing, credentials refused, temp dir unusable. Nothing was copied by this run unless
 /// the report says otherwise.
 pub const ENVIRONMENT: i32 = 3;
+/// Every object is in place, but an SLA check breached the `--fail-on` level.
+pub const SLA_BREACH: i32 = 4;
 /// A failure inside lakesync itself (a bug): please report it.
 pub const INTERNAL: i32 = 70;
 /// Interrupted by SIGINT (128 + 2); a partial report was written.

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
-use lakesync::cli::{Cli, Command, SyncArgs, VerifyArgs};
+use lakesync::cli::{Cli, Command, FormatArg, ReportArgs, SyncArgs, VerifyArgs};
 use lakesync::error::{EnvError, UsageError};
 use lakesync::exit_codes;
 use lakesync::settings::{Env, ReportTarget, Settings};
@@ -185,11 +185,54 @@ fn run_sync(args: &SyncArgs, quiet: bool) -> ExitCode {
     ExitCode::from(code as u8)
 }
 
+fn run_report(args: &ReportArgs) -> ExitCode {
+    let summary = match lakesync::history::summarise(&args.history) {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return usage(&UsageError::new(
+                format!("history file {} does not exist", args.history.display()),
+                "pass the file given to `lakesync sync --history PATH`",
+            ));
+        }
+        Err(e) => {
+            return fail(
+                exit_codes::ENVIRONMENT,
+                &format!("cannot read history file {}: {e}", args.history.display()),
+                "check the path and its permissions",
+            );
+        }
+    };
+    let text = match args.format {
+        FormatArg::Text => lakesync::history::render_text(&summary),
+        FormatArg::Json => match serde_json::to_string_pretty(&summary) {
+            Ok(j) => j + "\n",
+            Err(e) => {
+                return fail(
+                    exit_codes::INTERNAL,
+                    &format!("cannot render JSON: {e}"),
+                    "",
+                );
+            }
+        },
+    };
+    let mut out = std::io::stdout().lock();
+    if out
+        .write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .is_err()
+    {
+        // A closed pipe (`| head`) is not an error worth a message.
+        return ExitCode::SUCCESS;
+    }
+    ExitCode::SUCCESS
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
     match &cli.command {
         Command::Sync(args) => run_sync(args, cli.quiet),
         Command::Verify(args) => run_verify(args, cli.quiet),
+        Command::Report(args) => run_report(args),
     }
 }

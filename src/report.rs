@@ -41,6 +41,14 @@ pub struct Report {
     pub failures_omitted: u64,
     /// Why the run stopped early (listing failed, ...), when it did.
     pub error: Option<RunFailure>,
+    /// Memory and CPU of lakesync and its s5cmd children (None with --no-sampling or --dry-run).
+    pub resources: Option<crate::resources::ResourceSummary>,
+    /// Time the sampler spent taking samples.
+    pub sampler_overhead_ms: Option<f64>,
+    /// SLA checks (spec 5.2.1 and 8.1.1), evaluated at the end of the run.
+    pub sla: Vec<crate::sla::Check>,
+    /// The worst SLA status.
+    pub sla_status: crate::sla::Status,
     pub exit_code: i32,
 }
 
@@ -149,6 +157,13 @@ pub struct BatchReport {
     pub attempts: u32,
     pub seconds: f64,
     pub workers: u32,
+    /// Peak RSS of lakesync plus s5cmd during the batch.
+    pub rss_peak_bytes: u64,
+    pub cpu_avg_pct: f32,
+    pub cpu_peak_pct: f32,
+    /// Workers the governor chose for the next batch, and why.
+    pub next_workers: u32,
+    pub governor: Option<crate::governor::Reason>,
 }
 
 fn human_bytes(b: u64) -> String {
@@ -243,6 +258,31 @@ impl Report {
                 .map(|(k, v)| format!("{k} {v}"))
                 .collect();
             let _ = writeln!(s, "  planned because: {}", reasons.join(", "));
+        }
+        if let Some(r) = &self.resources {
+            let _ = writeln!(
+                s,
+                "  memory peak {} (lakesync {}, s5cmd {}), CPU avg {:.1}% peak {:.1}% of the machine",
+                human_bytes(r.total_rss_peak_bytes),
+                human_bytes(r.rss_peak_bytes),
+                human_bytes(r.child_rss_peak_bytes),
+                r.cpu_avg_pct,
+                r.cpu_peak_pct
+            );
+        }
+        for c in self
+            .sla
+            .iter()
+            .filter(|c| c.status != crate::sla::Status::Ok)
+        {
+            let _ = writeln!(
+                s,
+                "  SLA {}: {} is {} (target {})",
+                c.status.as_str().to_uppercase(),
+                c.name,
+                c.actual,
+                c.target
+            );
         }
         if let Some(e) = &self.error {
             let _ = writeln!(s, "  stopped: {}", e.message);

@@ -7,7 +7,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::{ModeArg, SyncArgs};
+use crate::cli::{FailOnArg, ModeArg, SyncArgs};
 use crate::error::UsageError;
 use crate::execute::Strategy;
 use crate::s3url::S3Url;
@@ -120,6 +120,14 @@ pub struct Settings {
     pub retry_count: u32,
     pub batch_timeout: Option<Duration>,
     pub grace: Duration,
+    pub max_memory_bytes: u64,
+    pub max_cpu_avg_pct: f32,
+    pub adaptive_workers: bool,
+    pub sampling: bool,
+    pub sla_baseline_seconds_per_100: Option<f64>,
+    pub fail_on: Option<crate::sla::Status>,
+    pub metrics_file: Option<PathBuf>,
+    pub history: Option<PathBuf>,
     pub dry_run: bool,
     pub write_commands: Option<PathBuf>,
     pub report: Option<ReportTarget>,
@@ -235,6 +243,52 @@ impl Settings {
             " seconds (0 turns the watchdog off)",
         )?;
         let grace = in_range("--grace-seconds", args.grace_seconds, 0..=3600, "")?;
+        let max_memory_mb = in_range(
+            "--max-memory-mb",
+            args.max_memory_mb,
+            16..=1_000_000,
+            " (spec: 500 MB for lakesync plus s5cmd)",
+        )?;
+        if !(args.max_cpu_pct > 0.0 && args.max_cpu_pct <= 100.0) {
+            return Err(UsageError::new(
+                format!(
+                    "invalid --max-cpu-pct value {}: allowed above 0 up to 100",
+                    args.max_cpu_pct
+                ),
+                "pass a percentage of the whole machine, e.g. --max-cpu-pct 25 (the spec's average ceiling)",
+            ));
+        }
+        if let Some(b) = args.sla_baseline_seconds
+            && !(b > 0.0 && b.is_finite())
+        {
+            return Err(UsageError::new(
+                format!(
+                    "invalid --sla-baseline-seconds value {b}: must be a positive number of seconds"
+                ),
+                "pass the expected seconds per 100-file batch, e.g. --sla-baseline-seconds 1.5",
+            ));
+        }
+        for (flag, p) in [
+            ("--metrics-file", &args.metrics_file),
+            ("--history", &args.history),
+        ] {
+            if let Some(p) = p {
+                let parent = p
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .unwrap_or(std::path::Path::new("."));
+                if !parent.is_dir() {
+                    return Err(UsageError::new(
+                        format!(
+                            "invalid {flag} value {:?}: the folder {} does not exist",
+                            p.display().to_string(),
+                            parent.display()
+                        ),
+                        "create the folder first",
+                    ));
+                }
+            }
+        }
         let report = match args.report.as_deref() {
             None => None,
             Some("-") => Some(ReportTarget::Stdout),
@@ -271,6 +325,17 @@ impl Settings {
             retry_count,
             batch_timeout: (batch_timeout > 0).then(|| Duration::from_secs(batch_timeout as u64)),
             grace: Duration::from_secs(grace as u64),
+            max_memory_bytes: max_memory_mb as u64 * 1_000_000,
+            max_cpu_avg_pct: args.max_cpu_pct as f32,
+            adaptive_workers: !args.fixed_workers,
+            sampling: !args.no_sampling,
+            sla_baseline_seconds_per_100: args.sla_baseline_seconds,
+            fail_on: args.fail_on.map(|f| match f {
+                FailOnArg::Warning => crate::sla::Status::Warning,
+                FailOnArg::Critical => crate::sla::Status::Critical,
+            }),
+            metrics_file: args.metrics_file.clone(),
+            history: args.history.clone(),
             dry_run: args.dry_run,
             write_commands: args.write_commands.clone(),
             report,

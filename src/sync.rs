@@ -20,16 +20,21 @@ use crate::batch::{Batch, Batcher, Item};
 use crate::error::EnvError;
 use crate::execute::{Executor, Failure, Runner, Strategy};
 use crate::exit_codes;
+use crate::governor::{BatchSignal, Controller, Limits};
+use crate::history::HistoryEntry;
 use crate::list::{ListError, Listed, Lister, Object};
+use crate::metrics::MetricsInput;
 use crate::plan::{Decision, Merge, OrderError};
 use crate::report::{
     BatchReport, Integrity, MAX_FAILURES_LISTED, Operations, PlanSummary, Report, ReportSettings,
     RunFailure, Throughput, Tool, Totals,
 };
+use crate::resources::Sampler;
 use crate::s3url::S3Url;
 use crate::s5cmd::{self, ErrorClass, Globals};
 use crate::settings::{Endpoint, Settings};
 use crate::signals::Interrupt;
+use crate::sla::{Mode as SlaMode, SlaInputs};
 use crate::staged::StagedConfig;
 use crate::validate::{Check, Spill, merge_checks};
 
@@ -427,6 +432,33 @@ pub async fn run(settings: &Settings, interrupt: Interrupt) -> Result<Report, Ru
     let mut interrupted = false;
     let mut spill_error: Option<std::io::Error> = None;
 
+    let sampler = if settings.sampling && !settings.dry_run {
+        match Sampler::start(crate::resources::DEFAULT_INTERVAL) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!(error = %e, "resource sampling is unavailable: running without it");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let limits = Limits {
+        max_memory_bytes: settings.max_memory_bytes,
+        max_cpu_avg_pct: settings.max_cpu_avg_pct,
+        max_cpu_peak_pct: (settings.max_cpu_avg_pct * 2.0).min(100.0),
+        ..if settings.strategy == Strategy::Staged {
+            Limits::staged()
+        } else {
+            Limits::direct()
+        }
+    };
+    let initial_workers = settings
+        .workers
+        .clamp(limits.min_workers, limits.max_workers);
+    let mut controller = Controller::new(limits, initial_workers);
+    let mut workers = controller.initial().workers;
+
     while let Some(batch) = batch_rx.recv().await {
         if interrupt.signal().is_some() {
             interrupted = true;
@@ -443,7 +475,29 @@ pub async fn run(settings: &Settings, interrupt: Interrupt) -> Result<Report, Ru
             }
             continue;
         }
-        let out = executor.run_batch(&batch, settings.workers).await;
+        if let Some(s) = &sampler {
+            s.take_window();
+        }
+        let out = executor.run_batch(&batch, workers).await;
+        let window = sampler
+            .as_ref()
+            .map(Sampler::take_window)
+            .unwrap_or_default();
+        let decision = controller.next(&BatchSignal {
+            workers: out.workers,
+            files: out.files,
+            seconds: out.seconds,
+            throttled: out.throttled,
+            rss_peak_bytes: window.rss_peak_bytes,
+            cpu_avg_pct: window.cpu_avg_pct,
+            cpu_peak_pct: window.cpu_peak_pct,
+        });
+        if settings.adaptive_workers {
+            if decision.workers != workers {
+                tracing::info!(batch = out.index, from = workers, to = decision.workers, reason = ?decision.reason, "governor: workers for the next batch");
+            }
+            workers = decision.workers;
+        }
         copy_seconds += out.seconds;
         ops.by_kind += out.ops;
         ops.s5cmd_processes += out.processes;
@@ -490,6 +544,11 @@ pub async fn run(settings: &Settings, interrupt: Interrupt) -> Result<Report, Ru
             attempts: out.attempts,
             seconds: (out.seconds * 1000.0).round() / 1000.0,
             workers: out.workers,
+            rss_peak_bytes: window.rss_peak_bytes,
+            cpu_avg_pct: window.cpu_avg_pct,
+            cpu_peak_pct: window.cpu_peak_pct,
+            next_workers: decision.workers,
+            governor: settings.adaptive_workers.then_some(decision.reason),
         });
         for f in out.failures {
             record_failure(f, &mut failures);
@@ -500,6 +559,14 @@ pub async fn run(settings: &Settings, interrupt: Interrupt) -> Result<Report, Ru
         }
     }
     drop(batch_rx);
+    let resources = sampler.map(|s| {
+        let overhead = s.sampling_overhead();
+        let mut r = s.stop();
+        // Keep the report readable: two decimals are plenty for percentages.
+        r.cpu_avg_pct = (r.cpu_avg_pct * 100.0).round() / 100.0;
+        r.cpu_peak_pct = (r.cpu_peak_pct * 100.0).round() / 100.0;
+        (r, overhead)
+    });
     let plan_result = planning.await.map_err(|e| {
         EnvError::new(
             format!("the planner stopped unexpectedly: {e}"),
@@ -654,8 +721,144 @@ pub async fn run(settings: &Settings, interrupt: Interrupt) -> Result<Report, Ru
         failures,
         failures_omitted,
         error: run_error.map(|(message, hint)| RunFailure { message, hint }),
+        resources: resources.as_ref().map(|(r, _)| r.clone()),
+        sampler_overhead_ms: resources
+            .as_ref()
+            .map(|(_, o)| (o.as_secs_f64() * 1e5).round() / 100.0),
+        sla: Vec::new(),
+        sla_status: crate::sla::Status::Ok,
         exit_code,
     };
     report.finish_derived();
+    evaluate_sla(&mut report, settings, limits);
+    write_side_files(&report, settings);
     Ok(report)
+}
+
+/// Evaluate the SLA checks into the report and apply `--fail-on`.
+fn evaluate_sla(report: &mut Report, settings: &Settings, limits: Limits) {
+    if report.dry_run {
+        return;
+    }
+    let mode = match report.mode {
+        "staged" => SlaMode::Staged,
+        "mixed" => SlaMode::Mixed,
+        _ => SlaMode::Direct,
+    };
+    let mut batch_seconds: Vec<(usize, f64)> = report
+        .batches
+        .iter()
+        .map(|b| (b.files, b.seconds))
+        .collect();
+    // A small trailing batch is dominated by fixed costs (process start, one round trip):
+    // judging it against a per-file baseline would flag every run.
+    if batch_seconds.len() > 1
+        && batch_seconds
+            .last()
+            .is_some_and(|(f, _)| *f * 2 < settings.batch_size)
+    {
+        batch_seconds.pop();
+    }
+    let (mem, cpu) = report
+        .resources
+        .as_ref()
+        .map_or((0, 0.0), |r| (r.total_rss_peak_bytes, r.cpu_avg_pct));
+    let t = &report.totals;
+    let checks = crate::sla::evaluate(&SlaInputs {
+        mode,
+        planned: t.planned,
+        copied: t.validated.min(t.copied),
+        failed: t.failed,
+        errors_seen: t.retried + t.failed,
+        operations: report.operations.s5cmd_ops,
+        batch_seconds,
+        baseline_seconds_per_100: settings
+            .sla_baseline_seconds_per_100
+            .unwrap_or_else(|| mode.default_baseline_seconds_per_100()),
+        memory_peak_bytes: mem,
+        memory_ceiling_bytes: if report.resources.is_some() {
+            limits.max_memory_bytes
+        } else {
+            0
+        },
+        cpu_avg_pct: cpu,
+        cpu_ceiling_pct: if report.resources.is_some() {
+            limits.max_cpu_avg_pct
+        } else {
+            0.0
+        },
+    });
+    let worst = crate::sla::worst(&checks);
+    report.sla_status = worst;
+    report.sla = checks;
+    if report.exit_code == exit_codes::OK
+        && let Some(level) = settings.fail_on
+        && worst >= level
+    {
+        report.exit_code = exit_codes::SLA_BREACH;
+    }
+}
+
+/// `--metrics-file` and `--history`: failures here are warnings, never a lost run.
+fn write_side_files(report: &Report, settings: &Settings) {
+    let rss = report
+        .resources
+        .as_ref()
+        .map_or(0, |r| r.total_rss_peak_bytes);
+    let cpu = report
+        .resources
+        .as_ref()
+        .map_or(0.0, |r| f64::from(r.cpu_avg_pct));
+    let t = &report.totals;
+    if let Some(path) = &settings.metrics_file {
+        let text = crate::metrics::render(&MetricsInput {
+            mode: report.mode,
+            planned: t.planned,
+            copied: t.copied,
+            skipped: t.skipped,
+            failed: t.failed,
+            bytes_copied: t.bytes_copied,
+            duration_seconds: report.duration_seconds,
+            success_ratio: if t.planned == 0 {
+                1.0
+            } else {
+                t.validated as f64 / t.planned as f64
+            },
+            ops_per_file: report.operations.per_file,
+            rss_peak_bytes: rss,
+            cpu_avg_pct: cpu,
+            sla: &report.sla,
+            finished_unix: jiff::Timestamp::now().as_second(),
+        });
+        if let Err(e) = crate::metrics::write_atomic(path, &text) {
+            tracing::warn!(path = %path.display(), error = %e, "cannot write the metrics file");
+            eprintln!(
+                "warning: cannot write --metrics-file {}: {e}",
+                path.display()
+            );
+        }
+    }
+    if let Some(path) = &settings.history {
+        let entry = HistoryEntry {
+            finished_at: report.finished_at.clone(),
+            mode: report.mode.to_string(),
+            duration_seconds: report.duration_seconds,
+            planned: t.planned,
+            copied: t.copied,
+            skipped: t.skipped,
+            failed: t.failed,
+            bytes_copied: t.bytes_copied,
+            rss_peak_bytes: rss,
+            cpu_avg_pct: cpu,
+            sla: report.sla.clone(),
+            worst_batch_seconds: report.batches.iter().map(|b| b.seconds).fold(0.0, f64::max),
+            exit_code: report.exit_code,
+        };
+        if let Err(e) = crate::history::append(path, &entry) {
+            eprintln!(
+                "warning: cannot append to --history {}: {e}",
+                path.display()
+            );
+        }
+    }
 }

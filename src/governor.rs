@@ -1,0 +1,699 @@
+//! The worker governor: picks `--numworkers` for each s5cmd batch from what the previous
+//! batch showed (throttling, memory, CPU, throughput). Pure: no clock, no I/O; the same
+//! signals in the same order always give the same decisions.
+//!
+//! Policy, checked in this order after every batch:
+//!
+//! 1. **Cut** (halve, never below the minimum) when the batch was throttled (any
+//!    SlowDown/503), when its memory peak went above the ceiling, or when CPU was above a
+//!    ceiling (average or peak) for 2 consecutive batches: one noisy peak never cuts. A cut
+//!    starts a cooldown.
+//! 2. **Cooldown**: for 2 batches after a cut the count holds, so a throttled endpoint is not
+//!    hammered again at once and the count does not oscillate.
+//! 3. **Hold** while the last batch was above a CPU ceiling (once: not yet a cut, but no
+//!    time to add load either).
+//! 4. **Probe** at the start and after each cooldown: raise by half (x1.5, rounded up).
+//! 5. A probe that paid off (files/s more than 5% above the batch before the raise) raises
+//!    again; one that did not settles the count (`throughput_flat`), and it then holds
+//!    (`hold`) until the next cut. Batches at the same count are never compared with each
+//!    other: their difference is batch content (object sizes), not the worker count, and
+//!    raising on it would ratchet the count up on noise. (A settled count at the maximum
+//!    reports `at_maximum` rather than `hold`.)
+//!
+//! Every raise is capped by the maximum, by the batch's file count (workers beyond the
+//! number of commands in a batch idle), and by headroom: memory and CPU are projected
+//! linearly from the last batch (pessimistic: lakesync's own base does not grow with
+//! workers), and the count stops where the projection would cross a ceiling.
+
+/// Direct mode (server-side copies): up to 50 concurrent operations (spec 2.2.2).
+pub const DIRECT_MAX_WORKERS: u32 = 50;
+/// Staged mode (download then upload): up to 10 (spec 2.2.2).
+pub const STAGED_MAX_WORKERS: u32 = 10;
+/// lakesync plus its s5cmd children (spec 3.1.1 / 8.1.1).
+pub const MEMORY_CEILING_BYTES: u64 = 500_000_000;
+/// Per machine, 100 = every core (spec 3.2.1).
+pub const CPU_AVG_CEILING_PCT: f32 = 25.0;
+pub const CPU_PEAK_CEILING_PCT: f32 = 50.0;
+
+/// Batches after a cut during which the count cannot rise.
+pub const COOLDOWN_BATCHES: u32 = 2;
+/// Consecutive batches above a CPU ceiling before a cut.
+pub const CPU_SUSTAINED_BATCHES: u32 = 2;
+/// A probe pays off when files/s rises by more than this fraction.
+pub const IMPROVEMENT: f64 = 0.05;
+/// Raise factor (numerator / denominator), rounded up.
+const RAISE_NUM: u32 = 3;
+const RAISE_DEN: u32 = 2;
+
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Limits {
+    pub min_workers: u32,
+    pub max_workers: u32,
+    /// lakesync plus children.
+    pub max_memory_bytes: u64,
+    /// Per machine.
+    pub max_cpu_avg_pct: f32,
+    pub max_cpu_peak_pct: f32,
+}
+
+impl Limits {
+    /// The spec's ceilings for direct mode.
+    pub const fn direct() -> Self {
+        Self {
+            min_workers: 1,
+            max_workers: DIRECT_MAX_WORKERS,
+            max_memory_bytes: MEMORY_CEILING_BYTES,
+            max_cpu_avg_pct: CPU_AVG_CEILING_PCT,
+            max_cpu_peak_pct: CPU_PEAK_CEILING_PCT,
+        }
+    }
+
+    /// The spec's ceilings for staged mode.
+    pub const fn staged() -> Self {
+        Self {
+            max_workers: STAGED_MAX_WORKERS,
+            ..Self::direct()
+        }
+    }
+
+    /// At least one worker, and `max >= min`.
+    fn sanitized(self) -> Self {
+        let min_workers = self.min_workers.max(1);
+        Self {
+            min_workers,
+            max_workers: self.max_workers.max(min_workers),
+            ..self
+        }
+    }
+}
+
+/// What one finished batch looked like.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BatchSignal {
+    /// Workers the batch ran with.
+    pub workers: u32,
+    pub files: usize,
+    pub seconds: f64,
+    /// SlowDown / 503 errors seen.
+    pub throttled: u64,
+    /// lakesync plus children.
+    pub rss_peak_bytes: u64,
+    pub cpu_avg_pct: f32,
+    pub cpu_peak_pct: f32,
+}
+
+impl BatchSignal {
+    fn files_per_s(&self) -> Option<f64> {
+        (self.files > 0 && self.seconds > 0.0).then(|| self.files as f64 / self.seconds)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Decision {
+    pub workers: u32,
+    pub reason: Reason,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// The first batch: the configured count.
+    Start,
+    /// Trying more workers: at the start, and after a cooldown.
+    Probe,
+    Throttled,
+    /// A cut because memory went above the ceiling, or a raise stopped short of it.
+    MemoryCeiling,
+    /// A cut because CPU stayed above a ceiling, or a raise stopped short of it.
+    CpuCeiling,
+    /// The last raise paid off: raise again.
+    ThroughputImproved,
+    /// The last raise did not pay off: settle here.
+    ThroughputFlat,
+    /// No further raise possible (limit, or batch file count); also a settled count at the
+    /// maximum.
+    AtMaximum,
+    /// Nothing to change (settled, cooling down after a cut, or one batch above a CPU
+    /// ceiling).
+    Hold,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Phase {
+    /// The next batch may raise.
+    Probe,
+    /// The count was raised after a batch that ran at `files_per_s`.
+    Probing { files_per_s: f64 },
+    /// Hold until the next cut.
+    Settled,
+}
+
+/// Decides the worker count batch by batch; see the module docs for the policy.
+#[derive(Debug, Clone)]
+pub struct Controller {
+    limits: Limits,
+    current: u32,
+    phase: Phase,
+    cooldown: u32,
+    cpu_over_streak: u32,
+}
+
+impl Controller {
+    /// `initial_workers` is clamped to the limits. A minimum of 0 is treated as 1, and a
+    /// maximum below the minimum as the minimum.
+    pub fn new(limits: Limits, initial_workers: u32) -> Self {
+        let limits = limits.sanitized();
+        Self {
+            limits,
+            current: initial_workers.clamp(limits.min_workers, limits.max_workers),
+            phase: Phase::Probe,
+            cooldown: 0,
+            cpu_over_streak: 0,
+        }
+    }
+
+    /// The decision for the first batch.
+    pub fn initial(&self) -> Decision {
+        Decision {
+            workers: self.current,
+            reason: Reason::Start,
+        }
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Decide the worker count for the next batch from the last batch's signal.
+    pub fn next(&mut self, last: &BatchSignal) -> Decision {
+        let l = self.limits;
+        // What actually ran is the base, whatever we said before.
+        let ran = last.workers.clamp(l.min_workers, l.max_workers);
+        let cpu_over =
+            last.cpu_avg_pct > l.max_cpu_avg_pct || last.cpu_peak_pct > l.max_cpu_peak_pct;
+        self.cpu_over_streak = if cpu_over {
+            self.cpu_over_streak + 1
+        } else {
+            0
+        };
+
+        let cut = if last.throttled > 0 {
+            Some(Reason::Throttled)
+        } else if last.rss_peak_bytes > l.max_memory_bytes {
+            Some(Reason::MemoryCeiling)
+        } else if self.cpu_over_streak >= CPU_SUSTAINED_BATCHES {
+            Some(Reason::CpuCeiling)
+        } else {
+            None
+        };
+        if let Some(reason) = cut {
+            self.cooldown = COOLDOWN_BATCHES;
+            self.cpu_over_streak = 0;
+            self.phase = Phase::Probe;
+            return self.decide((ran / 2).max(l.min_workers), reason);
+        }
+        if self.cooldown > 0 {
+            self.cooldown -= 1;
+            return self.decide(ran, Reason::Hold);
+        }
+        if cpu_over {
+            return self.decide(ran, Reason::Hold);
+        }
+        match self.phase {
+            Phase::Probe => self.raise(ran, last, Reason::Probe),
+            Phase::Probing { files_per_s } => match last.files_per_s() {
+                Some(now) if now > files_per_s * (1.0 + IMPROVEMENT) => {
+                    self.raise(ran, last, Reason::ThroughputImproved)
+                }
+                Some(_) => {
+                    self.phase = Phase::Settled;
+                    self.decide(ran, Reason::ThroughputFlat)
+                }
+                // An empty batch says nothing: keep waiting for a comparable one.
+                None => self.decide(ran, Reason::Hold),
+            },
+            Phase::Settled if ran >= l.max_workers => self.decide(ran, Reason::AtMaximum),
+            Phase::Settled => self.decide(ran, Reason::Hold),
+        }
+    }
+
+    fn raise(&mut self, ran: u32, last: &BatchSignal, reason: Reason) -> Decision {
+        let Some(files_per_s) = last.files_per_s() else {
+            // Nothing to compare the raise against later.
+            return self.decide(ran, Reason::Hold);
+        };
+        let l = self.limits;
+        let by_files = u32::try_from(last.files).unwrap_or(u32::MAX);
+        let cap = l.max_workers.min(by_files.max(l.min_workers));
+        if ran >= cap {
+            self.phase = Phase::Settled;
+            return self.decide(ran, Reason::AtMaximum);
+        }
+        let wanted = ran.saturating_mul(RAISE_NUM).div_ceil(RAISE_DEN).min(cap);
+        let by_memory = headroom(ran, last.rss_peak_bytes as f64, l.max_memory_bytes as f64);
+        let by_cpu = headroom(
+            ran,
+            f64::from(last.cpu_avg_pct),
+            f64::from(l.max_cpu_avg_pct),
+        );
+        let workers = wanted.min(by_memory).min(by_cpu);
+        if workers <= ran {
+            self.phase = Phase::Settled;
+            let reason = if by_memory <= by_cpu {
+                Reason::MemoryCeiling
+            } else {
+                Reason::CpuCeiling
+            };
+            return self.decide(ran, reason);
+        }
+        self.phase = Phase::Probing { files_per_s };
+        let reason = if workers == cap {
+            Reason::AtMaximum
+        } else if workers < wanted {
+            if by_memory <= by_cpu {
+                Reason::MemoryCeiling
+            } else {
+                Reason::CpuCeiling
+            }
+        } else {
+            reason
+        };
+        self.decide(workers, reason)
+    }
+
+    fn decide(&mut self, workers: u32, reason: Reason) -> Decision {
+        self.current = workers.clamp(self.limits.min_workers, self.limits.max_workers);
+        Decision {
+            workers: self.current,
+            reason,
+        }
+    }
+}
+
+/// The largest worker count whose linear projection of `used` (measured at `workers`) stays
+/// within `ceiling`; unbounded when nothing was measured.
+fn headroom(workers: u32, used: f64, ceiling: f64) -> u32 {
+    if used <= 0.0 || ceiling <= 0.0 {
+        return u32::MAX;
+    }
+    let w = (ceiling / used * f64::from(workers)).floor();
+    if w >= f64::from(u32::MAX) {
+        u32::MAX
+    } else {
+        w as u32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MB: u64 = 1_000_000;
+
+    /// A calm batch: 100 files in `seconds`, 50 MB, 5% CPU.
+    fn calm(workers: u32, seconds: f64) -> BatchSignal {
+        BatchSignal {
+            workers,
+            files: 100,
+            seconds,
+            throttled: 0,
+            rss_peak_bytes: 50 * MB,
+            cpu_avg_pct: 2.0,
+            cpu_peak_pct: 5.0,
+        }
+    }
+
+    /// Feed `signal(workers_now)` for `n` batches, returning the decisions.
+    fn run(
+        c: &mut Controller,
+        n: usize,
+        mut signal: impl FnMut(u32) -> BatchSignal,
+    ) -> Vec<Decision> {
+        let mut w = c.initial().workers;
+        (0..n)
+            .map(|_| {
+                let d = c.next(&signal(w));
+                w = d.workers;
+                d
+            })
+            .collect()
+    }
+
+    fn workers(ds: &[Decision]) -> Vec<u32> {
+        ds.iter().map(|d| d.workers).collect()
+    }
+
+    #[test]
+    fn steady_state_probes_once_then_holds() {
+        let mut c = Controller::new(Limits::direct(), 8);
+        assert_eq!(
+            c.initial(),
+            Decision {
+                workers: 8,
+                reason: Reason::Start
+            }
+        );
+        let ds = run(&mut c, 6, |w| calm(w, 1.0));
+        assert_eq!(workers(&ds), vec![12, 12, 12, 12, 12, 12]);
+        assert_eq!(ds[0].reason, Reason::Probe);
+        assert_eq!(ds[1].reason, Reason::ThroughputFlat);
+        assert!(ds[2..].iter().all(|d| d.reason == Reason::Hold));
+    }
+
+    #[test]
+    fn throttling_halves_down_to_the_floor() {
+        let mut c = Controller::new(Limits::direct(), 16);
+        let ds = run(&mut c, 6, |w| BatchSignal {
+            throttled: 3,
+            ..calm(w, 1.0)
+        });
+        assert_eq!(workers(&ds), vec![8, 4, 2, 1, 1, 1]);
+        assert!(ds.iter().all(|d| d.reason == Reason::Throttled));
+
+        let floor = Limits {
+            min_workers: 4,
+            ..Limits::direct()
+        };
+        let mut c = Controller::new(floor, 10);
+        let ds = run(&mut c, 3, |w| BatchSignal {
+            throttled: 1,
+            ..calm(w, 1.0)
+        });
+        assert_eq!(workers(&ds), vec![5, 4, 4]);
+    }
+
+    #[test]
+    fn memory_above_ceiling_cuts() {
+        let mut c = Controller::new(Limits::direct(), 20);
+        let d = c.next(&BatchSignal {
+            rss_peak_bytes: 501 * MB,
+            ..calm(20, 1.0)
+        });
+        assert_eq!(
+            d,
+            Decision {
+                workers: 10,
+                reason: Reason::MemoryCeiling
+            }
+        );
+        // Exactly at the ceiling is not above it: no cut, but no room to raise either.
+        let mut c = Controller::new(Limits::direct(), 20);
+        let d = c.next(&BatchSignal {
+            rss_peak_bytes: 500 * MB,
+            ..calm(20, 1.0)
+        });
+        assert_eq!(
+            d,
+            Decision {
+                workers: 20,
+                reason: Reason::MemoryCeiling
+            }
+        );
+    }
+
+    #[test]
+    fn raise_stops_short_of_the_memory_ceiling() {
+        // 400 MB at 10 workers projects to 500 MB at 12.5: raise to 12, not 15.
+        let mut c = Controller::new(Limits::direct(), 10);
+        let d = c.next(&BatchSignal {
+            rss_peak_bytes: 400 * MB,
+            ..calm(10, 1.0)
+        });
+        assert_eq!(
+            d,
+            Decision {
+                workers: 12,
+                reason: Reason::MemoryCeiling
+            }
+        );
+        // At 480 MB no raise fits at all.
+        let mut c = Controller::new(Limits::direct(), 10);
+        let d = c.next(&BatchSignal {
+            rss_peak_bytes: 480 * MB,
+            ..calm(10, 1.0)
+        });
+        assert_eq!(
+            d,
+            Decision {
+                workers: 10,
+                reason: Reason::MemoryCeiling
+            }
+        );
+    }
+
+    #[test]
+    fn one_cpu_spike_holds_sustained_cpu_cuts() {
+        let hot = |w| BatchSignal {
+            cpu_avg_pct: 30.0,
+            cpu_peak_pct: 60.0,
+            ..calm(w, 1.0)
+        };
+        let mut c = Controller::new(Limits::direct(), 10);
+        assert_eq!(
+            c.next(&hot(10)),
+            Decision {
+                workers: 10,
+                reason: Reason::Hold
+            }
+        );
+        // Back to calm: no cut, and the pending probe goes ahead.
+        assert_eq!(
+            c.next(&calm(10, 1.0)),
+            Decision {
+                workers: 15,
+                reason: Reason::Probe
+            }
+        );
+
+        let mut c = Controller::new(Limits::direct(), 10);
+        assert_eq!(c.next(&hot(10)).workers, 10);
+        assert_eq!(
+            c.next(&hot(10)),
+            Decision {
+                workers: 5,
+                reason: Reason::CpuCeiling
+            }
+        );
+        // The streak restarts after a cut: one more hot batch alone does not cut again.
+        assert_eq!(
+            c.next(&hot(5)),
+            Decision {
+                workers: 5,
+                reason: Reason::Hold
+            }
+        );
+    }
+
+    #[test]
+    fn a_peak_alone_counts_as_over_the_ceiling() {
+        let spiky = |w| BatchSignal {
+            cpu_peak_pct: 55.0,
+            ..calm(w, 1.0)
+        };
+        let mut c = Controller::new(Limits::direct(), 10);
+        c.next(&spiky(10));
+        assert_eq!(c.next(&spiky(10)).reason, Reason::CpuCeiling);
+    }
+
+    #[test]
+    fn noisy_cpu_never_cuts() {
+        let mut c = Controller::new(Limits::direct(), 10);
+        let mut i = 0;
+        let ds = run(&mut c, 12, |w| {
+            i += 1;
+            if i % 2 == 0 {
+                BatchSignal {
+                    cpu_avg_pct: 40.0,
+                    cpu_peak_pct: 90.0,
+                    ..calm(w, 1.0)
+                }
+            } else {
+                calm(w, 1.0)
+            }
+        });
+        assert!(ds.iter().all(|d| d.reason != Reason::CpuCeiling), "{ds:?}");
+        assert!(ds.iter().all(|d| d.workers >= 10), "{ds:?}");
+    }
+
+    /// Throughput proportional to workers: every probe pays off.
+    fn linear(w: u32) -> BatchSignal {
+        calm(w, 100.0 / (f64::from(w) * 2.0))
+    }
+
+    #[test]
+    fn improving_throughput_ramps_to_max_and_stops() {
+        let mut c = Controller::new(Limits::direct(), 4);
+        let ds = run(&mut c, 10, linear);
+        assert_eq!(workers(&ds), vec![6, 9, 14, 21, 32, 48, 50, 50, 50, 50]);
+        assert_eq!(ds[0].reason, Reason::Probe);
+        assert!(
+            ds[1..6]
+                .iter()
+                .all(|d| d.reason == Reason::ThroughputImproved)
+        );
+        assert_eq!(ds[6].reason, Reason::AtMaximum);
+        // 48 -> 50 workers is +4%, so throughput cannot rise by 5%: the probe settles.
+        assert_eq!(ds[7].reason, Reason::ThroughputFlat);
+        assert!(
+            ds[8..].iter().all(|d| d.reason == Reason::AtMaximum),
+            "{ds:?}"
+        );
+    }
+
+    #[test]
+    fn gains_below_five_percent_settle() {
+        let mut c = Controller::new(Limits::direct(), 10);
+        assert_eq!(c.next(&calm(10, 1.0)).workers, 15);
+        // 100 files in 0.96 s: +4.2%, not enough.
+        assert_eq!(
+            c.next(&calm(15, 0.96)),
+            Decision {
+                workers: 15,
+                reason: Reason::ThroughputFlat
+            }
+        );
+        // Settled: a faster batch at the same count is content, not workers.
+        assert_eq!(
+            c.next(&calm(15, 0.5)),
+            Decision {
+                workers: 15,
+                reason: Reason::Hold
+            }
+        );
+    }
+
+    #[test]
+    fn recovery_after_throttling_waits_out_the_cooldown() {
+        let mut c = Controller::new(Limits::direct(), 4);
+        let mut i = 0;
+        let ds = run(&mut c, 10, |w| {
+            i += 1;
+            let s = linear(w);
+            if i == 4 {
+                BatchSignal { throttled: 2, ..s }
+            } else {
+                s
+            }
+        });
+        assert_eq!(workers(&ds), vec![6, 9, 14, 7, 7, 7, 11, 17, 26, 39]);
+        assert_eq!(ds[3].reason, Reason::Throttled);
+        assert_eq!((ds[4].reason, ds[5].reason), (Reason::Hold, Reason::Hold));
+        assert_eq!(ds[6].reason, Reason::Probe);
+        assert_eq!(ds[7].reason, Reason::ThroughputImproved);
+    }
+
+    #[test]
+    fn a_cut_during_cooldown_still_cuts() {
+        let mut c = Controller::new(Limits::direct(), 16);
+        let throttled = |w| BatchSignal {
+            throttled: 1,
+            ..calm(w, 1.0)
+        };
+        assert_eq!(c.next(&throttled(16)).workers, 8);
+        assert_eq!(c.next(&calm(8, 1.0)).reason, Reason::Hold);
+        assert_eq!(c.next(&throttled(8)).workers, 4);
+        // The cooldown restarted.
+        assert_eq!(c.next(&calm(4, 1.0)).reason, Reason::Hold);
+        assert_eq!(c.next(&calm(4, 1.0)).reason, Reason::Hold);
+        assert_eq!(c.next(&calm(4, 1.0)).reason, Reason::Probe);
+    }
+
+    #[test]
+    fn never_more_workers_than_files() {
+        let mut c = Controller::new(Limits::direct(), 4);
+        let small = BatchSignal {
+            files: 5,
+            ..calm(4, 1.0)
+        };
+        assert_eq!(
+            c.next(&small),
+            Decision {
+                workers: 5,
+                reason: Reason::AtMaximum
+            }
+        );
+        let mut c = Controller::new(Limits::direct(), 8);
+        let d = c.next(&BatchSignal {
+            files: 5,
+            ..calm(8, 1.0)
+        });
+        assert_eq!(
+            d,
+            Decision {
+                workers: 8,
+                reason: Reason::AtMaximum
+            }
+        );
+    }
+
+    #[test]
+    fn empty_batches_do_not_raise() {
+        let mut c = Controller::new(Limits::direct(), 4);
+        let empty = BatchSignal {
+            files: 0,
+            seconds: 0.0,
+            ..calm(4, 1.0)
+        };
+        assert_eq!(
+            c.next(&empty),
+            Decision {
+                workers: 4,
+                reason: Reason::Hold
+            }
+        );
+        assert_eq!(c.next(&calm(4, 1.0)).reason, Reason::Probe);
+    }
+
+    #[test]
+    fn limits_are_sanitized_and_respected() {
+        let odd = Limits {
+            min_workers: 0,
+            max_workers: 0,
+            ..Limits::direct()
+        };
+        let c = Controller::new(odd, 7);
+        assert_eq!(c.limits().min_workers, 1);
+        assert_eq!(c.limits().max_workers, 1);
+        assert_eq!(c.initial().workers, 1);
+        assert_eq!(Controller::new(Limits::staged(), 99).initial().workers, 10);
+        // A signal reporting a count outside the limits is clamped, never echoed.
+        let mut c = Controller::new(Limits::staged(), 4);
+        let d = c.next(&calm(40, 1.0));
+        assert!(d.workers <= STAGED_MAX_WORKERS);
+    }
+
+    #[test]
+    fn deterministic() {
+        let script = |i: u32, w: u32| BatchSignal {
+            throttled: u64::from(i % 7 == 3),
+            cpu_avg_pct: if i.is_multiple_of(5) { 30.0 } else { 3.0 },
+            rss_peak_bytes: u64::from(i) * 20 * MB,
+            ..linear(w)
+        };
+        let go = || {
+            let mut c = Controller::new(Limits::direct(), 3);
+            let mut w = c.initial().workers;
+            (0..40)
+                .map(|i| {
+                    let d = c.next(&script(i, w));
+                    w = d.workers;
+                    assert!((1..=50).contains(&d.workers));
+                    d
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(go(), go());
+    }
+
+    #[test]
+    fn reasons_serialize_snake_case() {
+        let d = Decision {
+            workers: 3,
+            reason: Reason::ThroughputImproved,
+        };
+        assert_eq!(
+            serde_json::to_string(&d).ok().as_deref(),
+            Some(r#"{"workers":3,"reason":"throughput_improved"}"#)
+        );
+    }
+}
