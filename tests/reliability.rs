@@ -67,8 +67,9 @@ fn interrupted_run(signal: nix::sys::signal::Signal, expected_code: i32) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait until the (hanging) s5cmd batch is running.
-    let needle = work.path().to_str().unwrap().to_string();
+    // Wait until the (hanging) s5cmd batch is running: its command line names a command
+    // file inside lakesync's private folder (lakesync's own only names --temp-dir).
+    let needle = format!("{}/lakesync-", work.path().to_str().unwrap());
     let deadline = Instant::now() + Duration::from_secs(20);
     while processes_mentioning(&needle).is_empty() {
         assert!(Instant::now() < deadline, "the batch never started");
