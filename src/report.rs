@@ -45,6 +45,8 @@ pub struct Report {
     pub resources: Option<crate::resources::ResourceSummary>,
     /// Time the sampler spent taking samples.
     pub sampler_overhead_ms: Option<f64>,
+    /// CPU time (user + system) of the lakesync process itself, from getrusage.
+    pub lakesync_cpu_seconds: f64,
     /// SLA checks (spec 5.2.1 and 8.1.1), evaluated at the end of the run.
     pub sla: Vec<crate::sla::Check>,
     /// The worst SLA status.

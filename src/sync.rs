@@ -725,6 +725,7 @@ pub async fn run(settings: &Settings, interrupt: Interrupt) -> Result<Report, Ru
         sampler_overhead_ms: resources
             .as_ref()
             .map(|(_, o)| (o.as_secs_f64() * 1e5).round() / 100.0),
+        lakesync_cpu_seconds: own_cpu_seconds(),
         sla: Vec::new(),
         sla_status: crate::sla::Status::Ok,
         exit_code,
@@ -733,6 +734,15 @@ pub async fn run(settings: &Settings, interrupt: Interrupt) -> Result<Report, Ru
     evaluate_sla(&mut report, settings, limits);
     write_side_files(&report, settings);
     Ok(report)
+}
+
+/// User + system CPU seconds of this process (threads included, children excluded).
+fn own_cpu_seconds() -> f64 {
+    use nix::sys::resource::{UsageWho, getrusage};
+    getrusage(UsageWho::RUSAGE_SELF).map_or(0.0, |u| {
+        let t = |tv: nix::sys::time::TimeVal| tv.tv_sec() as f64 + tv.tv_usec() as f64 / 1e6;
+        ((t(u.user_time()) + t(u.system_time())) * 1000.0).round() / 1000.0
+    })
 }
 
 /// Evaluate the SLA checks into the report and apply `--fail-on`.
