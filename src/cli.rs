@@ -38,13 +38,33 @@ pub enum Command {
 }
 
 #[derive(Debug, Clone, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct ReportArgs {
+    #[command(subcommand)]
+    pub action: Option<ReportAction>,
     /// A history file (JSON lines, from `sync --history PATH`).
     #[arg(value_name = "HISTORY")]
-    pub history: PathBuf,
+    pub history: Option<PathBuf>,
     /// Output format on stdout.
     #[arg(long, value_enum, default_value_t = FormatArg::Text)]
     pub format: FormatArg,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum ReportAction {
+    /// Merge the JSON reports of the shards of one run into one report on stdout (totals,
+    /// failures with their shard, resources per shard, SLA evaluated on the whole).
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MergeArgs {
+    /// Shard reports (`sync --shard I/N --report PATH`).
+    #[arg(value_name = "REPORT", required = true)]
+    pub reports: Vec<PathBuf>,
+    /// Exit 4 when the merged SLA is at this level or worse.
+    #[arg(long, value_enum)]
+    pub fail_on: Option<FailOnArg>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -213,6 +233,18 @@ pub struct SyncArgs {
     /// Append one JSON line per run (totals, SLA, resources) to PATH; see `lakesync report`.
     #[arg(long, value_name = "PATH", help_heading = "Governor and SLA")]
     pub history: Option<PathBuf>,
+
+    /// Take only shard I of N (0-based) of the plan, by a stable hash of each destination key;
+    /// `auto/N` reads I from JOB_COMPLETION_INDEX or LAKESYNC_SHARD_INDEX.
+    #[arg(long, value_name = "I/N", help_heading = "Scale-out")]
+    pub shard: Option<String>,
+    /// Print a one-line JSON summary as the last line of stdout (Airflow pushes it to XCom).
+    #[arg(long, help_heading = "Scale-out")]
+    pub summary_line: bool,
+    /// Exit with this code instead of 0 when nothing needed copying (e.g. 99 with
+    /// BashOperator skip_on_exit_code=99).
+    #[arg(long, value_name = "N", help_heading = "Scale-out")]
+    pub exit_code_when_nothing_to_do: Option<i64>,
 
     /// List and plan, print what would be copied, copy nothing.
     #[arg(long)]

@@ -5,7 +5,9 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
-use lakesync::cli::{Cli, Command, FormatArg, ReportArgs, SyncArgs, VerifyArgs};
+use lakesync::cli::{
+    Cli, Command, FailOnArg, FormatArg, MergeArgs, ReportAction, ReportArgs, SyncArgs, VerifyArgs,
+};
 use lakesync::error::{EnvError, UsageError};
 use lakesync::exit_codes;
 use lakesync::settings::{Env, ReportTarget, Settings};
@@ -182,22 +184,84 @@ fn run_sync(args: &SyncArgs, quiet: bool) -> ExitCode {
     if !quiet {
         eprint!("{}", report.human_summary());
     }
+    if settings.summary_line {
+        let mut out = std::io::stdout().lock();
+        // A closed pipe is not worth a message; the exit code still says how it went.
+        let _ = writeln!(out, "{}", report.summary_line()).and_then(|()| out.flush());
+    }
     ExitCode::from(code as u8)
 }
 
+fn run_merge(args: &MergeArgs) -> ExitCode {
+    let mut reports = Vec::with_capacity(args.reports.len());
+    for p in &args.reports {
+        let name = p.display().to_string();
+        let text = match std::fs::read_to_string(p) {
+            Ok(t) => t,
+            Err(e) => {
+                return usage(&UsageError::new(
+                    format!("cannot read report {name}: {e}"),
+                    "pass the files written by `lakesync sync --report PATH`",
+                ));
+            }
+        };
+        match serde_json::from_str::<serde_json::Value>(&text) {
+            Ok(v) => reports.push((name, v)),
+            Err(e) => {
+                return usage(&UsageError::new(
+                    format!("report {name} is not JSON: {e}"),
+                    "pass the files written by `lakesync sync --report PATH` (not a --summary-line)",
+                ));
+            }
+        }
+    }
+    let fail_on = args.fail_on.map(|f| match f {
+        FailOnArg::Warning => lakesync::sla::Status::Warning,
+        FailOnArg::Critical => lakesync::sla::Status::Critical,
+    });
+    let merged = match lakesync::merge::merge(&reports, fail_on) {
+        Ok(m) => m,
+        Err(e) => return usage(&e),
+    };
+    let code = merged["exit_code"].as_i64().unwrap_or(0) as u8;
+    if write_report(&merged, &ReportTarget::Stdout).is_err() {
+        return ExitCode::from(code);
+    }
+    let t = &merged["totals"];
+    eprintln!(
+        "lakesync report merge: {} shard report(s): {} planned, {} copied, {} failed, {} validated; SLA {}",
+        reports.len(),
+        t["planned"],
+        t["copied"],
+        t["failed"],
+        t["validated"],
+        merged["sla_status"].as_str().unwrap_or("?")
+    );
+    ExitCode::from(code)
+}
+
 fn run_report(args: &ReportArgs) -> ExitCode {
-    let summary = match lakesync::history::summarise(&args.history) {
+    if let Some(ReportAction::Merge(m)) = &args.action {
+        return run_merge(m);
+    }
+    let Some(history) = &args.history else {
+        return usage(&UsageError::new(
+            "lakesync report needs a history file or `merge REPORT...`",
+            "lakesync report HISTORY.jsonl, or lakesync report merge shard-*.json",
+        ));
+    };
+    let summary = match lakesync::history::summarise(history) {
         Ok(s) => s,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return usage(&UsageError::new(
-                format!("history file {} does not exist", args.history.display()),
+                format!("history file {} does not exist", history.display()),
                 "pass the file given to `lakesync sync --history PATH`",
             ));
         }
         Err(e) => {
             return fail(
                 exit_codes::ENVIRONMENT,
-                &format!("cannot read history file {}: {e}", args.history.display()),
+                &format!("cannot read history file {}: {e}", history.display()),
                 "check the path and its permissions",
             );
         }

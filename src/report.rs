@@ -27,6 +27,8 @@ pub struct Report {
     pub dest: String,
     pub endpoint_url: Option<String>,
     pub selection: Option<String>,
+    /// `I/N` when the run took one shard of the plan.
+    pub shard: Option<String>,
     pub started_at: String,
     pub finished_at: String,
     pub duration_seconds: f64,
@@ -184,6 +186,29 @@ fn human_bytes(b: u64) -> String {
 }
 
 impl Report {
+    /// The one-line JSON summary (`--summary-line`), for Airflow's XCom.
+    pub fn summary_line(&self) -> String {
+        let t = &self.totals;
+        serde_json::json!({
+            "format_version": self.format_version,
+            "command": self.command,
+            "exit_code": self.exit_code,
+            "mode": self.mode,
+            "shard": self.shard,
+            "selected": t.selected,
+            "planned": t.planned,
+            "skipped": t.skipped,
+            "copied": t.copied,
+            "failed": t.failed,
+            "validated": t.validated,
+            "bytes_copied": t.bytes_copied,
+            "duration_seconds": self.duration_seconds,
+            "sla_status": self.sla_status,
+            "interrupted": self.interrupted,
+        })
+        .to_string()
+    }
+
     /// Fill the derived fields (per-file ratios, throughput) from the counts.
     pub fn finish_derived(&mut self) {
         let t = &self.totals;

@@ -24,12 +24,17 @@ pub const WORKERS_RANGE: std::ops::RangeInclusive<i64> = 1..=50;
 #[derive(Debug, Clone, Default)]
 pub struct Env {
     pub lakesync_s5cmd: Option<OsString>,
+    /// `JOB_COMPLETION_INDEX` (Kubernetes Indexed Jobs) or `LAKESYNC_SHARD_INDEX`.
+    pub shard_index: Option<String>,
 }
 
 impl Env {
     pub fn from_process() -> Self {
         Self {
             lakesync_s5cmd: std::env::var_os("LAKESYNC_S5CMD").filter(|v| !v.is_empty()),
+            shard_index: ["JOB_COMPLETION_INDEX", "LAKESYNC_SHARD_INDEX"]
+                .iter()
+                .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty())),
         }
     }
 }
@@ -128,6 +133,9 @@ pub struct Settings {
     pub fail_on: Option<crate::sla::Status>,
     pub metrics_file: Option<PathBuf>,
     pub history: Option<PathBuf>,
+    pub shard: Option<crate::shard::Shard>,
+    pub summary_line: bool,
+    pub exit_code_when_nothing_to_do: Option<i32>,
     pub dry_run: bool,
     pub write_commands: Option<PathBuf>,
     pub report: Option<ReportTarget>,
@@ -308,6 +316,23 @@ impl Settings {
                 "pass an existing writable folder, or leave --temp-dir out",
             ));
         }
+        let shard = args
+            .shard
+            .as_deref()
+            .map(|v| crate::shard::Shard::parse(v, env.shard_index.as_deref()))
+            .transpose()?;
+        let exit_code_when_nothing_to_do = args
+            .exit_code_when_nothing_to_do
+            .map(|c| {
+                in_range(
+                    "--exit-code-when-nothing-to-do",
+                    c,
+                    1..=255,
+                    " (99 pairs with BashOperator skip_on_exit_code=99)",
+                )
+            })
+            .transpose()?
+            .map(|c| c as i32);
         let source_no_sign = args.source_no_sign || source.bucket() == BINANCE_BUCKET;
         Ok(Self {
             source,
@@ -336,6 +361,9 @@ impl Settings {
             }),
             metrics_file: args.metrics_file.clone(),
             history: args.history.clone(),
+            shard,
+            summary_line: args.summary_line,
+            exit_code_when_nothing_to_do,
             dry_run: args.dry_run,
             write_commands: args.write_commands.clone(),
             report,
@@ -355,9 +383,11 @@ impl Settings {
         }
     }
 
-    /// Whether a source key (relative to the source folder) is in scope.
+    /// Whether a source key (relative to the source folder) is in scope: in the selection,
+    /// and owned by this run's shard.
     pub fn in_scope(&self, rel: &str) -> bool {
         self.selection.as_ref().is_none_or(|s| s.matches(rel))
+            && self.shard.is_none_or(|sh| sh.owns(&self.dest.key(rel)))
     }
 }
 

@@ -696,6 +696,7 @@ pub async fn run(settings: &Settings, interrupt: Interrupt) -> Result<Report, Ru
         dest: settings.dest.to_string(),
         endpoint_url,
         selection: settings.selection.as_ref().map(|s| s.describe()),
+        shard: settings.shard.map(|s| s.to_string()),
         started_at,
         finished_at: now_rfc3339(),
         duration_seconds: (t0.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
@@ -732,6 +733,12 @@ pub async fn run(settings: &Settings, interrupt: Interrupt) -> Result<Report, Ru
     };
     report.finish_derived();
     evaluate_sla(&mut report, settings, limits);
+    if report.exit_code == exit_codes::OK
+        && report.totals.planned == 0
+        && let Some(code) = settings.exit_code_when_nothing_to_do
+    {
+        report.exit_code = code;
+    }
     write_side_files(&report, settings);
     Ok(report)
 }
