@@ -97,61 +97,128 @@ pub enum ModeArg {
 
 #[derive(Debug, Clone, Args)]
 pub struct SyncArgs {
+    /// TOML config file with any sync flag (see README "Configuration").
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "LAKESYNC_CONFIG",
+        help_heading = "Configuration"
+    )]
+    pub config: Option<PathBuf>,
+    /// Profile of the config file to use ([profiles.NAME]).
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "LAKESYNC_CONFIG_PROFILE",
+        help_heading = "Configuration"
+    )]
+    pub config_profile: Option<String>,
     /// Source folder. With selection flags this is the archive root (keys keep `data/...`).
-    #[arg(long, value_name = "S3URL", default_value = "s3://data.binance.vision")]
+    #[arg(
+        long,
+        env = "LAKESYNC_SOURCE",
+        value_name = "S3URL",
+        default_value = "s3://data.binance.vision"
+    )]
     pub source: String,
     /// Destination folder; a key lands at DEST + (its path relative to SOURCE).
-    #[arg(long, value_name = "S3URL")]
+    #[arg(long, env = "LAKESYNC_DEST", value_name = "S3URL")]
     pub dest: String,
     /// S3-compatible endpoint for both sides (e.g. http://127.0.0.1:9000).
     #[arg(long, value_name = "URL", env = "S3_ENDPOINT_URL")]
     pub endpoint_url: Option<String>,
     /// How objects travel: auto (server-side copy when both sides share an endpoint, with a
     /// staged retry of what it cannot copy; staged otherwise), direct, or staged.
-    #[arg(long, value_enum, default_value_t = ModeArg::Auto)]
+    #[arg(long, env = "LAKESYNC_MODE", value_enum, default_value_t = ModeArg::Auto)]
     pub mode: ModeArg,
     /// Endpoint of the source only (overrides --endpoint-url for the source).
-    #[arg(long, value_name = "URL", help_heading = "Sides")]
+    #[arg(
+        long,
+        env = "LAKESYNC_SOURCE_ENDPOINT",
+        value_name = "URL",
+        help_heading = "Sides"
+    )]
     pub source_endpoint: Option<String>,
     /// Endpoint of the destination only (overrides --endpoint-url for the destination).
-    #[arg(long, value_name = "URL", help_heading = "Sides")]
+    #[arg(
+        long,
+        env = "LAKESYNC_DEST_ENDPOINT",
+        value_name = "URL",
+        help_heading = "Sides"
+    )]
     pub dest_endpoint: Option<String>,
     /// AWS profile for reading the source.
-    #[arg(long, value_name = "NAME", help_heading = "Sides")]
+    #[arg(
+        long,
+        env = "LAKESYNC_SOURCE_PROFILE",
+        value_name = "NAME",
+        help_heading = "Sides"
+    )]
     pub source_profile: Option<String>,
     /// AWS profile for writing the destination.
-    #[arg(long, value_name = "NAME", help_heading = "Sides")]
+    #[arg(
+        long,
+        env = "LAKESYNC_DEST_PROFILE",
+        value_name = "NAME",
+        help_heading = "Sides"
+    )]
     pub dest_profile: Option<String>,
     /// Fail a zip whose .CHECKSUM is missing or malformed instead of uploading it unverified
     /// (staged mode).
-    #[arg(long)]
+    #[arg(long, env = "LAKESYNC_REQUIRE_CHECKSUM")]
     pub require_checksum: bool,
 
     /// Market: spot, futures/um, futures/cm or option (default: all).
-    #[arg(long, help_heading = "Selection")]
+    #[arg(long, env = "LAKESYNC_MARKET", help_heading = "Selection")]
     pub market: Option<String>,
     /// Period: daily or monthly (default: both).
-    #[arg(long, help_heading = "Selection")]
+    #[arg(long, env = "LAKESYNC_PERIOD", help_heading = "Selection")]
     pub period: Option<String>,
     /// Data types, comma-separated: klines, trades, aggTrades, fundingRate, ...
-    #[arg(long = "data-type", value_delimiter = ',', help_heading = "Selection")]
+    #[arg(
+        long = "data-type",
+        env = "LAKESYNC_DATA_TYPE",
+        value_delimiter = ',',
+        help_heading = "Selection"
+    )]
     pub data_types: Vec<String>,
     /// Symbols, comma-separated: BTCUSDT,ETHUSDT (default: all).
-    #[arg(long, value_delimiter = ',', help_heading = "Selection")]
+    #[arg(
+        long,
+        env = "LAKESYNC_SYMBOLS",
+        value_delimiter = ',',
+        help_heading = "Selection"
+    )]
     pub symbols: Vec<String>,
     /// Kline intervals, comma-separated: 1m,1h (default: all).
-    #[arg(long = "interval", value_delimiter = ',', help_heading = "Selection")]
+    #[arg(
+        long = "interval",
+        env = "LAKESYNC_INTERVAL",
+        value_delimiter = ',',
+        help_heading = "Selection"
+    )]
     pub intervals: Vec<String>,
     /// First date, inclusive (YYYY-MM-DD; monthly files overlapping the range are included).
-    #[arg(long, value_name = "YYYY-MM-DD", help_heading = "Selection")]
+    #[arg(
+        long,
+        env = "LAKESYNC_START",
+        value_name = "YYYY-MM-DD",
+        help_heading = "Selection"
+    )]
     pub start: Option<String>,
     /// Last date, inclusive (YYYY-MM-DD).
-    #[arg(long, value_name = "YYYY-MM-DD", help_heading = "Selection")]
+    #[arg(
+        long,
+        env = "LAKESYNC_END",
+        value_name = "YYYY-MM-DD",
+        help_heading = "Selection"
+    )]
     pub end: Option<String>,
 
     /// Objects per s5cmd run (1-1000).
     #[arg(
         long,
+        env = "LAKESYNC_BATCH_SIZE",
         default_value_t = 150,
         allow_negative_numbers = true,
         help_heading = "Tuning"
@@ -160,6 +227,7 @@ pub struct SyncArgs {
     /// s5cmd workers (1-50).
     #[arg(
         long,
+        env = "LAKESYNC_WORKERS",
         default_value_t = 16,
         allow_negative_numbers = true,
         help_heading = "Tuning"
@@ -168,6 +236,7 @@ pub struct SyncArgs {
     /// Attempts per object before it is reported failed (1-10).
     #[arg(
         long,
+        env = "LAKESYNC_ATTEMPTS",
         default_value_t = 3,
         allow_negative_numbers = true,
         help_heading = "Tuning"
@@ -176,6 +245,7 @@ pub struct SyncArgs {
     /// s5cmd's own retries per HTTP request (0-20).
     #[arg(
         long,
+        env = "LAKESYNC_RETRY_COUNT",
         default_value_t = 3,
         allow_negative_numbers = true,
         help_heading = "Tuning"
@@ -184,6 +254,7 @@ pub struct SyncArgs {
     /// Kill a batch's s5cmd after this many seconds and retry what it left (0 = never).
     #[arg(
         long,
+        env = "LAKESYNC_BATCH_TIMEOUT",
         default_value_t = 1800,
         allow_negative_numbers = true,
         help_heading = "Tuning"
@@ -192,6 +263,7 @@ pub struct SyncArgs {
     /// Seconds s5cmd may take to stop after SIGTERM/SIGINT before it is killed.
     #[arg(
         long,
+        env = "LAKESYNC_GRACE_SECONDS",
         default_value_t = 10,
         allow_negative_numbers = true,
         help_heading = "Tuning"
@@ -201,6 +273,7 @@ pub struct SyncArgs {
     /// Memory ceiling for lakesync plus its s5cmd children, in MB (spec: 500).
     #[arg(
         long,
+        env = "LAKESYNC_MAX_MEMORY_MB",
         default_value_t = 500,
         allow_negative_numbers = true,
         help_heading = "Governor and SLA"
@@ -209,6 +282,7 @@ pub struct SyncArgs {
     /// Average CPU ceiling in percent of the whole machine (spec: 25); the peak ceiling is twice it.
     #[arg(
         long,
+        env = "LAKESYNC_MAX_CPU_PCT",
         default_value_t = 25.0,
         allow_negative_numbers = true,
         help_heading = "Governor and SLA"
@@ -216,53 +290,92 @@ pub struct SyncArgs {
     pub max_cpu_pct: f64,
     /// Keep --workers for every batch instead of adapting it to throughput, throttling,
     /// memory and CPU.
-    #[arg(long, help_heading = "Governor and SLA")]
+    #[arg(
+        long,
+        env = "LAKESYNC_FIXED_WORKERS",
+        help_heading = "Governor and SLA"
+    )]
     pub fixed_workers: bool,
     /// Do not sample memory and CPU (the report's `resources` stay empty).
-    #[arg(long, help_heading = "Governor and SLA")]
+    #[arg(long, env = "LAKESYNC_NO_SAMPLING", help_heading = "Governor and SLA")]
     pub no_sampling: bool,
     /// SLA baseline: seconds per 100-file batch (default 1.5 direct, 3.3 staged).
-    #[arg(long, value_name = "SECONDS", help_heading = "Governor and SLA")]
+    #[arg(
+        long,
+        env = "LAKESYNC_SLA_BASELINE_SECONDS",
+        value_name = "SECONDS",
+        help_heading = "Governor and SLA"
+    )]
     pub sla_baseline_seconds: Option<f64>,
     /// Exit 4 when an SLA check is at this level or worse (default: breaches are reported only).
-    #[arg(long, value_enum, help_heading = "Governor and SLA")]
+    #[arg(
+        long,
+        env = "LAKESYNC_FAIL_ON",
+        value_enum,
+        help_heading = "Governor and SLA"
+    )]
     pub fail_on: Option<FailOnArg>,
     /// Write Prometheus metrics (text format, atomically) for node_exporter's textfile collector.
-    #[arg(long, value_name = "PATH", help_heading = "Governor and SLA")]
+    #[arg(
+        long,
+        env = "LAKESYNC_METRICS_FILE",
+        value_name = "PATH",
+        help_heading = "Governor and SLA"
+    )]
     pub metrics_file: Option<PathBuf>,
     /// Append one JSON line per run (totals, SLA, resources) to PATH; see `lakesync report`.
-    #[arg(long, value_name = "PATH", help_heading = "Governor and SLA")]
+    #[arg(
+        long,
+        env = "LAKESYNC_HISTORY",
+        value_name = "PATH",
+        help_heading = "Governor and SLA"
+    )]
     pub history: Option<PathBuf>,
 
     /// Take only shard I of N (0-based) of the plan, by a stable hash of each destination key;
     /// `auto/N` reads I from JOB_COMPLETION_INDEX or LAKESYNC_SHARD_INDEX.
-    #[arg(long, value_name = "I/N", help_heading = "Scale-out")]
+    #[arg(
+        long,
+        env = "LAKESYNC_SHARD",
+        value_name = "I/N",
+        help_heading = "Scale-out"
+    )]
     pub shard: Option<String>,
     /// Print a one-line JSON summary as the last line of stdout (Airflow pushes it to XCom).
-    #[arg(long, help_heading = "Scale-out")]
+    #[arg(long, env = "LAKESYNC_SUMMARY_LINE", help_heading = "Scale-out")]
     pub summary_line: bool,
     /// Exit with this code instead of 0 when nothing needed copying (e.g. 99 with
     /// BashOperator skip_on_exit_code=99).
-    #[arg(long, value_name = "N", help_heading = "Scale-out")]
+    #[arg(
+        long,
+        env = "LAKESYNC_EXIT_CODE_WHEN_NOTHING_TO_DO",
+        value_name = "N",
+        help_heading = "Scale-out"
+    )]
     pub exit_code_when_nothing_to_do: Option<i64>,
 
     /// List and plan, print what would be copied, copy nothing.
-    #[arg(long)]
+    #[arg(long, env = "LAKESYNC_DRY_RUN")]
     pub dry_run: bool,
     /// With --dry-run: write the s5cmd command lines a direct run would use to PATH (0600),
     /// e.g. to time `s5cmd run PATH` on its own.
-    #[arg(long, value_name = "PATH", requires = "dry_run")]
+    #[arg(
+        long,
+        env = "LAKESYNC_WRITE_COMMANDS",
+        value_name = "PATH",
+        requires = "dry_run"
+    )]
     pub write_commands: Option<PathBuf>,
     /// Write the JSON report to PATH (`-` for stdout).
-    #[arg(long, value_name = "PATH|-")]
+    #[arg(long, env = "LAKESYNC_REPORT", value_name = "PATH|-")]
     pub report: Option<String>,
     /// The s5cmd binary (else LAKESYNC_S5CMD, else PATH).
     #[arg(long, value_name = "PATH")]
     pub s5cmd: Option<PathBuf>,
     /// Read the source without signing requests (default: on for s3://data.binance.vision).
-    #[arg(long, help_heading = "Sides")]
+    #[arg(long, env = "LAKESYNC_SOURCE_NO_SIGN", help_heading = "Sides")]
     pub source_no_sign: bool,
     /// Folder for lakesync's private working files (default: the system temp dir).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, env = "LAKESYNC_TEMP_DIR", value_name = "DIR")]
     pub temp_dir: Option<PathBuf>,
 }

@@ -11,6 +11,7 @@ pub mod archive;
 pub mod batch;
 pub mod checksum;
 pub mod cli;
+pub mod config;
 pub mod error;
 pub mod execute;
 pub mod exit_codes;

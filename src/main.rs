@@ -4,7 +4,6 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-use clap::Parser;
 use lakesync::cli::{
     Cli, Command, FailOnArg, FormatArg, MergeArgs, ReportAction, ReportArgs, SyncArgs, VerifyArgs,
 };
@@ -291,8 +290,31 @@ fn run_report(args: &ReportArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// Parse the command line with the config file's values as defaults (flags > env > config
+/// > built-in defaults). clap reports its own usage errors and exits 2.
+fn parse_cli(argv: &[std::ffi::OsString]) -> Result<Cli, UsageError> {
+    use clap::{CommandFactory, FromArgMatches};
+    let (path, profile) = lakesync::config::locate(argv);
+    let mut cmd = Cli::command();
+    if let Some(path) = path {
+        let values = lakesync::config::load(&path, profile.as_deref())?;
+        cmd = lakesync::config::apply(cmd, &values)?;
+    } else if let Some(p) = profile {
+        return Err(UsageError::new(
+            format!("--config-profile {p:?} given without a config file"),
+            "pass --config PATH (or set LAKESYNC_CONFIG)",
+        ));
+    }
+    let matches = cmd.get_matches_from(argv);
+    Cli::from_arg_matches(&matches).map_err(|e| UsageError::new(e.to_string(), "see --help"))
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match parse_cli(&argv) {
+        Ok(c) => c,
+        Err(e) => return usage(&e),
+    };
     init_logging(cli.verbose);
     match &cli.command {
         Command::Sync(args) => run_sync(args, cli.quiet),
