@@ -124,6 +124,10 @@ pub struct SyncArgs {
     /// Destination folder; a key lands at DEST + (its path relative to SOURCE).
     #[arg(long, env = "LAKESYNC_DEST", value_name = "S3URL")]
     pub dest: String,
+    /// Read the source listing from a file instead of listing the source: `s5cmd ls --json`
+    /// lines or S3 Inventory CSV (Bucket, Key, Size, LastModifiedDate, ETag), sorted by key.
+    #[arg(long, env = "LAKESYNC_SOURCE_MANIFEST", value_name = "PATH")]
+    pub source_manifest: Option<PathBuf>,
     /// S3-compatible endpoint for both sides (e.g. http://127.0.0.1:9000).
     #[arg(long, value_name = "URL", env = "S3_ENDPOINT_URL")]
     pub endpoint_url: Option<String>,

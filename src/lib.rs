@@ -18,6 +18,7 @@ pub mod exit_codes;
 pub mod governor;
 pub mod history;
 pub mod list;
+pub mod manifest;
 pub mod merge;
 pub mod metrics;
 pub mod plan;

@@ -133,6 +133,7 @@ pub struct Settings {
     pub fail_on: Option<crate::sla::Status>,
     pub metrics_file: Option<PathBuf>,
     pub history: Option<PathBuf>,
+    pub source_manifest: Option<PathBuf>,
     pub shard: Option<crate::shard::Shard>,
     pub summary_line: bool,
     pub exit_code_when_nothing_to_do: Option<i32>,
@@ -316,6 +317,17 @@ impl Settings {
                 "pass an existing writable folder, or leave --temp-dir out",
             ));
         }
+        if let Some(m) = &args.source_manifest
+            && !m.is_file()
+        {
+            return Err(UsageError::new(
+                format!(
+                    "invalid --source-manifest value {:?}: no such file",
+                    m.display().to_string()
+                ),
+                "pass an `s5cmd ls --json` output or an S3 Inventory CSV file",
+            ));
+        }
         let shard = args
             .shard
             .as_deref()
@@ -361,6 +373,7 @@ impl Settings {
             }),
             metrics_file: args.metrics_file.clone(),
             history: args.history.clone(),
+            source_manifest: args.source_manifest.clone(),
             shard,
             summary_line: args.summary_line,
             exit_code_when_nothing_to_do,

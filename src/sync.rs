@@ -23,6 +23,7 @@ use crate::exit_codes;
 use crate::governor::{BatchSignal, Controller, Limits};
 use crate::history::HistoryEntry;
 use crate::list::{ListError, Listed, Lister, Object};
+use crate::manifest::ManifestListing;
 use crate::metrics::MetricsInput;
 use crate::plan::{Decision, Merge, OrderError};
 use crate::report::{
@@ -158,19 +159,38 @@ impl Planner {
     fn run(self, tx: mpsc::Sender<Batch>) -> Result<PlanStats, PlanError> {
         let started = Instant::now();
         let prefixes = self.settings.prefixes();
-        let src = Listing::new(
-            self.handle.clone(),
-            self.source_lister,
-            self.settings.source.clone(),
-            &prefixes,
-        );
+        type Errors = Rc<RefCell<Option<ListError>>>;
+        let (src, src_err): (Box<dyn Iterator<Item = Object>>, Errors) =
+            match &self.settings.source_manifest {
+                Some(path) => {
+                    let m =
+                        ManifestListing::open(path, self.settings.source.clone()).map_err(|e| {
+                            ListError::Failed {
+                                url: path.display().to_string(),
+                                error: e.to_string(),
+                            }
+                        })?;
+                    let err = m.error.clone();
+                    (Box::new(m), err)
+                }
+                None => {
+                    let l = Listing::new(
+                        self.handle.clone(),
+                        self.source_lister,
+                        self.settings.source.clone(),
+                        &prefixes,
+                    );
+                    let err = l.error.clone();
+                    (Box::new(l), err)
+                }
+            };
         let dst = Listing::new(
             self.handle,
             self.dest_lister,
             self.settings.dest.clone(),
             &prefixes,
         );
-        let (src_err, dst_err) = (src.error.clone(), dst.error.clone());
+        let dst_err = dst.error.clone();
         let settings = &self.settings;
         let mut stats = PlanStats::default();
         let mut batcher = Batcher::new(settings.batch_size);

@@ -330,3 +330,54 @@ fn a_hung_batch_is_killed_by_the_watchdog_and_reported() {
     assert!(f["error"].as_str().unwrap().contains("watchdog"), "{f}");
     assert_eq!(f["attempts"], 2);
 }
+
+#[test]
+fn a_source_manifest_replaces_the_source_listing() {
+    let (moto, _dir) = seeded(10);
+    let work = tempfile::tempdir().unwrap();
+    // An s5cmd ls --json manifest of the source, minus its last line.
+    let ls = moto.s5cmd_ok(&["--json", "ls", "s3://src/*"]);
+    let lines: Vec<&str> = ls.lines().collect();
+    let json = work.path().join("m.jsonl");
+    std::fs::write(&json, lines[..lines.len() - 1].join("\n")).unwrap();
+    let run = lakesync(&sync_args(
+        &moto,
+        &["--source-manifest", json.to_str().unwrap()],
+    ));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.report()["totals"]["copied"], (lines.len() - 1) as u64);
+    assert_eq!(moto.list("dst", "lake/").len(), lines.len() - 1);
+    // The same objects as S3 Inventory CSV (URL-encoded keys): nothing left to copy.
+    let csv: String = moto
+        .list("src", "")
+        .iter()
+        .take(lines.len() - 1)
+        .map(|(k, v)| {
+            format!(
+                "\"src\",\"{}\",\"{}\",\"{}\",\"{}\"\n",
+                k.replace(' ', "%20"),
+                v.size,
+                v.last_modified,
+                v.etag
+            )
+        })
+        .collect();
+    let csv_path = work.path().join("inventory.csv");
+    std::fs::write(&csv_path, csv).unwrap();
+    let again = lakesync(&sync_args(
+        &moto,
+        &["--source-manifest", csv_path.to_str().unwrap()],
+    ));
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(again.report()["totals"]["planned"], 0);
+    assert_eq!(
+        again.report()["totals"]["skipped"],
+        (lines.len() - 1) as u64
+    );
+    let missing = lakesync(&sync_args(
+        &moto,
+        &["--source-manifest", "/nonexistent.csv"],
+    ));
+    assert_eq!(missing.code, 2);
+    assert!(missing.stderr.contains("/nonexistent.csv"));
+}
