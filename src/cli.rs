@@ -379,6 +379,10 @@ pub struct SyncArgs {
     /// Read the source without signing requests (default: on for s3://data.binance.vision).
     #[arg(long, env = "LAKESYNC_SOURCE_NO_SIGN", help_heading = "Sides")]
     pub source_no_sign: bool,
+    /// Staged mode: download at most this many bytes at once (a batch is staged in parts that
+    /// fit; an object larger than this fails). Default: a whole batch.
+    #[arg(long, env = "LAKESYNC_MAX_LOCAL_BYTES", value_name = "BYTES")]
+    pub max_local_bytes: Option<u64>,
     /// Folder for lakesync's private working files (default: the system temp dir).
     #[arg(long, env = "LAKESYNC_TEMP_DIR", value_name = "DIR")]
     pub temp_dir: Option<PathBuf>,

@@ -134,6 +134,7 @@ pub struct Settings {
     pub metrics_file: Option<PathBuf>,
     pub history: Option<PathBuf>,
     pub source_manifest: Option<PathBuf>,
+    pub max_local_bytes: Option<u64>,
     pub shard: Option<crate::shard::Shard>,
     pub summary_line: bool,
     pub exit_code_when_nothing_to_do: Option<i32>,
@@ -328,6 +329,12 @@ impl Settings {
                 "pass an `s5cmd ls --json` output or an S3 Inventory CSV file",
             ));
         }
+        if args.max_local_bytes == Some(0) {
+            return Err(UsageError::new(
+                "invalid --max-local-bytes value 0: nothing could be staged",
+                "pass a byte count at least as large as the largest object, or leave it out",
+            ));
+        }
         let shard = args
             .shard
             .as_deref()
@@ -374,6 +381,7 @@ impl Settings {
             metrics_file: args.metrics_file.clone(),
             history: args.history.clone(),
             source_manifest: args.source_manifest.clone(),
+            max_local_bytes: args.max_local_bytes,
             shard,
             summary_line: args.summary_line,
             exit_code_when_nothing_to_do,

@@ -32,6 +32,9 @@ pub struct StagedConfig {
     pub workdir: PathBuf,
     /// Refuse to start a batch whose download would leave less than this free.
     pub min_free_bytes: u64,
+    /// At most this many bytes downloaded at once (`--max-local-bytes`): a batch is staged
+    /// in parts that fit; an object larger than the limit fails.
+    pub max_local_bytes: Option<u64>,
 }
 
 /// What happened to the items of one staged batch.
@@ -84,11 +87,105 @@ fn absorb(out: &mut StagedOutcome, r: &crate::execute::AttemptsOutcome) {
     out.timed_out |= r.timed_out;
 }
 
-/// Run one staged batch over `items` (keys relative to the source/destination folders).
+/// Cut a batch into parts of at most `limit` bytes, in order; indexes of objects that are
+/// larger than the limit on their own come back separately.
+pub fn parts_within(sizes: &[u64], limit: Option<u64>) -> (Vec<Vec<usize>>, Vec<usize>) {
+    let Some(limit) = limit else {
+        return (vec![(0..sizes.len()).collect()], Vec::new());
+    };
+    let mut parts: Vec<Vec<usize>> = Vec::new();
+    let mut too_big = Vec::new();
+    let mut cur: Vec<usize> = Vec::new();
+    let mut cur_bytes = 0u64;
+    for (i, &size) in sizes.iter().enumerate() {
+        if size > limit {
+            too_big.push(i);
+            continue;
+        }
+        if cur_bytes + size > limit && !cur.is_empty() {
+            parts.push(std::mem::take(&mut cur));
+            cur_bytes = 0;
+        }
+        cur.push(i);
+        cur_bytes += size;
+    }
+    if !cur.is_empty() {
+        parts.push(cur);
+    }
+    (parts, too_big)
+}
+
+/// Run one staged batch over `items` (keys relative to the source/destination folders),
+/// in parts that fit `--max-local-bytes`.
 pub async fn run(
     cfg: &StagedConfig,
     runner: &Runner,
     batch_index: usize,
+    items: &[&Item],
+    workers: u32,
+) -> StagedOutcome {
+    let sizes: Vec<u64> = items.iter().map(|i| i.object.size).collect();
+    let (parts, too_big) = parts_within(&sizes, cfg.max_local_bytes);
+    if parts.len() == 1 && too_big.is_empty() {
+        return run_part(cfg, runner, &format!("{batch_index:06}"), items, workers).await;
+    }
+    let mut out = StagedOutcome {
+        results: vec![Ok(()); items.len()],
+        tries: vec![0; items.len()],
+        ..Default::default()
+    };
+    for &i in &too_big {
+        out.results[i] = Err((
+            format!(
+                "object of {} bytes is larger than --max-local-bytes {}: not staged",
+                sizes[i],
+                cfg.max_local_bytes.unwrap_or_default()
+            ),
+            ErrorClass::Permanent,
+        ));
+    }
+    for (p, idx) in parts.iter().enumerate() {
+        if out.interrupted {
+            for &i in idx {
+                out.results[i] = Err((
+                    "interrupted before completion".into(),
+                    ErrorClass::Transient,
+                ));
+            }
+            continue;
+        }
+        let part_items: Vec<&Item> = idx.iter().map(|&i| items[i]).collect();
+        let r = run_part(
+            cfg,
+            runner,
+            &format!("{batch_index:06}-{p}"),
+            &part_items,
+            workers,
+        )
+        .await;
+        for (k, &i) in idx.iter().enumerate() {
+            out.results[i] = r.results[k].clone();
+            out.tries[i] = r.tries[k];
+        }
+        out.ops += r.ops;
+        out.verified += r.verified;
+        out.unverified += r.unverified;
+        out.local_bytes_written += r.local_bytes_written;
+        out.retried += r.retried;
+        out.throttled += r.throttled;
+        out.processes += r.processes;
+        out.unparsed_count += r.unparsed_count;
+        out.attempts = out.attempts.max(r.attempts);
+        out.interrupted |= r.interrupted;
+        out.timed_out |= r.timed_out;
+    }
+    out
+}
+
+async fn run_part(
+    cfg: &StagedConfig,
+    runner: &Runner,
+    batch_index: &str,
     items: &[&Item],
     workers: u32,
 ) -> StagedOutcome {
@@ -104,7 +201,7 @@ pub async fn run(
         }
     };
     let workers = workers.clamp(1, cfg.max_workers.max(1));
-    let dir = cfg.workdir.join(format!("staged-{batch_index:06}"));
+    let dir = cfg.workdir.join(format!("staged-{batch_index}"));
     if let Err(e) = std::fs::DirBuilder::new().mode(0o700).create(&dir) {
         fail_all(
             &mut out,
@@ -125,7 +222,7 @@ pub async fn run(
 async fn run_in(
     cfg: &StagedConfig,
     runner: &Runner,
-    batch_index: usize,
+    batch_index: &str,
     items: &[&Item],
     workers: u32,
     dir: &Path,
@@ -189,7 +286,7 @@ async fn run_in(
         }
     }
 
-    let tag = format!("batch-{batch_index:06}-download");
+    let tag = format!("batch-{batch_index}-download");
     let dl = runner
         .run_lines(&tag, &cfg.source_globals, workers, &lines)
         .await;
@@ -245,7 +342,7 @@ async fn run_in(
         for &j in &redo {
             let _ = std::fs::remove_file(&locals[j]);
         }
-        let tag = format!("batch-{batch_index:06}-redownload");
+        let tag = format!("batch-{batch_index}-redownload");
         let r = runner
             .run_lines(&tag, &cfg.source_globals, workers, &again)
             .await;
@@ -320,7 +417,7 @@ async fn run_in(
         })
         .collect();
     if !up_lines.is_empty() {
-        let tag = format!("batch-{batch_index:06}-upload");
+        let tag = format!("batch-{batch_index}-upload");
         let up = runner
             .run_lines(&tag, &cfg.dest_globals, workers, &up_lines)
             .await;
@@ -409,6 +506,22 @@ mod tests {
         assert_eq!(local_name(12345, "a/b/c.zip.CHECKSUM"), "12345.CHECKSUM");
         let long = "x/".repeat(600) + ".zip";
         assert_eq!(local_name(1, &long), "00001.zip");
+    }
+
+    #[test]
+    fn parts_fit_the_local_byte_limit() {
+        assert_eq!(
+            parts_within(&[5, 5, 5], None),
+            (vec![vec![0, 1, 2]], vec![])
+        );
+        assert_eq!(
+            parts_within(&[4, 4, 20, 4, 1], Some(9)),
+            (vec![vec![0, 1], vec![3, 4]], vec![2])
+        );
+        assert_eq!(
+            parts_within(&[10, 10], Some(10)),
+            (vec![vec![0], vec![1]], vec![])
+        );
     }
 
     #[test]

@@ -263,21 +263,61 @@ async fn probe_endpoint(ep: &Endpoint) -> Result<(), EnvError> {
     }
 }
 
-/// A private (0700) working folder, removed when dropped.
+/// The file in each working folder naming the process that owns it.
+const OWNER_FILE: &str = "owner.pid";
+
+/// Remove working folders left behind by lakesync runs that died (kill -9, power loss):
+/// a `lakesync-*` folder whose owner pid is no longer alive. Folders without an owner file
+/// are left alone: they may not be ours.
+fn clean_stale_workdirs(base: &Path) -> u64 {
+    let mut removed = 0;
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return 0;
+    };
+    for e in entries.flatten() {
+        if !e.file_name().to_string_lossy().starts_with("lakesync-") {
+            continue;
+        }
+        let owner = std::fs::read_to_string(e.path().join(OWNER_FILE))
+            .ok()
+            .and_then(|t| t.trim().parse::<i32>().ok());
+        let Some(pid) = owner else { continue };
+        let alive = pid == std::process::id() as i32
+            || !matches!(
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+                Err(nix::errno::Errno::ESRCH)
+            );
+        if !alive && std::fs::remove_dir_all(e.path()).is_ok() {
+            tracing::info!(path = %e.path().display(), pid, "removed the working folder of a run that died");
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// A private (0700) working folder, removed when dropped (and by a later run if this process
+/// is killed before it can remove it).
 pub(crate) fn make_workdir(base: Option<&Path>) -> Result<tempfile::TempDir, EnvError> {
+    use std::os::unix::fs::PermissionsExt;
     let base: PathBuf = base.map_or_else(std::env::temp_dir, Path::to_path_buf);
-    tempfile::Builder::new()
+    clean_stale_workdirs(&base);
+    let unusable = |e: std::io::Error| {
+        EnvError::new(
+            format!(
+                "cannot create a private working folder in {}: {e}",
+                base.display()
+            ),
+            "pass --temp-dir DIR with a writable folder with free space, or fix TMPDIR",
+        )
+    };
+    let dir = tempfile::Builder::new()
         .prefix("lakesync-")
+        .permissions(std::fs::Permissions::from_mode(0o700))
         .tempdir_in(&base)
-        .map_err(|e| {
-            EnvError::new(
-                format!(
-                    "cannot create a private working folder in {}: {e}",
-                    base.display()
-                ),
-                "pass --temp-dir DIR with a writable folder, or fix TMPDIR",
-            )
-        })
+        .map_err(unusable)?;
+    std::fs::write(dir.path().join(OWNER_FILE), std::process::id().to_string())
+        .map_err(unusable)?;
+    Ok(dir)
 }
 
 pub(crate) fn now_rfc3339() -> String {
@@ -403,6 +443,7 @@ pub async fn run(settings: &Settings, interrupt: Interrupt) -> Result<Report, Ru
             max_workers: STAGED_MAX_WORKERS,
             workdir: workdir.path().to_path_buf(),
             min_free_bytes: 64 * 1024 * 1024,
+            max_local_bytes: settings.max_local_bytes,
         },
     };
     let spill_path = workdir.path().join("copied.jsonl");

@@ -324,3 +324,177 @@ fn assert_private(p: &Path) {
         p.display()
     );
 }
+
+#[test]
+fn kill_9_then_rerun_finishes_the_job_and_cleans_up() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    gen_fixtures(dir.path(), &["--files", "300"]);
+    moto.make_bucket("src");
+    moto.make_bucket("dst");
+    moto.upload_dir(dir.path(), "src", "");
+    let work = tempfile::tempdir().unwrap();
+    let args = [
+        "sync",
+        "--endpoint-url",
+        moto.url.as_str(),
+        "--source",
+        "s3://src",
+        "--dest",
+        "s3://dst",
+        "--mode",
+        "staged",
+        "--batch-size",
+        "40",
+        "--workers",
+        "4",
+        "--temp-dir",
+        work.path().to_str().unwrap(),
+    ];
+    let mut child = Command::new(lakesync_bin())
+        .args(args)
+        .envs(common::test_env())
+        .env("LAKESYNC_S5CMD", s5cmd_bin())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it mid-run: some objects are in place, a batch is in flight.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while moto.list("dst", "").len() < 60 {
+        assert!(Instant::now() < deadline, "the first run made no progress");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "finished before it could be killed"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let needle = format!("{}/lakesync-", work.path().to_str().unwrap());
+    assert!(
+        processes_mentioning(&needle).is_empty(),
+        "an s5cmd survived lakesync's kill -9"
+    );
+    let partial = moto.list("dst", "").len();
+    // The killed run could not clean its private (0700) working folder; the next run does.
+    let left: Vec<_> = std::fs::read_dir(work.path()).unwrap().flatten().collect();
+    assert_eq!(left.len(), 1);
+    assert_private(&left[0].path());
+
+    let run = lakesync(&[&args[..], &["--report", "-"]].concat());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let r = run.report();
+    let source = moto.list("src", "");
+    let dest = moto.list("dst", "");
+    assert_eq!(dest.len(), source.len());
+    for (k, s) in &source {
+        assert_eq!((dest[k].size, &dest[k].etag), (s.size, &s.etag), "{k}");
+    }
+    // Objects already in place were not copied again.
+    assert!(
+        r["totals"]["skipped"].as_u64().unwrap() >= partial as u64 - 40,
+        "{}",
+        r["totals"]
+    );
+    assert_eq!(
+        r["totals"]["copied"].as_u64().unwrap() + r["totals"]["skipped"].as_u64().unwrap(),
+        source.len() as u64
+    );
+    assert_eq!(
+        std::fs::read_dir(work.path()).unwrap().count(),
+        0,
+        "temp left behind"
+    );
+}
+
+#[test]
+fn two_runs_at_once_on_one_destination_do_not_corrupt_or_double_count() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    gen_fixtures(dir.path(), &["--files", "100"]);
+    moto.make_bucket("src");
+    moto.make_bucket("dst");
+    moto.upload_dir(dir.path(), "src", "");
+    let args = [
+        "sync",
+        "--endpoint-url",
+        moto.url.as_str(),
+        "--source",
+        "s3://src",
+        "--dest",
+        "s3://dst",
+        "--report",
+        "-",
+    ];
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| lakesync(&args));
+        let b = s.spawn(|| lakesync(&args));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    assert_eq!((a.code, b.code), (0, 0), "{}\n{}", a.stderr, b.stderr);
+    let source = moto.list("src", "");
+    let dest = moto.list("dst", "");
+    assert_eq!(dest.len(), source.len());
+    for (k, s) in &source {
+        assert_eq!((dest[k].size, &dest[k].etag), (s.size, &s.etag), "{k}");
+    }
+    for r in [a.report(), b.report()] {
+        let t = &r["totals"];
+        // Each run counts only what it did itself, and validated each copy it made.
+        assert_eq!(t["copied"], t["validated"], "{t}");
+        assert_eq!(
+            t["planned"].as_u64().unwrap() + t["skipped"].as_u64().unwrap(),
+            source.len() as u64
+        );
+    }
+}
+
+#[test]
+fn a_local_byte_limit_stages_in_parts_and_fails_only_what_cannot_fit() {
+    let moto = Moto::start();
+    moto.make_bucket("src");
+    moto.make_bucket("dst");
+    for i in 0..6 {
+        moto.put(
+            "src",
+            &format!("small-{i}.bin"),
+            &vec![b'a' + i as u8; 1000],
+        );
+    }
+    moto.put("src", "big.bin", &vec![b'z'; 5000]);
+    let work = tempfile::tempdir().unwrap();
+    let run = lakesync(&[
+        "sync",
+        "--endpoint-url",
+        &moto.url,
+        "--source",
+        "s3://src",
+        "--dest",
+        "s3://dst",
+        "--mode",
+        "staged",
+        "--max-local-bytes",
+        "2500",
+        "--temp-dir",
+        work.path().to_str().unwrap(),
+        "--report",
+        "-",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let r = run.report();
+    let f = r["failures"].as_array().unwrap();
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0]["key"], "big.bin");
+    assert!(
+        f[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("--max-local-bytes")
+    );
+    assert_eq!(r["totals"]["copied"], 6);
+    assert_eq!(moto.list("dst", "").len(), 6);
+    assert_eq!(std::fs::read_dir(work.path()).unwrap().count(), 0);
+}

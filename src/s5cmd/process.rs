@@ -109,6 +109,14 @@ pub fn spawn(
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
+    // If lakesync itself is killed (kill -9, OOM), its s5cmd must not live on: the kernel
+    // sends it SIGKILL when the (long-lived runtime worker) thread that spawned it dies.
+    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
+        });
+    }
     let mut child = cmd.spawn()?;
     let pid = child.id().map(|p| p as i32);
     let (tx, events) = mpsc::channel::<(Pipe, Event)>(1024);
