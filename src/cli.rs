@@ -20,18 +20,52 @@ pub struct Cli {
     /// More log output on stderr (-v info, -vv debug). LAKESYNC_LOG=filter overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
-    /// No human summary on stderr; errors are still printed.
+    /// No human summary or progress on stderr; errors are still printed.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Log line format on stderr: text, or JSON lines for log aggregators.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true, env = "LAKESYNC_LOG_FORMAT")]
+    pub log_format: LogFormat,
+    /// Seconds between progress lines when stderr is not a terminal (Airflow logs); 0 = none.
+    #[arg(
+        long,
+        default_value_t = 30,
+        global = true,
+        env = "LAKESYNC_PROGRESS_INTERVAL"
+    )]
+    pub progress_interval: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Copy the selected archive objects from the source to the destination.
     Sync(SyncArgs),
+    /// Print a shell completion script: lakesync completions bash > /etc/bash_completion.d/lakesync
+    Completions {
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+    /// Print the man page (roff): lakesync man > lakesync.1
+    Man,
     /// Summarise a history file written with --history (runs, success rate, SLA compliance,
     /// worst batches).
     Report(ReportArgs),
+    /// Show what a sync would copy and skip, and why, grouped by archive folder, with the
+    /// dates missing from each group's range. Copies nothing.
+    Plan(PlanArgs),
     /// Check that the destination mirrors the selected source (presence, size, ETag, age;
     /// with --deep also each zip's SHA-256 against its .CHECKSUM). Exit 1 on mismatches.
     Verify(VerifyArgs),
@@ -77,6 +111,15 @@ pub enum FormatArg {
 pub enum FailOnArg {
     Warning,
     Critical,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub sync: SyncArgs,
+    /// Output on stdout: a table, or JSON.
+    #[arg(long, value_enum, default_value_t = FormatArg::Text)]
+    pub format: FormatArg,
 }
 
 #[derive(Debug, Clone, Args)]

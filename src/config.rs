@@ -155,7 +155,7 @@ pub fn apply(mut cmd: Command, values: &Values) -> Result<Command, UsageError> {
             ));
         }
     }
-    for sub in ["sync", "verify"] {
+    for sub in ["sync", "verify", "plan"] {
         cmd = cmd.mut_subcommand(sub, |mut c| {
             for (k, v) in values {
                 let v = v.clone();

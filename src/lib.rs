@@ -22,6 +22,8 @@ pub mod manifest;
 pub mod merge;
 pub mod metrics;
 pub mod plan;
+pub mod planview;
+pub mod progress;
 pub mod report;
 pub mod resources;
 pub mod s3url;

@@ -5,14 +5,15 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use lakesync::cli::{
-    Cli, Command, FailOnArg, FormatArg, MergeArgs, ReportAction, ReportArgs, SyncArgs, VerifyArgs,
+    Cli, Command, FailOnArg, FormatArg, LogFormat, MergeArgs, PlanArgs, ReportAction, ReportArgs,
+    Shell, SyncArgs, VerifyArgs,
 };
 use lakesync::error::{EnvError, UsageError};
 use lakesync::exit_codes;
 use lakesync::settings::{Env, ReportTarget, Settings};
 use lakesync::sync::RunError;
 
-fn init_logging(verbose: u8) {
+fn init_logging(verbose: u8, format: LogFormat) {
     let default = match verbose {
         0 => "warn",
         1 => "info",
@@ -20,15 +21,18 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("LAKESYNC_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("lakesync={default}")));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(
             std::env::var_os("NO_COLOR").is_none()
                 && std::io::IsTerminal::is_terminal(&std::io::stderr()),
         )
-        .with_target(false)
-        .init();
+        .with_target(false);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
 }
 
 fn fail(code: i32, message: &str, hint: &str) -> ExitCode {
@@ -92,6 +96,64 @@ fn write_report(report: &impl serde::Serialize, target: &ReportTarget) -> std::i
     }
 }
 
+/// Output options from the global flags.
+#[derive(Clone, Copy)]
+struct Ui {
+    quiet: bool,
+    progress_interval: u64,
+}
+
+fn run_plan(args: &PlanArgs, ui: Ui) -> ExitCode {
+    let (mut settings, rt) = match resolve(&args.sync, ui).and_then(|s| runtime().map(|r| (s, r))) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    settings.dry_run = true;
+    let groups = std::sync::Arc::new(std::sync::Mutex::new(
+        lakesync::planview::PlanGroups::default(),
+    ));
+    let result = rt.block_on(async {
+        lakesync::sync::run_with(
+            &settings,
+            install_signals().map_err(RunError::Env)?,
+            Some(groups.clone()),
+        )
+        .await
+    });
+    let report = match result {
+        Ok(r) => r,
+        Err(RunError::Env(e)) => return env_error(&e),
+    };
+    if let Some(e) = &report.error {
+        eprintln!("error: {}\nhint: {}", e.message, e.hint);
+        return ExitCode::from(report.exit_code as u8);
+    }
+    let (start, end) = settings
+        .selection
+        .as_ref()
+        .map_or((None, None), |s| s.date_range());
+    let Ok(g) = groups.lock() else {
+        return fail(exit_codes::INTERNAL, "the plan was not readable", "");
+    };
+    let text = match args.format {
+        FormatArg::Text => g.render_table(start, end),
+        FormatArg::Json => {
+            let mut j = g.to_json(start, end);
+            j["source"] = serde_json::json!(report.source);
+            j["dest"] = serde_json::json!(report.dest);
+            j["selection"] = serde_json::json!(report.selection);
+            j["batches"] = serde_json::json!(report.totals.batches);
+            serde_json::to_string_pretty(&j).unwrap_or_default() + "\n"
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    if !ui.quiet {
+        eprint!("{}", report.human_summary());
+    }
+    ExitCode::from(report.exit_code as u8)
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -106,8 +168,10 @@ fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
         })
 }
 
-fn resolve(args: &SyncArgs) -> Result<Settings, ExitCode> {
-    let settings = Settings::resolve(args, &Env::from_process()).map_err(|e| usage(&e))?;
+fn resolve(args: &SyncArgs, ui: Ui) -> Result<Settings, ExitCode> {
+    let mut settings = Settings::resolve(args, &Env::from_process()).map_err(|e| usage(&e))?;
+    settings.quiet = ui.quiet;
+    settings.progress_interval = ui.progress_interval;
     check_report_target(&settings.report).map_err(|e| usage(&e))?;
     Ok(settings)
 }
@@ -140,8 +204,9 @@ fn install_signals() -> Result<lakesync::signals::Interrupt, EnvError> {
         .map_err(|e| EnvError::new(format!("cannot install signal handlers: {e}"), ""))
 }
 
-fn run_verify(args: &VerifyArgs, quiet: bool) -> ExitCode {
-    let (settings, rt) = match resolve(&args.sync).and_then(|s| runtime().map(|r| (s, r))) {
+fn run_verify(args: &VerifyArgs, ui: Ui) -> ExitCode {
+    let quiet = ui.quiet;
+    let (settings, rt) = match resolve(&args.sync, ui).and_then(|s| runtime().map(|r| (s, r))) {
         Ok(x) => x,
         Err(code) => return code,
     };
@@ -161,8 +226,9 @@ fn run_verify(args: &VerifyArgs, quiet: bool) -> ExitCode {
     ExitCode::from(code as u8)
 }
 
-fn run_sync(args: &SyncArgs, quiet: bool) -> ExitCode {
-    let (settings, rt) = match resolve(args).and_then(|s| runtime().map(|r| (s, r))) {
+fn run_sync(args: &SyncArgs, ui: Ui) -> ExitCode {
+    let quiet = ui.quiet;
+    let (settings, rt) = match resolve(args, ui).and_then(|s| runtime().map(|r| (s, r))) {
         Ok(x) => x,
         Err(code) => return code,
     };
@@ -309,16 +375,63 @@ fn parse_cli(argv: &[std::ffi::OsString]) -> Result<Cli, UsageError> {
     Cli::from_arg_matches(&matches).map_err(|e| UsageError::new(e.to_string(), "see --help"))
 }
 
+/// `lakesync --version`: our version, and the s5cmd that a run would use, and where.
+fn print_version() -> ExitCode {
+    println!("lakesync {}", env!("CARGO_PKG_VERSION"));
+    let env = Env::from_process();
+    let from_env = env.lakesync_s5cmd.as_ref().map(std::path::PathBuf::from);
+    match lakesync::s5cmd::locate(None, from_env.as_deref()) {
+        Ok(b) => println!(
+            "s5cmd {} at {} (via {})",
+            b.version,
+            b.path.display(),
+            b.found_via
+        ),
+        Err(e) => println!("s5cmd not usable: {} (hint: {})", e.message, e.hint),
+    }
+    ExitCode::SUCCESS
+}
+
 fn main() -> ExitCode {
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if argv.len() == 2 && (argv[1] == "--version" || argv[1] == "-V") {
+        return print_version();
+    }
     let cli = match parse_cli(&argv) {
         Ok(c) => c,
         Err(e) => return usage(&e),
     };
-    init_logging(cli.verbose);
+    init_logging(cli.verbose, cli.log_format);
+    let ui = Ui {
+        quiet: cli.quiet,
+        progress_interval: cli.progress_interval,
+    };
     match &cli.command {
-        Command::Sync(args) => run_sync(args, cli.quiet),
-        Command::Verify(args) => run_verify(args, cli.quiet),
+        Command::Sync(args) => run_sync(args, ui),
+        Command::Verify(args) => run_verify(args, ui),
+        Command::Plan(args) => run_plan(args, ui),
         Command::Report(args) => run_report(args),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let shell = match shell {
+                Shell::Bash => clap_complete::Shell::Bash,
+                Shell::Zsh => clap_complete::Shell::Zsh,
+                Shell::Fish => clap_complete::Shell::Fish,
+            };
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "lakesync",
+                &mut std::io::stdout(),
+            );
+            ExitCode::SUCCESS
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(_) => ExitCode::SUCCESS, // closed pipe
+            }
+        }
     }
 }

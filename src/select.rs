@@ -228,6 +228,11 @@ impl Selection {
     }
 
     /// One-line human description, e.g. "spot daily klines BTCUSDT 1m 2024-01-01..2024-01-31".
+    /// The inclusive date range, when given.
+    pub fn date_range(&self) -> (Option<Date>, Option<Date>) {
+        (self.start, self.end)
+    }
+
     pub fn describe(&self) -> String {
         let mut parts = vec![
             self.market

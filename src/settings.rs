@@ -138,6 +138,10 @@ pub struct Settings {
     pub shard: Option<crate::shard::Shard>,
     pub summary_line: bool,
     pub exit_code_when_nothing_to_do: Option<i32>,
+    /// No summary or progress on stderr (`-q`); set by the caller.
+    pub quiet: bool,
+    /// Seconds between progress lines when stderr is not a terminal; set by the caller.
+    pub progress_interval: u64,
     pub dry_run: bool,
     pub write_commands: Option<PathBuf>,
     pub report: Option<ReportTarget>,
@@ -385,6 +389,8 @@ impl Settings {
             shard,
             summary_line: args.summary_line,
             exit_code_when_nothing_to_do,
+            quiet: false,
+            progress_interval: 30,
             dry_run: args.dry_run,
             write_commands: args.write_commands.clone(),
             report,

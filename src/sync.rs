@@ -13,6 +13,9 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
@@ -26,6 +29,8 @@ use crate::list::{ListError, Listed, Lister, Object};
 use crate::manifest::ManifestListing;
 use crate::metrics::MetricsInput;
 use crate::plan::{Decision, Merge, OrderError};
+use crate::planview::PlanGroups;
+use crate::progress::{Planned, Progress, Snapshot};
 use crate::report::{
     BatchReport, Integrity, MAX_FAILURES_LISTED, Operations, PlanSummary, Report, ReportSettings,
     RunFailure, Throughput, Tool, Totals,
@@ -147,11 +152,22 @@ enum PlanError {
     Order(#[from] OrderError),
 }
 
+/// Marks planning finished however the planner returns.
+struct FinishOnDrop(Arc<Planned>);
+
+impl Drop for FinishOnDrop {
+    fn drop(&mut self) {
+        self.0.finished.store(true, Ordering::Relaxed);
+    }
+}
+
 struct Planner {
     handle: Handle,
     source_lister: Lister,
     dest_lister: Lister,
     settings: Settings,
+    planned: Arc<Planned>,
+    groups: Option<Arc<Mutex<PlanGroups>>>,
 }
 
 impl Planner {
@@ -195,8 +211,14 @@ impl Planner {
         let mut stats = PlanStats::default();
         let mut batcher = Batcher::new(settings.batch_size);
         let in_scope = src.filter(|o| settings.in_scope(&o.key));
+        let planned = self.planned.clone();
+        let _finished = FinishOnDrop(planned.clone());
         let send = |b: Batch, stats: &mut PlanStats| -> bool {
             stats.batches += 1;
+            planned
+                .objects
+                .fetch_add(b.items.len() as u64, Ordering::Relaxed);
+            planned.bytes.fetch_add(b.bytes(), Ordering::Relaxed);
             tx.blocking_send(b).is_ok()
         };
         for decision in Merge::new(in_scope, dst) {
@@ -210,7 +232,18 @@ impl Planner {
                 return Err(e.into());
             }
             stats.selected += 1;
-            match decision? {
+            let decision = decision?;
+            if let Some(g) = &self.groups
+                && let Ok(mut g) = g.lock()
+            {
+                match &decision {
+                    Decision::Skip { object } => g.record(&object.key, object.size, None),
+                    Decision::Copy { object, reason } => {
+                        g.record(&object.key, object.size, Some(*reason))
+                    }
+                }
+            }
+            match decision {
                 Decision::Skip { object } => {
                     stats.skipped += 1;
                     stats.bytes_skipped += object.size;
@@ -398,6 +431,15 @@ impl Sides {
 
 /// Run a sync as the settings say. Returns the report (whose `exit_code` says how it went).
 pub async fn run(settings: &Settings, interrupt: Interrupt) -> Result<Report, RunError> {
+    run_with(settings, interrupt, None).await
+}
+
+/// Run a sync, also recording every planned decision into `groups` (for `lakesync plan`).
+pub async fn run_with(
+    settings: &Settings,
+    interrupt: Interrupt,
+    groups: Option<Arc<Mutex<PlanGroups>>>,
+) -> Result<Report, RunError> {
     let started_at = now_rfc3339();
     let t0 = Instant::now();
     let sides = Sides::prepare(settings, &interrupt).await?;
@@ -409,11 +451,15 @@ pub async fn run(settings: &Settings, interrupt: Interrupt) -> Result<Report, Ru
     );
     let endpoint_url = dest_globals.endpoint_url.clone();
     let lister = |globals: &Globals| sides.lister(globals);
+    let planned = Arc::new(Planned::default());
+    let mut progress = Progress::new(settings.quiet, settings.progress_interval, planned.clone());
     let planner = Planner {
         handle: Handle::current(),
         source_lister: lister(&source_globals),
         dest_lister: lister(&dest_globals),
         settings: settings.clone(),
+        planned: planned.clone(),
+        groups: groups.clone(),
     };
     let (batch_tx, mut batch_rx) = mpsc::channel::<Batch>(2);
     let planning = tokio::task::spawn_blocking(move || planner.run(batch_tx));
@@ -587,6 +633,12 @@ pub async fn run(settings: &Settings, interrupt: Interrupt) -> Result<Report, Ru
         totals.copied += out.copied.len() as u64;
         totals.bytes_copied += bytes;
         totals.failed += out.failures.len() as u64;
+        progress.update(&Snapshot {
+            done: totals.copied + totals.failed,
+            done_bytes: totals.bytes_copied,
+            failed: totals.failed,
+            workers,
+        });
         tracing::info!(
             batch = out.index,
             files = out.files,
@@ -620,6 +672,7 @@ pub async fn run(settings: &Settings, interrupt: Interrupt) -> Result<Report, Ru
         }
     }
     drop(batch_rx);
+    progress.finish();
     let resources = sampler.map(|s| {
         let overhead = s.sampling_overhead();
         let mut r = s.stop();

@@ -381,3 +381,76 @@ fn a_source_manifest_replaces_the_source_listing() {
     assert_eq!(missing.code, 2);
     assert!(missing.stderr.contains("/nonexistent.csv"));
 }
+
+#[test]
+fn plan_groups_by_folder_and_lists_gaps_as_gaps() {
+    let (moto, _dir) = seeded(40);
+    // Half of one group already in place.
+    let first = lakesync(&sync_args(
+        &moto,
+        &[
+            "--market",
+            "spot",
+            "--data-type",
+            "trades",
+            "--end",
+            "2024-12-20",
+        ],
+    ));
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let mut args = sync_args(
+        &moto,
+        &[
+            "--market",
+            "spot",
+            "--period",
+            "daily",
+            "--start",
+            "2024-12-15",
+            "--format",
+            "json",
+        ],
+    );
+    args[0] = "plan";
+    args.retain(|a| *a != "--report" && *a != "-");
+    let run = lakesync(&args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let p: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(p["command"], "plan");
+    let groups = p["groups"].as_array().unwrap();
+    let trades = groups
+        .iter()
+        .find(|g| g["group"] == "spot/daily/trades/BTCUSDT")
+        .unwrap();
+    assert!(trades["skip"].as_u64().unwrap() > 0, "{trades}");
+    assert!(trades["copy"].as_u64().unwrap() > 0, "{trades}");
+    // The fixtures start on 2024-12-20: the five days before are gaps, not errors.
+    assert_eq!(trades["missing_dates"][0], "2024-12-15");
+    assert!(
+        moto.list("dst", "lake/").len() < moto.list("src", "").len(),
+        "plan copied"
+    );
+    let copy: u64 = groups.iter().map(|g| g["copy"].as_u64().unwrap()).sum();
+    assert_eq!(p["totals"]["copy"], copy);
+}
+
+#[test]
+fn version_completions_and_man_page() {
+    let v = lakesync(&["--version"]);
+    assert_eq!(v.code, 0);
+    assert!(
+        v.stdout.contains("lakesync ") && v.stdout.contains("s5cmd v2.3.0"),
+        "{}",
+        v.stdout
+    );
+    for shell in ["bash", "zsh", "fish"] {
+        let c = lakesync(&["completions", shell]);
+        assert_eq!(c.code, 0);
+        assert!(
+            c.stdout.contains("sync") && c.stdout.contains("batch-size"),
+            "{shell}"
+        );
+    }
+    let m = lakesync(&["man"]);
+    assert!(m.stdout.starts_with(".ie") && m.stdout.contains("lakesync"));
+}
