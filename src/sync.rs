@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 
 use crate::batch::{Batch, Batcher, Item};
 use crate::error::EnvError;
-use crate::execute::{Executor, Failure, Runner, Strategy};
+use crate::execute::{BatchOutcome, Executor, Failure, Runner, Strategy};
 use crate::exit_codes;
 use crate::governor::{BatchSignal, Controller, Limits};
 use crate::history::HistoryEntry;
@@ -566,26 +566,61 @@ pub async fn run_with(
     let mut controller = Controller::new(limits, initial_workers);
     let mut workers = controller.initial().workers;
 
-    while let Some(batch) = batch_rx.recv().await {
-        if interrupt.signal().is_some() {
-            interrupted = true;
-            break;
-        }
-        if settings.dry_run {
-            if let Some(w) = commands_out.as_mut()
-                && let Err(e) = write_copy_lines(w, &batch, settings)
-            {
-                run_error.get_or_insert((
-                    format!("cannot write --write-commands file: {e}"),
-                    "check the path and free space".into(),
-                ));
+    // Staged batches overlap: while batch k uploads, batch k+1 downloads. Results are
+    // taken in batch order, so the validation spill stays sorted.
+    let depth = if settings.strategy == Strategy::Staged {
+        2
+    } else {
+        1
+    };
+    let mut inflight: VecDeque<tokio::task::JoinHandle<(Batch, BatchOutcome)>> = VecDeque::new();
+    let mut input_open = true;
+    loop {
+        while input_open && inflight.len() < depth && !interrupted {
+            let Some(batch) = batch_rx.recv().await else {
+                input_open = false;
+                break;
+            };
+            if interrupt.signal().is_some() {
+                interrupted = true;
+                break;
             }
-            continue;
+            if settings.dry_run {
+                if let Some(w) = commands_out.as_mut()
+                    && let Err(e) = write_copy_lines(w, &batch, settings)
+                {
+                    run_error.get_or_insert((
+                        format!("cannot write --write-commands file: {e}"),
+                        "check the path and free space".into(),
+                    ));
+                }
+                continue;
+            }
+            if inflight.is_empty()
+                && let Some(s) = &sampler
+            {
+                s.take_window();
+            }
+            let exec = executor.clone();
+            let w = workers;
+            inflight.push_back(tokio::spawn(async move {
+                let out = exec.run_batch(&batch, w).await;
+                (batch, out)
+            }));
         }
-        if let Some(s) = &sampler {
-            s.take_window();
-        }
-        let out = executor.run_batch(&batch, workers).await;
+        let Some(next) = inflight.pop_front() else {
+            break;
+        };
+        let (batch, out) = match next.await {
+            Ok(x) => x,
+            Err(e) => {
+                run_error.get_or_insert((
+                    format!("a batch stopped unexpectedly: {e}"),
+                    "this is a bug: please report it".into(),
+                ));
+                break;
+            }
+        };
         let window = sampler
             .as_ref()
             .map(Sampler::take_window)
@@ -666,10 +701,8 @@ pub async fn run_with(
         for f in out.failures {
             record_failure(f, &mut failures);
         }
-        if out.interrupted {
-            interrupted = true;
-            break;
-        }
+        // Batches already running see the interruption themselves; collect their results.
+        interrupted |= out.interrupted;
     }
     drop(batch_rx);
     progress.finish();
