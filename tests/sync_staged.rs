@@ -300,3 +300,64 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     out.sort();
     out
 }
+
+#[test]
+fn a_200_mb_object_staged_keeps_lakesync_memory_flat() {
+    use sha2::Digest;
+    let moto = Moto::start();
+    moto.make_bucket("src");
+    moto.make_bucket("dst");
+    let dir = tempfile::tempdir().unwrap();
+    let zip = dir.path().join("BIG-trades-2024-01-01.zip");
+    // Incompressible-ish bytes, written in chunks (the test keeps its own memory low too).
+    let mut hasher = sha2::Sha256::new();
+    {
+        use std::io::Write;
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&zip).unwrap());
+        let mut x: u64 = 0x9e3779b97f4a7c15;
+        let mut chunk = vec![0u8; 1 << 20];
+        for _ in 0..200 {
+            for b in chunk.chunks_mut(8) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                b.copy_from_slice(&x.to_le_bytes()[..b.len()]);
+            }
+            hasher.update(&chunk);
+            f.write_all(&chunk).unwrap();
+        }
+    }
+    let digest: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    std::fs::write(
+        dir.path().join("BIG-trades-2024-01-01.zip.CHECKSUM"),
+        format!("{digest}  BIG-trades-2024-01-01.zip\n"),
+    )
+    .unwrap();
+    moto.upload_dir(dir.path(), "src", "big/");
+    let run = lakesync(&[
+        "sync",
+        "--endpoint-url",
+        &moto.url,
+        "--source",
+        "s3://src",
+        "--dest",
+        "s3://dst",
+        "--mode",
+        "staged",
+        "--report",
+        "-",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let r = run.report();
+    assert_eq!(r["integrity"]["checksums_verified"], 1);
+    assert_eq!(r["totals"]["validated"], 2);
+    let rss = r["resources"]["rss_peak_bytes"].as_u64().unwrap();
+    assert!(
+        rss > 0 && rss < 64_000_000,
+        "lakesync RSS {rss} for a 200 MB object"
+    );
+}
