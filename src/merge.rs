@@ -216,9 +216,13 @@ pub fn merge(reports: &[(String, Value)], fail_on: Option<Status>) -> Result<Val
         _ => Mode::Direct,
     };
     let settings = first.get("settings").cloned().unwrap_or(Value::Null);
+    // As in a single run: batches under half the batch size (each shard's trailing one) are
+    // dominated by fixed costs and are not judged against a per-file baseline.
+    let batch_size = num(&settings, &["batch_size"]) as usize;
     let batch_seconds: Vec<(usize, f64)> = batches
         .iter()
         .map(|b| (num(b, &["files"]) as usize, num(b, &["seconds"])))
+        .filter(|(files, _)| batch_size == 0 || *files * 2 >= batch_size)
         .collect();
     let checks = sla::evaluate(&SlaInputs {
         mode: sla_mode,
