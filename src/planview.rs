@@ -217,8 +217,10 @@ mod tests {
         assert_eq!(spot["skip"], 3);
         assert_eq!(spot["copy_bytes"], 30);
         assert_eq!(spot["missing_dates"], json!(["2024-01-03", "2024-01-05"]));
-        let funding = &j["groups"][0];
-        assert_eq!(funding["missing_dates"], json!(["2024-02"]));
+        // The range covers January only: no monthly gap in it; open-ended, February is one.
+        assert_eq!(j["groups"][0]["missing_dates"], json!([]));
+        let open = p.to_json(None, None);
+        assert_eq!(open["groups"][0]["missing_dates"], json!(["2024-02"]));
         assert_eq!(j["totals"]["copy"], 3);
         let t = p.render_table(start, end);
         assert!(

@@ -127,7 +127,7 @@ mod tests {
         let l = line(&s, 100, true, Duration::from_secs(10));
         assert_eq!(
             l,
-            "progress: 50/100 objects, 5.0 files/s, 0.5 MB/s, ETA 10s, 16 workers, 1 failed"
+            "progress: 50/100 objects, 5.0 files/s, 500.0 kB/s, ETA 10s, 16 workers, 1 failed"
         );
         let l = line(&s, 60, false, Duration::from_secs(10));
         assert!(
