@@ -76,9 +76,13 @@ pub enum Command {
 pub struct ReportArgs {
     #[command(subcommand)]
     pub action: Option<ReportAction>,
-    /// A history file (JSON lines, from `sync --history PATH`).
-    #[arg(value_name = "HISTORY")]
+    /// A history file (JSON lines, from `sync --history PATH`); with --html also a run report
+    /// (JSON, from `sync --report PATH` or `report merge`).
+    #[arg(value_name = "HISTORY|REPORT")]
     pub history: Option<PathBuf>,
+    /// Write one self-contained HTML page (inline SVG charts) to OUT instead.
+    #[arg(long, value_name = "OUT")]
+    pub html: Option<PathBuf>,
     /// Output format on stdout.
     #[arg(long, value_enum, default_value_t = FormatArg::Text)]
     pub format: FormatArg,

@@ -17,6 +17,7 @@ pub mod execute;
 pub mod exit_codes;
 pub mod governor;
 pub mod history;
+pub mod html;
 pub mod list;
 pub mod manifest;
 pub mod merge;

@@ -305,6 +305,46 @@ fn run_merge(args: &MergeArgs) -> ExitCode {
     ExitCode::from(code)
 }
 
+/// `lakesync report --html OUT INPUT`: a run report (JSON) or a history file (JSON lines).
+fn run_html(input: &std::path::Path, out: &std::path::Path) -> ExitCode {
+    let text = match std::fs::read_to_string(input) {
+        Ok(t) => t,
+        Err(e) => {
+            return usage(&UsageError::new(
+                format!("cannot read {}: {e}", input.display()),
+                "pass a report (sync --report PATH) or a history file (sync --history PATH)",
+            ));
+        }
+    };
+    let page = match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(report) if report.get("command").is_some() => lakesync::html::render_run(&report),
+        _ => match lakesync::history::summarise_reader(std::io::Cursor::new(text.as_bytes())) {
+            Ok(s) if s.runs > 0 => match serde_json::to_value(&s) {
+                Ok(v) => lakesync::html::render_history(&v),
+                Err(e) => return fail(exit_codes::INTERNAL, &format!("cannot render: {e}"), ""),
+            },
+            _ => {
+                return usage(&UsageError::new(
+                    format!(
+                        "{} is neither a lakesync report nor a history file",
+                        input.display()
+                    ),
+                    "pass the file written by `sync --report PATH`, `report merge`, or `sync --history PATH`",
+                ));
+            }
+        },
+    };
+    if let Err(e) = lakesync::metrics::write_atomic(out, &page) {
+        return fail(
+            exit_codes::ENVIRONMENT,
+            &format!("cannot write {}: {e}", out.display()),
+            "check that the folder exists and is writable",
+        );
+    }
+    eprintln!("lakesync report: wrote {}", out.display());
+    ExitCode::SUCCESS
+}
+
 fn run_report(args: &ReportArgs) -> ExitCode {
     if let Some(ReportAction::Merge(m)) = &args.action {
         return run_merge(m);
@@ -315,6 +355,9 @@ fn run_report(args: &ReportArgs) -> ExitCode {
             "lakesync report HISTORY.jsonl, or lakesync report merge shard-*.json",
         ));
     };
+    if let Some(out) = &args.html {
+        return run_html(history, out);
+    }
     let summary = match lakesync::history::summarise(history) {
         Ok(s) => s,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
