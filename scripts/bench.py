@@ -126,7 +126,8 @@ def scenario(url, name, files, size_class, reps, tools, tmp):
             for f in fs:
                 if f.endswith(".CHECKSUM"):
                     os.remove(os.path.join(d, f))
-    s5(url, "rb", "s3://bsrc", check=False)
+    # Scenarios reuse key names: empty the bucket so each scenario has only its own objects.
+    s5(url, "rm", "s3://bsrc/*", check=False)
     s5(url, "mb", "s3://bsrc", check=False)
     s5(url, "--numworkers", "32", "cp", f"{src_dir}/*", "s3://bsrc/")
     shutil.rmtree(src_dir)
@@ -215,6 +216,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--full", action="store_true", help="add 10,000 small and large-file scenarios")
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--only", help="run only the scenarios whose name contains this")
     a = ap.parse_args()
     for exe in (S5CMD, LAKESYNC):
         if not os.path.exists(exe):
@@ -225,6 +227,8 @@ def main():
                  ("100-small-1MB", 100, "small"), ("1000-small", 1000, "tiny"), ("100-medium", 100, "medium")]
     if a.full:
         scenarios += [("10000-small", 10000, "tiny"), ("10-large", 10, "large")]
+    if a.only:
+        scenarios = [sc for sc in scenarios if a.only in sc[0]]
     proc, url = start_moto()
     server = f"moto-{moto_version()}"
     res = {"date": datetime.date.today().isoformat(), "server": server, "reps": a.reps, "machine": machine(),
@@ -243,11 +247,11 @@ def main():
         proc.wait()
     out_dir = os.path.join(ROOT, "bench", "results")
     os.makedirs(out_dir, exist_ok=True)
-    base = os.path.join(out_dir, f"{res['date']}-{server}")
+    base = os.path.join(out_dir, f"{res['date']}-{server}" + (f"-{a.only}" if a.only else ""))
     with open(base + ".json", "w") as f:
         json.dump(res, f, indent=1)
     md = markdown(res)
-    for p in (base + ".md", os.path.join(out_dir, "LATEST.md")):
+    for p in [base + ".md"] + ([] if a.only else [os.path.join(out_dir, "LATEST.md")]):
         with open(p, "w") as f:
             f.write(md)
     print(md)

@@ -56,6 +56,23 @@ pub struct StagedOutcome {
     pub timed_out: bool,
 }
 
+impl StagedOutcome {
+    /// Fold the counters (not the per-item results) of a part into the batch's.
+    fn add_counters(&mut self, r: &StagedOutcome) {
+        self.ops += r.ops;
+        self.verified += r.verified;
+        self.unverified += r.unverified;
+        self.local_bytes_written += r.local_bytes_written;
+        self.retried += r.retried;
+        self.throttled += r.throttled;
+        self.processes += r.processes;
+        self.unparsed_count += r.unparsed_count;
+        self.attempts = self.attempts.max(r.attempts);
+        self.interrupted |= r.interrupted;
+        self.timed_out |= r.timed_out;
+    }
+}
+
 fn local_name(j: usize, key: &str) -> String {
     let ext = if key.ends_with(".zip.CHECKSUM") {
         ".CHECKSUM"
@@ -167,17 +184,7 @@ pub async fn run(
             out.results[i] = r.results[k].clone();
             out.tries[i] = r.tries[k];
         }
-        out.ops += r.ops;
-        out.verified += r.verified;
-        out.unverified += r.unverified;
-        out.local_bytes_written += r.local_bytes_written;
-        out.retried += r.retried;
-        out.throttled += r.throttled;
-        out.processes += r.processes;
-        out.unparsed_count += r.unparsed_count;
-        out.attempts = out.attempts.max(r.attempts);
-        out.interrupted |= r.interrupted;
-        out.timed_out |= r.timed_out;
+        out.add_counters(&r);
     }
     out
 }

@@ -4,22 +4,12 @@ mod common;
 #[path = "support/fault_proxy.rs"]
 mod fault_proxy;
 
-use common::{Moto, gen_fixtures, lakesync};
+use common::{assert_mirrors, lakesync, seeded};
 use fault_proxy::{FaultConfig, FaultProxy};
-
-fn seeded(archives: usize) -> (Moto, tempfile::TempDir) {
-    let moto = Moto::start();
-    let dir = tempfile::tempdir().unwrap();
-    gen_fixtures(dir.path(), &["--files", &archives.to_string()]);
-    moto.make_bucket("src");
-    moto.make_bucket("dst");
-    moto.upload_dir(dir.path(), "src", "");
-    (moto, dir)
-}
 
 #[test]
 fn ten_percent_of_copies_faulted_every_object_still_lands_and_validates() {
-    let (moto, _dir) = seeded(500); // 1,000 objects
+    let (moto, _dir) = seeded(500, false); // 1,000 objects
     // 10% of copy requests (PUT) get a 503 SlowDown, a 500 or a connection reset.
     let proxy = FaultProxy::start(
         &moto.url,
@@ -76,20 +66,13 @@ fn ten_percent_of_copies_faulted_every_object_still_lands_and_validates() {
         .unwrap();
     assert!(attempts >= 2);
     // Independent check, straight against the server.
-    assert_eq!(moto.list("dst", ""), {
-        let src = moto.list("src", "");
-        let dst = moto.list("dst", "");
-        assert_eq!(src.len(), 1000);
-        for (k, s) in &src {
-            assert_eq!((dst[k].size, &dst[k].etag), (s.size, &s.etag), "{k}");
-        }
-        dst
-    });
+    assert_eq!(moto.list("src", "").len(), 1000);
+    assert_mirrors(&moto, "src", &moto, "dst", "");
 }
 
 #[test]
 fn every_copy_faulted_is_a_clear_failure_and_nothing_is_claimed() {
-    let (moto, _dir) = seeded(10);
+    let (moto, _dir) = seeded(10, false);
     let proxy = FaultProxy::start(
         &moto.url,
         FaultConfig {

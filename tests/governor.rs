@@ -2,21 +2,11 @@
 
 mod common;
 
-use common::{Moto, gen_fixtures, lakesync};
-
-fn seeded(archives: usize) -> (Moto, tempfile::TempDir) {
-    let moto = Moto::start();
-    let dir = tempfile::tempdir().unwrap();
-    gen_fixtures(dir.path(), &["--files", &archives.to_string()]);
-    moto.make_bucket("src");
-    moto.make_bucket("dst");
-    moto.upload_dir(dir.path(), "src", "");
-    (moto, dir)
-}
+use common::{lakesync, seeded};
 
 #[test]
 fn a_tiny_memory_ceiling_is_reported_as_a_breach_and_lowers_workers() {
-    let (moto, _dir) = seeded(60);
+    let (moto, _dir) = seeded(60, false);
     let run = lakesync(&[
         "sync",
         "--endpoint-url",
@@ -76,7 +66,7 @@ fn a_tiny_memory_ceiling_is_reported_as_a_breach_and_lowers_workers() {
 
 #[test]
 fn metrics_parse_and_history_grows_one_line_per_run() {
-    let (moto, _dir) = seeded(10);
+    let (moto, _dir) = seeded(10, false);
     let out = tempfile::tempdir().unwrap();
     let metrics = out.path().join("lakesync.prom");
     let history = out.path().join("history.jsonl");

@@ -388,11 +388,7 @@ fn kill_9_then_rerun_finishes_the_job_and_cleans_up() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     let r = run.report();
     let source = moto.list("src", "");
-    let dest = moto.list("dst", "");
-    assert_eq!(dest.len(), source.len());
-    for (k, s) in &source {
-        assert_eq!((dest[k].size, &dest[k].etag), (s.size, &s.etag), "{k}");
-    }
+    common::assert_mirrors(&moto, "src", &moto, "dst", "");
     // Objects already in place were not copied again.
     assert!(
         r["totals"]["skipped"].as_u64().unwrap() >= partial as u64 - 40,
@@ -436,11 +432,7 @@ fn two_runs_at_once_on_one_destination_do_not_corrupt_or_double_count() {
     });
     assert_eq!((a.code, b.code), (0, 0), "{}\n{}", a.stderr, b.stderr);
     let source = moto.list("src", "");
-    let dest = moto.list("dst", "");
-    assert_eq!(dest.len(), source.len());
-    for (k, s) in &source {
-        assert_eq!((dest[k].size, &dest[k].etag), (s.size, &s.etag), "{k}");
-    }
+    common::assert_mirrors(&moto, "src", &moto, "dst", "");
     for r in [a.report(), b.report()] {
         let t = &r["totals"];
         // Each run counts only what it did itself, and validated each copy it made.

@@ -57,11 +57,7 @@ fn four_shards_partition_the_plan_and_their_reports_merge() {
         source.len() as u64,
         "shards overlap or miss objects"
     );
-    let dest = moto.list("dst", "");
-    assert_eq!(dest.len(), source.len());
-    for (k, s) in &source {
-        assert_eq!(dest[k].size, s.size, "{k}");
-    }
+    common::assert_mirrors(&moto, "src", &moto, "dst", "");
     // Every zip landed with its CHECKSUM in the same shard (staged verification needs it).
     for p in &paths {
         let r: serde_json::Value =

@@ -3,19 +3,7 @@
 
 mod common;
 
-use common::{Moto, gen_fixtures, lakesync, lakesync_with};
-
-/// A server seeded with `files` generated archive objects (2 keys each) plus the four real
-/// archive files, in bucket `src`; an empty bucket `dst`.
-fn seeded(files: usize) -> (Moto, tempfile::TempDir) {
-    let moto = Moto::start();
-    let dir = tempfile::tempdir().unwrap();
-    gen_fixtures(dir.path(), &["--files", &files.to_string(), "--with-real"]);
-    moto.make_bucket("src");
-    moto.make_bucket("dst");
-    moto.upload_dir(dir.path(), "src", "");
-    (moto, dir)
-}
+use common::{Moto, lakesync, lakesync_with, seeded};
 
 fn sync_args<'a>(moto: &'a Moto, extra: &[&'a str]) -> Vec<&'a str> {
     let mut v = vec![
@@ -35,7 +23,7 @@ fn sync_args<'a>(moto: &'a Moto, extra: &[&'a str]) -> Vec<&'a str> {
 
 #[test]
 fn selection_lands_exactly_then_second_run_copies_nothing() {
-    let (moto, _dir) = seeded(300);
+    let (moto, _dir) = seeded(300, true);
     let selection = [
         "--market",
         "spot",
@@ -123,7 +111,7 @@ fn selection_lands_exactly_then_second_run_copies_nothing() {
 
 #[test]
 fn same_size_reupload_at_the_source_is_copied_again() {
-    let (moto, _dir) = seeded(10);
+    let (moto, _dir) = seeded(10, true);
     let run = lakesync(&sync_args(&moto, &[]));
     assert_eq!(run.code, 0, "{}", run.stderr);
     let key = "data/spot/daily/klines/BTCUSDT/1h/BTCUSDT-1h-2026-05-08.zip";
@@ -145,7 +133,7 @@ fn same_size_reupload_at_the_source_is_copied_again() {
 
 #[test]
 fn selection_leaves_everything_outside_untouched() {
-    let (moto, _dir) = seeded(60);
+    let (moto, _dir) = seeded(60, true);
     // Something already at the destination, outside the selection.
     moto.put(
         "dst",
@@ -198,7 +186,7 @@ fn a_source_object_gone_is_still_a_failure_after_the_staged_fallback() {
 }
 
 fn gone_object_case(mode: &str) {
-    let (moto, _dir) = seeded(20);
+    let (moto, _dir) = seeded(20, true);
     let gone = "data/futures/um/monthly/fundingRate/BTCUSDT/BTCUSDT-fundingRate-2026-04.zip";
     // The fake s5cmd deletes the object after lakesync listed it, then runs the real s5cmd.
     let fake = common::fake_s5cmd_bin();
@@ -255,7 +243,7 @@ fn gone_object_case(mode: &str) {
 
 #[test]
 fn dry_run_copies_nothing_and_says_what_it_would_do() {
-    let (moto, _dir) = seeded(30);
+    let (moto, _dir) = seeded(30, true);
     let run = lakesync(&sync_args(&moto, &["--dry-run", "--batch-size", "7"]));
     assert_eq!(run.code, 0, "{}", run.stderr);
     let r = run.report();
@@ -270,7 +258,7 @@ fn dry_run_copies_nothing_and_says_what_it_would_do() {
 
 #[test]
 fn objects_without_an_outcome_line_are_retried_and_land() {
-    let (moto, _dir) = seeded(10);
+    let (moto, _dir) = seeded(10, true);
     let fake = common::fake_s5cmd_bin();
     let real = common::s5cmd_bin();
     // The fake drops 3 success lines of the first run and adds garbage: those objects
@@ -299,7 +287,7 @@ fn objects_without_an_outcome_line_are_retried_and_land() {
 
 #[test]
 fn a_hung_batch_is_killed_by_the_watchdog_and_reported() {
-    let (moto, _dir) = seeded(3);
+    let (moto, _dir) = seeded(3, true);
     let fake = common::fake_s5cmd_bin();
     let real = common::s5cmd_bin();
     let started = std::time::Instant::now();
@@ -333,7 +321,7 @@ fn a_hung_batch_is_killed_by_the_watchdog_and_reported() {
 
 #[test]
 fn a_source_manifest_replaces_the_source_listing() {
-    let (moto, _dir) = seeded(10);
+    let (moto, _dir) = seeded(10, true);
     let work = tempfile::tempdir().unwrap();
     // An s5cmd ls --json manifest of the source, minus its last line.
     let ls = moto.s5cmd_ok(&["--json", "ls", "s3://src/*"]);
@@ -384,7 +372,7 @@ fn a_source_manifest_replaces_the_source_listing() {
 
 #[test]
 fn plan_groups_by_folder_and_lists_gaps_as_gaps() {
-    let (moto, _dir) = seeded(40);
+    let (moto, _dir) = seeded(40, true);
     // Half of one group already in place.
     let first = lakesync(&sync_args(
         &moto,

@@ -40,12 +40,7 @@ fn two_servers_auto_goes_staged_and_everything_lands_verified() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     let r = run.report();
     let source = a.list("src", "");
-    let dest = b.list("dst", "mirror/");
-    assert_eq!(dest.len(), source.len());
-    for (k, s) in &source {
-        let d = &dest[k];
-        assert_eq!((d.size, &d.etag), (s.size, &s.etag), "{k}");
-    }
+    common::assert_mirrors(&a, "src", &b, "dst", "mirror/");
     let n = source.len() as u64;
     let zips = source.keys().filter(|k| k.ends_with(".zip")).count() as u64;
     assert_eq!(r["mode"], "staged");

@@ -281,3 +281,41 @@ pub fn lakesync_with(args: &[&str], env: &[(&str, &str)]) -> Run {
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
+
+/// A moto server with bucket `src` seeded with `archives` generated archive objects (a zip
+/// and its CHECKSUM each; plus the four real archive files with `with_real`) and an empty
+/// bucket `dst`. Keep the TempDir alive as long as the server.
+pub fn seeded(archives: usize, with_real: bool) -> (Moto, tempfile::TempDir) {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let n = archives.to_string();
+    let mut args = vec!["--files", n.as_str()];
+    if with_real {
+        args.push("--with-real");
+    }
+    gen_fixtures(dir.path(), &args);
+    moto.make_bucket("src");
+    moto.make_bucket("dst");
+    moto.upload_dir(dir.path(), "src", "");
+    (moto, dir)
+}
+
+/// Assert, with independent listings, that `dst_bucket/dst_prefix` holds exactly what
+/// `src_bucket` holds (keys, sizes, ETags).
+pub fn assert_mirrors(
+    src: &Moto,
+    src_bucket: &str,
+    dst: &Moto,
+    dst_bucket: &str,
+    dst_prefix: &str,
+) {
+    let source = src.list(src_bucket, "");
+    let dest = dst.list(dst_bucket, dst_prefix);
+    assert_eq!(dest.len(), source.len(), "object counts differ");
+    for (k, s) in &source {
+        let d = dest
+            .get(k)
+            .unwrap_or_else(|| panic!("{k} missing at the destination"));
+        assert_eq!((d.size, &d.etag), (s.size, &s.etag), "{k}");
+    }
+}
