@@ -566,13 +566,13 @@ pub async fn run_with(
     let mut controller = Controller::new(limits, initial_workers);
     let mut workers = controller.initial().workers;
 
-    // Staged batches overlap: while batch k uploads, batch k+1 downloads. Results are
+    // Two batches run at once. Staged: while batch k uploads, batch k+1 downloads, each
+    // with the full worker count (one side each). Server-side copies: the worker count is
+    // split between the two s5cmd processes, so the total concurrency stays as chosen while
+    // one batch's tail (its last slow objects) overlaps the next batch's start. Results are
     // taken in batch order, so the validation spill stays sorted.
-    let depth = if settings.strategy == Strategy::Staged {
-        2
-    } else {
-        1
-    };
+    let depth = 2;
+    let split = settings.strategy != Strategy::Staged;
     let mut inflight: VecDeque<tokio::task::JoinHandle<(Batch, BatchOutcome)>> = VecDeque::new();
     let mut input_open = true;
     loop {
@@ -602,9 +602,12 @@ pub async fn run_with(
                 s.take_window();
             }
             let exec = executor.clone();
-            let w = workers;
+            let total = workers;
+            let per_process = if split { total.div_ceil(2) } else { total };
             inflight.push_back(tokio::spawn(async move {
-                let out = exec.run_batch(&batch, w).await;
+                let mut out = exec.run_batch(&batch, per_process).await;
+                // Report and govern the total, whatever each process got.
+                out.workers = total;
                 (batch, out)
             }));
         }
