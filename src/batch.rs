@@ -10,11 +10,23 @@ pub struct Item {
     pub reason: Reason,
 }
 
+/// Items `start..start + len` of a batch are a whole source folder, copied with one
+/// wildcard line (see `folders`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FolderRange {
+    /// Relative folder path, ending in `/`.
+    pub dir: String,
+    pub start: usize,
+    pub len: usize,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Batch {
     /// 0-based, in plan order.
     pub index: usize,
     pub items: Vec<Item>,
+    /// Whole folders among the items (direct mode), in item order.
+    pub folders: Vec<FolderRange>,
 }
 
 impl Batch {
@@ -29,6 +41,7 @@ pub struct Batcher {
     size: usize,
     next_index: usize,
     current: Vec<Item>,
+    folders: Vec<FolderRange>,
 }
 
 impl Batcher {
@@ -38,7 +51,30 @@ impl Batcher {
             size,
             next_index: 0,
             current: Vec::with_capacity(size),
+            folders: Vec::new(),
         }
+    }
+
+    /// Add a whole folder: it is never split, so a folder larger than the batch size is a
+    /// batch of its own. Returns the batches this completed (at most two).
+    pub fn push_folder(&mut self, dir: String, items: Vec<Item>) -> Vec<Batch> {
+        let mut out = Vec::new();
+        if items.is_empty() {
+            return out;
+        }
+        if !self.current.is_empty() && self.current.len() + items.len() > self.size {
+            out.push(self.take());
+        }
+        self.folders.push(FolderRange {
+            dir,
+            start: self.current.len(),
+            len: items.len(),
+        });
+        self.current.extend(items);
+        if self.current.len() >= self.size {
+            out.push(self.take());
+        }
+        out
     }
 
     /// Add an item; returns a batch when this item filled one.
@@ -68,9 +104,14 @@ impl Batcher {
 
     fn take(&mut self) -> Batch {
         let items = std::mem::replace(&mut self.current, Vec::with_capacity(self.size));
+        let folders = std::mem::take(&mut self.folders);
         let index = self.next_index;
         self.next_index += 1;
-        Batch { index, items }
+        Batch {
+            index,
+            items,
+            folders,
+        }
     }
 }
 
@@ -153,6 +194,43 @@ mod tests {
         // Size 1 cannot pair: one object per batch.
         let mut b = Batcher::new(1);
         assert_eq!(b.push(named("a.zip")).unwrap().items.len(), 1);
+    }
+
+    #[test]
+    fn folders_are_never_split() {
+        let mut b = Batcher::new(4);
+        let mut batches = Vec::new();
+        batches.extend(b.push(named("a")));
+        batches.extend(b.push(named("b")));
+        // Does not fit beside a, b: they go first.
+        batches.extend(b.push_folder(
+            "f/".into(),
+            (0..3).map(|i| named(&format!("f/{i}"))).collect(),
+        ));
+        batches.extend(b.push(named("g")));
+        // Larger than a batch: a batch of its own.
+        batches.extend(b.push_folder(
+            "h/".into(),
+            (0..6).map(|i| named(&format!("h/{i}"))).collect(),
+        ));
+        batches.extend(b.push(named("z")));
+        batches.extend(b.finish());
+        let sizes: Vec<_> = batches.iter().map(|b| b.items.len()).collect();
+        assert_eq!(sizes, vec![2, 4, 6, 1]);
+        assert!(batches[0].folders.is_empty());
+        assert_eq!(
+            batches[1].folders,
+            vec![FolderRange {
+                dir: "f/".into(),
+                start: 0,
+                len: 3
+            }]
+        );
+        assert_eq!(batches[1].items[3].object.key, "g");
+        assert_eq!(batches[2].folders[0].len, 6);
+        assert!(batches[3].folders.is_empty());
+        let indexes: Vec<_> = batches.iter().map(|b| b.index).collect();
+        assert_eq!(indexes, vec![0, 1, 2, 3]);
     }
 
     #[test]

@@ -182,6 +182,11 @@ pub struct SyncArgs {
     /// staged retry of what it cannot copy; staged otherwise), direct, or staged.
     #[arg(long, env = "LAKESYNC_MODE", value_enum, default_value_t = ModeArg::Auto)]
     pub mode: ModeArg,
+    /// Copy every object one command line each, even when a whole source folder is to be
+    /// copied (by default such a folder is copied with one s5cmd wildcard line, which costs
+    /// s5cmd less than half the CPU per object; see "Folder copies" in the README).
+    #[arg(long, env = "LAKESYNC_NO_FOLDER_COPIES")]
+    pub no_folder_copies: bool,
     /// Endpoint of the source only (overrides --endpoint-url for the source).
     #[arg(
         long,
@@ -275,11 +280,12 @@ pub struct SyncArgs {
         help_heading = "Tuning"
     )]
     pub batch_size: i64,
-    /// s5cmd workers (1-50).
+    /// s5cmd workers in all (1-50; staged mode uses at most 10). The governor starts here
+    /// and adapts it unless --fixed-workers.
     #[arg(
         long,
         env = "LAKESYNC_WORKERS",
-        default_value_t = 16,
+        default_value_t = 32,
         allow_negative_numbers = true,
         help_heading = "Tuning"
     )]

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use crate::batch::Batch;
 use crate::s3url::S3Url;
-use crate::s5cmd::cmdfile::{copy_line, echoed_command};
+use crate::s5cmd::cmdfile::{copy_line, echoed_command, folder_copy_line};
 use crate::s5cmd::{self, ErrorClass, Event, Globals, Pipe, classify_error};
 use crate::signals::Interrupt;
 use crate::staged::{self, StagedConfig};
@@ -60,6 +60,15 @@ impl Line {
     }
 }
 
+/// A wildcard line that copies a whole folder on the first attempt, standing for several
+/// lines (`members`, indexes into the lines). Members it did not copy are retried one line
+/// each.
+#[derive(Debug, Clone)]
+pub struct FolderLine {
+    pub text: String,
+    pub members: Vec<usize>,
+}
+
 /// Final state of one line after all attempts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LineState {
@@ -79,6 +88,11 @@ pub struct AttemptsOutcome {
     pub retried: u64,
     pub throttled: u64,
     pub processes: u64,
+    /// Wildcard folder lines issued (each one LIST request besides the copies).
+    pub folder_lines: u64,
+    /// Success lines for objects that were not planned (a folder copy met objects that
+    /// appeared after the listing).
+    pub unplanned: u64,
     pub unparsed: Vec<String>,
     pub unparsed_count: u64,
     pub interrupted: bool,
@@ -123,7 +137,29 @@ impl Runner {
         workers: u32,
         lines: &[Option<Line>],
     ) -> AttemptsOutcome {
+        self.run_lines_with_folders(tag, globals, workers, lines, &[])
+            .await
+    }
+
+    /// `run_lines`, where the first attempt writes each of `folders` instead of its
+    /// members' lines.
+    pub async fn run_lines_with_folders(
+        &self,
+        tag: &str,
+        globals: &Globals,
+        workers: u32,
+        lines: &[Option<Line>],
+        folders: &[FolderLine],
+    ) -> AttemptsOutcome {
         let n = lines.len();
+        let mut in_folder = vec![false; n];
+        for f in folders {
+            for &m in &f.members {
+                if let Some(x) = in_folder.get_mut(m) {
+                    *x = true;
+                }
+            }
+        }
         let mut out = AttemptsOutcome {
             states: vec![None; n],
             tries: vec![0; n],
@@ -177,12 +213,13 @@ impl Runner {
             }
             out.attempts = attempt;
             let file = self.workdir.join(format!("{tag}-attempt-{attempt}.txt"));
-            if let Err(e) = write_command_file(
-                &file,
-                pending
-                    .iter()
-                    .filter_map(|&i| lines[i].as_ref().map(|l| l.text.as_str())),
-            ) {
+            let first = attempt == 1 && !folders.is_empty();
+            let folder_texts = folders.iter().filter(|_| first).map(|f| f.text.as_str());
+            let line_texts = pending
+                .iter()
+                .filter(|&&i| !(first && in_folder[i]))
+                .filter_map(|&i| lines[i].as_ref().map(|l| l.text.as_str()));
+            if let Err(e) = write_command_file(&file, folder_texts.chain(line_texts)) {
                 for &i in &pending {
                     last_error[i] = Some((
                         format!("cannot write the command file {}: {e}", file.display()),
@@ -195,6 +232,9 @@ impl Runner {
                 out.tries[i] = attempt;
             }
             out.lines_issued += pending.len() as u64;
+            if first {
+                out.folder_lines += folders.len() as u64;
+            }
             out.processes += 1;
 
             let mut args: Vec<OsString> = globals.args();
@@ -226,11 +266,16 @@ impl Runner {
                                     .get(destination.as_str())
                                     .or_else(|| by_src.get(source.as_str()))
                                     .copied();
-                                if let Some(i) = idx
-                                    && out.states[i].is_none()
-                                {
-                                    out.states[i] = Some(LineState::Done { size });
-                                    had_line[i] = true;
+                                match idx {
+                                    Some(i) if out.states[i].is_none() => {
+                                        out.states[i] = Some(LineState::Done { size });
+                                        had_line[i] = true;
+                                    }
+                                    Some(_) => {}
+                                    None => {
+                                        out.unplanned += 1;
+                                        tracing::warn!(tag, %source, "s5cmd copied an object that was not planned (it appeared after the listing)");
+                                    }
                                 }
                             }
                             Event::Error { command, error, .. } => {
@@ -251,7 +296,10 @@ impl Runner {
                                         had_line[i] = true;
                                     }
                                     None => {
-                                        tracing::warn!(tag, %error, "s5cmd reported an error for no line of ours");
+                                        tracing::warn!(tag, %error, %command, "s5cmd reported an error for no line of ours");
+                                        if classify_error(&error) == ErrorClass::Throttled {
+                                            throttled_now += 1;
+                                        }
                                         process_error.get_or_insert(error);
                                     }
                                 }
@@ -374,6 +422,8 @@ pub struct BatchOutcome {
     pub retried: u64,
     pub throttled: u64,
     pub processes: u64,
+    /// Objects a folder copy met that were not planned (see `AttemptsOutcome::unplanned`).
+    pub unplanned: u64,
     pub seconds: f64,
     pub workers: u32,
     pub unparsed: Vec<String>,
@@ -389,8 +439,10 @@ pub struct BatchOutcome {
 /// Object-level operations, by kind (listings for planning are counted elsewhere).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct OpCounts {
-    /// Server-side CopyObject lines issued.
+    /// Server-side CopyObject requests issued (one per object, retries included).
     pub copy: u64,
+    /// Folder listings done by wildcard folder copies (one LIST request per folder line).
+    pub list: u64,
     /// Download lines issued (staged).
     pub download: u64,
     /// Local size checks of downloaded files against the listing (staged).
@@ -405,7 +457,7 @@ pub struct OpCounts {
 
 impl OpCounts {
     pub fn total(&self) -> u64 {
-        self.copy + self.download + self.stat + self.verify + self.upload + self.cleanup
+        self.copy + self.list + self.download + self.stat + self.verify + self.upload + self.cleanup
     }
 
     /// Times object bytes crossed the network.
@@ -417,6 +469,7 @@ impl OpCounts {
 impl std::ops::AddAssign for OpCounts {
     fn add_assign(&mut self, o: Self) {
         self.copy += o.copy;
+        self.list += o.list;
         self.download += o.download;
         self.stat += o.stat;
         self.verify += o.verify;
@@ -456,13 +509,16 @@ impl Executor {
                     copy_line(&src, &dst).ok().map(|t| Line::new(t, src, dst))
                 })
                 .collect();
+            let folders = self.folder_lines(batch, &to_direct);
             let tag = format!("batch-{:06}-copy", batch.index);
             let r = self
                 .runner
-                .run_lines(&tag, &self.copy_globals, workers, &lines)
+                .run_lines_with_folders(&tag, &self.copy_globals, workers, &lines, &folders)
                 .await;
             self.absorb(&mut out, &r);
             out.ops.copy += r.lines_issued;
+            out.ops.list += r.folder_lines;
+            out.unplanned += r.unplanned;
             for (j, &i) in to_direct.iter().enumerate() {
                 tries[i] = r.tries[j];
                 match (&lines[j], &r.states[j]) {
@@ -552,6 +608,27 @@ impl Executor {
             }
         }
         out.seconds = started.elapsed().as_secs_f64();
+        out
+    }
+
+    /// The batch's whole folders as wildcard lines, members as indexes into `to_direct`
+    /// (the items that go server-side, ascending).
+    fn folder_lines(&self, batch: &Batch, to_direct: &[usize]) -> Vec<FolderLine> {
+        let mut out = Vec::new();
+        for f in &batch.folders {
+            let members: Vec<usize> = (f.start..f.start + f.len)
+                .filter_map(|i| to_direct.binary_search(&i).ok())
+                .collect();
+            // Every member must go server-side, or the wildcard would copy one twice.
+            if members.len() != f.len {
+                continue;
+            }
+            if let Ok(text) =
+                folder_copy_line(&self.source.url_of(&f.dir), &self.dest.url_of(&f.dir))
+            {
+                out.push(FolderLine { text, members });
+            }
+        }
         out
     }
 
@@ -650,6 +727,7 @@ mod tests {
             upload: 1,
             cleanup: 1,
             copy: 0,
+            list: 0,
         };
         assert_eq!(a.total(), 6);
         assert_eq!(a.transfers(), 3);

@@ -15,6 +15,7 @@ pub mod config;
 pub mod error;
 pub mod execute;
 pub mod exit_codes;
+pub mod folders;
 pub mod governor;
 pub mod history;
 pub mod html;

@@ -141,6 +141,9 @@ pub struct Operations {
     pub local_bytes_written: u64,
     /// Lines s5cmd printed that were not the JSON expected (a few are kept in the log).
     pub unparsed_lines: u64,
+    /// Objects a folder copy copied that the plan did not hold (they appeared at the
+    /// source after the listing); they are not in the totals.
+    pub unplanned_copies: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -168,6 +171,8 @@ pub struct BatchReport {
     /// Workers the governor chose for the next batch, and why.
     pub next_workers: u32,
     pub governor: Option<crate::governor::Reason>,
+    /// Whole folders this batch copied with one wildcard line each (0: one line per object).
+    pub folders: usize,
 }
 
 fn human_bytes(b: u64) -> String {

@@ -128,6 +128,8 @@ pub struct Settings {
     pub max_memory_bytes: u64,
     pub max_cpu_avg_pct: f32,
     pub adaptive_workers: bool,
+    /// Whole source folders may be copied with one wildcard line (direct copies only).
+    pub folder_copies_allowed: bool,
     pub sampling: bool,
     pub sla_baseline_seconds_per_100: Option<f64>,
     pub fail_on: Option<crate::sla::Status>,
@@ -376,6 +378,7 @@ impl Settings {
             max_memory_bytes: max_memory_mb as u64 * 1_000_000,
             max_cpu_avg_pct: args.max_cpu_pct as f32,
             adaptive_workers: !args.fixed_workers,
+            folder_copies_allowed: !args.no_folder_copies,
             sampling: !args.no_sampling,
             sla_baseline_seconds_per_100: args.sla_baseline_seconds,
             fail_on: args.fail_on.map(|f| match f {
@@ -399,6 +402,14 @@ impl Settings {
             source_no_sign,
             temp_dir: args.temp_dir.clone(),
         })
+    }
+
+    /// Whether whole folders are copied with one wildcard line: server-side copies, the
+    /// source listed live (a manifest may be older than the bucket), not turned off.
+    pub fn folder_copies(&self) -> bool {
+        self.folder_copies_allowed
+            && self.strategy != Strategy::Staged
+            && self.source_manifest.is_none()
     }
 
     /// Key prefixes to list, relative to the source and destination folders. Sorted, and
@@ -447,7 +458,7 @@ mod tests {
     fn defaults() {
         let s = resolve(&[]).unwrap();
         assert_eq!(s.batch_size, 150);
-        assert_eq!(s.workers, 16);
+        assert_eq!(s.workers, 32);
         assert_eq!(s.attempts, 3);
         assert!(s.selection.is_none());
         assert_eq!(s.prefixes(), vec![String::new()]);

@@ -21,8 +21,9 @@ use tokio::sync::mpsc;
 
 use crate::batch::{Batch, Batcher, Item};
 use crate::error::EnvError;
-use crate::execute::{BatchOutcome, Executor, Failure, Runner, Strategy};
+use crate::execute::{BatchOutcome, Executor, Failure, MAX_SERVER_SIDE_COPY, Runner, Strategy};
 use crate::exit_codes;
+use crate::folders::{FolderTracker, Planned as FolderPlan};
 use crate::governor::{BatchSignal, Controller, Limits};
 use crate::history::HistoryEntry;
 use crate::list::{ListError, Listed, Lister, Object};
@@ -210,7 +211,14 @@ impl Planner {
         let settings = &self.settings;
         let mut stats = PlanStats::default();
         let mut batcher = Batcher::new(settings.batch_size);
-        let in_scope = src.filter(|o| settings.in_scope(&o.key));
+        // Out-of-scope objects go through the merge too, so that the folder tracker knows
+        // whether a folder is wholly selected.
+        let mut folders = FolderTracker::new(
+            settings.folder_copies(),
+            prefixes.clone(),
+            &settings.source.to_string(),
+            &settings.dest.to_string(),
+        );
         let planned = self.planned.clone();
         let _finished = FinishOnDrop(planned.clone());
         let send = |b: Batch, stats: &mut PlanStats| -> bool {
@@ -221,7 +229,16 @@ impl Planner {
             planned.bytes.fetch_add(b.bytes(), Ordering::Relaxed);
             tx.blocking_send(b).is_ok()
         };
-        for decision in Merge::new(in_scope, dst) {
+        let mut batch = |p: FolderPlan, stats: &mut PlanStats| -> bool {
+            let full: Vec<Batch> = match p {
+                FolderPlan::Items(items) => {
+                    items.into_iter().filter_map(|i| batcher.push(i)).collect()
+                }
+                FolderPlan::Folder { dir, items } => batcher.push_folder(dir, items),
+            };
+            full.into_iter().all(|b| send(b, stats))
+        };
+        for decision in Merge::new(src, dst) {
             // A failed listing ends its stream early: stop before acting on a decision
             // made against a truncated destination listing.
             if let Some(e) = dst_err
@@ -231,8 +248,19 @@ impl Planner {
             {
                 return Err(e.into());
             }
-            stats.selected += 1;
             let decision = decision?;
+            let key = match &decision {
+                Decision::Skip { object } | Decision::Copy { object, .. } => object.key.clone(),
+            };
+            if !settings.in_scope(&key) {
+                for p in folders.observe(&key, None, false) {
+                    if !batch(p, &mut stats) {
+                        return Ok(stats);
+                    }
+                }
+                continue;
+            }
+            stats.selected += 1;
             if let Some(g) = &self.groups
                 && let Ok(mut g) = g.lock()
             {
@@ -247,6 +275,11 @@ impl Planner {
                 Decision::Skip { object } => {
                     stats.skipped += 1;
                     stats.bytes_skipped += object.size;
+                    for p in folders.observe(&key, None, false) {
+                        if !batch(p, &mut stats) {
+                            return Ok(stats);
+                        }
+                    }
                 }
                 Decision::Copy { object, reason } => {
                     stats.planned += 1;
@@ -256,10 +289,12 @@ impl Planner {
                         .and_then(|v| v.as_str().map(String::from))
                         .unwrap_or_default();
                     *stats.reasons.entry(name).or_default() += 1;
-                    if let Some(b) = batcher.push(Item { object, reason })
-                        && !send(b, &mut stats)
-                    {
-                        return Ok(stats);
+                    let eligible = object.size <= MAX_SERVER_SIDE_COPY
+                        && !object.key.chars().any(char::is_control);
+                    for p in folders.observe(&key, Some(Item { object, reason }), eligible) {
+                        if !batch(p, &mut stats) {
+                            return Ok(stats);
+                        }
                     }
                 }
             }
@@ -270,6 +305,11 @@ impl Planner {
             .or_else(|| src_err.borrow_mut().take())
         {
             return Err(e.into());
+        }
+        for p in folders.finish() {
+            if !batch(p, &mut stats) {
+                return Ok(stats);
+            }
         }
         if let Some(b) = batcher.finish() {
             send(b, &mut stats);
@@ -359,13 +399,27 @@ pub(crate) fn now_rfc3339() -> String {
         .map_or_else(|_| jiff::Timestamp::now().to_string(), |t| t.to_string())
 }
 
-/// The server-side copy lines of a batch, exactly as a direct run would write them.
+/// The server-side copy lines of a batch, exactly as a direct run's first attempt would
+/// write them (whole folders as one wildcard line).
 fn write_copy_lines(
     w: &mut impl std::io::Write,
     batch: &Batch,
     settings: &Settings,
 ) -> std::io::Result<()> {
-    for item in &batch.items {
+    let mut in_folder = vec![false; batch.items.len()];
+    for f in &batch.folders {
+        match crate::s5cmd::cmdfile::folder_copy_line(
+            &settings.source.url_of(&f.dir),
+            &settings.dest.url_of(&f.dir),
+        ) {
+            Ok(line) => {
+                writeln!(w, "{line}")?;
+                in_folder[f.start..f.start + f.len].fill(true);
+            }
+            Err(e) => tracing::warn!(folder = %f.dir, error = %e, "not writable as a command line"),
+        }
+    }
+    for (item, _) in batch.items.iter().zip(&in_folder).filter(|(_, f)| !**f) {
         let key = &item.object.key;
         match crate::s5cmd::cmdfile::copy_line(
             &settings.source.url_of(key),
@@ -569,18 +623,35 @@ pub async fn run_with(
     // Two batches run at once. Staged: while batch k uploads, batch k+1 downloads, each
     // with the full worker count (one side each). Server-side copies: the worker count is
     // split between the two s5cmd processes, so the total concurrency stays as chosen while
-    // one batch's tail (its last slow objects) overlaps the next batch's start. Results are
-    // taken in batch order, so the validation spill stays sorted.
+    // one batch's tail (its last slow objects) overlaps the next batch's start. A batch
+    // holding whole folders (wildcard lines, usually hundreds of objects) runs alone with the
+    // full worker count: s5cmd copies a folder faster with more workers, and its tail is
+    // short beside its length. Results are taken in batch order, so the validation spill
+    // stays sorted.
     let depth = 2;
     let split = settings.strategy != Strategy::Staged;
-    let mut inflight: VecDeque<tokio::task::JoinHandle<(Batch, BatchOutcome)>> = VecDeque::new();
+    let mut inflight: VecDeque<(tokio::task::JoinHandle<(Batch, BatchOutcome)>, bool)> =
+        VecDeque::new();
+    let mut waiting: Option<Batch> = None;
     let mut input_open = true;
     loop {
-        while input_open && inflight.len() < depth && !interrupted {
-            let Some(batch) = batch_rx.recv().await else {
-                input_open = false;
-                break;
+        while inflight.len() < depth && !interrupted && !inflight.iter().any(|(_, alone)| *alone) {
+            let batch = match waiting.take() {
+                Some(b) => b,
+                None if input_open => match batch_rx.recv().await {
+                    Some(b) => b,
+                    None => {
+                        input_open = false;
+                        break;
+                    }
+                },
+                None => break,
             };
+            let alone = split && !batch.folders.is_empty();
+            if alone && !inflight.is_empty() && !settings.dry_run {
+                waiting = Some(batch);
+                break;
+            }
             if interrupt.signal().is_some() {
                 interrupted = true;
                 break;
@@ -603,15 +674,22 @@ pub async fn run_with(
             }
             let exec = executor.clone();
             let total = workers;
-            let per_process = if split { total.div_ceil(2) } else { total };
-            inflight.push_back(tokio::spawn(async move {
-                let mut out = exec.run_batch(&batch, per_process).await;
-                // Report and govern the total, whatever each process got.
-                out.workers = total;
-                (batch, out)
-            }));
+            let per_process = if split && !alone {
+                total.div_ceil(2)
+            } else {
+                total
+            };
+            inflight.push_back((
+                tokio::spawn(async move {
+                    let mut out = exec.run_batch(&batch, per_process).await;
+                    // Report and govern the total, whatever each process got.
+                    out.workers = total;
+                    (batch, out)
+                }),
+                alone,
+            ));
         }
-        let Some(next) = inflight.pop_front() else {
+        let Some((next, _)) = inflight.pop_front() else {
             break;
         };
         let (batch, out) = match next.await {
@@ -653,6 +731,7 @@ pub async fn run_with(
         integrity.checksums_verified += out.verified;
         integrity.unverified += out.unverified;
         ops.unparsed_lines += out.unparsed_count;
+        ops.unplanned_copies += out.unplanned;
         for line in &out.unparsed {
             tracing::warn!(batch = out.index, line = %line, "s5cmd printed a line that is not the expected JSON");
         }
@@ -700,6 +779,7 @@ pub async fn run_with(
             cpu_peak_pct: window.cpu_peak_pct,
             next_workers: decision.workers,
             governor: settings.adaptive_workers.then_some(decision.reason),
+            folders: batch.folders.len(),
         });
         for f in out.failures {
             record_failure(f, &mut failures);

@@ -80,11 +80,32 @@ fn selection_lands_exactly_then_second_run_copies_nothing() {
         expected.iter().map(|(_, s)| s.size).sum::<u64>()
     );
     assert_eq!(report["operations"]["s5cmd_ops"], n);
-    assert_eq!(report["operations"]["per_file"], 1.0);
-    assert_eq!(report["operations"]["local_bytes_written"], 0);
+    // One CopyObject per object, plus one LIST per folder copied whole (one wildcard line).
+    let ops = &report["operations"];
+    assert_eq!(ops["by_kind"]["copy"], n);
+    let lists = ops["by_kind"]["list"].as_u64().unwrap();
+    let folder_batches = report["batches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["folders"].as_u64().unwrap())
+        .sum::<u64>();
+    assert_eq!(lists, folder_batches);
+    let per_file = ops["per_file"].as_f64().unwrap();
+    assert!(
+        (per_file - (n + lists) as f64 / n as f64).abs() < 0.001,
+        "{ops}"
+    );
+    assert!(per_file <= 1.02, "{ops}");
+    assert_eq!(ops["local_bytes_written"], 0);
     let batches = report["batches"].as_array().unwrap();
-    assert!(batches.len() as u64 >= n.div_ceil(40));
-    assert!(batches.iter().all(|b| b["files"].as_u64().unwrap() <= 40));
+    // A folder copied whole is never split; every other batch holds at most --batch-size.
+    assert!(
+        batches
+            .iter()
+            .filter(|b| b["folders"] == 0)
+            .all(|b| b["files"].as_u64().unwrap() <= 40)
+    );
     assert_eq!(
         batches
             .iter()

@@ -46,6 +46,18 @@ pub fn copy_line(src_url: &str, dst_url: &str) -> Result<String, CmdFileError> {
     Ok(line)
 }
 
+/// One wildcard server-side copy of a whole folder:
+/// `cp --metadata-directive COPY 'SRC_FOLDER/*' 'DST_FOLDER/'` (both URLs end in `/`).
+/// s5cmd lists the folder and copies each object to the same relative key, printing one
+/// success line per object. The caller makes sure the folder URLs hold no wildcard.
+pub fn folder_copy_line(src_folder: &str, dst_folder: &str) -> Result<String, CmdFileError> {
+    let mut line = String::from("cp --metadata-directive COPY ");
+    line.push_str(&quote(&format!("{src_folder}*"))?);
+    line.push(' ');
+    line.push_str(&quote(dst_folder)?);
+    Ok(line)
+}
+
 /// A download line (`cp --raw 'SRC' 'LOCAL'`) for staged mode.
 pub fn download_line(src_url: &str, local: &str) -> Result<String, CmdFileError> {
     Ok(format!("cp --raw {} {}", quote(src_url)?, quote(local)?))
