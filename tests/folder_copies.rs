@@ -55,19 +55,7 @@ fn setup() -> (Moto, tempfile::TempDir) {
 }
 
 fn args<'a>(moto: &'a Moto, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut v = vec![
-        "sync",
-        "--endpoint-url",
-        moto.url.as_str(),
-        "--source",
-        "s3://src",
-        "--dest",
-        "s3://dst/lake",
-        "--batch-size",
-        "40",
-        "--report",
-        "-",
-    ];
+    let mut v = common::sync_to_lake(moto, &["--batch-size", "40"]);
     v.extend_from_slice(extra);
     v
 }

@@ -6,19 +6,7 @@ mod common;
 use common::{Moto, lakesync, lakesync_with, seeded};
 
 fn sync_args<'a>(moto: &'a Moto, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut v = vec![
-        "sync",
-        "--endpoint-url",
-        moto.url.as_str(),
-        "--source",
-        "s3://src",
-        "--dest",
-        "s3://dst/lake",
-        "--report",
-        "-",
-    ];
-    v.extend_from_slice(extra);
-    v
+    common::sync_to_lake(moto, extra)
 }
 
 #[test]

@@ -258,6 +258,24 @@ impl Run {
     }
 }
 
+/// `lakesync sync` from `s3://src` to `s3://dst/lake` on `moto`, the report on stdout, plus
+/// `extra`.
+pub fn sync_to_lake<'a>(moto: &'a Moto, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec![
+        "sync",
+        "--endpoint-url",
+        moto.url.as_str(),
+        "--source",
+        "s3://src",
+        "--dest",
+        "s3://dst/lake",
+        "--report",
+        "-",
+    ];
+    v.extend_from_slice(extra);
+    v
+}
+
 /// Run lakesync with the real s5cmd and the test credentials.
 pub fn lakesync(args: &[&str]) -> Run {
     lakesync_with(args, &[])
