@@ -14,6 +14,8 @@ use std::ffi::OsString;
 use std::io::Write as _;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::batch::Batch;
@@ -137,12 +139,12 @@ impl Runner {
         workers: u32,
         lines: &[Option<Line>],
     ) -> AttemptsOutcome {
-        self.run_lines_with_folders(tag, globals, workers, lines, &[])
+        self.run_lines_with_folders(tag, globals, workers, lines, &[], None)
             .await
     }
 
     /// `run_lines`, where the first attempt writes each of `folders` instead of its
-    /// members' lines.
+    /// members' lines; `live` counts lines done as their success lines arrive (progress).
     pub async fn run_lines_with_folders(
         &self,
         tag: &str,
@@ -150,6 +152,7 @@ impl Runner {
         workers: u32,
         lines: &[Option<Line>],
         folders: &[FolderLine],
+        live: Option<&AtomicU64>,
     ) -> AttemptsOutcome {
         let n = lines.len();
         let mut in_folder = vec![false; n];
@@ -270,6 +273,9 @@ impl Runner {
                                     Some(i) if out.states[i].is_none() => {
                                         out.states[i] = Some(LineState::Done { size });
                                         had_line[i] = true;
+                                        if let Some(live) = live {
+                                            live.fetch_add(1, Ordering::Relaxed);
+                                        }
                                     }
                                     Some(_) => {}
                                     None => {
@@ -390,6 +396,9 @@ pub struct Executor {
     pub source: S3Url,
     pub dest: S3Url,
     pub staged: StagedConfig,
+    /// Objects copied server-side so far, counted as s5cmd reports them (for progress
+    /// while a large batch runs).
+    pub copied_live: Arc<AtomicU64>,
 }
 
 /// The final state of one object that did not make it.
@@ -513,7 +522,14 @@ impl Executor {
             let tag = format!("batch-{:06}-copy", batch.index);
             let r = self
                 .runner
-                .run_lines_with_folders(&tag, &self.copy_globals, workers, &lines, &folders)
+                .run_lines_with_folders(
+                    &tag,
+                    &self.copy_globals,
+                    workers,
+                    &lines,
+                    &folders,
+                    Some(&self.copied_live),
+                )
                 .await;
             self.absorb(&mut out, &r);
             out.ops.copy += r.lines_issued;

@@ -545,7 +545,11 @@ pub async fn run_with(
             min_free_bytes: 64 * 1024 * 1024,
             max_local_bytes: settings.max_local_bytes,
         },
+        copied_live: Arc::default(),
     };
+    let copied_live = executor.copied_live.clone();
+    // Server-side copies of finished batches, to tell running batches' progress apart.
+    let mut direct_done = 0u64;
     let spill_path = workdir.path().join("copied.jsonl");
     let mut spill = Spill::create(&spill_path).map_err(|e| {
         EnvError::new(
@@ -689,10 +693,26 @@ pub async fn run_with(
                 alone,
             ));
         }
-        let Some((next, _)) = inflight.pop_front() else {
+        let Some((mut next, _)) = inflight.pop_front() else {
             break;
         };
-        let (batch, out) = match next.await {
+        // While the oldest batch runs, show what s5cmd has reported so far (a folder copy
+        // can be a batch of thousands of objects).
+        let joined = loop {
+            tokio::select! {
+                r = &mut next => break r,
+                () = tokio::time::sleep(Duration::from_millis(500)) => {
+                    let running = copied_live.load(Ordering::Relaxed).saturating_sub(direct_done);
+                    progress.update(&Snapshot {
+                        done: totals.copied + totals.failed + running,
+                        done_bytes: totals.bytes_copied,
+                        failed: totals.failed,
+                        workers,
+                    });
+                }
+            }
+        };
+        let (batch, out) = match joined {
             Ok(x) => x,
             Err(e) => {
                 run_error.get_or_insert((
@@ -748,6 +768,7 @@ pub async fn run_with(
             }
         }
         totals.copied += out.copied.len() as u64;
+        direct_done += out.direct_files;
         totals.bytes_copied += bytes;
         totals.failed += out.failures.len() as u64;
         progress.update(&Snapshot {
