@@ -1,6 +1,7 @@
 //! The `sync` pipeline, stage by stage:
 //! locate s5cmd -> probe the endpoint -> list both sides (streamed) -> plan (merge) ->
-//! batch -> execute (s5cmd run, attempts) -> validate (fresh listing) -> report.
+//! folders (a folder planned whole becomes one wildcard line) -> batch -> execute (s5cmd
+//! run, attempts) -> validate (fresh listing) -> report.
 //!
 //! Listing and planning run on a blocking thread and hand batches over a small bounded
 //! channel, so the first batch copies while the rest is still being listed, and memory

@@ -216,3 +216,30 @@ fn a_late_arrival_in_a_folder_copy_is_reported_as_unplanned() {
         assert_eq!((d.size, &d.etag), (s.size, &s.etag), "{k}");
     }
 }
+
+/// In auto mode, a folder member the server-side copy cannot do (moto refuses a copy
+/// source with a space) fails alone inside the wildcard copy and lands staged.
+#[test]
+fn a_folder_member_direct_cannot_copy_lands_staged_in_auto_mode() {
+    let moto = Moto::start();
+    moto.make_bucket("src");
+    moto.make_bucket("dst");
+    for i in 0..59 {
+        moto.put(
+            "src",
+            &format!("{WHOLE}o{i:02}.bin"),
+            format!("{i}").as_bytes(),
+        );
+    }
+    moto.put("src", &format!("{WHOLE}with space.bin"), b"space");
+    let run = lakesync(&args(&moto, &[]));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let r = run.report();
+    assert_eq!(r["mode"], "mixed");
+    assert_eq!(r["totals"]["copied"], 60, "{}", r["totals"]);
+    assert_eq!(r["totals"]["validated"], 60);
+    assert_eq!(r["totals"]["fallback"], 1);
+    assert_eq!(r["operations"]["by_kind"]["list"], 1);
+    assert_eq!(r["operations"]["by_kind"]["upload"], 1);
+    assert_mirrors(&moto, "src", &moto, "dst", "lake/");
+}
