@@ -10,12 +10,12 @@ pub struct Item {
     pub reason: Reason,
 }
 
-/// Items `start..start + len` of a batch are a whole source folder, copied with one
-/// wildcard line (see `folders`).
+/// Items `start..start + len` of a batch are every object under a key prefix, copied with
+/// one wildcard line (see `folders`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FolderRange {
-    /// Relative folder path, ending in `/`.
-    pub dir: String,
+    /// Key prefix relative to the source folder (a folder, or part of a file name).
+    pub prefix: String,
     pub start: usize,
     pub len: usize,
 }
@@ -55,9 +55,9 @@ impl Batcher {
         }
     }
 
-    /// Add a whole folder: it is never split, so a folder larger than the batch size is a
+    /// Add the objects of one wildcard line: never split, so more than the batch size is a
     /// batch of its own. Returns the batches this completed (at most two).
-    pub fn push_folder(&mut self, dir: String, items: Vec<Item>) -> Vec<Batch> {
+    pub fn push_folder(&mut self, prefix: String, items: Vec<Item>) -> Vec<Batch> {
         let mut out = Vec::new();
         if items.is_empty() {
             return out;
@@ -66,7 +66,7 @@ impl Batcher {
             out.push(self.take());
         }
         self.folders.push(FolderRange {
-            dir,
+            prefix,
             start: self.current.len(),
             len: items.len(),
         });
@@ -221,7 +221,7 @@ mod tests {
         assert_eq!(
             batches[1].folders,
             vec![FolderRange {
-                dir: "f/".into(),
+                prefix: "f/".into(),
                 start: 0,
                 len: 3
             }]

@@ -182,9 +182,10 @@ pub struct SyncArgs {
     /// staged retry of what it cannot copy; staged otherwise), direct, or staged.
     #[arg(long, env = "LAKESYNC_MODE", value_enum, default_value_t = ModeArg::Auto)]
     pub mode: ModeArg,
-    /// Copy every object one command line each, even when a whole source folder is to be
-    /// copied (by default such a folder is copied with one s5cmd wildcard line, which costs
-    /// s5cmd less than half the CPU per object; see "Folder copies" in the README).
+    /// Copy every object one command line each, even where every object under a key prefix
+    /// is to be copied (by default such a prefix, a folder or a year of daily files, goes as
+    /// one s5cmd wildcard line, which costs s5cmd less than half the CPU per object; see
+    /// "Folder copies" in the README).
     #[arg(long, env = "LAKESYNC_NO_FOLDER_COPIES")]
     pub no_folder_copies: bool,
     /// Endpoint of the source only (overrides --endpoint-url for the source).

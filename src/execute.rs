@@ -62,7 +62,7 @@ impl Line {
     }
 }
 
-/// A wildcard line that copies a whole folder on the first attempt, standing for several
+/// A wildcard line that copies a whole key prefix on the first attempt, standing for several
 /// lines (`members`, indexes into the lines). Members it did not copy are retried one line
 /// each.
 #[derive(Debug, Clone)]
@@ -627,7 +627,7 @@ impl Executor {
         out
     }
 
-    /// The batch's whole folders as wildcard lines, members as indexes into `to_direct`
+    /// The batch's whole prefixes as wildcard lines, members as indexes into `to_direct`
     /// (the items that go server-side, ascending).
     fn folder_lines(&self, batch: &Batch, to_direct: &[usize]) -> Vec<FolderLine> {
         let mut out = Vec::new();
@@ -639,9 +639,10 @@ impl Executor {
             if members.len() != f.len {
                 continue;
             }
-            if let Ok(text) =
-                folder_copy_line(&self.source.url_of(&f.dir), &self.dest.url_of(&f.dir))
-            {
+            if let Ok(text) = folder_copy_line(
+                &self.source.url_of(&f.prefix),
+                &self.dest.url_of(crate::folders::dir_of(&f.prefix)),
+            ) {
                 out.push(FolderLine { text, members });
             }
         }

@@ -1,28 +1,38 @@
-//! Folder copies: when every object of a source folder is to be copied, one s5cmd wildcard
-//! line (`cp 's3://src/dir/*' 's3://dst/dir/'`) does the work of one line per object.
+//! Folder copies: where the plan copies every object under a key prefix, one s5cmd
+//! wildcard line (`cp 's3://src/dir/BTCUSDT-1m-2025-*' 's3://dst/dir/'`) does the work of
+//! one line per object.
 //!
-//! Why: s5cmd spends about 1.4 ms of CPU per `run` line on a server-side copy, against about
-//! 0.6 ms per object of a wildcard copy (measured with s5cmd v2.3.0 on Garage, 2 cores;
-//! see bench/README.md). On a small machine copying small files that CPU is the wall time.
+//! Why: s5cmd spends about 1.5 ms of CPU per `run` line on a server-side copy, against about
+//! 0.65 ms per object of a wildcard copy (measured with s5cmd v2.3.0 on Garage, 2 cores;
+//! see the README's "Folder copies"). On a small machine copying small files that CPU is
+//! the wall time.
 //!
-//! A folder is copied whole only when that copies exactly the planned objects:
-//! - every object the source listing holds under the folder is in scope (selection, date
-//!   range, shard) and planned for copy (nothing skipped, nothing over the server-side
-//!   copy limit), and the listing covered the whole folder (a listing prefix is a prefix
-//!   of the folder);
-//! - the folder has no subfolder (s5cmd's `*` also matches keys below it);
-//! - the folder's URL holds no wildcard or control character, and it is not the root;
-//! - it holds at least `min` and at most `max` objects (the items wait here until the
-//!   folder ends, so `max` bounds the memory).
+//! The listing is sorted, so the keys sharing any prefix are consecutive: they form a node
+//! of the prefix tree of the listed keys, and a wildcard `P*` copies exactly the keys of
+//! node `P` (when the listing covered `P`). A node is copied whole only when that copies
+//! exactly the plan:
+//! - every listed key in it is in scope (selection, dates, shard) and planned (nothing in
+//!   place already, nothing over the server-side copy limit);
+//! - its prefix starts with a listing prefix (the listing saw every key under it);
+//! - all its keys are in one folder (s5cmd's `*` also matches keys in subfolders, whose
+//!   destination paths we do not rely on);
+//! - its prefix and both folder URLs hold no wildcard or control character, and the prefix
+//!   ends on a character boundary;
+//! - it holds at least `min` objects (the wildcard costs one LIST request).
 //!
-//! The tracker sees every source key in key order (in scope or not) and hands back what
-//! to batch: single items as they become final, or a whole folder.
+//! Nodes close as the sorted keys move past them. A whole node of `emit_at` objects or more
+//! goes out when it closes (so copying starts while the listing goes on, a year of daily
+//! files at a time); a smaller whole node waits for its parent, which supersedes it if the
+//! parent turns out whole too, and goes out on its own otherwise. Everything no open node
+//! can still take goes out as single items, in key order. At most `max` keys are held.
 
 use crate::batch::Item;
 
 /// Fewest objects worth one wildcard line (the wildcard costs one extra LIST request).
 pub const MIN_FOLDER_OBJECTS: usize = 50;
-/// Most objects held back while a folder is open.
+/// A whole node this large goes out as soon as it closes.
+pub const EMIT_FOLDER_OBJECTS: usize = 500;
+/// Most keys held back while nodes are open.
 pub const MAX_FOLDER_OBJECTS: usize = 10_000;
 
 /// What the planner batches next.
@@ -30,30 +40,56 @@ pub const MAX_FOLDER_OBJECTS: usize = 10_000;
 pub enum Planned {
     /// Objects to copy one line each.
     Items(Vec<Item>),
-    /// A whole folder (relative path ending in `/`) and its objects in key order.
-    Folder { dir: String, items: Vec<Item> },
+    /// Every object under a key prefix (relative to the source folder), in key order.
+    Folder { prefix: String, items: Vec<Item> },
+}
+
+/// An open node: its prefix length, the index of its first key, and how many bytes that
+/// key shares with the key before it.
+#[derive(Debug, Clone, Copy)]
+struct Node {
+    len: usize,
+    start: usize,
+    before: usize,
+}
+
+/// A closed whole node waiting for its parent: keys `start..end`.
+#[derive(Debug, Clone)]
+struct Candidate {
+    start: usize,
+    end: usize,
+    prefix: String,
 }
 
 #[derive(Debug)]
-struct Open {
-    dir: String,
-    items: Vec<Item>,
-    /// Still a candidate for one wildcard line.
-    whole: bool,
+struct Held {
+    key: String,
+    item: Option<Item>,
 }
 
-/// Groups planned copies by folder; see the module docs.
+/// Groups planned copies into wildcard prefixes; see the module docs.
 #[derive(Debug)]
 pub struct FolderTracker {
     enabled: bool,
     /// Listing prefixes, relative to the source folder.
     prefixes: Vec<String>,
-    /// The absolute URLs of both folders (`s3://bucket/prefix/`), for the wildcard check.
+    /// Both folders as `s3://bucket/prefix` URLs, for the wildcard check.
     urls: [String; 2],
     min: usize,
+    emit_at: usize,
     max: usize,
-    open: Option<Open>,
-    last_key: Option<String>,
+    /// Keys from index `base` on, not yet handed out.
+    held: std::collections::VecDeque<Held>,
+    base: usize,
+    /// Index of the next key.
+    next: usize,
+    stack: Vec<Node>,
+    candidates: Vec<Candidate>,
+    /// The last key that cannot travel in a wildcard.
+    last_bad: Option<usize>,
+    /// The last index whose key is in another folder than the key before it.
+    last_break: usize,
+    prev_key: Option<String>,
 }
 
 /// The folder part of a relative key, with its trailing `/` ("" at the root).
@@ -66,6 +102,10 @@ fn wildcard_safe(s: &str) -> bool {
         .any(|c| c.is_control() || matches!(c, '*' | '?' | '[' | ']' | '{' | '}' | '\\'))
 }
 
+fn common_prefix_len(a: &str, b: &str) -> usize {
+    a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count()
+}
+
 impl FolderTracker {
     /// `source_url` and `dest_url` are the two folders as `s3://bucket/prefix` URLs.
     pub fn new(enabled: bool, prefixes: Vec<String>, source_url: &str, dest_url: &str) -> Self {
@@ -74,90 +114,199 @@ impl FolderTracker {
             prefixes,
             urls: [source_url.to_string(), dest_url.to_string()],
             min: MIN_FOLDER_OBJECTS,
+            emit_at: EMIT_FOLDER_OBJECTS,
             max: MAX_FOLDER_OBJECTS,
-            open: None,
-            last_key: None,
+            held: Default::default(),
+            base: 0,
+            next: 0,
+            stack: Vec::new(),
+            candidates: Vec::new(),
+            last_bad: None,
+            last_break: 0,
+            prev_key: None,
         }
     }
 
     /// Change the size bounds (tests).
-    pub fn with_bounds(mut self, min: usize, max: usize) -> Self {
+    pub fn with_bounds(mut self, min: usize, emit_at: usize, max: usize) -> Self {
         self.min = min.max(1);
-        self.max = max.max(self.min);
+        self.emit_at = emit_at.max(self.min);
+        self.max = max.max(self.emit_at);
         self
     }
 
-    fn folder_allowed(&self, dir: &str) -> bool {
-        self.enabled
-            && !dir.is_empty()
-            && self.urls.iter().all(|u| wildcard_safe(u))
-            && wildcard_safe(dir)
-            && self.prefixes.iter().any(|p| dir.starts_with(p.as_str()))
+    fn key(&self, index: usize) -> &str {
+        &self.held[index - self.base].key
+    }
+
+    /// The node, closing at `end` (the next key shares `after` bytes with its last key), as
+    /// a wildcard prefix if it is whole. Any prefix longer than both neighbours' shared
+    /// parts selects the same keys: the folder itself when it qualifies (a plain
+    /// `dir/*`), else the node's own prefix.
+    fn whole(&self, node: Node, end: usize, after: usize) -> Option<String> {
+        if !self.enabled
+            || node.start < self.base
+            || self.last_bad.is_some_and(|b| b >= node.start)
+            || self.last_break > node.start
+            || end - node.start < self.min
+        {
+            return None;
+        }
+        let first = self.key(node.start);
+        let dir = dir_of(first);
+        let shortest = node.before.max(after) + 1;
+        let mut choices = Vec::with_capacity(2);
+        if dir.len() >= shortest && dir.len() <= node.len {
+            choices.push(dir);
+        }
+        if first.is_char_boundary(node.len) {
+            choices.push(&first[..node.len]);
+        }
+        if !self.urls.iter().all(|u| wildcard_safe(u)) {
+            return None;
+        }
+        choices
+            .into_iter()
+            .find(|prefix| {
+                wildcard_safe(prefix)
+                    && self.prefixes.iter().any(|p| prefix.starts_with(p.as_str()))
+            })
+            .map(str::to_string)
+    }
+
+    fn close(&mut self, node: Node, end: usize, after: usize, out: &mut Vec<Planned>) {
+        let Some(prefix) = self.whole(node, end, after) else {
+            return;
+        };
+        debug_assert!(self.candidates.iter().all(|c| c.end <= end));
+        // It supersedes the candidates inside it.
+        self.candidates.retain(|c| c.start < node.start);
+        if end - node.start >= self.emit_at {
+            // Its ancestors now hold an object that went out: none can be whole, so what
+            // lies before it is final.
+            self.flush_to(node.start, out);
+            let items = self.take_items(end);
+            out.push(Planned::Folder { prefix, items });
+        } else {
+            self.candidates.push(Candidate {
+                start: node.start,
+                end,
+                prefix,
+            });
+        }
+    }
+
+    /// Hand out everything before index `to`: candidates as folders, the rest as items.
+    fn flush_to(&mut self, to: usize, out: &mut Vec<Planned>) {
+        let to = to.max(self.base);
+        let cands: Vec<Candidate> = {
+            let (before, after): (Vec<_>, Vec<_>) = std::mem::take(&mut self.candidates)
+                .into_iter()
+                .partition(|c| c.end <= to);
+            self.candidates = after;
+            before
+        };
+        for c in cands {
+            let singles = self.take_items(c.start);
+            if !singles.is_empty() {
+                out.push(Planned::Items(singles));
+            }
+            let items = self.take_items(c.end);
+            out.push(Planned::Folder {
+                prefix: c.prefix,
+                items,
+            });
+        }
+        let singles = self.take_items(to);
+        if !singles.is_empty() {
+            out.push(Planned::Items(singles));
+        }
+    }
+
+    /// The planned items of keys `base..to`, dropping those keys.
+    fn take_items(&mut self, to: usize) -> Vec<Item> {
+        let n = to.saturating_sub(self.base).min(self.held.len());
+        self.base += n;
+        self.held.drain(..n).filter_map(|h| h.item).collect()
     }
 
     /// The next source key, in key order. `item` is Some when the object is planned for
     /// copy; `eligible` is false when a wildcard must not carry it (out of scope, skipped,
-    /// too large, unwritable key). Returns what is final so far.
+    /// too large, unwritable key). Returns what is final so far, in key order.
     pub fn observe(&mut self, key: &str, item: Option<Item>, eligible: bool) -> Vec<Planned> {
         let mut out = Vec::new();
-        let dir = dir_of(key);
-        if self.open.as_ref().is_some_and(|o| o.dir != dir) {
-            let subtree_follows = self
-                .open
-                .as_ref()
-                .is_some_and(|o| key.starts_with(o.dir.as_str()));
-            if subtree_follows && let Some(o) = self.open.as_mut() {
-                o.whole = false;
+        let index = self.next;
+        self.next += 1;
+        let mut shared = 0;
+        if let Some(prev) = self.prev_key.take() {
+            let d = common_prefix_len(&prev, key);
+            shared = d;
+            let mut earliest = None;
+            while let Some(&node) = self.stack.last() {
+                if node.len <= d {
+                    break;
+                }
+                self.stack.pop();
+                self.close(node, index, d, &mut out);
+                earliest = Some((node.start, node.before));
             }
-            self.close(&mut out);
-        }
-        if self.open.is_none() {
-            // A key before this one under `dir` lies in a subfolder of it.
-            let subtree_before = self.last_key.as_deref().is_some_and(|k| k.starts_with(dir));
-            self.open = Some(Open {
-                dir: dir.to_string(),
-                items: Vec::new(),
-                whole: self.folder_allowed(dir) && !subtree_before,
-            });
-        }
-        let max = self.max;
-        if let Some(o) = self.open.as_mut() {
-            if !eligible || o.items.len() >= max {
-                o.whole = false;
+            // The common ancestor of the previous key and this one.
+            if let Some((start, before)) = earliest
+                && self.stack.last().is_none_or(|n| n.len < d)
+            {
+                self.stack.push(Node {
+                    len: d,
+                    start,
+                    before,
+                });
             }
-            if let Some(item) = item {
-                o.items.push(item);
-            }
-            if !o.whole && !o.items.is_empty() {
-                out.push(Planned::Items(std::mem::take(&mut o.items)));
+            // Marked after closing: the nodes that closed end before this key.
+            if dir_of(&prev) != dir_of(key) {
+                self.last_break = index;
             }
         }
-        self.last_key = Some(key.to_string());
+        if !eligible {
+            self.last_bad = Some(index);
+        }
+        self.held.push_back(Held {
+            key: key.to_string(),
+            item,
+        });
+        self.stack.push(Node {
+            len: key.len(),
+            start: index,
+            before: shared,
+        });
+        self.prev_key = Some(key.to_string());
+
+        // What no open node can still take is final (candidates before the outermost node
+        // that can still be whole have no parent left to join).
+        let open_from = self
+            .stack
+            .iter()
+            .find(|n| {
+                n.start >= self.base
+                    && self.last_bad.is_none_or(|b| b < n.start)
+                    && self.last_break <= n.start
+            })
+            .map_or(self.next, |n| n.start);
+        self.flush_to(open_from, &mut out);
+        if self.next - self.base > self.max {
+            let next = self.next;
+            self.flush_to(next, &mut out);
+        }
         out
     }
 
-    /// Close the last folder.
+    /// Close every open node and hand out the rest.
     pub fn finish(&mut self) -> Vec<Planned> {
         let mut out = Vec::new();
-        self.close(&mut out);
+        let end = self.next;
+        while let Some(node) = self.stack.pop() {
+            self.close(node, end, 0, &mut out);
+        }
+        self.flush_to(end, &mut out);
         out
-    }
-
-    fn close(&mut self, out: &mut Vec<Planned>) {
-        let Some(o) = self.open.take() else {
-            return;
-        };
-        if o.items.is_empty() {
-            return;
-        }
-        if o.whole && o.items.len() >= self.min {
-            out.push(Planned::Folder {
-                dir: o.dir,
-                items: o.items,
-            });
-        } else {
-            out.push(Planned::Items(o.items));
-        }
     }
 }
 
@@ -166,6 +315,7 @@ mod tests {
     use super::*;
     use crate::list::Object;
     use crate::plan::Reason;
+    use std::collections::BTreeSet;
 
     fn item(key: &str) -> Item {
         Item {
@@ -179,18 +329,24 @@ mod tests {
         }
     }
 
-    fn tracker() -> FolderTracker {
-        FolderTracker::new(true, vec!["data/".into()], "s3://src", "s3://dst/p").with_bounds(3, 5)
+    fn tracker(prefixes: &[&str]) -> FolderTracker {
+        FolderTracker::new(
+            true,
+            prefixes.iter().map(|p| p.to_string()).collect(),
+            "s3://src",
+            "s3://dst/p",
+        )
+        .with_bounds(3, 6, 40)
     }
 
-    /// Feed (key, planned, eligible) and flatten the result to readable strings.
+    /// Feed (key, planned, eligible); flatten to readable strings, joining neighbouring
+    /// item runs (items come out as they become final).
     fn run(t: &mut FolderTracker, keys: &[(&str, bool, bool)]) -> Vec<String> {
         let mut out = Vec::new();
         for &(k, planned, eligible) in keys {
             out.extend(t.observe(k, planned.then(|| item(k)), eligible));
         }
         out.extend(t.finish());
-        // Items come out as they become final, possibly one at a time: join neighbours.
         let mut joined: Vec<Planned> = Vec::new();
         for p in out {
             match (joined.last_mut(), p) {
@@ -208,7 +364,7 @@ mod tests {
                         .collect::<Vec<_>>()
                         .join(",")
                 ),
-                Planned::Folder { dir, items } => format!("folder:{dir}:{}", items.len()),
+                Planned::Folder { prefix, items } => format!("folder:{prefix}:{}", items.len()),
             })
             .collect()
     }
@@ -219,7 +375,7 @@ mod tests {
 
     #[test]
     fn a_whole_folder_becomes_one_line() {
-        let mut t = tracker();
+        let mut t = tracker(&["data/"]);
         let got = run(
             &mut t,
             &all(&["data/a/1", "data/a/2", "data/a/3", "data/b/1"]),
@@ -228,149 +384,220 @@ mod tests {
     }
 
     #[test]
-    fn a_skipped_or_filtered_object_keeps_the_folder_as_items() {
-        let mut t = tracker();
-        let got = run(
-            &mut t,
-            &[
-                ("data/a/1", true, true),
-                ("data/a/2", false, false),
-                ("data/a/3", true, true),
-                ("data/a/4", true, true),
-            ],
-        );
-        assert_eq!(got, vec!["items:data/a/1,data/a/3,data/a/4"]);
-        // Out of scope before the first planned one.
-        let mut t = tracker();
-        let got = run(
-            &mut t,
-            &[
-                ("data/a/0", false, false),
-                ("data/a/1", true, true),
-                ("data/a/2", true, true),
-                ("data/a/3", true, true),
-            ],
-        );
-        assert_eq!(got, vec!["items:data/a/1,data/a/2,data/a/3"]);
-    }
-
-    #[test]
-    fn folders_with_subfolders_are_never_whole() {
-        // The subfolder sorts after the folder's files.
-        let mut t = tracker();
-        let got = run(
-            &mut t,
-            &all(&["data/a/1", "data/a/2", "data/a/3", "data/a/x/1", "data/a/z"]),
-        );
+    fn part_of_a_folder_goes_as_a_name_prefix() {
+        // 2024 is partly in place; 2025 is missing whole.
+        let mut keys = vec![("d/x-2024-1", true, true), ("d/x-2024-2", false, false)];
+        keys.extend(all(&[
+            "d/x-2025-1",
+            "d/x-2025-2",
+            "d/x-2025-3",
+            "d/x-2025-4",
+        ]));
+        let mut t = tracker(&["d/"]);
         assert_eq!(
-            got,
-            vec!["items:data/a/1,data/a/2,data/a/3,data/a/x/1,data/a/z"]
-        );
-        // The subfolder sorts before them.
-        let mut t = tracker();
-        let got = run(
-            &mut t,
-            &all(&["data/a/0/1", "data/a/1", "data/a/2", "data/a/3"]),
-        );
-        assert_eq!(got, vec!["items:data/a/0/1,data/a/1,data/a/2,data/a/3"]);
-    }
-
-    #[test]
-    fn small_big_root_and_uncovered_folders_stay_items() {
-        let mut t = tracker();
-        assert_eq!(
-            run(&mut t, &all(&["data/a/1", "data/a/2"])),
-            vec!["items:data/a/1,data/a/2"]
-        );
-        let mut t = tracker();
-        let keys: Vec<String> = (0..7).map(|i| format!("data/a/{i}")).collect();
-        let keys: Vec<(&str, bool, bool)> = keys.iter().map(|k| (k.as_str(), true, true)).collect();
-        let got = run(&mut t, &keys);
-        assert_eq!(got.len(), 1, "{got:?}");
-        assert!(got[0].starts_with("items:"), "over the maximum: {got:?}");
-        let mut t = tracker();
-        assert_eq!(
-            run(&mut t, &all(&["a", "b", "c"])),
-            vec!["items:a,b,c"],
-            "the root is never copied whole"
-        );
-        let mut t = tracker();
-        assert_eq!(
-            run(&mut t, &all(&["other/1", "other/2", "other/3"])),
-            vec!["items:other/1,other/2,other/3"],
-            "no listing prefix covers the folder"
-        );
-        let mut t = FolderTracker::new(true, vec!["data/a/x".into()], "s3://src", "s3://dst")
-            .with_bounds(3, 5);
-        assert_eq!(
-            run(&mut t, &all(&["data/a/x1", "data/a/x2", "data/a/x3"])),
-            vec!["items:data/a/x1,data/a/x2,data/a/x3"],
-            "a listing prefix inside the folder lists only part of it"
+            run(&mut t, &keys),
+            vec!["items:d/x-2024-1", "folder:d/x-2025-:4"]
         );
     }
 
     #[test]
-    fn wildcard_characters_and_disabled_tracker() {
-        let mut t = tracker();
+    fn a_large_node_goes_out_as_it_closes_while_the_listing_goes_on() {
+        let keys: Vec<String> = (0..8)
+            .map(|i| format!("d/y1-{i}"))
+            .chain((0..8).map(|i| format!("d/y2-{i}")))
+            .collect();
+        let mut t = tracker(&[""]);
+        let mut when = Vec::new();
+        for (n, k) in keys.iter().enumerate() {
+            for p in t.observe(k, Some(item(k)), true) {
+                if let Planned::Folder { prefix, items } = p {
+                    when.push((n, prefix, items.len()));
+                }
+            }
+        }
+        for p in t.finish() {
+            if let Planned::Folder { prefix, items } = p {
+                when.push((keys.len(), prefix, items.len()));
+            }
+        }
+        // y1 closes when the first y2 key arrives (index 8); y2 when the listing ends.
         assert_eq!(
-            run(&mut t, &all(&["data/a*/1", "data/a*/2", "data/a*/3"])),
-            vec!["items:data/a*/1,data/a*/2,data/a*/3"]
+            when,
+            vec![(8, "d/y1-".to_string(), 8), (16, "d/y2-".to_string(), 8)]
+        );
+    }
+
+    #[test]
+    fn small_whole_nodes_wait_for_their_parent() {
+        // Two nodes of 3 under "d/a": the parent (6) is whole, so it goes as one line.
+        let mut t = tracker(&[""]);
+        let got = run(
+            &mut t,
+            &all(&[
+                "d/a1-1", "d/a1-2", "d/a1-3", "d/a2-1", "d/a2-2", "d/a2-3", "d/b",
+            ]),
+        );
+        assert_eq!(got, vec!["folder:d/a:6", "items:d/b"]);
+        // The parent is not whole: each child goes as its own line.
+        let mut t = tracker(&[""]);
+        let mut keys = all(&["d/a1-1", "d/a1-2", "d/a1-3", "d/a2-1", "d/a2-2", "d/a2-3"]);
+        keys.push(("d/a3", false, false));
+        assert_eq!(run(&mut t, &keys), vec!["folder:d/a1-:3", "folder:d/a2-:3"]);
+    }
+
+    #[test]
+    fn subfolders_never_travel_in_a_wildcard() {
+        let mut t = tracker(&[""]);
+        let got = run(&mut t, &all(&["d/a1", "d/a2", "d/a3", "d/a4/x", "d/a5"]));
+        assert_eq!(got, vec!["items:d/a1,d/a2,d/a3,d/a4/x,d/a5"]);
+        let mut t = tracker(&[""]);
+        let got = run(
+            &mut t,
+            &all(&["d/a1", "d/a2", "d/a3", "d/b/x1", "d/b/x2", "d/b/x3"]),
+        );
+        assert_eq!(got, vec!["folder:d/a:3", "folder:d/b/:3"]);
+    }
+
+    #[test]
+    fn uncovered_unsafe_and_disabled_stay_items() {
+        let mut t = tracker(&["d/a-2"]);
+        assert_eq!(
+            run(&mut t, &all(&["d/a-21", "d/a-22", "d/a-23", "d/a-31"][..3])),
+            vec!["folder:d/a-2:3"],
+            "the listing prefix covers d/a-2"
+        );
+        let mut t = tracker(&["d/a-2", "d/a-3"]);
+        assert_eq!(
+            run(&mut t, &all(&["d/a-21", "d/a-22", "d/a-31"])),
+            vec!["items:d/a-21,d/a-22,d/a-31"],
+            "d/a- reaches beyond the listing prefixes"
+        );
+        let mut t = tracker(&[""]);
+        assert_eq!(
+            run(&mut t, &all(&["d*/1", "d*/2", "d*/3"])),
+            vec!["items:d*/1,d*/2,d*/3"]
         );
         let mut t = FolderTracker::new(true, vec![String::new()], "s3://src/we?rd", "s3://dst")
-            .with_bounds(3, 5);
+            .with_bounds(3, 6, 40);
         assert_eq!(
             run(&mut t, &all(&["d/1", "d/2", "d/3"])),
             vec!["items:d/1,d/2,d/3"]
         );
         let mut t = FolderTracker::new(false, vec![String::new()], "s3://src", "s3://dst")
-            .with_bounds(3, 5);
+            .with_bounds(3, 6, 40);
         assert_eq!(
             run(&mut t, &all(&["d/1", "d/2", "d/3"])),
             vec!["items:d/1,d/2,d/3"]
         );
-        let mut t =
-            FolderTracker::new(true, vec![String::new()], "s3://src", "s3://dst").with_bounds(3, 5);
-        assert_eq!(
-            run(&mut t, &all(&["d/1", "d/2", "d/3"])),
-            vec!["folder:d/:3"]
-        );
+        // Too few.
+        let mut t = tracker(&[""]);
+        assert_eq!(run(&mut t, &all(&["d/1", "d/2"])), vec!["items:d/1,d/2"]);
     }
 
+    /// A tiny deterministic generator (no dependency for one test).
+    struct Lcg(u64);
+    impl Lcg {
+        fn next(&mut self) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            self.0 >> 33
+        }
+        fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
+            xs[(self.next() % xs.len() as u64) as usize]
+        }
+    }
+
+    /// Whatever the keys, prefixes and decisions: every planned item comes out once, in
+    /// key order; every wildcard prefix matches exactly its own items among ALL listed
+    /// keys, all eligible, in one folder, inside a listing prefix; held keys stay bounded.
     #[test]
-    fn keys_keep_their_order() {
-        let mut t = tracker();
-        let keys = [
-            ("data/a/1", true, true),
-            ("data/a/2", true, true),
-            ("data/a/3", true, true),
-            ("data/b/1", true, true),
-            ("data/b/2", false, false),
-            ("data/c/1", true, true),
-            ("data/c/2", true, true),
-            ("data/c/3", true, true),
-        ];
-        let mut seen = Vec::new();
-        for &(k, p, e) in &keys {
-            for x in t.observe(k, p.then(|| item(k)), e) {
-                match x {
-                    Planned::Items(v) | Planned::Folder { items: v, .. } => {
-                        seen.extend(v.into_iter().map(|i| i.object.key))
+    fn property_wildcards_copy_exactly_the_plan() {
+        let mut rng = Lcg(7);
+        let listing_sets: [&[&str]; 4] = [&[""], &["d/"], &["d/a", "e/"], &["d/", "e/x"]];
+        let (mut folders, mut name_prefixes) = (0, 0);
+        for round in 0..400 {
+            let prefixes = listing_sets[round % listing_sets.len()];
+            let mut keys = BTreeSet::new();
+            let n = 1 + rng.next() % 120;
+            for _ in 0..n {
+                let dir = rng.pick(&["", "d/", "d/a/", "d/ab/", "e/", "e/x/"]);
+                let len = 1 + rng.next() % 5;
+                let name: String = (0..len)
+                    .map(|_| rng.pick(&["a", "b", "1", "2", "."]))
+                    .collect();
+                let key = format!("{dir}{name}");
+                if prefixes.iter().any(|p| key.starts_with(p)) {
+                    keys.insert(key);
+                }
+            }
+            let keys: Vec<String> = keys.into_iter().collect();
+            let decide: Vec<(bool, bool)> = keys
+                .iter()
+                .map(|_| match rng.next() % 20 {
+                    0 => (false, false),
+                    1 => (true, false),
+                    _ => (true, true),
+                })
+                .collect();
+            let (min, emit, max) = (2 + (round % 3), 4 + (round % 7), 12 + (round % 30));
+            let mut t = FolderTracker::new(
+                true,
+                prefixes.iter().map(|p| p.to_string()).collect(),
+                "s3://src",
+                "s3://dst",
+            )
+            .with_bounds(min, emit, max);
+            let mut out = Vec::new();
+            for (k, &(planned, eligible)) in keys.iter().zip(&decide) {
+                out.extend(t.observe(k, planned.then(|| item(k)), eligible));
+                assert!(
+                    t.held.len() <= max + 1,
+                    "round {round}: {} held",
+                    t.held.len()
+                );
+            }
+            out.extend(t.finish());
+            let mut seen = Vec::new();
+            for p in &out {
+                match p {
+                    Planned::Items(v) => seen.extend(v.iter().map(|i| i.object.key.clone())),
+                    Planned::Folder { prefix, items } => {
+                        folders += 1;
+                        name_prefixes += usize::from(!prefix.ends_with('/'));
+                        let members: Vec<&String> = items.iter().map(|i| &i.object.key).collect();
+                        let matching: Vec<&String> = keys
+                            .iter()
+                            .filter(|k| k.starts_with(prefix.as_str()))
+                            .collect();
+                        assert_eq!(members, matching, "round {round}: prefix {prefix:?}");
+                        assert!(items.len() >= min, "round {round}");
+                        assert!(
+                            prefixes.iter().any(|p| prefix.starts_with(p)),
+                            "round {round}"
+                        );
+                        for m in &members {
+                            let i = keys.iter().position(|k| k == *m).unwrap();
+                            assert_eq!(decide[i], (true, true), "round {round}: {m}");
+                            assert_eq!(dir_of(m), dir_of(prefix), "round {round}: {m} vs {prefix}");
+                        }
+                        seen.extend(members.into_iter().cloned());
                     }
                 }
             }
+            let want: Vec<String> = keys
+                .iter()
+                .zip(&decide)
+                .filter(|(_, d)| d.0)
+                .map(|(k, _)| k.clone())
+                .collect();
+            assert_eq!(seen, want, "round {round}");
         }
-        for x in t.finish() {
-            match x {
-                Planned::Items(v) | Planned::Folder { items: v, .. } => {
-                    seen.extend(v.into_iter().map(|i| i.object.key))
-                }
-            }
-        }
-        let want: Vec<String> = keys
-            .iter()
-            .filter(|k| k.1)
-            .map(|k| k.0.to_string())
-            .collect();
-        assert_eq!(seen, want);
+        // The generator must exercise the interesting cases.
+        assert!(
+            folders > 200 && name_prefixes > 100,
+            "{folders} folders, {name_prefixes} name prefixes"
+        );
     }
 }

@@ -404,7 +404,7 @@ impl Settings {
         })
     }
 
-    /// Whether whole folders are copied with one wildcard line: server-side copies, the
+    /// Whether whole key prefixes are copied with one wildcard line: server-side copies, the
     /// source listed live (a manifest may be older than the bucket), not turned off.
     pub fn folder_copies(&self) -> bool {
         self.folder_copies_allowed

@@ -1,6 +1,6 @@
 //! The `sync` pipeline, stage by stage:
 //! locate s5cmd -> probe the endpoint -> list both sides (streamed) -> plan (merge) ->
-//! folders (a folder planned whole becomes one wildcard line) -> batch -> execute (s5cmd
+//! folders (a key prefix planned whole becomes one wildcard line) -> batch -> execute (s5cmd
 //! run, attempts) -> validate (fresh listing) -> report.
 //!
 //! Listing and planning run on a blocking thread and hand batches over a small bounded
@@ -235,7 +235,7 @@ impl Planner {
                 FolderPlan::Items(items) => {
                     items.into_iter().filter_map(|i| batcher.push(i)).collect()
                 }
-                FolderPlan::Folder { dir, items } => batcher.push_folder(dir, items),
+                FolderPlan::Folder { prefix, items } => batcher.push_folder(prefix, items),
             };
             full.into_iter().all(|b| send(b, stats))
         };
@@ -401,7 +401,7 @@ pub(crate) fn now_rfc3339() -> String {
 }
 
 /// The server-side copy lines of a batch, exactly as a direct run's first attempt would
-/// write them (whole folders as one wildcard line).
+/// write them (whole prefixes as one wildcard line).
 fn write_copy_lines(
     w: &mut impl std::io::Write,
     batch: &Batch,
@@ -410,14 +410,16 @@ fn write_copy_lines(
     let mut in_folder = vec![false; batch.items.len()];
     for f in &batch.folders {
         match crate::s5cmd::cmdfile::folder_copy_line(
-            &settings.source.url_of(&f.dir),
-            &settings.dest.url_of(&f.dir),
+            &settings.source.url_of(&f.prefix),
+            &settings.dest.url_of(crate::folders::dir_of(&f.prefix)),
         ) {
             Ok(line) => {
                 writeln!(w, "{line}")?;
                 in_folder[f.start..f.start + f.len].fill(true);
             }
-            Err(e) => tracing::warn!(folder = %f.dir, error = %e, "not writable as a command line"),
+            Err(e) => {
+                tracing::warn!(prefix = %f.prefix, error = %e, "not writable as a command line")
+            }
         }
     }
     for (item, _) in batch.items.iter().zip(&in_folder).filter(|(_, f)| !**f) {

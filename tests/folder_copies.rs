@@ -70,16 +70,21 @@ fn a_whole_folder_goes_as_one_wildcard_line_and_lands_exactly() {
     let dry = lakesync(&args(&moto, &["--dry-run", "--write-commands", cmds_s]));
     assert_eq!(dry.code, 0, "{}", dry.stderr);
     let text = std::fs::read_to_string(&cmds).unwrap();
-    let wildcard: Vec<&str> = text.lines().filter(|l| l.contains("/*'")).collect();
+    let wildcard: Vec<&str> = text.lines().filter(|l| l.contains("*'")).collect();
     assert_eq!(
         wildcard,
-        vec![format!(
-            "cp --metadata-directive COPY 's3://src/{WHOLE}*' 's3://dst/lake/{WHOLE}'"
-        )],
-        "only the folder planned whole is a wildcard line"
+        vec![
+            // The files beside the subfolder, by their common name prefix.
+            format!(
+                "cp --metadata-directive COPY 's3://src/{WITH_SUBFOLDER}obj-0*' 's3://dst/lake/{WITH_SUBFOLDER}'"
+            ),
+            // The folder planned whole.
+            format!("cp --metadata-directive COPY 's3://src/{WHOLE}*' 's3://dst/lake/{WHOLE}'"),
+        ],
+        "{text}"
     );
-    // 59 + 61 objects one line each: the partly present folder and the one with a subfolder.
-    assert_eq!(text.lines().count(), 1 + 59 + 61, "{text}");
+    // One line each: the partly present folder (59) and the object in the subfolder.
+    assert_eq!(text.lines().count(), 2 + 59 + 1, "{text}");
 
     let run = lakesync(&args(&moto, &[]));
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -90,15 +95,19 @@ fn a_whole_folder_goes_as_one_wildcard_line_and_lands_exactly() {
     assert_eq!(r["totals"]["validated"], 240);
     assert_eq!(r["totals"]["skipped"], 1);
     assert_eq!(r["operations"]["by_kind"]["copy"], 240);
-    assert_eq!(r["operations"]["by_kind"]["list"], 1);
-    assert_eq!(r["operations"]["per_file"], 1.004, "{}", r["operations"]);
+    assert_eq!(r["operations"]["by_kind"]["list"], 2);
+    assert_eq!(r["operations"]["per_file"], 1.008, "{}", r["operations"]);
     assert_eq!(r["operations"]["unplanned_copies"], 0);
     let batches = r["batches"].as_array().unwrap();
-    let with_folder: Vec<_> = batches.iter().filter(|b| b["folders"] == 1).collect();
-    assert_eq!(with_folder.len(), 1, "{batches:?}");
+    let with_folder: Vec<u64> = batches
+        .iter()
+        .filter(|b| b["folders"] == 1)
+        .map(|b| b["files"].as_u64().unwrap())
+        .collect();
     assert_eq!(
-        with_folder[0]["files"], 120,
-        "a folder is never split, whatever --batch-size"
+        with_folder,
+        vec![60, 120],
+        "a wildcard line is never split, whatever --batch-size: {batches:?}"
     );
     assert!(
         batches
@@ -242,4 +251,79 @@ fn a_folder_member_direct_cannot_copy_lands_staged_in_auto_mode() {
     assert_eq!(r["operations"]["by_kind"]["list"], 1);
     assert_eq!(r["operations"]["by_kind"]["upload"], 1);
     assert_mirrors(&moto, "src", &moto, "dst", "lake/");
+}
+
+/// A date-range backfill inside a longer folder: each month wholly in the range and
+/// missing goes as one wildcard line on its name prefix; nothing outside the range moves.
+#[test]
+fn a_date_range_backfill_copies_whole_months_by_name_prefix() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    gen_fixtures(
+        dir.path(),
+        &[
+            "--files",
+            "100",
+            "--size-class",
+            "tiny",
+            "--layout",
+            "klines",
+        ],
+    );
+    moto.make_bucket("src");
+    moto.make_bucket("dst");
+    moto.upload_dir(dir.path(), "src", "");
+    let selection = [
+        "--market",
+        "spot",
+        "--period",
+        "daily",
+        "--data-type",
+        "klines",
+        "--symbols",
+        "BTCUSDT",
+        "--interval",
+        "1m",
+        "--start",
+        "2025-01-01",
+        "--end",
+        "2025-02-28",
+    ];
+    let cmds = dir.path().join("commands.txt");
+    let mut dry = selection.to_vec();
+    dry.extend(["--dry-run", "--write-commands", cmds.to_str().unwrap()]);
+    let d = lakesync(&args(&moto, &dry));
+    assert_eq!(d.code, 0, "{}", d.stderr);
+    let text = std::fs::read_to_string(&cmds).unwrap();
+    assert_eq!(
+        text.lines().collect::<Vec<_>>(),
+        vec![
+            format!(
+                "cp --metadata-directive COPY 's3://src/{WHOLE}BTCUSDT-1m-2025-01-*' 's3://dst/lake/{WHOLE}'"
+            ),
+            format!(
+                "cp --metadata-directive COPY 's3://src/{WHOLE}BTCUSDT-1m-2025-02-*' 's3://dst/lake/{WHOLE}'"
+            ),
+        ]
+    );
+    let run = lakesync(&args(&moto, &selection));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let r = run.report();
+    assert_eq!(r["totals"]["copied"], 118, "{}", r["totals"]);
+    assert_eq!(r["totals"]["validated"], 118);
+    assert_eq!(r["operations"]["by_kind"]["list"], 2);
+    let src = moto.list("src", WHOLE);
+    let dst = moto.list("dst", &format!("lake/{WHOLE}"));
+    let want: Vec<&String> = src
+        .keys()
+        .filter(|k| k.contains("-2025-01-") || k.contains("-2025-02-"))
+        .collect();
+    assert_eq!(dst.keys().collect::<Vec<_>>(), want);
+    for k in want {
+        assert_eq!(
+            (dst[k].size, &dst[k].etag),
+            (src[k].size, &src[k].etag),
+            "{k}"
+        );
+    }
 }

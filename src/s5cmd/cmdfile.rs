@@ -46,13 +46,14 @@ pub fn copy_line(src_url: &str, dst_url: &str) -> Result<String, CmdFileError> {
     Ok(line)
 }
 
-/// One wildcard server-side copy of a whole folder:
-/// `cp --metadata-directive COPY 'SRC_FOLDER/*' 'DST_FOLDER/'` (both URLs end in `/`).
-/// s5cmd lists the folder and copies each object to the same relative key, printing one
-/// success line per object. The caller makes sure the folder URLs hold no wildcard.
-pub fn folder_copy_line(src_folder: &str, dst_folder: &str) -> Result<String, CmdFileError> {
+/// One wildcard server-side copy of every object under a key prefix:
+/// `cp --metadata-directive COPY 'SRC_PREFIX*' 'DST_FOLDER/'`, where DST_FOLDER is the
+/// destination of the prefix's folder (ends in `/`). s5cmd lists the prefix and copies each
+/// object to the same key relative to that folder, printing one success line per object.
+/// The caller makes sure the URLs hold no wildcard and the prefix has no subfolder.
+pub fn folder_copy_line(src_prefix: &str, dst_folder: &str) -> Result<String, CmdFileError> {
     let mut line = String::from("cp --metadata-directive COPY ");
-    line.push_str(&quote(&format!("{src_folder}*"))?);
+    line.push_str(&quote(&format!("{src_prefix}*"))?);
     line.push(' ');
     line.push_str(&quote(dst_folder)?);
     Ok(line)
