@@ -35,10 +35,16 @@ impl Batch {
     }
 }
 
+/// A batch holding wildcard lines may grow to this many objects (one s5cmd process for a
+/// few years of daily files instead of one per year; a single wildcard line larger than
+/// this is a batch of its own).
+pub const FOLDER_BATCH_OBJECTS: usize = 2000;
+
 /// Accumulates items and hands out full batches; `finish` returns the last partial one.
 #[derive(Debug)]
 pub struct Batcher {
     size: usize,
+    folder_size: usize,
     next_index: usize,
     current: Vec<Item>,
     folders: Vec<FolderRange>,
@@ -49,20 +55,38 @@ impl Batcher {
         let size = size.max(1);
         Self {
             size,
+            folder_size: size.max(FOLDER_BATCH_OBJECTS),
             next_index: 0,
             current: Vec::with_capacity(size),
             folders: Vec::new(),
         }
     }
 
-    /// Add the objects of one wildcard line: never split, so more than the batch size is a
-    /// batch of its own. Returns the batches this completed (at most two).
+    /// Objects the current batch may hold: more once it holds a wildcard line.
+    fn limit(&self) -> usize {
+        if self.folders.is_empty() {
+            self.size
+        } else {
+            self.folder_size
+        }
+    }
+
+    /// Change the size of batches holding wildcard lines (tests).
+    pub fn with_folder_size(mut self, n: usize) -> Self {
+        self.folder_size = n.max(self.size);
+        self
+    }
+
+    /// Add the objects of one wildcard line: never split. A batch holding wildcard lines
+    /// may grow to `FOLDER_BATCH_OBJECTS`; one line larger than that is a batch of its own.
+    /// Returns the batches this completed (at most two).
     pub fn push_folder(&mut self, prefix: String, items: Vec<Item>) -> Vec<Batch> {
         let mut out = Vec::new();
         if items.is_empty() {
             return out;
         }
-        if !self.current.is_empty() && self.current.len() + items.len() > self.size {
+        let limit = self.folder_size;
+        if !self.current.is_empty() && self.current.len() + items.len() > limit {
             out.push(self.take());
         }
         self.folders.push(FolderRange {
@@ -71,7 +95,7 @@ impl Batcher {
             len: items.len(),
         });
         self.current.extend(items);
-        if self.current.len() >= self.size {
+        if self.current.len() >= limit {
             out.push(self.take());
         }
         out
@@ -84,7 +108,7 @@ impl Batcher {
     /// a zip against the CHECKSUM downloaded in the same batch.
     pub fn push(&mut self, item: Item) -> Option<Batch> {
         self.current.push(item);
-        if self.current.len() < self.size {
+        if self.current.len() < self.limit() {
             return None;
         }
         if self.size >= 2
@@ -197,40 +221,48 @@ mod tests {
     }
 
     #[test]
-    fn folders_are_never_split() {
-        let mut b = Batcher::new(4);
+    fn wildcard_lines_are_never_split_and_share_bigger_batches() {
+        let mut b = Batcher::new(4).with_folder_size(8);
+        let folder = |p: &str, n: usize| -> Vec<Item> {
+            (0..n).map(|i| named(&format!("{p}{i}"))).collect()
+        };
         let mut batches = Vec::new();
         batches.extend(b.push(named("a")));
         batches.extend(b.push(named("b")));
-        // Does not fit beside a, b: they go first.
-        batches.extend(b.push_folder(
-            "f/".into(),
-            (0..3).map(|i| named(&format!("f/{i}"))).collect(),
-        ));
+        // Fits beside a, b in a batch that may now hold 8.
+        batches.extend(b.push_folder("f/".into(), folder("f/", 3)));
         batches.extend(b.push(named("g")));
-        // Larger than a batch: a batch of its own.
-        batches.extend(b.push_folder(
-            "h/".into(),
-            (0..6).map(|i| named(&format!("h/{i}"))).collect(),
-        ));
+        // 6 + 6 > 8: what is there goes first.
+        batches.extend(b.push_folder("h/".into(), folder("h/", 6)));
         batches.extend(b.push(named("z")));
+        // Larger than any batch: a batch of its own.
+        batches.extend(b.push_folder("k/".into(), folder("k/", 10)));
         batches.extend(b.finish());
         let sizes: Vec<_> = batches.iter().map(|b| b.items.len()).collect();
-        assert_eq!(sizes, vec![2, 4, 6, 1]);
-        assert!(batches[0].folders.is_empty());
+        assert_eq!(sizes, vec![6, 7, 10]);
         assert_eq!(
-            batches[1].folders,
+            batches[0].folders,
             vec![FolderRange {
                 prefix: "f/".into(),
-                start: 0,
+                start: 2,
                 len: 3
             }]
         );
-        assert_eq!(batches[1].items[3].object.key, "g");
-        assert_eq!(batches[2].folders[0].len, 6);
-        assert!(batches[3].folders.is_empty());
+        assert_eq!(batches[0].items[5].object.key, "g");
+        assert_eq!(
+            (batches[1].folders[0].start, batches[1].folders[0].len),
+            (0, 6)
+        );
+        assert_eq!(batches[1].items[6].object.key, "z");
+        assert_eq!(batches[2].folders[0].len, 10);
         let indexes: Vec<_> = batches.iter().map(|b| b.index).collect();
-        assert_eq!(indexes, vec![0, 1, 2, 3]);
+        assert_eq!(indexes, vec![0, 1, 2]);
+        // Plain items keep the batch size.
+        let mut b = Batcher::new(4).with_folder_size(8);
+        let plain: Vec<Batch> = (0..9)
+            .filter_map(|i| b.push(named(&format!("p{i}"))))
+            .collect();
+        assert!(plain.iter().all(|x| x.items.len() == 4));
     }
 
     #[test]

@@ -20,18 +20,21 @@
 //!   ends on a character boundary;
 //! - it holds at least `min` objects (the wildcard costs one LIST request).
 //!
-//! Nodes close as the sorted keys move past them. A whole node of `emit_at` objects or more
-//! goes out when it closes (so copying starts while the listing goes on, a year of daily
-//! files at a time); a smaller whole node waits for its parent, which supersedes it if the
-//! parent turns out whole too, and goes out on its own otherwise. Everything no open node
-//! can still take goes out as single items, in key order. At most `max` keys are held.
+//! Nodes close as the sorted keys move past them. A closed whole node waits for its parent,
+//! which supersedes it if the parent turns out whole too (one line for the whole folder),
+//! and goes out on its own otherwise. Everything no open node can still take goes out as
+//! single items, in key order. Once `pipeline_at` keys are held, the closed whole nodes go
+//! out as they are (a year of daily files each), so copying starts while a long listing
+//! goes on; at most `max` keys are held.
 
 use crate::batch::Item;
 
 /// Fewest objects worth one wildcard line (the wildcard costs one extra LIST request).
 pub const MIN_FOLDER_OBJECTS: usize = 50;
-/// A whole node this large goes out as soon as it closes.
-pub const EMIT_FOLDER_OBJECTS: usize = 500;
+/// Keys held before the closed whole nodes go out without waiting for their parent: a
+/// folder of up to this many keys goes as one line; a longer one goes in pieces (a year of
+/// daily files with their CHECKSUMs is 730 objects) while the listing goes on.
+pub const PIPELINE_FOLDER_OBJECTS: usize = 5_000;
 /// Most keys held back while nodes are open.
 pub const MAX_FOLDER_OBJECTS: usize = 10_000;
 
@@ -76,7 +79,7 @@ pub struct FolderTracker {
     /// Both folders as `s3://bucket/prefix` URLs, for the wildcard check.
     urls: [String; 2],
     min: usize,
-    emit_at: usize,
+    pipeline_at: usize,
     max: usize,
     /// Keys from index `base` on, not yet handed out.
     held: std::collections::VecDeque<Held>,
@@ -114,7 +117,7 @@ impl FolderTracker {
             prefixes,
             urls: [source_url.to_string(), dest_url.to_string()],
             min: MIN_FOLDER_OBJECTS,
-            emit_at: EMIT_FOLDER_OBJECTS,
+            pipeline_at: PIPELINE_FOLDER_OBJECTS,
             max: MAX_FOLDER_OBJECTS,
             held: Default::default(),
             base: 0,
@@ -128,10 +131,10 @@ impl FolderTracker {
     }
 
     /// Change the size bounds (tests).
-    pub fn with_bounds(mut self, min: usize, emit_at: usize, max: usize) -> Self {
+    pub fn with_bounds(mut self, min: usize, pipeline_at: usize, max: usize) -> Self {
         self.min = min.max(1);
-        self.emit_at = emit_at.max(self.min);
-        self.max = max.max(self.emit_at);
+        self.pipeline_at = pipeline_at.max(self.min);
+        self.max = max.max(self.pipeline_at);
         self
     }
 
@@ -174,26 +177,18 @@ impl FolderTracker {
             .map(str::to_string)
     }
 
-    fn close(&mut self, node: Node, end: usize, after: usize, out: &mut Vec<Planned>) {
+    fn close(&mut self, node: Node, end: usize, after: usize) {
         let Some(prefix) = self.whole(node, end, after) else {
             return;
         };
         debug_assert!(self.candidates.iter().all(|c| c.end <= end));
         // It supersedes the candidates inside it.
         self.candidates.retain(|c| c.start < node.start);
-        if end - node.start >= self.emit_at {
-            // Its ancestors now hold an object that went out: none can be whole, so what
-            // lies before it is final.
-            self.flush_to(node.start, out);
-            let items = self.take_items(end);
-            out.push(Planned::Folder { prefix, items });
-        } else {
-            self.candidates.push(Candidate {
-                start: node.start,
-                end,
-                prefix,
-            });
-        }
+        self.candidates.push(Candidate {
+            start: node.start,
+            end,
+            prefix,
+        });
     }
 
     /// Hand out everything before index `to`: candidates as folders, the rest as items.
@@ -247,7 +242,7 @@ impl FolderTracker {
                     break;
                 }
                 self.stack.pop();
-                self.close(node, index, d, &mut out);
+                self.close(node, index, d);
                 earliest = Some((node.start, node.before));
             }
             // The common ancestor of the previous key and this one.
@@ -291,6 +286,13 @@ impl FolderTracker {
             })
             .map_or(self.next, |n| n.start);
         self.flush_to(open_from, &mut out);
+        // Long folders: what is decided goes now (its open ancestors can no longer be
+        // whole, which is the price of copying while the listing goes on).
+        if self.next - self.base > self.pipeline_at
+            && let Some(end) = self.candidates.last().map(|c| c.end)
+        {
+            self.flush_to(end, &mut out);
+        }
         if self.next - self.base > self.max {
             let next = self.next;
             self.flush_to(next, &mut out);
@@ -303,7 +305,7 @@ impl FolderTracker {
         let mut out = Vec::new();
         let end = self.next;
         while let Some(node) = self.stack.pop() {
-            self.close(node, end, 0, &mut out);
+            self.close(node, end, 0);
         }
         self.flush_to(end, &mut out);
         out
@@ -401,7 +403,7 @@ mod tests {
     }
 
     #[test]
-    fn a_large_node_goes_out_as_it_closes_while_the_listing_goes_on() {
+    fn long_folders_go_in_pieces_while_the_listing_goes_on() {
         let keys: Vec<String> = (0..8)
             .map(|i| format!("d/y1-{i}"))
             .chain((0..8).map(|i| format!("d/y2-{i}")))
@@ -420,11 +422,17 @@ mod tests {
                 when.push((keys.len(), prefix, items.len()));
             }
         }
-        // y1 closes when the first y2 key arrives (index 8); y2 when the listing ends.
+        // More than 6 keys held: y1 goes when the first y2 key closes it (index 8); y2 when
+        // the listing ends.
         assert_eq!(
             when,
             vec![(8, "d/y1-".to_string(), 8), (16, "d/y2-".to_string(), 8)]
         );
+        // Below the pipelining size the folder waits and goes as one line.
+        let mut t = FolderTracker::new(true, vec![String::new()], "s3://src", "s3://dst")
+            .with_bounds(3, 20, 40);
+        let keys: Vec<(&str, bool, bool)> = keys.iter().map(|k| (k.as_str(), true, true)).collect();
+        assert_eq!(run(&mut t, &keys), vec!["folder:d/:16"]);
     }
 
     #[test]

@@ -99,21 +99,18 @@ fn a_whole_folder_goes_as_one_wildcard_line_and_lands_exactly() {
     assert_eq!(r["operations"]["per_file"], 1.008, "{}", r["operations"]);
     assert_eq!(r["operations"]["unplanned_copies"], 0);
     let batches = r["batches"].as_array().unwrap();
-    let with_folder: Vec<u64> = batches
-        .iter()
-        .filter(|b| b["folders"] == 1)
-        .map(|b| b["files"].as_u64().unwrap())
-        .collect();
-    assert_eq!(
-        with_folder,
-        vec![60, 120],
-        "a wildcard line is never split, whatever --batch-size: {batches:?}"
-    );
+    let lines: u64 = batches.iter().map(|b| b["folders"].as_u64().unwrap()).sum();
+    assert_eq!(lines, 2, "{batches:?}");
+    // Batches without wildcard lines keep --batch-size; those with them may hold up to
+    // 2,000 objects (never splitting a line).
+    for b in batches {
+        let files = b["files"].as_u64().unwrap();
+        let limit = if b["folders"] == 0 { 40 } else { 2000 };
+        assert!(files <= limit, "{b}");
+    }
     assert!(
-        batches
-            .iter()
-            .filter(|b| b["folders"] == 0)
-            .all(|b| b["files"].as_u64().unwrap() <= 40)
+        batches.iter().any(|b| b["files"].as_u64().unwrap() > 40),
+        "the wildcard lines went in one batch beyond --batch-size: {batches:?}"
     );
 
     // Nothing left to do.
