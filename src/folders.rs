@@ -147,8 +147,7 @@ impl FolderTracker {
     /// parts selects the same keys: the folder itself when it qualifies (a plain
     /// `dir/*`), else the node's own prefix.
     fn whole(&self, node: Node, end: usize, after: usize) -> Option<String> {
-        if !self.enabled
-            || node.start < self.base
+        if node.start < self.base
             || self.last_bad.is_some_and(|b| b >= node.start)
             || self.last_break > node.start
             || end - node.start < self.min
@@ -193,7 +192,9 @@ impl FolderTracker {
 
     /// Hand out everything before index `to`: candidates as folders, the rest as items.
     fn flush_to(&mut self, to: usize, out: &mut Vec<Planned>) {
-        let to = to.max(self.base);
+        if to <= self.base {
+            return;
+        }
         let cands: Vec<Candidate> = {
             let (before, after): (Vec<_>, Vec<_>) = std::mem::take(&mut self.candidates)
                 .into_iter()
@@ -229,6 +230,9 @@ impl FolderTracker {
     /// copy; `eligible` is false when a wildcard must not carry it (out of scope, skipped,
     /// too large, unwritable key). Returns what is final so far, in key order.
     pub fn observe(&mut self, key: &str, item: Option<Item>, eligible: bool) -> Vec<Planned> {
+        if !self.enabled {
+            return item.map(|i| Planned::Items(vec![i])).into_iter().collect();
+        }
         let mut out = Vec::new();
         let index = self.next;
         self.next += 1;
@@ -500,6 +504,19 @@ mod tests {
         // Too few.
         let mut t = tracker(&[""]);
         assert_eq!(run(&mut t, &all(&["d/1", "d/2"])), vec!["items:d/1,d/2"]);
+    }
+
+    #[test]
+    fn a_disabled_tracker_holds_nothing_back() {
+        let mut t = FolderTracker::new(false, vec![String::new()], "s3://src", "s3://dst");
+        for k in ["d/1", "d/2", "d/3"] {
+            assert_eq!(
+                t.observe(k, Some(item(k)), true),
+                vec![Planned::Items(vec![item(k)])]
+            );
+        }
+        assert_eq!(t.observe("d/4", None, false), vec![]);
+        assert_eq!(t.finish(), vec![]);
     }
 
     /// A tiny deterministic generator (no dependency for one test).
