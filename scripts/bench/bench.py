@@ -7,7 +7,7 @@ several repetitions each, and every run is measured from the outside:
   lakesync-direct     lakesync sync --mode direct (list both sides, plan, copy, validate)
   lakesync-staged     lakesync sync --mode staged (download, verify, upload, delete)
   lakesync-direct-lines  (1000-file scenario only) --no-folder-copies: one `cp` line per
-                      object even where a whole folder could go as one wildcard line
+                      object even where a prefix planned whole could go as one wildcard line
   s5cmd-run           raw `s5cmd --numworkers N run FILE` on the exact command lines lakesync
                       wrote (`--dry-run --write-commands`), same global flags and workers:
                       lakesync-direct / s5cmd-run is the wrapper's overhead
@@ -1030,7 +1030,7 @@ def markdown(res):
                          f"{' (target ≤ 1.5 s)' if mode == 'direct' else ' (baseline)'} | "
                          f"{s['report']['batch_seconds_per_100_files']} s (median over "
                          f"{s['report']['batch_seconds_per_100_files_n']} batches of 100 files or more, "
-                         f"scaled to 100 files; a folder copied whole is one batch) |")
+                         f"scaled to 100 files; batches holding wildcard lines run alone and may exceed --batch-size) |")
     for cls, names in (("small", ("1000-tiny", "100-small", "10000-tiny")), ("medium", ("100-medium",)),
                        ("large", ("8-large",))):
         for name in names:
