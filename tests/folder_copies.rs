@@ -11,26 +11,27 @@ const WHOLE: &str = "data/spot/daily/klines/BTCUSDT/1m/";
 const PARTLY_THERE: &str = "data/spot/daily/klines/ETHUSDT/1m/";
 const WITH_SUBFOLDER: &str = "data/spot/daily/klines/BNBUSDT/1m/";
 
-/// Source: WHOLE with 120 objects, PARTLY_THERE with 60 (one already at the destination),
-/// WITH_SUBFOLDER with 60 plus one object in a subfolder. Destination: bucket `dst`, folder
-/// `lake/`.
-fn setup() -> (Moto, tempfile::TempDir) {
+/// A moto server whose bucket `src` holds `archives` generated daily klines archives (a zip
+/// and its CHECKSUM each, all in WHOLE, from 2024-12-20 on), and an empty bucket `dst`.
+fn klines_source(archives: usize) -> (Moto, tempfile::TempDir) {
     let moto = Moto::start();
     let dir = tempfile::tempdir().unwrap();
+    let n = archives.to_string();
     gen_fixtures(
         dir.path(),
-        &[
-            "--files",
-            "60",
-            "--size-class",
-            "tiny",
-            "--layout",
-            "klines",
-        ],
+        &["--files", &n, "--size-class", "tiny", "--layout", "klines"],
     );
     moto.make_bucket("src");
     moto.make_bucket("dst");
     moto.upload_dir(dir.path(), "src", "");
+    (moto, dir)
+}
+
+/// Source: WHOLE with 120 objects, PARTLY_THERE with 60 (one already at the destination),
+/// WITH_SUBFOLDER with 60 plus one object in a subfolder. Destination: bucket `dst`, folder
+/// `lake/`.
+fn setup() -> (Moto, tempfile::TempDir) {
+    let (moto, dir) = klines_source(60);
     let listed = moto.list("src", "");
     assert_eq!(listed.len(), 120, "fixture layout changed");
     assert!(
@@ -254,22 +255,7 @@ fn a_folder_member_direct_cannot_copy_lands_staged_in_auto_mode() {
 /// missing goes as one wildcard line on its name prefix; nothing outside the range moves.
 #[test]
 fn a_date_range_backfill_copies_whole_months_by_name_prefix() {
-    let moto = Moto::start();
-    let dir = tempfile::tempdir().unwrap();
-    gen_fixtures(
-        dir.path(),
-        &[
-            "--files",
-            "100",
-            "--size-class",
-            "tiny",
-            "--layout",
-            "klines",
-        ],
-    );
-    moto.make_bucket("src");
-    moto.make_bucket("dst");
-    moto.upload_dir(dir.path(), "src", "");
+    let (moto, dir) = klines_source(100);
     let selection = [
         "--market",
         "spot",
