@@ -25,7 +25,7 @@ pub struct Batch {
     /// 0-based, in plan order.
     pub index: usize,
     pub items: Vec<Item>,
-    /// Whole folders among the items (direct mode), in item order.
+    /// Key prefixes copied whole among the items (direct mode), in item order.
     pub folders: Vec<FolderRange>,
 }
 

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::batch::Batch;
+use crate::batch::{Batch, FolderRange};
 use crate::s3url::S3Url;
 use crate::s5cmd::cmdfile::{copy_line, echoed_command, folder_copy_line};
 use crate::s5cmd::{self, ErrorClass, Event, Globals, Pipe, classify_error};
@@ -639,10 +639,7 @@ impl Executor {
             if members.len() != f.len {
                 continue;
             }
-            if let Ok(text) = folder_copy_line(
-                &self.source.url_of(&f.prefix),
-                &self.dest.url_of(crate::folders::dir_of(&f.prefix)),
-            ) {
+            if let Ok(text) = prefix_copy_line(&self.source, &self.dest, f) {
                 out.push(FolderLine { text, members });
             }
         }
@@ -678,6 +675,19 @@ impl Executor {
             attempts,
         }
     }
+}
+
+/// The wildcard line copying every object under `f.prefix` into the same folder at `dest`
+/// (used by runs and by `--dry-run --write-commands`, so both write the same line).
+pub fn prefix_copy_line(
+    source: &S3Url,
+    dest: &S3Url,
+    f: &FolderRange,
+) -> Result<String, crate::s5cmd::cmdfile::CmdFileError> {
+    folder_copy_line(
+        &source.url_of(&f.prefix),
+        &dest.url_of(crate::folders::dir_of(&f.prefix)),
+    )
 }
 
 /// Write a command file readable by us only (0600): it names every key of the batch.

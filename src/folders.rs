@@ -226,13 +226,28 @@ impl FolderTracker {
         self.held.drain(..n).filter_map(|h| h.item).collect()
     }
 
-    /// The next source key, in key order. `item` is Some when the object is planned for
-    /// copy; `eligible` is false when a wildcard must not carry it (out of scope, skipped,
-    /// too large, unwritable key). Returns what is final so far, in key order.
-    pub fn observe(&mut self, key: &str, item: Option<Item>, eligible: bool) -> Vec<Planned> {
+    /// The next source object in key order, planned for copy; `eligible` is false when a
+    /// wildcard must not carry it (too large, unwritable key). Returns what is final so far,
+    /// in key order.
+    pub fn observe_item(&mut self, item: Item, eligible: bool) -> Vec<Planned> {
         if !self.enabled {
-            return item.map(|i| Planned::Items(vec![i])).into_iter().collect();
+            return vec![Planned::Items(vec![item])];
         }
+        let key = item.object.key.clone();
+        self.observe(&key, Some(item), eligible)
+    }
+
+    /// The next source key in key order, not planned (out of scope, or already in place):
+    /// no wildcard may carry it.
+    pub fn observe_key(&mut self, key: &str) -> Vec<Planned> {
+        if !self.enabled {
+            return Vec::new();
+        }
+        self.observe(key, None, false)
+    }
+
+    /// The next source key (enabled tracker only).
+    fn observe(&mut self, key: &str, item: Option<Item>, eligible: bool) -> Vec<Planned> {
         let mut out = Vec::new();
         let index = self.next;
         self.next += 1;
@@ -350,7 +365,7 @@ mod tests {
     fn run(t: &mut FolderTracker, keys: &[(&str, bool, bool)]) -> Vec<String> {
         let mut out = Vec::new();
         for &(k, planned, eligible) in keys {
-            out.extend(t.observe(k, planned.then(|| item(k)), eligible));
+            out.extend(feed(t, k, planned, eligible));
         }
         out.extend(t.finish());
         let mut joined: Vec<Planned> = Vec::new();
@@ -373,6 +388,15 @@ mod tests {
                 Planned::Folder { prefix, items } => format!("folder:{prefix}:{}", items.len()),
             })
             .collect()
+    }
+
+    /// One key through the public calls the planner makes.
+    fn feed(t: &mut FolderTracker, k: &str, planned: bool, eligible: bool) -> Vec<Planned> {
+        if planned {
+            t.observe_item(item(k), eligible)
+        } else {
+            t.observe_key(k)
+        }
     }
 
     fn all(keys: &[&'static str]) -> Vec<(&'static str, bool, bool)> {
@@ -415,7 +439,7 @@ mod tests {
         let mut t = tracker(&[""]);
         let mut when = Vec::new();
         for (n, k) in keys.iter().enumerate() {
-            for p in t.observe(k, Some(item(k)), true) {
+            for p in t.observe_item(item(k), true) {
                 if let Planned::Folder { prefix, items } = p {
                     when.push((n, prefix, items.len()));
                 }
@@ -511,11 +535,11 @@ mod tests {
         let mut t = FolderTracker::new(false, vec![String::new()], "s3://src", "s3://dst");
         for k in ["d/1", "d/2", "d/3"] {
             assert_eq!(
-                t.observe(k, Some(item(k)), true),
+                t.observe_item(item(k), true),
                 vec![Planned::Items(vec![item(k)])]
             );
         }
-        assert_eq!(t.observe("d/4", None, false), vec![]);
+        assert_eq!(t.observe_key("d/4"), vec![]);
         assert_eq!(t.finish(), vec![]);
     }
 
@@ -576,7 +600,7 @@ mod tests {
             .with_bounds(min, emit, max);
             let mut out = Vec::new();
             for (k, &(planned, eligible)) in keys.iter().zip(&decide) {
-                out.extend(t.observe(k, planned.then(|| item(k)), eligible));
+                out.extend(feed(&mut t, k, planned, eligible));
                 assert!(
                     t.held.len() <= max + 1,
                     "round {round}: {} held",

@@ -171,7 +171,7 @@ pub struct BatchReport {
     /// Workers the governor chose for the next batch, and why.
     pub next_workers: u32,
     pub governor: Option<crate::governor::Reason>,
-    /// Whole folders this batch copied with one wildcard line each (0: one line per object).
+    /// Key prefixes this batch copied whole, one wildcard line each (0: one line per object).
     pub folders: usize,
 }
 

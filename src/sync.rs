@@ -251,10 +251,10 @@ impl Planner {
             }
             let decision = decision?;
             let key = match &decision {
-                Decision::Skip { object } | Decision::Copy { object, .. } => object.key.clone(),
+                Decision::Skip { object } | Decision::Copy { object, .. } => object.key.as_str(),
             };
-            if !settings.in_scope(&key) {
-                for p in folders.observe(&key, None, false) {
+            if !settings.in_scope(key) {
+                for p in folders.observe_key(key) {
                     if !batch(p, &mut stats) {
                         return Ok(stats);
                     }
@@ -276,7 +276,7 @@ impl Planner {
                 Decision::Skip { object } => {
                     stats.skipped += 1;
                     stats.bytes_skipped += object.size;
-                    for p in folders.observe(&key, None, false) {
+                    for p in folders.observe_key(&object.key) {
                         if !batch(p, &mut stats) {
                             return Ok(stats);
                         }
@@ -292,7 +292,7 @@ impl Planner {
                     *stats.reasons.entry(name).or_default() += 1;
                     let eligible = object.size <= MAX_SERVER_SIDE_COPY
                         && !object.key.chars().any(char::is_control);
-                    for p in folders.observe(&key, Some(Item { object, reason }), eligible) {
+                    for p in folders.observe_item(Item { object, reason }, eligible) {
                         if !batch(p, &mut stats) {
                             return Ok(stats);
                         }
@@ -409,10 +409,7 @@ fn write_copy_lines(
 ) -> std::io::Result<()> {
     let mut in_folder = vec![false; batch.items.len()];
     for f in &batch.folders {
-        match crate::s5cmd::cmdfile::folder_copy_line(
-            &settings.source.url_of(&f.prefix),
-            &settings.dest.url_of(crate::folders::dir_of(&f.prefix)),
-        ) {
+        match crate::execute::prefix_copy_line(&settings.source, &settings.dest, f) {
             Ok(line) => {
                 writeln!(w, "{line}")?;
                 in_folder[f.start..f.start + f.len].fill(true);
