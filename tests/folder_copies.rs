@@ -141,16 +141,18 @@ fn no_folder_copies_writes_one_line_per_object() {
     );
 }
 
-/// Sync only the WHOLE folder through the fake s5cmd (its first `run` is the folder copy).
+/// Sync only the WHOLE folder through the fake s5cmd (its first `run` is the folder copy),
+/// with `more` arguments; the run must exit 0.
 fn sync_whole_folder_through_fake(
     moto: &Moto,
     dir: &tempfile::TempDir,
+    more: &[&str],
     env: &[(&str, &str)],
-) -> serde_json::Value {
+) -> common::Run {
     let once = dir.path().join("once");
     let real = s5cmd_bin();
     let fake = fake_s5cmd_bin();
-    let extra = vec![
+    let mut extra = vec![
         "--s5cmd",
         fake.to_str().unwrap(),
         "--mode",
@@ -166,6 +168,7 @@ fn sync_whole_folder_through_fake(
         "--interval",
         "1m",
     ];
+    extra.extend_from_slice(more);
     let mut all_env = vec![
         ("LAKESYNC_FAKE_REAL", real.to_str().unwrap()),
         ("LAKESYNC_FAKE_ONCE", once.to_str().unwrap()),
@@ -173,7 +176,7 @@ fn sync_whole_folder_through_fake(
     all_env.extend_from_slice(env);
     let run = lakesync_with(&args(moto, &extra), &all_env);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    run.report()
+    run
 }
 
 /// Objects a folder copy did not report (here: success lines dropped) are retried one line
@@ -181,7 +184,8 @@ fn sync_whole_folder_through_fake(
 #[test]
 fn folder_members_without_outcome_are_retried_one_line_each() {
     let (moto, dir) = setup();
-    let r = sync_whole_folder_through_fake(&moto, &dir, &[("LAKESYNC_FAKE_SWALLOW", "30")]);
+    let r = sync_whole_folder_through_fake(&moto, &dir, &[], &[("LAKESYNC_FAKE_SWALLOW", "30")])
+        .report();
     assert_eq!(r["totals"]["copied"], 120, "{}", r["totals"]);
     assert_eq!(r["totals"]["validated"], 120);
     assert_eq!(r["totals"]["failed"], 0);
@@ -204,8 +208,10 @@ fn a_late_arrival_in_a_folder_copy_is_reported_as_unplanned() {
     let r = sync_whole_folder_through_fake(
         &moto,
         &dir,
+        &[],
         &[("LAKESYNC_FAKE_BEFORE_RUN", before.as_str())],
-    );
+    )
+    .report();
     assert_eq!(r["totals"]["copied"], 120, "{}", r["totals"]);
     assert_eq!(r["totals"]["validated"], 120);
     assert_eq!(r["totals"]["failed"], 0);
@@ -309,4 +315,31 @@ fn a_date_range_backfill_copies_whole_months_by_name_prefix() {
             "{k}"
         );
     }
+}
+
+/// Progress moves inside a batch: with s5cmd handing success lines on every 25 ms, the
+/// one-batch folder copy of 120 objects (~3 s) prints progress lines part way through.
+#[test]
+fn progress_moves_while_a_folder_copy_runs() {
+    let (moto, dir) = setup();
+    let run = sync_whole_folder_through_fake(
+        &moto,
+        &dir,
+        &["--progress-interval", "1"],
+        &[("LAKESYNC_FAKE_PACE_MS", "25")],
+    );
+    let done: Vec<u64> = run
+        .stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("progress: "))
+        .filter_map(|l| l.split('/').next()?.parse().ok())
+        .collect();
+    assert!(
+        done.iter().any(|&d| d > 0 && d < 120),
+        "no progress line inside the batch: {done:?}\n{}",
+        run.stderr
+    );
+    let r = run.report();
+    assert_eq!(r["batches"].as_array().unwrap().len(), 1, "one batch");
+    assert_eq!(r["totals"]["copied"], 120);
 }

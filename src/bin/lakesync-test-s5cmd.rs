@@ -11,6 +11,8 @@
 //! - `LAKESYNC_FAKE_EXIT=N`: print nothing and exit with code N.
 //! - `LAKESYNC_FAKE_SWALLOW=N`: run for real but drop the first N success lines, so those
 //!   objects have no outcome line ("unknown").
+//! - `LAKESYNC_FAKE_PACE_MS=N`: run for real but hand each success line on N ms after the
+//!   one before, like a slow server, so a run's progress can be watched.
 //! - `LAKESYNC_FAKE_ONCE=PATH`: apply the behaviours above to the first `run` only (the
 //!   helper creates PATH to remember it ran); later runs pass straight through.
 
@@ -87,15 +89,24 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let pace = std::env::var("LAKESYNC_FAKE_PACE_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(std::time::Duration::from_millis);
     let stdout = std::io::stdout();
     if let Some(out) = child.stdout.take() {
         for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if swallow > 0 && line.contains("\"success\":true") {
+            let success = line.contains("\"success\":true");
+            if swallow > 0 && success {
                 swallow -= 1;
                 continue;
             }
+            if let (Some(p), true) = (pace, success) {
+                std::thread::sleep(p);
+            }
             let mut lock = stdout.lock();
             let _ = writeln!(lock, "{line}");
+            let _ = lock.flush();
         }
     }
     if noise {
