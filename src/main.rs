@@ -8,10 +8,10 @@ use lakesync::cli::{
     Cli, Command, FailOnArg, FormatArg, LogFormat, MergeArgs, PlanArgs, ReportAction, ReportArgs,
     Shell, SyncArgs, VerifyArgs,
 };
+use lakesync::commands::sync::RunError;
 use lakesync::error::{EnvError, UsageError};
 use lakesync::exit_codes;
 use lakesync::settings::{Env, ReportTarget, Settings};
-use lakesync::sync::RunError;
 
 fn init_logging(verbose: u8, format: LogFormat) {
     let default = match verbose {
@@ -110,10 +110,10 @@ fn run_plan(args: &PlanArgs, ui: Ui) -> ExitCode {
     };
     settings.dry_run = true;
     let groups = std::sync::Arc::new(std::sync::Mutex::new(
-        lakesync::planview::PlanGroups::default(),
+        lakesync::plan::view::PlanGroups::default(),
     ));
     let result = rt.block_on(async {
-        lakesync::sync::run_with(
+        lakesync::commands::sync::run_with(
             &settings,
             install_signals().map_err(RunError::Env)?,
             Some(groups.clone()),
@@ -199,8 +199,8 @@ fn emit(
     Ok(code)
 }
 
-fn install_signals() -> Result<lakesync::signals::Interrupt, EnvError> {
-    lakesync::signals::install()
+fn install_signals() -> Result<lakesync::os::signals::Interrupt, EnvError> {
+    lakesync::os::signals::install()
         .map_err(|e| EnvError::new(format!("cannot install signal handlers: {e}"), ""))
 }
 
@@ -210,8 +210,9 @@ fn run_verify(args: &VerifyArgs, ui: Ui) -> ExitCode {
         Ok(x) => x,
         Err(code) => return code,
     };
-    let result = rt
-        .block_on(async { lakesync::verify::run(&settings, args.deep, install_signals()?).await });
+    let result = rt.block_on(async {
+        lakesync::validate::verify::run(&settings, args.deep, install_signals()?).await
+    });
     let report = match result {
         Ok(r) => r,
         Err(e) => return env_error(&e),
@@ -233,7 +234,7 @@ fn run_sync(args: &SyncArgs, ui: Ui) -> ExitCode {
         Err(code) => return code,
     };
     let result = rt.block_on(async {
-        lakesync::sync::run(&settings, install_signals().map_err(RunError::Env)?).await
+        lakesync::commands::sync::run(&settings, install_signals().map_err(RunError::Env)?).await
     });
     let report = match result {
         Ok(r) => r,
@@ -281,10 +282,10 @@ fn run_merge(args: &MergeArgs) -> ExitCode {
         }
     }
     let fail_on = args.fail_on.map(|f| match f {
-        FailOnArg::Warning => lakesync::sla::Status::Warning,
-        FailOnArg::Critical => lakesync::sla::Status::Critical,
+        FailOnArg::Warning => lakesync::report::sla::Status::Warning,
+        FailOnArg::Critical => lakesync::report::sla::Status::Critical,
     });
-    let merged = match lakesync::merge::merge(&reports, fail_on) {
+    let merged = match lakesync::report::merge::merge(&reports, fail_on) {
         Ok(m) => m,
         Err(e) => return usage(&e),
     };
@@ -317,24 +318,31 @@ fn run_html(input: &std::path::Path, out: &std::path::Path) -> ExitCode {
         }
     };
     let page = match serde_json::from_str::<serde_json::Value>(&text) {
-        Ok(report) if report.get("command").is_some() => lakesync::html::render_run(&report),
-        _ => match lakesync::history::summarise_reader(std::io::Cursor::new(text.as_bytes())) {
-            Ok(s) if s.runs > 0 => match serde_json::to_value(&s) {
-                Ok(v) => lakesync::html::render_history(&v),
-                Err(e) => return fail(exit_codes::INTERNAL, &format!("cannot render: {e}"), ""),
-            },
-            _ => {
-                return usage(&UsageError::new(
-                    format!(
-                        "{} is neither a lakesync report nor a history file",
-                        input.display()
-                    ),
-                    "pass the file written by `sync --report PATH`, `report merge`, or `sync --history PATH`",
-                ));
+        Ok(report) if report.get("command").is_some() => {
+            lakesync::report::html::render_run(&report)
+        }
+        _ => {
+            match lakesync::report::history::summarise_reader(std::io::Cursor::new(text.as_bytes()))
+            {
+                Ok(s) if s.runs > 0 => match serde_json::to_value(&s) {
+                    Ok(v) => lakesync::report::html::render_history(&v),
+                    Err(e) => {
+                        return fail(exit_codes::INTERNAL, &format!("cannot render: {e}"), "");
+                    }
+                },
+                _ => {
+                    return usage(&UsageError::new(
+                        format!(
+                            "{} is neither a lakesync report nor a history file",
+                            input.display()
+                        ),
+                        "pass the file written by `sync --report PATH`, `report merge`, or `sync --history PATH`",
+                    ));
+                }
             }
-        },
+        }
     };
-    if let Err(e) = lakesync::metrics::write_atomic(out, &page) {
+    if let Err(e) = lakesync::report::metrics::write_atomic(out, &page) {
         return fail(
             exit_codes::ENVIRONMENT,
             &format!("cannot write {}: {e}", out.display()),
@@ -358,7 +366,7 @@ fn run_report(args: &ReportArgs) -> ExitCode {
     if let Some(out) = &args.html {
         return run_html(history, out);
     }
-    let summary = match lakesync::history::summarise(history) {
+    let summary = match lakesync::report::history::summarise(history) {
         Ok(s) => s,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return usage(&UsageError::new(
@@ -375,7 +383,7 @@ fn run_report(args: &ReportArgs) -> ExitCode {
         }
     };
     let text = match args.format {
-        FormatArg::Text => lakesync::history::render_text(&summary),
+        FormatArg::Text => lakesync::report::history::render_text(&summary),
         FormatArg::Json => match serde_json::to_string_pretty(&summary) {
             Ok(j) => j + "\n",
             Err(e) => {
@@ -403,11 +411,11 @@ fn run_report(args: &ReportArgs) -> ExitCode {
 /// > built-in defaults). clap reports its own usage errors and exits 2.
 fn parse_cli(argv: &[std::ffi::OsString]) -> Result<Cli, UsageError> {
     use clap::{CommandFactory, FromArgMatches};
-    let (path, profile) = lakesync::config::locate(argv);
+    let (path, profile) = lakesync::settings::config_file::locate(argv);
     let mut cmd = Cli::command();
     if let Some(path) = path {
-        let values = lakesync::config::load(&path, profile.as_deref())?;
-        cmd = lakesync::config::apply(cmd, &values)?;
+        let values = lakesync::settings::config_file::load(&path, profile.as_deref())?;
+        cmd = lakesync::settings::config_file::apply(cmd, &values)?;
     } else if let Some(p) = profile {
         return Err(UsageError::new(
             format!("--config-profile {p:?} given without a config file"),

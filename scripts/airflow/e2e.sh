@@ -123,7 +123,7 @@ BIN="$(cd "$(dirname "$BIN")" && pwd -P)/$(basename "$BIN")"
 FAKE_S5CMD="${LAKESYNC_TEST_S5CMD:-$(dirname "$BIN")/lakesync-test-s5cmd}"
 if [[ ! -x "$FAKE_S5CMD" ]]; then
     log "building the test helper lakesync-test-s5cmd (cargo build)"
-    (cd "$ROOT" && cargo build --quiet --bin lakesync-test-s5cmd) || die "cargo build --bin lakesync-test-s5cmd failed"
+    (cd "$ROOT" && cargo build --quiet -p fake-s5cmd) || die "cargo build -p fake-s5cmd failed"
     FAKE_S5CMD="$ROOT/target/debug/lakesync-test-s5cmd"
 fi
 HELP="$("$BIN" sync --help 2>&1)" || die "$BIN sync --help failed: $HELP"

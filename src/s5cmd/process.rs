@@ -13,7 +13,7 @@ use tokio::process::Command;
 use tokio::sync::mpsc;
 
 use super::output::{Event, parse_line};
-use crate::signals::{self, Interrupt};
+use crate::os::signals::{self, Interrupt};
 
 /// s5cmd's global flags for one process (they cannot be set per command-file line).
 #[derive(Debug, Clone, Default)]

@@ -1,0 +1,3 @@
+//! The subcommands: each drives the pipeline's stages for one job.
+
+pub mod sync;

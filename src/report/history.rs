@@ -1,0 +1,438 @@
+//! Run history: one JSON object per line, appended after every run, and the summary built
+//! from it (success over time, SLA compliance per check, the slowest batches).
+//!
+//! Appending is the only write: a line goes out in a single `write_all` on a file opened
+//! with `O_APPEND`, so runs finishing at the same moment add whole lines rather than
+//! interleaving. Reading tolerates what a crash or a hand edit leaves behind (a truncated
+//! last line, garbage, invalid UTF-8): such lines are counted, never fatal. The summary is
+//! built by a pure fold over lines, and unit-tested on strings.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs::OpenOptions;
+use std::io::{self, BufRead, BufReader, Write as _};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::report::sla::{Check, Status};
+
+/// Rows shown by [`render_text`]; the summary itself keeps every run.
+pub const TEXT_ROWS: usize = 20;
+/// Worst batches kept in the summary.
+pub const WORST_BATCHES: usize = 5;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// RFC 3339.
+    pub finished_at: String,
+    pub mode: String,
+    pub duration_seconds: f64,
+    pub planned: u64,
+    pub copied: u64,
+    pub skipped: u64,
+    pub failed: u64,
+    pub bytes_copied: u64,
+    pub rss_peak_bytes: u64,
+    pub cpu_avg_pct: f64,
+    pub sla: Vec<Check>,
+    pub worst_batch_seconds: f64,
+    pub exit_code: i32,
+}
+
+/// Append `e` as one line.
+pub fn append(path: &Path, e: &HistoryEntry) -> io::Result<()> {
+    let mut line = serde_json::to_vec(e).map_err(io::Error::other)?;
+    line.push(b'\n');
+    let mut f = OpenOptions::new().create(true).append(true).open(path)?;
+    f.write_all(&line)
+}
+
+/// One run in the summary.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunRow {
+    pub finished_at: String,
+    pub mode: String,
+    pub planned: u64,
+    pub copied: u64,
+    pub failed: u64,
+    /// Percent; `None` when nothing was planned.
+    pub success_rate: Option<f64>,
+    /// Worst SLA status of the run (`ok` when it recorded no checks).
+    pub sla: Status,
+    pub exit_code: i32,
+}
+
+/// How often one SLA check landed on each status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Compliance {
+    pub ok: u64,
+    pub warning: u64,
+    pub critical: u64,
+}
+
+impl Compliance {
+    fn add(&mut self, s: Status) {
+        match s {
+            Status::Ok => self.ok += 1,
+            Status::Warning => self.warning += 1,
+            Status::Critical => self.critical += 1,
+        }
+    }
+
+    fn total(&self) -> u64 {
+        self.ok + self.warning + self.critical
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WorstBatch {
+    pub finished_at: String,
+    pub mode: String,
+    pub worst_batch_seconds: f64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct HistorySummary {
+    pub runs: u64,
+    /// Copied over planned across all runs, percent; `None` when nothing was ever planned.
+    pub success_rate_overall: Option<f64>,
+    pub planned_total: u64,
+    pub copied_total: u64,
+    pub failed_total: u64,
+    /// In file order (oldest first, as appended).
+    pub rows: Vec<RunRow>,
+    /// Per check name.
+    pub sla: BTreeMap<String, Compliance>,
+    /// Slowest first, at most [`WORST_BATCHES`].
+    pub worst_batches: Vec<WorstBatch>,
+    /// Lines that were not a history entry (blank lines are not counted).
+    pub unreadable_lines: u64,
+}
+
+impl HistorySummary {
+    /// Fold one line in.
+    fn add_line(&mut self, line: &[u8]) {
+        let Ok(text) = std::str::from_utf8(line) else {
+            self.unreadable_lines += 1;
+            return;
+        };
+        let text = text.trim();
+        if text.is_empty() {
+            return;
+        }
+        match serde_json::from_str::<HistoryEntry>(text) {
+            Ok(e) => self.add(e),
+            Err(_) => self.unreadable_lines += 1,
+        }
+    }
+
+    fn add(&mut self, e: HistoryEntry) {
+        self.runs += 1;
+        self.planned_total += e.planned;
+        self.copied_total += e.copied;
+        self.failed_total += e.failed;
+        self.success_rate_overall = rate(self.copied_total, self.planned_total);
+        for c in &e.sla {
+            self.sla.entry(c.name.clone()).or_default().add(c.status);
+        }
+        if e.worst_batch_seconds.is_finite() && e.worst_batch_seconds > 0.0 {
+            self.worst_batches.push(WorstBatch {
+                finished_at: e.finished_at.clone(),
+                mode: e.mode.clone(),
+                worst_batch_seconds: e.worst_batch_seconds,
+            });
+            // Stable sort: among equal times the earlier run stays first.
+            self.worst_batches
+                .sort_by(|a, b| b.worst_batch_seconds.total_cmp(&a.worst_batch_seconds));
+            self.worst_batches.truncate(WORST_BATCHES);
+        }
+        self.rows.push(RunRow {
+            success_rate: rate(e.copied, e.planned),
+            sla: crate::report::sla::worst(&e.sla),
+            finished_at: e.finished_at,
+            mode: e.mode,
+            planned: e.planned,
+            copied: e.copied,
+            failed: e.failed,
+            exit_code: e.exit_code,
+        });
+    }
+}
+
+fn rate(copied: u64, planned: u64) -> Option<f64> {
+    (planned > 0).then(|| copied as f64 * 100.0 / planned as f64)
+}
+
+/// Summarise a history file from any reader; lines that are not entries are counted.
+pub fn summarise_reader(reader: impl BufRead) -> io::Result<HistorySummary> {
+    let mut s = HistorySummary::default();
+    let mut reader = reader;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        // Bytes, not `lines()`: one line of invalid UTF-8 must not end the summary.
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            return Ok(s);
+        }
+        s.add_line(&line);
+    }
+}
+
+/// Summarise the history file at `path`.
+pub fn summarise(path: &Path) -> io::Result<HistorySummary> {
+    summarise_reader(BufReader::new(std::fs::File::open(path)?))
+}
+
+fn fmt_rate(r: Option<f64>) -> String {
+    r.map_or_else(|| "n/a".to_string(), |r| format!("{r:.2}%"))
+}
+
+/// The summary for people: overall line, the last [`TEXT_ROWS`] runs, SLA compliance, the
+/// slowest batches.
+pub fn render_text(s: &HistorySummary) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "lakesync history: {} run(s), {} copied of {} planned ({}), {} failed",
+        s.runs,
+        s.copied_total,
+        s.planned_total,
+        fmt_rate(s.success_rate_overall),
+        s.failed_total
+    );
+    if s.unreadable_lines > 0 {
+        let _ = writeln!(out, "  {} unreadable line(s) skipped", s.unreadable_lines);
+    }
+    if !s.rows.is_empty() {
+        let skipped = s.rows.len().saturating_sub(TEXT_ROWS);
+        let _ = writeln!(out, "\nruns (oldest first):");
+        if skipped > 0 {
+            let _ = writeln!(out, "  ... {skipped} earlier run(s)");
+        }
+        let _ = writeln!(
+            out,
+            "  {:<27} {:<7} {:>9} {:>9} {:>7} {:>9} {:<8} {:>4}",
+            "finished_at", "mode", "planned", "copied", "failed", "success", "sla", "exit"
+        );
+        for r in &s.rows[skipped..] {
+            let _ = writeln!(
+                out,
+                "  {:<27} {:<7} {:>9} {:>9} {:>7} {:>9} {:<8} {:>4}",
+                r.finished_at,
+                r.mode,
+                r.planned,
+                r.copied,
+                r.failed,
+                fmt_rate(r.success_rate),
+                r.sla.as_str(),
+                r.exit_code
+            );
+        }
+    }
+    if !s.sla.is_empty() {
+        let _ = writeln!(out, "\nSLA compliance (runs ok / warning / critical):");
+        for (name, c) in &s.sla {
+            let _ = writeln!(
+                out,
+                "  {name:<16} {:>5} / {:>5} / {:>5}  ({} ok)",
+                c.ok,
+                c.warning,
+                c.critical,
+                fmt_rate(rate(c.ok, c.total()))
+            );
+        }
+    }
+    if !s.worst_batches.is_empty() {
+        let _ = writeln!(out, "\nslowest batches:");
+        for w in &s.worst_batches {
+            let _ = writeln!(
+                out,
+                "  {:>8.2} s  {} ({})",
+                w.worst_batch_seconds, w.finished_at, w.mode
+            );
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(name: &str, status: Status) -> Check {
+        Check {
+            name: name.into(),
+            target: "t".into(),
+            actual: "a".into(),
+            status,
+            value: 1.0,
+        }
+    }
+
+    fn entry(at: &str, planned: u64, copied: u64, worst: f64, sla: Vec<Check>) -> HistoryEntry {
+        HistoryEntry {
+            finished_at: at.into(),
+            mode: "direct".into(),
+            duration_seconds: 10.0,
+            planned,
+            copied,
+            skipped: 5,
+            failed: planned - copied,
+            bytes_copied: copied * 1000,
+            rss_peak_bytes: 40_000_000,
+            cpu_avg_pct: 3.5,
+            sla,
+            worst_batch_seconds: worst,
+            exit_code: i32::from(copied < planned),
+        }
+    }
+
+    #[test]
+    fn append_then_summarise() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("history.jsonl");
+        let ok = vec![
+            check("success_rate", Status::Ok),
+            check("memory", Status::Ok),
+        ];
+        let bad = vec![
+            check("success_rate", Status::Critical),
+            check("memory", Status::Warning),
+        ];
+        append(
+            &path,
+            &entry("2025-01-01T00:00:00Z", 100, 100, 1.2, ok.clone()),
+        )
+        .expect("a");
+        append(&path, &entry("2025-01-02T00:00:00Z", 100, 90, 3.4, bad)).expect("a");
+        append(&path, &entry("2025-01-03T00:00:00Z", 0, 0, 0.0, ok)).expect("a");
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert_eq!(text.lines().count(), 3);
+        assert!(text.ends_with('\n'));
+
+        let s = summarise(&path).expect("summarise");
+        assert_eq!(s.runs, 3);
+        assert_eq!(s.unreadable_lines, 0);
+        assert_eq!(
+            (s.planned_total, s.copied_total, s.failed_total),
+            (200, 190, 10)
+        );
+        assert_eq!(s.success_rate_overall, Some(95.0));
+        assert_eq!(s.rows[1].success_rate, Some(90.0));
+        assert_eq!(s.rows[1].sla, Status::Critical);
+        assert_eq!(s.rows[2].success_rate, None);
+        assert_eq!(
+            s.sla["success_rate"],
+            Compliance {
+                ok: 2,
+                warning: 0,
+                critical: 1
+            }
+        );
+        assert_eq!(s.sla["memory"].warning, 1);
+        // The run with no batch time is not a "worst batch".
+        let worst: Vec<f64> = s
+            .worst_batches
+            .iter()
+            .map(|w| w.worst_batch_seconds)
+            .collect();
+        assert_eq!(worst, vec![3.4, 1.2]);
+
+        let t = render_text(&s);
+        assert!(
+            t.contains("3 run(s), 190 copied of 200 planned (95.00%), 10 failed"),
+            "{t}"
+        );
+        assert!(t.contains("2025-01-02T00:00:00Z"));
+        assert!(t.contains("success_rate"));
+        assert!(t.contains("3.40 s"));
+        // The summary serializes (for a --json flag).
+        let json = serde_json::to_string(&s).expect("json");
+        assert!(json.contains(r#""critical":1"#));
+    }
+
+    #[test]
+    fn malformed_lines_are_counted_not_fatal() {
+        let good = serde_json::to_string(&entry("2025-01-01T00:00:00Z", 10, 10, 0.5, vec![]))
+            .expect("json");
+        let mut raw = Vec::new();
+        raw.extend_from_slice(good.as_bytes());
+        raw.extend_from_slice(b"\n\nnot json\n{\"finished_at\": 3}\n");
+        raw.extend_from_slice(b"\xff\xfe garbage\n");
+        raw.extend_from_slice(good.as_bytes());
+        raw.push(b'\n');
+        // A crash mid-append: the last line is cut short and has no newline.
+        raw.extend_from_slice(&good.as_bytes()[..good.len() / 2]);
+        let s = summarise_reader(raw.as_slice()).expect("summarise");
+        assert_eq!(s.runs, 2);
+        assert_eq!(s.unreadable_lines, 4);
+        assert!(render_text(&s).contains("4 unreadable line(s) skipped"));
+    }
+
+    #[test]
+    fn worst_batches_keep_the_top_five() {
+        let mut s = HistorySummary::default();
+        for (i, secs) in [1.0, 9.0, 3.0, 7.0, 2.0, 8.0, 5.0].into_iter().enumerate() {
+            s.add(entry(&format!("run{i}"), 1, 1, secs, vec![]));
+        }
+        let worst: Vec<f64> = s
+            .worst_batches
+            .iter()
+            .map(|w| w.worst_batch_seconds)
+            .collect();
+        assert_eq!(worst, vec![9.0, 8.0, 7.0, 5.0, 3.0]);
+        assert_eq!(s.worst_batches[0].finished_at, "run1");
+    }
+
+    #[test]
+    fn long_history_shows_the_last_rows() {
+        let mut s = HistorySummary::default();
+        for i in 0..(TEXT_ROWS + 3) {
+            s.add(entry(&format!("run-{i:03}"), 1, 1, 0.0, vec![]));
+        }
+        let t = render_text(&s);
+        assert!(t.contains("... 3 earlier run(s)"));
+        assert!(!t.contains("run-002 "));
+        assert!(t.contains("run-003 "));
+        assert_eq!(s.rows.len(), TEXT_ROWS + 3);
+    }
+
+    #[test]
+    fn missing_file_is_an_error_and_empty_file_is_empty() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let missing = dir.path().join("none.jsonl");
+        assert_eq!(
+            summarise(&missing).map_err(|e| e.kind()).err(),
+            Some(io::ErrorKind::NotFound)
+        );
+        let empty = dir.path().join("empty.jsonl");
+        std::fs::write(&empty, "").expect("write");
+        let s = summarise(&empty).expect("summarise");
+        assert_eq!(s, HistorySummary::default());
+        assert!(render_text(&s).starts_with("lakesync history: 0 run(s)"));
+    }
+
+    #[test]
+    fn concurrent_appends_do_not_interleave() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("history.jsonl");
+        // Large entries (many checks) make a torn write likely if append were not atomic.
+        let sla: Vec<Check> = (0..200)
+            .map(|i| check(&format!("check_{i}"), Status::Ok))
+            .collect();
+        std::thread::scope(|scope| {
+            for t in 0..8 {
+                let (path, sla) = (&path, &sla);
+                scope.spawn(move || {
+                    for i in 0..25 {
+                        let e = entry(&format!("t{t}-{i}"), 1, 1, 1.0, sla.clone());
+                        append(path, &e).expect("append");
+                    }
+                });
+            }
+        });
+        let s = summarise(&path).expect("summarise");
+        assert_eq!((s.runs, s.unreadable_lines), (200, 0));
+    }
+}

@@ -1,0 +1,369 @@
+//! The run report: a versioned JSON document (stdout or a file) and a human summary
+//! (stderr). Building both is pure; the README documents every field.
+
+pub mod history;
+pub mod html;
+pub mod merge;
+pub mod metrics;
+pub mod sla;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::run::execute::Failure;
+
+/// Bumped on any incompatible change to the JSON shape.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// At most this many failures are listed; `failures_omitted` counts the rest.
+pub const MAX_FAILURES_LISTED: usize = 10_000;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub format_version: u32,
+    pub tool: Tool,
+    pub command: &'static str,
+    /// `direct` for server-side copies.
+    pub mode: &'static str,
+    pub dry_run: bool,
+    pub interrupted: bool,
+    pub source: String,
+    pub dest: String,
+    pub endpoint_url: Option<String>,
+    pub selection: Option<String>,
+    /// `I/N` when the run took one shard of the plan.
+    pub shard: Option<String>,
+    pub started_at: String,
+    pub finished_at: String,
+    pub duration_seconds: f64,
+    pub settings: ReportSettings,
+    pub totals: Totals,
+    pub integrity: Integrity,
+    pub plan: PlanSummary,
+    pub operations: Operations,
+    pub throughput: Throughput,
+    pub batches: Vec<BatchReport>,
+    pub failures: Vec<Failure>,
+    pub failures_omitted: u64,
+    /// Why the run stopped early (listing failed, ...), when it did.
+    pub error: Option<RunFailure>,
+    /// Memory and CPU of lakesync and its s5cmd children (None with --no-sampling or --dry-run).
+    pub resources: Option<crate::os::resources::ResourceSummary>,
+    /// Time the sampler spent taking samples.
+    pub sampler_overhead_ms: Option<f64>,
+    /// CPU time (user + system) of the lakesync process itself, from getrusage.
+    pub lakesync_cpu_seconds: f64,
+    /// SLA checks (spec 5.2.1 and 8.1.1), evaluated at the end of the run.
+    pub sla: Vec<crate::report::sla::Check>,
+    /// The worst SLA status.
+    pub sla_status: crate::report::sla::Status,
+    pub exit_code: i32,
+}
+
+/// An error that stopped the run before every object was attempted.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunFailure {
+    pub message: String,
+    pub hint: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Tool {
+    pub name: &'static str,
+    pub version: &'static str,
+    pub s5cmd_version: String,
+    pub s5cmd_path: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportSettings {
+    pub batch_size: usize,
+    pub workers: u32,
+    pub attempts: u32,
+    pub retry_count: u32,
+    pub batch_timeout_seconds: Option<u64>,
+}
+
+/// Object counts. `planned = copied + failed` once a run completes; `selected = planned + skipped`.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Totals {
+    /// Source objects in the selection.
+    pub selected: u64,
+    /// Objects that needed copying.
+    pub planned: u64,
+    /// Objects already in place at the destination (same size, not older, same ETag).
+    pub skipped: u64,
+    /// Objects s5cmd reported copied.
+    pub copied: u64,
+    /// Objects that did not end up in place (copy failed, or validation failed).
+    pub failed: u64,
+    /// Copied objects a fresh destination listing confirmed (size, and ETag where comparable).
+    pub validated: u64,
+    pub bytes_planned: u64,
+    pub bytes_skipped: u64,
+    pub bytes_copied: u64,
+    pub batches: u64,
+    /// Object attempts after the first.
+    pub retried: u64,
+    /// Errors that were throttling (SlowDown / 503).
+    pub throttled: u64,
+    /// Objects whose direct copy failed and that the staged path then landed (auto mode).
+    pub fallback: u64,
+}
+
+/// Checksum verification in staged mode.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Integrity {
+    /// Zips whose SHA-256 matched their .CHECKSUM before upload.
+    pub checksums_verified: u64,
+    /// Zips uploaded without a usable .CHECKSUM (missing or malformed).
+    pub unverified: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PlanSummary {
+    /// Why objects were planned: missing, size_differs, source_newer, etag_differs.
+    pub reasons: BTreeMap<String, u64>,
+    /// Prefixes listed on each side.
+    pub prefixes: u64,
+    pub listing_seconds: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Operations {
+    /// Object operations by kind: copy (server-side), download, stat, verify, upload, cleanup.
+    pub by_kind: crate::run::execute::OpCounts,
+    /// Command lines handed to s5cmd (each one S3 operation on one object), retries included.
+    pub s5cmd_ops: u64,
+    /// s5cmd processes started (listings and batch runs).
+    pub s5cmd_processes: u64,
+    /// Object operations (all kinds) per object attempted: 1 direct, 5 staged.
+    pub per_file: f64,
+    /// Times each object's bytes crossed the network: 1 server-side, 2 staged.
+    pub network_transfers_per_file: f64,
+    /// Bytes lakesync downloaded to local disk: 0 in direct mode.
+    pub local_bytes_written: u64,
+    /// Lines s5cmd printed that were not the JSON expected (a few are kept in the log).
+    pub unparsed_lines: u64,
+    /// Objects a folder copy copied that the plan did not hold (they appeared at the
+    /// source after the listing); they are not in the totals.
+    pub unplanned_copies: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Throughput {
+    pub files_per_s: f64,
+    pub bytes_per_s: f64,
+    /// Seconds spent running batches (excludes listing/planning that ran before the first batch).
+    pub copy_seconds: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BatchReport {
+    pub index: usize,
+    pub files: usize,
+    pub copied: usize,
+    pub failed: usize,
+    pub bytes: u64,
+    pub attempts: u32,
+    pub seconds: f64,
+    pub workers: u32,
+    /// Peak RSS of lakesync plus s5cmd during the batch.
+    pub rss_peak_bytes: u64,
+    pub cpu_avg_pct: f32,
+    pub cpu_peak_pct: f32,
+    /// Workers the governor chose for the next batch, and why.
+    pub next_workers: u32,
+    pub governor: Option<crate::run::governor::Reason>,
+    /// Key prefixes this batch copied whole, one wildcard line each (0: one line per object).
+    pub folders: usize,
+}
+
+fn human_bytes(b: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1000.0 && u < UNITS.len() - 1 {
+        v /= 1000.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+impl Report {
+    /// The one-line JSON summary (`--summary-line`), for Airflow's XCom.
+    pub fn summary_line(&self) -> String {
+        let t = &self.totals;
+        serde_json::json!({
+            "format_version": self.format_version,
+            "command": self.command,
+            "exit_code": self.exit_code,
+            "mode": self.mode,
+            "shard": self.shard,
+            "selected": t.selected,
+            "planned": t.planned,
+            "skipped": t.skipped,
+            "copied": t.copied,
+            "failed": t.failed,
+            "validated": t.validated,
+            "bytes_copied": t.bytes_copied,
+            "duration_seconds": self.duration_seconds,
+            "sla_status": self.sla_status,
+            "interrupted": self.interrupted,
+        })
+        .to_string()
+    }
+
+    /// Fill the derived fields (per-file ratios, throughput) from the counts.
+    pub fn finish_derived(&mut self) {
+        let t = &self.totals;
+        let attempted = t.copied + t.failed;
+        let k = self.operations.by_kind;
+        self.operations.s5cmd_ops = k.copy + k.download + k.upload;
+        self.operations.per_file = ratio(k.total(), attempted);
+        self.operations.network_transfers_per_file = ratio(k.transfers(), attempted);
+        let secs = self.duration_seconds.max(1e-9);
+        self.throughput.files_per_s = round3(t.copied as f64 / secs);
+        self.throughput.bytes_per_s = (t.bytes_copied as f64 / secs).round();
+    }
+
+    /// The summary printed on stderr.
+    pub fn human_summary(&self) -> String {
+        let t = &self.totals;
+        let mut s = String::new();
+        let verb = if self.dry_run { "would copy" } else { "copied" };
+        let head = if self.interrupted {
+            "lakesync sync INTERRUPTED"
+        } else if self.error.is_some() {
+            "lakesync sync STOPPED"
+        } else if self.dry_run {
+            "lakesync sync (dry run)"
+        } else if t.failed == 0 {
+            "lakesync sync OK"
+        } else {
+            "lakesync sync FAILED"
+        };
+        let _ = writeln!(s, "{head}: {} -> {}", self.source, self.dest);
+        if let Some(sel) = &self.selection {
+            let _ = writeln!(s, "  selection: {sel}");
+        }
+        if self.dry_run {
+            let _ = writeln!(
+                s,
+                "  {} selected, {} already in place, {verb} {} ({}) in {} batch(es) of up to {}",
+                t.selected,
+                t.skipped,
+                t.planned,
+                human_bytes(t.bytes_planned),
+                t.batches,
+                self.settings.batch_size
+            );
+        } else {
+            let _ = writeln!(
+                s,
+                "  {} selected: {} already in place, {} planned, {verb} {} ({}), {} failed, {} validated",
+                t.selected,
+                t.skipped,
+                t.planned,
+                t.copied,
+                human_bytes(t.bytes_copied),
+                t.failed,
+                t.validated
+            );
+            let _ = writeln!(
+                s,
+                "  {:.2} s, {:.1} files/s, {}/s; {} batch(es), {} workers, {:.2} s5cmd ops/file, {} retried",
+                self.duration_seconds,
+                self.throughput.files_per_s,
+                human_bytes(self.throughput.bytes_per_s as u64),
+                t.batches,
+                self.settings.workers,
+                self.operations.per_file,
+                t.retried
+            );
+        }
+        if !self.plan.reasons.is_empty() {
+            let reasons: Vec<String> = self
+                .plan
+                .reasons
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect();
+            let _ = writeln!(s, "  planned because: {}", reasons.join(", "));
+        }
+        if let Some(r) = &self.resources {
+            let _ = writeln!(
+                s,
+                "  memory peak {} (lakesync {}, s5cmd {}), CPU avg {:.1}% peak {:.1}% of the machine",
+                human_bytes(r.total_rss_peak_bytes),
+                human_bytes(r.rss_peak_bytes),
+                human_bytes(r.child_rss_peak_bytes),
+                r.cpu_avg_pct,
+                r.cpu_peak_pct
+            );
+        }
+        for c in self
+            .sla
+            .iter()
+            .filter(|c| c.status != crate::report::sla::Status::Ok)
+        {
+            let _ = writeln!(
+                s,
+                "  SLA {}: {} is {} (target {})",
+                c.status.as_str().to_uppercase(),
+                c.name,
+                c.actual,
+                c.target
+            );
+        }
+        if let Some(e) = &self.error {
+            let _ = writeln!(s, "  stopped: {}", e.message);
+        }
+        if !self.failures.is_empty() {
+            let _ = writeln!(s, "  failures ({}):", t.failed);
+            for f in self.failures.iter().take(10) {
+                let _ = writeln!(s, "    {} ({} attempt(s)): {}", f.key, f.attempts, f.error);
+            }
+            if t.failed > 10 {
+                let _ = writeln!(s, "    ... and {} more in the report", t.failed - 10);
+            }
+        }
+        s
+    }
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        round3(a as f64 / b as f64)
+    }
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_are_readable() {
+        assert_eq!(human_bytes(999), "999 B");
+        assert_eq!(human_bytes(1_500), "1.5 kB");
+        assert_eq!(human_bytes(2_000_000_000), "2.0 GB");
+    }
+
+    #[test]
+    fn ratios() {
+        assert_eq!(ratio(3, 0), 0.0);
+        assert_eq!(ratio(2, 3), 0.667);
+    }
+}

@@ -1,0 +1,542 @@
+//! Staged mode for one batch: download to a private folder, check each file, verify every
+//! `.zip` against its `.CHECKSUM`, upload only what passed, delete each local file.
+//!
+//! Local names come from the batch and the item's position (`00042.zip`), never from the
+//! key, so no key (`../../etc/x`, absolute-looking, very long) can write outside the folder.
+//! Downloads run with the source's s5cmd settings (possibly unsigned, another endpoint),
+//! uploads with the destination's: s5cmd's endpoint and signing flags are per process.
+
+use std::collections::HashMap;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+use crate::plan::batch::Item;
+use crate::run::execute::{Line, LineState, OpCounts, Runner};
+use crate::s3url::S3Url;
+use crate::s5cmd::cmdfile::{download_line, upload_line};
+use crate::s5cmd::{ErrorClass, Globals};
+use crate::validate::checksum::{self, Verdict};
+
+/// Staged mode settings.
+#[derive(Debug, Clone)]
+pub struct StagedConfig {
+    pub source: S3Url,
+    pub dest: S3Url,
+    pub source_globals: Globals,
+    pub dest_globals: Globals,
+    /// A missing or malformed `.CHECKSUM` fails the zip instead of marking it unverified.
+    pub require_checksum: bool,
+    /// Upper bound on staged workers (spec 2.2.2: 10).
+    pub max_workers: u32,
+    /// Where batch folders are made (the run's private working folder).
+    pub workdir: PathBuf,
+    /// Refuse to start a batch whose download would leave less than this free.
+    pub min_free_bytes: u64,
+    /// At most this many bytes downloaded at once (`--max-local-bytes`): a batch is staged
+    /// in parts that fit; an object larger than the limit fails.
+    pub max_local_bytes: Option<u64>,
+}
+
+/// What happened to the items of one staged batch.
+#[derive(Debug, Clone, Default)]
+pub struct StagedOutcome {
+    /// Per item: in place, or the error and its class.
+    pub results: Vec<Result<(), (String, ErrorClass)>>,
+    pub tries: Vec<u32>,
+    pub ops: OpCounts,
+    pub verified: u64,
+    pub unverified: u64,
+    pub local_bytes_written: u64,
+    pub retried: u64,
+    pub throttled: u64,
+    pub processes: u64,
+    pub unparsed_count: u64,
+    pub attempts: u32,
+    pub interrupted: bool,
+    pub timed_out: bool,
+}
+
+impl StagedOutcome {
+    /// Fold the counters (not the per-item results) of a part into the batch's.
+    fn add_counters(&mut self, r: &StagedOutcome) {
+        self.ops += r.ops;
+        self.verified += r.verified;
+        self.unverified += r.unverified;
+        self.local_bytes_written += r.local_bytes_written;
+        self.retried += r.retried;
+        self.throttled += r.throttled;
+        self.processes += r.processes;
+        self.unparsed_count += r.unparsed_count;
+        self.attempts = self.attempts.max(r.attempts);
+        self.interrupted |= r.interrupted;
+        self.timed_out |= r.timed_out;
+    }
+}
+
+fn local_name(j: usize, key: &str) -> String {
+    let ext = if key.ends_with(".zip.CHECKSUM") {
+        ".CHECKSUM"
+    } else if key.ends_with(".zip") {
+        ".zip"
+    } else {
+        ""
+    };
+    format!("{j:05}{ext}")
+}
+
+fn file_name(key: &str) -> &str {
+    key.rsplit('/').next().unwrap_or(key)
+}
+
+/// Free bytes on the filesystem holding `dir`.
+fn free_bytes(dir: &Path) -> Option<u64> {
+    let s = nix::sys::statvfs::statvfs(dir).ok()?;
+    Some(s.blocks_available() as u64 * s.fragment_size() as u64)
+}
+
+fn absorb(out: &mut StagedOutcome, r: &crate::run::execute::AttemptsOutcome) {
+    out.retried += r.retried;
+    out.throttled += r.throttled;
+    out.processes += r.processes;
+    out.unparsed_count += r.unparsed_count;
+    out.attempts = out.attempts.max(r.attempts);
+    out.interrupted |= r.interrupted;
+    out.timed_out |= r.timed_out;
+}
+
+/// Cut a batch into parts of at most `limit` bytes, in order; indexes of objects that are
+/// larger than the limit on their own come back separately.
+pub fn parts_within(sizes: &[u64], limit: Option<u64>) -> (Vec<Vec<usize>>, Vec<usize>) {
+    let Some(limit) = limit else {
+        return (vec![(0..sizes.len()).collect()], Vec::new());
+    };
+    let mut parts: Vec<Vec<usize>> = Vec::new();
+    let mut too_big = Vec::new();
+    let mut cur: Vec<usize> = Vec::new();
+    let mut cur_bytes = 0u64;
+    for (i, &size) in sizes.iter().enumerate() {
+        if size > limit {
+            too_big.push(i);
+            continue;
+        }
+        if cur_bytes + size > limit && !cur.is_empty() {
+            parts.push(std::mem::take(&mut cur));
+            cur_bytes = 0;
+        }
+        cur.push(i);
+        cur_bytes += size;
+    }
+    if !cur.is_empty() {
+        parts.push(cur);
+    }
+    (parts, too_big)
+}
+
+/// Run one staged batch over `items` (keys relative to the source/destination folders),
+/// in parts that fit `--max-local-bytes`.
+pub async fn run(
+    cfg: &StagedConfig,
+    runner: &Runner,
+    batch_index: usize,
+    items: &[&Item],
+    workers: u32,
+) -> StagedOutcome {
+    let sizes: Vec<u64> = items.iter().map(|i| i.object.size).collect();
+    let (parts, too_big) = parts_within(&sizes, cfg.max_local_bytes);
+    if parts.len() == 1 && too_big.is_empty() {
+        return run_part(cfg, runner, &format!("{batch_index:06}"), items, workers).await;
+    }
+    let mut out = StagedOutcome {
+        results: vec![Ok(()); items.len()],
+        tries: vec![0; items.len()],
+        ..Default::default()
+    };
+    for &i in &too_big {
+        out.results[i] = Err((
+            format!(
+                "object of {} bytes is larger than --max-local-bytes {}: not staged",
+                sizes[i],
+                cfg.max_local_bytes.unwrap_or_default()
+            ),
+            ErrorClass::Permanent,
+        ));
+    }
+    for (p, idx) in parts.iter().enumerate() {
+        if out.interrupted {
+            for &i in idx {
+                out.results[i] = Err((
+                    "interrupted before completion".into(),
+                    ErrorClass::Transient,
+                ));
+            }
+            continue;
+        }
+        let part_items: Vec<&Item> = idx.iter().map(|&i| items[i]).collect();
+        let r = run_part(
+            cfg,
+            runner,
+            &format!("{batch_index:06}-{p}"),
+            &part_items,
+            workers,
+        )
+        .await;
+        for (k, &i) in idx.iter().enumerate() {
+            out.results[i] = r.results[k].clone();
+            out.tries[i] = r.tries[k];
+        }
+        out.add_counters(&r);
+    }
+    out
+}
+
+async fn run_part(
+    cfg: &StagedConfig,
+    runner: &Runner,
+    batch_index: &str,
+    items: &[&Item],
+    workers: u32,
+) -> StagedOutcome {
+    let n = items.len();
+    let mut out = StagedOutcome {
+        results: vec![Ok(()); n],
+        tries: vec![0; n],
+        ..Default::default()
+    };
+    let fail_all = |out: &mut StagedOutcome, msg: String, class: ErrorClass| {
+        for r in out.results.iter_mut() {
+            *r = Err((msg.clone(), class));
+        }
+    };
+    let workers = workers.clamp(1, cfg.max_workers.max(1));
+    let dir = cfg.workdir.join(format!("staged-{batch_index}"));
+    if let Err(e) = std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+        fail_all(
+            &mut out,
+            format!("cannot create the staging folder {}: {e}", dir.display()),
+            ErrorClass::Transient,
+        );
+        return out;
+    }
+    let outcome = run_in(cfg, runner, batch_index, items, workers, &dir, &mut out).await;
+    // Whatever happened, nothing of this batch stays on disk.
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Err(msg) = outcome {
+        fail_all(&mut out, msg, ErrorClass::Transient);
+    }
+    out
+}
+
+async fn run_in(
+    cfg: &StagedConfig,
+    runner: &Runner,
+    batch_index: &str,
+    items: &[&Item],
+    workers: u32,
+    dir: &Path,
+    out: &mut StagedOutcome,
+) -> Result<(), String> {
+    let n = items.len();
+    let need: u64 = items.iter().map(|i| i.object.size).sum();
+    if let Some(free) = free_bytes(dir)
+        && free < need.saturating_add(cfg.min_free_bytes)
+    {
+        return Err(format!(
+            "not enough local disk for staging: the batch needs {need} bytes, {free} are free in {}",
+            dir.display()
+        ));
+    }
+    let locals: Vec<PathBuf> = items
+        .iter()
+        .enumerate()
+        .map(|(j, it)| dir.join(local_name(j, &it.object.key)))
+        .collect();
+    let index_of: HashMap<&str, usize> = items
+        .iter()
+        .enumerate()
+        .map(|(j, it)| (it.object.key.as_str(), j))
+        .collect();
+    // Each zip's CHECKSUM: an item of this batch, or an extra download for verification.
+    let mut extra_for: HashMap<usize, usize> = HashMap::new();
+    let mut lines: Vec<Option<Line>> = Vec::with_capacity(n + n / 2);
+    for (j, it) in items.iter().enumerate() {
+        let src = cfg.source.url_of(&it.object.key);
+        let local = locals[j].display().to_string();
+        lines.push(
+            download_line(&src, &local)
+                .ok()
+                .map(|t| Line::new(t, src, local)),
+        );
+    }
+    for (j, it) in items.iter().enumerate() {
+        let key = &it.object.key;
+        if key.ends_with(".zip") && !index_of.contains_key(format!("{key}.CHECKSUM").as_str()) {
+            let src = cfg.source.url_of(&format!("{key}.CHECKSUM"));
+            let local = dir
+                .join(format!("{j:05}.extra.CHECKSUM"))
+                .display()
+                .to_string();
+            extra_for.insert(j, lines.len());
+            lines.push(
+                download_line(&src, &local)
+                    .ok()
+                    .map(|t| Line::new(t, src, local)),
+            );
+        }
+    }
+    for (j, l) in lines.iter().take(n).enumerate() {
+        if l.is_none() {
+            out.results[j] = Err((
+                "the key contains a control character, which an s5cmd command file cannot carry"
+                    .into(),
+                ErrorClass::Permanent,
+            ));
+        }
+    }
+
+    let tag = format!("batch-{batch_index}-download");
+    let dl = runner
+        .run_lines(&tag, &cfg.source_globals, workers, &lines)
+        .await;
+    absorb(out, &dl);
+    out.ops.download += dl.lines_issued;
+    out.tries.copy_from_slice(&dl.tries[..n]);
+    let mut ready: Vec<bool> = (0..n).map(|j| dl.is_done(j)).collect();
+    for (j, state) in dl.states.iter().take(n).enumerate() {
+        if let Some(LineState::Failed { error, class }) = state
+            && out.results[j].is_ok()
+        {
+            out.results[j] = Err((format!("download: {error}"), *class));
+        }
+    }
+    if out.interrupted {
+        return Err("interrupted before completion".into());
+    }
+
+    // Check sizes and checksums; a bad download gets one more download.
+    let mut redo: Vec<usize> = Vec::new();
+    let ctx = CheckCtx {
+        items,
+        locals: &locals,
+        index_of: &index_of,
+        extra_for: &extra_for,
+        lines: &lines,
+    };
+    let mut verdicts: Vec<Option<Verdict>> = vec![None; n];
+    for j in 0..n {
+        if !ready[j] {
+            continue;
+        }
+        match ctx.check(j, &ready, &dl, out) {
+            Ok(v) => {
+                if matches!(v, Some(Verdict::Mismatch { .. })) {
+                    redo.push(j);
+                }
+                verdicts[j] = v;
+            }
+            Err(e) => {
+                ready[j] = false;
+                out.results[j] = Err((e, ErrorClass::Transient));
+            }
+        }
+    }
+    if !redo.is_empty() {
+        tracing::warn!(
+            batch = batch_index,
+            files = redo.len(),
+            "downloaded files failed verification: downloading them once more"
+        );
+        let again: Vec<Option<Line>> = redo.iter().map(|&j| lines[j].clone()).collect();
+        for &j in &redo {
+            let _ = std::fs::remove_file(&locals[j]);
+        }
+        let tag = format!("batch-{batch_index}-redownload");
+        let r = runner
+            .run_lines(&tag, &cfg.source_globals, workers, &again)
+            .await;
+        absorb(out, &r);
+        out.ops.download += r.lines_issued;
+        for (k, &j) in redo.iter().enumerate() {
+            out.tries[j] += r.tries[k];
+            if !r.is_done(k) {
+                ready[j] = false;
+                out.results[j] = Err((
+                    "download (after a failed verification): failed".into(),
+                    ErrorClass::Transient,
+                ));
+                continue;
+            }
+            match ctx.check(j, &ready, &dl, out) {
+                Ok(v) => verdicts[j] = v,
+                Err(e) => {
+                    ready[j] = false;
+                    out.results[j] = Err((e, ErrorClass::Transient));
+                }
+            }
+        }
+    }
+    for j in 0..n {
+        if !ready[j] {
+            continue;
+        }
+        match &verdicts[j] {
+            Some(Verdict::Mismatch { expected, actual }) => {
+                ready[j] = false;
+                out.results[j] = Err((
+                    format!(
+                        "integrity: downloaded twice and still {actual} where {expected} was expected; not uploaded"
+                    ),
+                    ErrorClass::Integrity,
+                ));
+            }
+            Some(Verdict::Unverified { reason }) => {
+                if cfg.require_checksum {
+                    ready[j] = false;
+                    out.results[j] = Err((
+                        format!(
+                            "integrity: unverified ({reason}) and --require-checksum is set; not uploaded"
+                        ),
+                        ErrorClass::Integrity,
+                    ));
+                } else {
+                    out.unverified += 1;
+                    tracing::warn!(key = %items[j].object.key, %reason, "uploading without a checksum verification");
+                }
+            }
+            Some(Verdict::Verified { .. }) => out.verified += 1,
+            None => {}
+        }
+    }
+    out.local_bytes_written += (0..n)
+        .filter(|&j| dl.is_done(j))
+        .map(|j| items[j].object.size)
+        .sum::<u64>();
+
+    // Upload what passed.
+    let up_idx: Vec<usize> = (0..n).filter(|&j| ready[j]).collect();
+    let up_lines: Vec<Option<Line>> = up_idx
+        .iter()
+        .map(|&j| {
+            let local = locals[j].display().to_string();
+            let dst = cfg.dest.url_of(&items[j].object.key);
+            upload_line(&local, &dst)
+                .ok()
+                .map(|t| Line::new(t, local, dst))
+        })
+        .collect();
+    if !up_lines.is_empty() {
+        let tag = format!("batch-{batch_index}-upload");
+        let up = runner
+            .run_lines(&tag, &cfg.dest_globals, workers, &up_lines)
+            .await;
+        absorb(out, &up);
+        out.ops.upload += up.lines_issued;
+        for (k, &j) in up_idx.iter().enumerate() {
+            out.tries[j] = out.tries[j].max(up.tries[k]);
+            match &up.states[k] {
+                Some(LineState::Done { .. }) => {}
+                Some(LineState::Failed { error, class }) => {
+                    out.results[j] = Err((format!("upload: {error}"), *class));
+                }
+                None => {
+                    out.results[j] = Err(("upload: no outcome".into(), ErrorClass::Transient));
+                }
+            }
+        }
+    }
+    for l in &locals {
+        if std::fs::remove_file(l).is_ok() {
+            out.ops.cleanup += 1;
+        }
+    }
+    Ok(())
+}
+
+/// What checking a downloaded file needs to know about its batch.
+struct CheckCtx<'a> {
+    items: &'a [&'a Item],
+    locals: &'a [PathBuf],
+    index_of: &'a HashMap<&'a str, usize>,
+    extra_for: &'a HashMap<usize, usize>,
+    lines: &'a [Option<Line>],
+}
+
+impl CheckCtx<'_> {
+    /// Size against the listing, then (zips) SHA-256 against the CHECKSUM. `None` for files
+    /// that have nothing more to verify (a CHECKSUM itself).
+    fn check(
+        &self,
+        j: usize,
+        ready: &[bool],
+        dl: &crate::run::execute::AttemptsOutcome,
+        out: &mut StagedOutcome,
+    ) -> Result<Option<Verdict>, String> {
+        let it = self.items[j];
+        out.ops.stat += 1;
+        let size = std::fs::metadata(&self.locals[j])
+            .map(|m| m.len())
+            .map_err(|e| format!("stat of the downloaded file: {e}"))?;
+        if size != it.object.size {
+            return Ok(Some(Verdict::Mismatch {
+                expected: format!("{} bytes", it.object.size),
+                actual: format!("{size} bytes"),
+            }));
+        }
+        out.ops.verify += 1;
+        let key = &it.object.key;
+        if !key.ends_with(".zip") {
+            return Ok(None);
+        }
+        let cs_path = match self.index_of.get(format!("{key}.CHECKSUM").as_str()) {
+            Some(&k) if ready[k] => Some(self.locals[k].clone()),
+            Some(_) => None,
+            None => self
+                .extra_for
+                .get(&j)
+                .filter(|&&l| dl.is_done(l))
+                .and_then(|&l| self.lines[l].as_ref().map(|line| PathBuf::from(&line.dst))),
+        };
+        let content = cs_path.and_then(|p| std::fs::read(p).ok());
+        checksum::verify_file(&self.locals[j], file_name(key), content.as_deref())
+            .map(Some)
+            .map_err(|e| format!("reading the downloaded file: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_names_never_come_from_the_key() {
+        assert_eq!(local_name(7, "../../etc/passwd"), "00007");
+        assert_eq!(local_name(7, "/abs/x.zip"), "00007.zip");
+        assert_eq!(local_name(12345, "a/b/c.zip.CHECKSUM"), "12345.CHECKSUM");
+        let long = "x/".repeat(600) + ".zip";
+        assert_eq!(local_name(1, &long), "00001.zip");
+    }
+
+    #[test]
+    fn parts_fit_the_local_byte_limit() {
+        assert_eq!(
+            parts_within(&[5, 5, 5], None),
+            (vec![vec![0, 1, 2]], vec![])
+        );
+        assert_eq!(
+            parts_within(&[4, 4, 20, 4, 1], Some(9)),
+            (vec![vec![0, 1], vec![3, 4]], vec![2])
+        );
+        assert_eq!(
+            parts_within(&[10, 10], Some(10)),
+            (vec![vec![0], vec![1]], vec![])
+        );
+    }
+
+    #[test]
+    fn file_names() {
+        assert_eq!(
+            file_name("data/spot/x/BTCUSDT-1m-2024-01-01.zip"),
+            "BTCUSDT-1m-2024-01-01.zip"
+        );
+        assert_eq!(file_name("top.zip"), "top.zip");
+    }
+}

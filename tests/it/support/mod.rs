@@ -1,0 +1,3 @@
+//! Test utilities that are not lakesync: the fault-injecting proxy.
+
+pub mod fault_proxy;
