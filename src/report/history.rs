@@ -42,10 +42,34 @@ pub struct HistoryEntry {
 
 /// Append `e` as one line.
 pub fn append(path: &Path, e: &HistoryEntry) -> io::Result<()> {
-    let mut line = serde_json::to_vec(e).map_err(io::Error::other)?;
+    let mut f = OpenOptions::new()
+        .create(true)
+        .read(true)
+        .append(true)
+        .open(path)?;
+    // A run that died mid-write leaves a last line without its newline: start on a new
+    // line, or this record would be glued to the fragment and both lost to the summary.
+    let mut line = if ends_mid_line(&mut f)? {
+        vec![b'\n']
+    } else {
+        Vec::new()
+    };
+    serde_json::to_writer(&mut line, e).map_err(io::Error::other)?;
     line.push(b'\n');
-    let mut f = OpenOptions::new().create(true).append(true).open(path)?;
+    // One write of the whole record: O_APPEND keeps concurrent appenders' lines whole.
     f.write_all(&line)
+}
+
+/// Whether the file is non-empty and its last byte is not a newline.
+fn ends_mid_line(f: &mut std::fs::File) -> io::Result<bool> {
+    use std::io::{Read as _, Seek as _, SeekFrom};
+    if f.metadata()?.len() == 0 {
+        return Ok(false);
+    }
+    f.seek(SeekFrom::End(-1))?;
+    let mut last = [0u8; 1];
+    f.read_exact(&mut last)?;
+    Ok(last[0] != b'\n')
 }
 
 /// One run in the summary.
@@ -286,6 +310,22 @@ mod tests {
             worst_batch_seconds: worst,
             exit_code: i32::from(copied < planned),
         }
+    }
+
+    #[test]
+    fn append_after_a_cut_line_starts_a_new_line() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("history.jsonl");
+        append(&path, &entry("2026-01-01T00:00:00Z", 10, 10, 0.5, vec![])).expect("append");
+        // A crash mid-write: half a record, no newline.
+        let mut text = std::fs::read_to_string(&path).expect("read");
+        text.push_str("{\"finished_at\":\"2026-01-0");
+        std::fs::write(&path, &text).expect("write");
+        append(&path, &entry("2026-01-03T00:00:00Z", 5, 5, 0.5, vec![])).expect("append");
+        let s = summarise(&path).expect("summarise");
+        assert_eq!(s.runs, 2, "both whole records count");
+        assert_eq!(s.unreadable_lines, 1, "the fragment is skipped alone");
+        assert_eq!(s.copied_total, 15);
     }
 
     #[test]
