@@ -5,7 +5,9 @@
 //! listing is still running. An empty prefix ("no object found") is an empty listing; any
 //! other error ends the stream with a [`ListError`].
 
+pub mod listing;
 pub mod manifest;
+pub mod sides;
 
 use std::ffi::OsString;
 use std::path::PathBuf;

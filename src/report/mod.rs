@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::run::execute::Failure;
+use crate::run::outcome::Failure;
 
 /// Bumped on any incompatible change to the JSON shape.
 pub const FORMAT_VERSION: u32 = 1;
@@ -134,7 +134,7 @@ pub struct PlanSummary {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Operations {
     /// Object operations by kind: copy (server-side), download, stat, verify, upload, cleanup.
-    pub by_kind: crate::run::execute::OpCounts,
+    pub by_kind: crate::run::outcome::OpCounts,
     /// Command lines handed to s5cmd (each one S3 operation on one object), retries included.
     pub s5cmd_ops: u64,
     /// s5cmd processes started (listings and batch runs).
@@ -181,7 +181,8 @@ pub struct BatchReport {
     pub folders: usize,
 }
 
-fn human_bytes(b: u64) -> String {
+/// Bytes for people: powers of 1000, one decimal.
+pub fn human_bytes(b: u64) -> String {
     const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
     let mut v = b as f64;
     let mut u = 0;
@@ -194,6 +195,13 @@ fn human_bytes(b: u64) -> String {
     } else {
         format!("{v:.1} {}", UNITS[u])
     }
+}
+
+/// Now, as RFC 3339 UTC with milliseconds (the report's timestamps).
+pub fn now_rfc3339() -> String {
+    jiff::Timestamp::now()
+        .round(jiff::Unit::Millisecond)
+        .map_or_else(|_| jiff::Timestamp::now().to_string(), |t| t.to_string())
 }
 
 impl Report {

@@ -1,6 +1,10 @@
-//! Running the plan: the attempt loop over s5cmd command lines (`execute`), the staged
-//! download-verify-upload strategy (`staged`) and the resource governor (`governor`).
+//! Running the plan, bottom up: what running produces (`outcome`: failures, counters), the
+//! attempt loop over s5cmd command lines (`attempt`), the staged download-verify-upload
+//! strategy (`staged`), the per-batch strategies that use both (`execute`) and the resource
+//! governor (`governor`).
 
+pub mod attempt;
 pub mod execute;
 pub mod governor;
+pub mod outcome;
 pub mod staged;

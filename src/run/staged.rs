@@ -11,11 +11,15 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use crate::plan::batch::Item;
-use crate::run::execute::{Line, LineState, OpCounts, Runner};
+use crate::run::attempt::{AttemptsOutcome, Line, LineState, Runner};
+use crate::run::outcome::Counters;
 use crate::s3url::S3Url;
 use crate::s5cmd::cmdfile::{download_line, upload_line};
 use crate::s5cmd::{ErrorClass, Globals};
 use crate::validate::checksum::{self, Verdict};
+
+/// Spec 2.2.2: at most 10 concurrent operations in the traditional (staged) mode.
+pub const STAGED_MAX_WORKERS: u32 = 10;
 
 /// Staged mode settings.
 #[derive(Debug, Clone)]
@@ -43,34 +47,7 @@ pub struct StagedOutcome {
     /// Per item: in place, or the error and its class.
     pub results: Vec<Result<(), (String, ErrorClass)>>,
     pub tries: Vec<u32>,
-    pub ops: OpCounts,
-    pub verified: u64,
-    pub unverified: u64,
-    pub local_bytes_written: u64,
-    pub retried: u64,
-    pub throttled: u64,
-    pub processes: u64,
-    pub unparsed_count: u64,
-    pub attempts: u32,
-    pub interrupted: bool,
-    pub timed_out: bool,
-}
-
-impl StagedOutcome {
-    /// Fold the counters (not the per-item results) of a part into the batch's.
-    fn add_counters(&mut self, r: &StagedOutcome) {
-        self.ops += r.ops;
-        self.verified += r.verified;
-        self.unverified += r.unverified;
-        self.local_bytes_written += r.local_bytes_written;
-        self.retried += r.retried;
-        self.throttled += r.throttled;
-        self.processes += r.processes;
-        self.unparsed_count += r.unparsed_count;
-        self.attempts = self.attempts.max(r.attempts);
-        self.interrupted |= r.interrupted;
-        self.timed_out |= r.timed_out;
-    }
+    pub counts: Counters,
 }
 
 fn local_name(j: usize, key: &str) -> String {
@@ -92,16 +69,6 @@ fn file_name(key: &str) -> &str {
 fn free_bytes(dir: &Path) -> Option<u64> {
     let s = nix::sys::statvfs::statvfs(dir).ok()?;
     Some(s.blocks_available() as u64 * s.fragment_size() as u64)
-}
-
-fn absorb(out: &mut StagedOutcome, r: &crate::run::execute::AttemptsOutcome) {
-    out.retried += r.retried;
-    out.throttled += r.throttled;
-    out.processes += r.processes;
-    out.unparsed_count += r.unparsed_count;
-    out.attempts = out.attempts.max(r.attempts);
-    out.interrupted |= r.interrupted;
-    out.timed_out |= r.timed_out;
 }
 
 /// Cut a batch into parts of at most `limit` bytes, in order; indexes of objects that are
@@ -162,7 +129,7 @@ pub async fn run(
         ));
     }
     for (p, idx) in parts.iter().enumerate() {
-        if out.interrupted {
+        if out.counts.interrupted {
             for &i in idx {
                 out.results[i] = Err((
                     "interrupted before completion".into(),
@@ -184,7 +151,7 @@ pub async fn run(
             out.results[i] = r.results[k].clone();
             out.tries[i] = r.tries[k];
         }
-        out.add_counters(&r);
+        out.counts += r.counts;
     }
     out
 }
@@ -297,8 +264,8 @@ async fn run_in(
     let dl = runner
         .run_lines(&tag, &cfg.source_globals, workers, &lines)
         .await;
-    absorb(out, &dl);
-    out.ops.download += dl.lines_issued;
+    out.counts += dl.counts;
+    out.counts.ops.download += dl.lines_issued;
     out.tries.copy_from_slice(&dl.tries[..n]);
     let mut ready: Vec<bool> = (0..n).map(|j| dl.is_done(j)).collect();
     for (j, state) in dl.states.iter().take(n).enumerate() {
@@ -308,7 +275,7 @@ async fn run_in(
             out.results[j] = Err((format!("download: {error}"), *class));
         }
     }
-    if out.interrupted {
+    if out.counts.interrupted {
         return Err("interrupted before completion".into());
     }
 
@@ -353,8 +320,8 @@ async fn run_in(
         let r = runner
             .run_lines(&tag, &cfg.source_globals, workers, &again)
             .await;
-        absorb(out, &r);
-        out.ops.download += r.lines_issued;
+        out.counts += r.counts;
+        out.counts.ops.download += r.lines_issued;
         for (k, &j) in redo.iter().enumerate() {
             out.tries[j] += r.tries[k];
             if !r.is_done(k) {
@@ -398,15 +365,15 @@ async fn run_in(
                         ErrorClass::Integrity,
                     ));
                 } else {
-                    out.unverified += 1;
+                    out.counts.unverified += 1;
                     tracing::warn!(key = %items[j].object.key, %reason, "uploading without a checksum verification");
                 }
             }
-            Some(Verdict::Verified { .. }) => out.verified += 1,
+            Some(Verdict::Verified { .. }) => out.counts.verified += 1,
             None => {}
         }
     }
-    out.local_bytes_written += (0..n)
+    out.counts.local_bytes_written += (0..n)
         .filter(|&j| dl.is_done(j))
         .map(|j| items[j].object.size)
         .sum::<u64>();
@@ -428,8 +395,8 @@ async fn run_in(
         let up = runner
             .run_lines(&tag, &cfg.dest_globals, workers, &up_lines)
             .await;
-        absorb(out, &up);
-        out.ops.upload += up.lines_issued;
+        out.counts += up.counts;
+        out.counts.ops.upload += up.lines_issued;
         for (k, &j) in up_idx.iter().enumerate() {
             out.tries[j] = out.tries[j].max(up.tries[k]);
             match &up.states[k] {
@@ -445,7 +412,7 @@ async fn run_in(
     }
     for l in &locals {
         if std::fs::remove_file(l).is_ok() {
-            out.ops.cleanup += 1;
+            out.counts.ops.cleanup += 1;
         }
     }
     Ok(())
@@ -467,11 +434,11 @@ impl CheckCtx<'_> {
         &self,
         j: usize,
         ready: &[bool],
-        dl: &crate::run::execute::AttemptsOutcome,
+        dl: &AttemptsOutcome,
         out: &mut StagedOutcome,
     ) -> Result<Option<Verdict>, String> {
         let it = self.items[j];
-        out.ops.stat += 1;
+        out.counts.ops.stat += 1;
         let size = std::fs::metadata(&self.locals[j])
             .map(|m| m.len())
             .map_err(|e| format!("stat of the downloaded file: {e}"))?;
@@ -481,7 +448,7 @@ impl CheckCtx<'_> {
                 actual: format!("{size} bytes"),
             }));
         }
-        out.ops.verify += 1;
+        out.counts.ops.verify += 1;
         let key = &it.object.key;
         if !key.ends_with(".zip") {
             return Ok(None);

@@ -11,13 +11,16 @@ use std::time::Instant;
 use serde::Serialize;
 use tokio::runtime::Handle;
 
-use crate::commands::sync::{Listing, Sides, make_workdir, now_rfc3339};
 use crate::error::EnvError;
 use crate::exit_codes;
 use crate::list::Object;
+use crate::list::listing::Listing;
+use crate::list::sides::Sides;
 use crate::os::signals::Interrupt;
+use crate::os::workdir::make_workdir;
 use crate::plan::{Decision, Merge, Reason};
-use crate::run::execute::{Line, Runner};
+use crate::report::now_rfc3339;
+use crate::run::attempt::{Line, Runner};
 use crate::s5cmd::cmdfile::download_line;
 use crate::settings::Settings;
 use crate::validate::checksum::{self, Verdict};
@@ -223,9 +226,7 @@ pub async fn run(
                 .run_lines(
                     &format!("deep-{b:06}"),
                     &sides.dest_globals,
-                    settings
-                        .workers
-                        .min(crate::commands::sync::STAGED_MAX_WORKERS),
+                    settings.workers.min(crate::run::staged::STAGED_MAX_WORKERS),
                     &lines,
                 )
                 .await;

@@ -488,3 +488,116 @@ fn a_local_byte_limit_stages_in_parts_and_fails_only_what_cannot_fit() {
     assert_eq!(moto.list("dst", "").len(), 6);
     assert_eq!(std::fs::read_dir(work.path()).unwrap().count(), 0);
 }
+
+/// Issue 15 item 6: SIGTERM while the listing is still going and batches are copying. The
+/// report says what was listed and planned so far (not "selected 0, planned 0" beside
+/// copies), what was copied, and what is unknown.
+#[test]
+fn sigterm_during_listing_reports_what_was_planned_and_what_is_unknown() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    gen_fixtures(dir.path(), &["--files", "30"]);
+    moto.make_bucket("src");
+    moto.make_bucket("dst");
+    moto.upload_dir(dir.path(), "src", "");
+    let source = moto.list("src", "").len();
+    let temp = tempfile::tempdir().unwrap();
+    let report = temp.path().join("report.json");
+    let mut child = Command::new(lakesync_bin())
+        .args([
+            "sync",
+            "--endpoint-url",
+            &moto.url,
+            "--source",
+            "s3://src",
+            "--dest",
+            "s3://dst",
+            "--mode",
+            "direct",
+            "--no-folder-copies",
+            "--batch-size",
+            "4",
+            "--report",
+            report.to_str().unwrap(),
+            "--s5cmd",
+            crate::common::fake_s5cmd_bin().to_str().unwrap(),
+        ])
+        .envs(crate::common::test_env())
+        .env("LAKESYNC_FAKE_REAL", s5cmd_bin())
+        // A slow listing: about 60 ms per source object.
+        .env("LAKESYNC_FAKE_LS_PACE_MS", "60")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while moto.list("dst", "").len() < 4 {
+        assert!(Instant::now() < deadline, "no batch copied");
+        assert!(child.try_wait().unwrap().is_none(), "finished too early");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let t = &r["totals"];
+    let n = |k: &str| t[k].as_u64().unwrap();
+    assert_eq!(r["interrupted"], true);
+    assert!(n("copied") >= 4, "{t}");
+    // What was listed and planned so far, consistent with what was copied.
+    assert!(n("selected") >= n("planned"), "{t}");
+    assert!(n("planned") >= n("copied") + n("failed"), "{t}");
+    assert!(
+        n("selected") < source as u64,
+        "the listing was not cut short: {t}"
+    );
+    let message = r["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("during the listing"), "{}", r["error"]);
+    assert!(message.contains("not attempted"), "{}", r["error"]);
+    assert!(stderr.contains("INTERRUPTED"), "{stderr}");
+}
+
+/// Issue 15 item 7: a killed run's working folder is removed by the next run, and the
+/// removal is said at the default log level, with its size.
+#[test]
+fn a_stale_working_folder_removal_is_said_with_its_size() {
+    let moto = Moto::start();
+    moto.make_bucket("src");
+    moto.make_bucket("dst");
+    let work = tempfile::tempdir().unwrap();
+    let stale = work.path().join("lakesync-stale");
+    std::fs::create_dir_all(stale.join("staged-000001")).unwrap();
+    // A pid that is not alive: a child that has been waited for.
+    let mut gone = Command::new("true").spawn().unwrap();
+    let pid = gone.id();
+    gone.wait().unwrap();
+    std::fs::write(stale.join("owner.pid"), pid.to_string()).unwrap();
+    std::fs::write(stale.join("staged-000001/00000.zip"), vec![7u8; 3_000_000]).unwrap();
+    let run = lakesync(&[
+        "sync",
+        "--endpoint-url",
+        &moto.url,
+        "--source",
+        "s3://src",
+        "--dest",
+        "s3://dst",
+        "--temp-dir",
+        work.path().to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!stale.exists(), "the stale folder is still there");
+    assert!(
+        run.stderr
+            .contains("removed the working folder of a lakesync run that died (3.0 MB)"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("lakesync-stale"), "{}", run.stderr);
+}

@@ -13,6 +13,9 @@
 //!   objects have no outcome line ("unknown").
 //! - `LAKESYNC_FAKE_PACE_MS=N`: run for real but hand each success line on N ms after the
 //!   one before, like a slow server, so a run's progress can be watched.
+//! - `LAKESYNC_FAKE_LS_PACE_MS=N` (for `ls` invocations, the only behaviour that is): hand
+//!   each listing line on N ms after the one before, like a slow listing of a large
+//!   bucket, so that batches copy while the listing goes on.
 //! - `LAKESYNC_FAKE_ONCE=PATH`: apply the behaviours above to the first `run` only (the
 //!   helper creates PATH to remember it ran); later runs pass straight through.
 
@@ -27,6 +30,13 @@ fn main() -> ExitCode {
     };
     let run_at = args.iter().position(|a| a == "run");
     let Some(run_at) = run_at else {
+        let ls_pace = std::env::var("LAKESYNC_FAKE_LS_PACE_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map(std::time::Duration::from_millis);
+        if let (Some(pace), true) = (ls_pace, args.iter().any(|a| a == "ls")) {
+            return paced(Command::new(&real).args(&args), pace);
+        }
         // Listings, `version`, ...: pass straight through.
         return passthrough(Command::new(&real).args(&args));
     };
@@ -124,4 +134,31 @@ fn passthrough(cmd: &mut Command) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Run `cmd`, handing each stdout line on `pace` after the one before.
+fn paced(cmd: &mut Command, pace: std::time::Duration) -> ExitCode {
+    let mut child = match cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("lakesync-test-s5cmd: cannot start the real s5cmd: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let stdout = std::io::stdout();
+    if let Some(out) = child.stdout.take() {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            std::thread::sleep(pace);
+            let mut lock = stdout.lock();
+            let _ = writeln!(lock, "{line}");
+            let _ = lock.flush();
+        }
+    }
+    let code = child.wait().map(|s| s.code().unwrap_or(1)).unwrap_or(1);
+    ExitCode::from(code as u8)
 }

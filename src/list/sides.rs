@@ -1,0 +1,84 @@
+//! Both sides of a run, made ready before anything is listed: the s5cmd binary resolved
+//! once, each side's s5cmd settings (endpoint, signing, profile), and a TCP probe of each
+//! endpoint, so that an unreachable server is a clear error in seconds.
+
+use std::time::Duration;
+
+use crate::error::EnvError;
+use crate::list::Lister;
+use crate::os::signals::Interrupt;
+use crate::s5cmd::{self, Globals};
+use crate::settings::{Endpoint, Settings};
+
+/// The resolved s5cmd binary and each side's s5cmd settings, after probing the endpoints.
+pub struct Sides {
+    pub binary: s5cmd::S5cmdBinary,
+    pub source_globals: Globals,
+    pub dest_globals: Globals,
+    interrupt: Interrupt,
+    timeout: Option<Duration>,
+}
+
+impl Sides {
+    pub async fn prepare(settings: &Settings, interrupt: &Interrupt) -> Result<Self, EnvError> {
+        let binary = s5cmd::locate(
+            settings.s5cmd_explicit.as_deref(),
+            settings.s5cmd_env.as_deref(),
+        )?;
+        tracing::info!(path = %binary.path.display(), version = %binary.version, via = %binary.found_via, "using s5cmd");
+        for ep in [&settings.source_endpoint, &settings.dest_endpoint]
+            .into_iter()
+            .flatten()
+        {
+            probe_endpoint(ep).await?;
+        }
+        Ok(Self {
+            binary,
+            source_globals: Globals {
+                endpoint_url: settings.source_endpoint.as_ref().map(|e| e.url.clone()),
+                no_sign_request: settings.source_no_sign,
+                profile: settings.source_profile.clone(),
+                retry_count: settings.retry_count,
+            },
+            dest_globals: Globals {
+                endpoint_url: settings.dest_endpoint.as_ref().map(|e| e.url.clone()),
+                no_sign_request: false,
+                profile: settings.dest_profile.clone(),
+                retry_count: settings.retry_count,
+            },
+            interrupt: interrupt.clone(),
+            timeout: settings.batch_timeout,
+        })
+    }
+
+    /// The interruption every s5cmd of this run watches.
+    pub fn interrupt(&self) -> &Interrupt {
+        &self.interrupt
+    }
+
+    pub fn lister(&self, globals: &Globals) -> Lister {
+        Lister {
+            binary: self.binary.path.clone(),
+            globals: globals.clone(),
+            interrupt: self.interrupt.clone(),
+            timeout: self.timeout,
+        }
+    }
+}
+
+/// Check that the endpoint accepts TCP connections, so an unreachable server is a clear
+/// error in seconds instead of s5cmd retrying for over a minute.
+async fn probe_endpoint(ep: &Endpoint) -> Result<(), EnvError> {
+    let addr = (ep.host.as_str(), ep.port);
+    match tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(addr)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(EnvError::new(
+            format!("cannot reach the endpoint {}: {e}", ep.url),
+            "start the S3 server (make demo starts one), or fix --endpoint-url / S3_ENDPOINT_URL",
+        )),
+        Err(_) => Err(EnvError::new(
+            format!("cannot reach the endpoint {}: no answer within 5 s", ep.url),
+            "check the host and port, and any firewall in between",
+        )),
+    }
+}
