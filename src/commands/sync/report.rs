@@ -309,7 +309,10 @@ mod tests {
             (r.totals.selected, r.totals.planned, r.totals.copied),
             (5, 4, 2)
         );
-        let e = r.error.as_ref().expect("an interrupted report says what is unknown");
+        let e = r
+            .error
+            .as_ref()
+            .expect("an interrupted report says what is unknown");
         assert!(e.message.contains("2 not attempted"), "{}", e.message);
         assert!(e.message.contains("not validated"), "{}", e.message);
         assert!(r.human_summary().contains("INTERRUPTED"));
