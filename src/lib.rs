@@ -8,13 +8,14 @@
 //! | select | [`select`] | what part of the archive: narrowest listing prefixes, key filter, date ranges |
 //! | list | [`list`] | streamed `s5cmd ls` listings, source manifests |
 //! | plan | [`plan`] | the incremental merge against the destination, folder copies, batches, shards, the plan view |
-//! | run | [`run`] | attempts, retries, direct and staged strategies, the governor |
+//! | run | [`run`] | the attempt loop and its ledger, counters, direct and staged strategies, the governor |
 //! | s5cmd | [`s5cmd`] | locating the binary, command files, the child process, its JSON output |
 //! | validate | [`validate`] | the destination listing after the copies, SHA-256 against `.CHECKSUM`, `verify` |
 //! | report | [`report`] | the JSON report, SLAs, history, metrics, merge, HTML |
 //!
-//! [`commands`] drives the stages for each subcommand; [`os`] holds what touches the
-//! operating system (signals, resource sampling, progress on the terminal).
+//! [`commands`] drives the stages for each subcommand (`commands::sync`: a driver folding
+//! events into one run state); [`os`] holds what touches the operating system (signals,
+//! resource sampling, progress on the terminal, the private working folder).
 
 pub mod cli;
 pub mod commands;

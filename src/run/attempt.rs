@@ -132,6 +132,177 @@ impl Runner {
         folders: &[FolderLine],
         live: Option<&AtomicU64>,
     ) -> AttemptsOutcome {
+        let mut ledger = Ledger::new(lines, folders);
+        let mut workers_now = workers.max(1);
+        for attempt in 1..=self.max_attempts.max(1) {
+            let pending = ledger.pending();
+            if pending.is_empty() {
+                break;
+            }
+            if self.interrupt.signal().is_some() {
+                ledger.out.counts.interrupted = true;
+                break;
+            }
+            if attempt > 1 {
+                ledger.out.counts.retried += pending.len() as u64;
+                if !self.back_off(tag, attempt, pending.len()).await {
+                    ledger.out.counts.interrupted = true;
+                    break;
+                }
+            }
+            ledger.out.counts.attempts = attempt;
+            let file = self.workdir.join(format!("{tag}-attempt-{attempt}.txt"));
+            let first = attempt == 1 && !folders.is_empty();
+            if let Err(e) = write_command_file(&file, ledger.texts(&pending, first).into_iter()) {
+                ledger.unwritten(
+                    &pending,
+                    format!("cannot write the command file {}: {e}", file.display()),
+                );
+                continue;
+            }
+            ledger.issued(&pending, attempt, first);
+            let mut log = AttemptLog::new(lines.len());
+            self.run_attempt(
+                &file,
+                globals,
+                workers_now,
+                tag,
+                &mut ledger,
+                &mut log,
+                live,
+            )
+            .await;
+            let _ = std::fs::remove_file(&file);
+            let throttled = log.throttled;
+            ledger.end_attempt(&pending, log);
+            if throttled > 0 && workers_now > 1 {
+                workers_now = (workers_now / 2).max(1);
+                tracing::warn!(
+                    tag,
+                    throttled,
+                    workers = workers_now,
+                    "throttled by the server: halving workers for the retry"
+                );
+            }
+            if ledger.out.counts.interrupted {
+                break;
+            }
+        }
+        ledger.finish(workers_now)
+    }
+
+    /// Wait before attempt `attempt`; false when interrupted meanwhile.
+    async fn back_off(&self, tag: &str, attempt: u32, objects: usize) -> bool {
+        let wait = self.backoff(attempt);
+        tracing::info!(
+            tag,
+            attempt,
+            objects,
+            wait_ms = wait.as_millis() as u64,
+            "retrying lines without a success line"
+        );
+        let mut irx = self.interrupt.subscribe();
+        tokio::select! {
+            () = tokio::time::sleep(wait) => true,
+            _ = irx.wait_for(|s| s.is_some()) => false,
+        }
+    }
+
+    /// One s5cmd process over the command file: every output line goes to the ledger, the
+    /// process's own fate to the attempt log.
+    #[expect(clippy::too_many_arguments, reason = "one attempt's whole context")]
+    async fn run_attempt(
+        &self,
+        file: &Path,
+        globals: &Globals,
+        workers: u32,
+        tag: &str,
+        ledger: &mut Ledger<'_>,
+        log: &mut AttemptLog,
+        live: Option<&AtomicU64>,
+    ) {
+        let mut args: Vec<OsString> = globals.args();
+        args.push("--numworkers".into());
+        args.push(workers.to_string().into());
+        args.push("run".into());
+        args.push(file.into());
+        let mut running = match s5cmd::process::spawn(
+            &self.binary,
+            &args,
+            self.batch_timeout,
+            self.grace,
+            &self.interrupt,
+        ) {
+            Ok(r) => r,
+            Err(e) => {
+                log.process_error = Some(format!("cannot start s5cmd: {e}"));
+                return;
+            }
+        };
+        while let Some((pipe, event)) = running.events.recv().await {
+            if ledger.on_event(log, tag, pipe, event)
+                && let Some(live) = live
+            {
+                live.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        match running.wait().await {
+            Ok(exit) => {
+                ledger.out.counts.interrupted |= exit.interrupted;
+                ledger.out.counts.timed_out |= exit.timed_out;
+                if exit.timed_out {
+                    log.process_error = Some(format!(
+                        "batch watchdog: s5cmd ran past --batch-timeout {}s and was killed",
+                        self.batch_timeout.map_or(0, |d| d.as_secs())
+                    ));
+                } else if exit.interrupted {
+                    log.process_error = Some("interrupted before completion".into());
+                } else if let Some(sig) = exit.signal {
+                    log.process_error = Some(format!("s5cmd was killed by signal {sig}"));
+                }
+            }
+            Err(e) => log.process_error = Some(format!("waiting for s5cmd failed: {e}")),
+        }
+    }
+}
+
+/// What one attempt's output said besides the lines' own outcomes.
+#[derive(Debug)]
+struct AttemptLog {
+    /// Lines this attempt printed anything about.
+    had_line: Vec<bool>,
+    throttled: u64,
+    /// An error naming no line of ours, or the process's own failure: what lines without
+    /// any output are told.
+    process_error: Option<String>,
+}
+
+impl AttemptLog {
+    fn new(n: usize) -> Self {
+        Self {
+            had_line: vec![false; n],
+            throttled: 0,
+            process_error: None,
+        }
+    }
+}
+
+/// The pure ledger of one `run_lines` call: maps every s5cmd output line back to its
+/// command line through our own tables (s5cmd's text is never split: keys contain spaces)
+/// and keeps each line's state across attempts.
+struct Ledger<'a> {
+    lines: &'a [Option<Line>],
+    folders: &'a [FolderLine],
+    in_folder: Vec<bool>,
+    by_dst: HashMap<&'a str, usize>,
+    by_src: HashMap<&'a str, usize>,
+    by_echo: HashMap<&'a str, usize>,
+    last_error: Vec<Option<(String, ErrorClass)>>,
+    out: AttemptsOutcome,
+}
+
+impl<'a> Ledger<'a> {
+    fn new(lines: &'a [Option<Line>], folders: &'a [FolderLine]) -> Self {
         let n = lines.len();
         let mut in_folder = vec![false; n];
         for f in folders {
@@ -141,226 +312,169 @@ impl Runner {
                 }
             }
         }
-        let mut out = AttemptsOutcome {
-            states: vec![None; n],
-            tries: vec![0; n],
-            workers_last: workers.max(1),
-            ..Default::default()
-        };
-        let mut last_error: Vec<Option<(String, ErrorClass)>> = vec![None; n];
-        let by_dst: HashMap<&str, usize> = lines
-            .iter()
-            .enumerate()
-            .filter_map(|(i, l)| l.as_ref().map(|l| (l.dst.as_str(), i)))
-            .collect();
-        let by_src: HashMap<&str, usize> = lines
-            .iter()
-            .enumerate()
-            .filter_map(|(i, l)| l.as_ref().map(|l| (l.src.as_str(), i)))
-            .collect();
-        let by_echo: HashMap<&str, usize> = lines
-            .iter()
-            .enumerate()
-            .filter_map(|(i, l)| l.as_ref().map(|l| (l.echo.as_str(), i)))
-            .collect();
-        let mut workers_now = workers.max(1);
-
-        for attempt in 1..=self.max_attempts.max(1) {
-            let pending: Vec<usize> = (0..n)
-                .filter(|&i| lines[i].is_some() && out.states[i].is_none())
-                .collect();
-            if pending.is_empty() {
-                break;
-            }
-            if self.interrupt.signal().is_some() {
-                out.counts.interrupted = true;
-                break;
-            }
-            if attempt > 1 {
-                out.counts.retried += pending.len() as u64;
-                let wait = self.backoff(attempt);
-                tracing::info!(
-                    tag,
-                    attempt,
-                    objects = pending.len(),
-                    wait_ms = wait.as_millis() as u64,
-                    "retrying lines without a success line"
-                );
-                let mut irx = self.interrupt.subscribe();
-                tokio::select! {
-                    () = tokio::time::sleep(wait) => {}
-                    _ = irx.wait_for(|s| s.is_some()) => { out.counts.interrupted = true; break; }
-                }
-            }
-            out.counts.attempts = attempt;
-            let file = self.workdir.join(format!("{tag}-attempt-{attempt}.txt"));
-            let first = attempt == 1 && !folders.is_empty();
-            let folder_texts = folders.iter().filter(|_| first).map(|f| f.text.as_str());
-            let line_texts = pending
+        let index = |key: fn(&Line) -> &str| -> HashMap<&'a str, usize> {
+            lines
                 .iter()
-                .filter(|&&i| !(first && in_folder[i]))
-                .filter_map(|&i| lines[i].as_ref().map(|l| l.text.as_str()));
-            if let Err(e) = write_command_file(&file, folder_texts.chain(line_texts)) {
-                for &i in &pending {
-                    last_error[i] = Some((
-                        format!("cannot write the command file {}: {e}", file.display()),
-                        ErrorClass::Transient,
-                    ));
-                }
-                continue;
-            }
-            for &i in &pending {
-                out.tries[i] = attempt;
-            }
-            out.lines_issued += pending.len() as u64;
-            if first {
-                out.folder_lines += folders.len() as u64;
-            }
-            out.counts.processes += 1;
+                .enumerate()
+                .filter_map(|(i, l)| l.as_ref().map(|l| (key(l), i)))
+                .collect()
+        };
+        Self {
+            by_dst: index(|l| l.dst.as_str()),
+            by_src: index(|l| l.src.as_str()),
+            by_echo: index(|l| l.echo.as_str()),
+            lines,
+            folders,
+            in_folder,
+            last_error: vec![None; n],
+            out: AttemptsOutcome {
+                states: vec![None; n],
+                tries: vec![0; n],
+                ..Default::default()
+            },
+        }
+    }
 
-            let mut args: Vec<OsString> = globals.args();
-            args.push("--numworkers".into());
-            args.push(workers_now.to_string().into());
-            args.push("run".into());
-            args.push(file.clone().into());
-            let mut throttled_now = 0u64;
-            let mut had_line = vec![false; n];
-            let mut process_error: Option<String> = None;
-            match s5cmd::process::spawn(
-                &self.binary,
-                &args,
-                self.batch_timeout,
-                self.grace,
-                &self.interrupt,
-            ) {
-                Err(e) => process_error = Some(format!("cannot start s5cmd: {e}")),
-                Ok(mut running) => {
-                    while let Some((pipe, event)) = running.events.recv().await {
-                        match event {
-                            Event::Success {
-                                destination,
-                                source,
-                                size,
-                                ..
-                            } => {
-                                let idx = by_dst
-                                    .get(destination.as_str())
-                                    .or_else(|| by_src.get(source.as_str()))
-                                    .copied();
-                                match idx {
-                                    Some(i) if out.states[i].is_none() => {
-                                        out.states[i] = Some(LineState::Done { size });
-                                        had_line[i] = true;
-                                        if let Some(live) = live {
-                                            live.fetch_add(1, Ordering::Relaxed);
-                                        }
-                                    }
-                                    Some(_) => {}
-                                    None => {
-                                        out.counts.unplanned += 1;
-                                        tracing::warn!(tag, %source, "s5cmd copied an object that was not planned (it appeared after the listing)");
-                                    }
-                                }
-                            }
-                            Event::Error { command, error, .. } => {
-                                match by_echo.get(command.as_str()) {
-                                    Some(&i) => {
-                                        let class = classify_error(&error);
-                                        if class == ErrorClass::Throttled {
-                                            throttled_now += 1;
-                                        }
-                                        if class == ErrorClass::Permanent && out.states[i].is_none()
-                                        {
-                                            out.states[i] = Some(LineState::Failed {
-                                                error: error.clone(),
-                                                class,
-                                            });
-                                        }
-                                        last_error[i] = Some((error, class));
-                                        had_line[i] = true;
-                                    }
-                                    None => {
-                                        tracing::warn!(tag, %error, %command, "s5cmd reported an error for no line of ours");
-                                        if classify_error(&error) == ErrorClass::Throttled {
-                                            throttled_now += 1;
-                                        }
-                                        process_error.get_or_insert(error);
-                                    }
-                                }
-                            }
-                            Event::Unparsed(line) => {
-                                if line.trim().is_empty() {
-                                    continue;
-                                }
-                                out.counts.unparsed += 1;
-                                if out.unparsed.len() < UNPARSED_KEPT {
-                                    out.unparsed.push(line.clone());
-                                }
-                                if pipe == Pipe::Stderr {
-                                    tracing::debug!(tag, line = %line, "s5cmd stderr");
-                                }
-                            }
-                            Event::Stat { .. } | Event::Listing(_) => {}
-                        }
+    /// Lines that can be written and have no outcome yet.
+    fn pending(&self) -> Vec<usize> {
+        (0..self.lines.len())
+            .filter(|&i| self.lines[i].is_some() && self.out.states[i].is_none())
+            .collect()
+    }
+
+    /// The command file of an attempt: on the `first`, each folder's wildcard line stands
+    /// for its members.
+    fn texts(&self, pending: &[usize], first: bool) -> Vec<&'a str> {
+        let folders = self
+            .folders
+            .iter()
+            .filter(|_| first)
+            .map(|f| f.text.as_str());
+        let lines = pending
+            .iter()
+            .filter(|&&i| !(first && self.in_folder[i]))
+            .filter_map(|&i| self.lines[i].as_ref().map(|l| l.text.as_str()));
+        folders.chain(lines).collect()
+    }
+
+    /// The command file could not be written: the pending lines stay pending.
+    fn unwritten(&mut self, pending: &[usize], why: String) {
+        for &i in pending {
+            self.last_error[i] = Some((why.clone(), ErrorClass::Transient));
+        }
+    }
+
+    /// The pending lines went to s5cmd in attempt `attempt`.
+    fn issued(&mut self, pending: &[usize], attempt: u32, first: bool) {
+        for &i in pending {
+            self.out.tries[i] = attempt;
+        }
+        self.out.lines_issued += pending.len() as u64;
+        if first {
+            self.out.folder_lines += self.folders.len() as u64;
+        }
+        self.out.counts.processes += 1;
+    }
+
+    /// One output line of an attempt. True when it made a line done.
+    fn on_event(&mut self, log: &mut AttemptLog, tag: &str, pipe: Pipe, event: Event) -> bool {
+        match event {
+            Event::Success {
+                destination,
+                source,
+                size,
+                ..
+            } => {
+                let idx = self
+                    .by_dst
+                    .get(destination.as_str())
+                    .or_else(|| self.by_src.get(source.as_str()))
+                    .copied();
+                match idx {
+                    Some(i) if self.out.states[i].is_none() => {
+                        self.out.states[i] = Some(LineState::Done { size });
+                        log.had_line[i] = true;
+                        return true;
                     }
-                    match running.wait().await {
-                        Ok(exit) => {
-                            out.counts.interrupted |= exit.interrupted;
-                            out.counts.timed_out |= exit.timed_out;
-                            if exit.timed_out {
-                                process_error = Some(format!(
-                                    "batch watchdog: s5cmd ran past --batch-timeout {}s and was killed",
-                                    self.batch_timeout.map_or(0, |d| d.as_secs())
-                                ));
-                            } else if exit.interrupted {
-                                process_error = Some("interrupted before completion".into());
-                            } else if let Some(sig) = exit.signal {
-                                process_error = Some(format!("s5cmd was killed by signal {sig}"));
-                            }
-                        }
-                        Err(e) => process_error = Some(format!("waiting for s5cmd failed: {e}")),
+                    Some(_) => {}
+                    None => {
+                        self.out.counts.unplanned += 1;
+                        tracing::warn!(tag, %source, "s5cmd copied an object that was not planned (it appeared after the listing)");
                     }
                 }
             }
-            let _ = std::fs::remove_file(&file);
-            out.counts.throttled += throttled_now;
-            // Lines with no output in this attempt: unknown, so retried.
-            for &i in &pending {
-                if out.states[i].is_none() && !had_line[i] {
-                    let why = process_error
-                        .clone()
-                        .unwrap_or_else(|| "s5cmd printed no outcome for this object".into());
-                    last_error[i] = Some((why, ErrorClass::Transient));
+            Event::Error { command, error, .. } => {
+                let class = classify_error(&error);
+                if class == ErrorClass::Throttled {
+                    log.throttled += 1;
+                }
+                match self.by_echo.get(command.as_str()) {
+                    Some(&i) => {
+                        if class == ErrorClass::Permanent && self.out.states[i].is_none() {
+                            self.out.states[i] = Some(LineState::Failed {
+                                error: error.clone(),
+                                class,
+                            });
+                        }
+                        self.last_error[i] = Some((error, class));
+                        log.had_line[i] = true;
+                    }
+                    None => {
+                        tracing::warn!(tag, %error, %command, "s5cmd reported an error for no line of ours");
+                        log.process_error.get_or_insert(error);
+                    }
                 }
             }
-            if throttled_now > 0 && workers_now > 1 {
-                workers_now = (workers_now / 2).max(1);
-                tracing::warn!(
-                    tag,
-                    throttled = throttled_now,
-                    workers = workers_now,
-                    "throttled by the server: halving workers for the retry"
-                );
+            Event::Unparsed(line) => {
+                if line.trim().is_empty() {
+                    return false;
+                }
+                self.out.counts.unparsed += 1;
+                if pipe == Pipe::Stderr {
+                    tracing::debug!(tag, line = %line, "s5cmd stderr");
+                }
+                if self.out.unparsed.len() < UNPARSED_KEPT {
+                    self.out.unparsed.push(line);
+                }
             }
-            if out.counts.interrupted {
-                break;
+            Event::Stat { .. } | Event::Listing(_) => {}
+        }
+        false
+    }
+
+    /// After an attempt's process ended: its throttling counts, and pending lines it
+    /// printed nothing about are unknown, so retried.
+    fn end_attempt(&mut self, pending: &[usize], log: AttemptLog) {
+        self.out.counts.throttled += log.throttled;
+        for &i in pending {
+            if self.out.states[i].is_none() && !log.had_line[i] {
+                let why = log
+                    .process_error
+                    .clone()
+                    .unwrap_or_else(|| "s5cmd printed no outcome for this object".into());
+                self.last_error[i] = Some((why, ErrorClass::Transient));
             }
         }
-        out.workers_last = workers_now;
-        for i in 0..n {
-            if out.states[i].is_none() && lines[i].is_some() {
-                let (error, class) = match (&last_error[i], out.counts.interrupted) {
+    }
+
+    /// Every line still without an outcome failed, with its last error.
+    fn finish(mut self, workers_last: u32) -> AttemptsOutcome {
+        self.out.workers_last = workers_last;
+        let interrupted = self.out.counts.interrupted;
+        for i in 0..self.lines.len() {
+            if self.out.states[i].is_none() && self.lines[i].is_some() {
+                let (error, class) = match (self.last_error[i].take(), interrupted) {
                     (_, true) => (
                         "interrupted before completion".into(),
                         ErrorClass::Transient,
                     ),
-                    (Some(e), false) => e.clone(),
+                    (Some(e), false) => e,
                     (None, false) => ("not attempted".into(), ErrorClass::Transient),
                 };
-                out.states[i] = Some(LineState::Failed { error, class });
+                self.out.states[i] = Some(LineState::Failed { error, class });
             }
         }
-        out
+        self.out
     }
 }
 
@@ -413,5 +527,124 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "a\nb\n");
         let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
+    }
+
+    fn line(k: &str) -> Option<Line> {
+        let (src, dst) = (format!("s3://src/{k}"), format!("s3://dst/{k}"));
+        Some(Line::new(format!("cp '{src}' '{dst}'"), src, dst))
+    }
+
+    fn success(k: &str) -> Event {
+        Event::Success {
+            operation: "cp".into(),
+            source: format!("s3://src/{k}"),
+            destination: format!("s3://dst/{k}"),
+            size: Some(3),
+        }
+    }
+
+    fn error(k: &str, error: &str) -> Event {
+        Event::Error {
+            operation: "cp".into(),
+            command: echoed_command(&format!("s3://src/{k}"), &format!("s3://dst/{k}")),
+            error: error.into(),
+        }
+    }
+
+    #[test]
+    fn the_ledger_maps_output_back_to_lines() {
+        let lines = vec![line("a b"), line("c"), None, line("d"), line("e")];
+        let mut l = Ledger::new(&lines, &[]);
+        assert_eq!(l.pending(), vec![0, 1, 3, 4]);
+        l.issued(&l.pending(), 1, false);
+        let mut log = AttemptLog::new(lines.len());
+        assert!(l.on_event(&mut log, "t", Pipe::Stdout, success("a b")));
+        // A second success line for the same object changes nothing.
+        assert!(!l.on_event(&mut log, "t", Pipe::Stdout, success("a b")));
+        l.on_event(&mut log, "t", Pipe::Stdout, error("c", "NoSuchKey: gone"));
+        l.on_event(&mut log, "t", Pipe::Stdout, error("d", "SlowDown: please"));
+        l.on_event(&mut log, "t", Pipe::Stdout, success("not-planned"));
+        l.on_event(
+            &mut log,
+            "t",
+            Pipe::Stderr,
+            Event::Unparsed("WARNING".into()),
+        );
+        l.on_event(&mut log, "t", Pipe::Stderr, Event::Unparsed("  ".into()));
+        l.end_attempt(&[0, 1, 3, 4], log);
+        assert_eq!(l.out.states[0], Some(LineState::Done { size: Some(3) }));
+        assert!(matches!(
+            l.out.states[1],
+            Some(LineState::Failed {
+                class: ErrorClass::Permanent,
+                ..
+            })
+        ));
+        // Throttled and silent lines stay pending for the next attempt.
+        assert_eq!(l.pending(), vec![3, 4]);
+        assert_eq!(l.out.counts.throttled, 1);
+        assert_eq!(l.out.counts.unplanned, 1);
+        assert_eq!(l.out.counts.unparsed, 1);
+        assert_eq!(l.out.unparsed, vec!["WARNING".to_string()]);
+        assert_eq!((l.out.lines_issued, l.out.counts.processes), (4, 1));
+        let out = l.finish(2);
+        assert_eq!(out.workers_last, 2);
+        assert!(out.is_done(0) && !out.is_done(3));
+        match &out.states[4] {
+            Some(LineState::Failed { error, class }) => {
+                assert_eq!(error, "s5cmd printed no outcome for this object");
+                assert_eq!(*class, ErrorClass::Transient);
+            }
+            other => panic!("{other:?}"),
+        }
+        // The unwritable line is the caller's to fail.
+        assert_eq!(out.states[2], None);
+    }
+
+    #[test]
+    fn a_folder_line_stands_for_its_members_on_the_first_attempt_only() {
+        let lines = vec![line("x/1"), line("x/2"), line("y")];
+        let folders = vec![FolderLine {
+            text: "cp 's3://src/x/*' 's3://dst/x/'".into(),
+            members: vec![0, 1],
+        }];
+        let mut l = Ledger::new(&lines, &folders);
+        let pending = l.pending();
+        assert_eq!(
+            l.texts(&pending, true),
+            vec![
+                folders[0].text.as_str(),
+                lines[2].as_ref().unwrap().text.as_str()
+            ]
+        );
+        l.issued(&pending, 1, true);
+        assert_eq!(l.out.folder_lines, 1);
+        let mut log = AttemptLog::new(3);
+        l.on_event(&mut log, "t", Pipe::Stdout, success("x/1"));
+        log.process_error = Some("s5cmd was killed by signal 9".into());
+        l.end_attempt(&pending, log);
+        let retry = l.pending();
+        assert_eq!(retry, vec![1, 2]);
+        assert_eq!(l.texts(&retry, false).len(), 2);
+        let out = l.finish(1);
+        match &out.states[1] {
+            Some(LineState::Failed { error, .. }) => {
+                assert_eq!(error, "s5cmd was killed by signal 9")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_interrupted_run_says_so_for_every_open_line() {
+        let lines = vec![line("a")];
+        let mut l = Ledger::new(&lines, &[]);
+        l.out.counts.interrupted = true;
+        match &l.finish(1).states[0] {
+            Some(LineState::Failed { error, .. }) => {
+                assert_eq!(error, "interrupted before completion")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use crate::plan::batch::Item;
 use crate::run::attempt::{AttemptsOutcome, Line, LineState, Runner};
-use crate::run::outcome::Counters;
+use crate::run::outcome::{Counters, OpCounts};
 use crate::s3url::S3Url;
 use crate::s5cmd::cmdfile::{download_line, upload_line};
 use crate::s5cmd::{ErrorClass, Globals};
@@ -48,6 +48,14 @@ pub struct StagedOutcome {
     pub results: Vec<Result<(), (String, ErrorClass)>>,
     pub tries: Vec<u32>,
     pub counts: Counters,
+}
+
+impl StagedOutcome {
+    /// Fold in an attempt loop whose lines were of the operation kind `kind` picks.
+    fn absorb(&mut self, r: &AttemptsOutcome, kind: fn(&mut OpCounts) -> &mut u64) {
+        self.counts += r.counts;
+        *kind(&mut self.counts.ops) += r.lines_issued;
+    }
 }
 
 fn local_name(j: usize, key: &str) -> String {
@@ -202,55 +210,9 @@ async fn run_in(
     dir: &Path,
     out: &mut StagedOutcome,
 ) -> Result<(), String> {
-    let n = items.len();
-    let need: u64 = items.iter().map(|i| i.object.size).sum();
-    if let Some(free) = free_bytes(dir)
-        && free < need.saturating_add(cfg.min_free_bytes)
-    {
-        return Err(format!(
-            "not enough local disk for staging: the batch needs {need} bytes, {free} are free in {}",
-            dir.display()
-        ));
-    }
-    let locals: Vec<PathBuf> = items
-        .iter()
-        .enumerate()
-        .map(|(j, it)| dir.join(local_name(j, &it.object.key)))
-        .collect();
-    let index_of: HashMap<&str, usize> = items
-        .iter()
-        .enumerate()
-        .map(|(j, it)| (it.object.key.as_str(), j))
-        .collect();
-    // Each zip's CHECKSUM: an item of this batch, or an extra download for verification.
-    let mut extra_for: HashMap<usize, usize> = HashMap::new();
-    let mut lines: Vec<Option<Line>> = Vec::with_capacity(n + n / 2);
-    for (j, it) in items.iter().enumerate() {
-        let src = cfg.source.url_of(&it.object.key);
-        let local = locals[j].display().to_string();
-        lines.push(
-            download_line(&src, &local)
-                .ok()
-                .map(|t| Line::new(t, src, local)),
-        );
-    }
-    for (j, it) in items.iter().enumerate() {
-        let key = &it.object.key;
-        if key.ends_with(".zip") && !index_of.contains_key(format!("{key}.CHECKSUM").as_str()) {
-            let src = cfg.source.url_of(&format!("{key}.CHECKSUM"));
-            let local = dir
-                .join(format!("{j:05}.extra.CHECKSUM"))
-                .display()
-                .to_string();
-            extra_for.insert(j, lines.len());
-            lines.push(
-                download_line(&src, &local)
-                    .ok()
-                    .map(|t| Line::new(t, src, local)),
-            );
-        }
-    }
-    for (j, l) in lines.iter().take(n).enumerate() {
+    check_space(cfg, items, dir)?;
+    let st = Staging::new(cfg, items, dir);
+    for (j, l) in st.lines.iter().take(items.len()).enumerate() {
         if l.is_none() {
             out.results[j] = Err((
                 "the key contains a control character, which an s5cmd command file cannot carry"
@@ -259,15 +221,49 @@ async fn run_in(
             ));
         }
     }
-
     let tag = format!("batch-{batch_index}-download");
     let dl = runner
-        .run_lines(&tag, &cfg.source_globals, workers, &lines)
+        .run_lines(&tag, &cfg.source_globals, workers, &st.lines)
         .await;
-    out.counts += dl.counts;
-    out.counts.ops.download += dl.lines_issued;
+    let mut ready = downloaded(&dl, items.len(), out);
+    if out.counts.interrupted {
+        return Err("interrupted before completion".into());
+    }
+    let verdicts = st
+        .verify(cfg, runner, batch_index, workers, &dl, &mut ready, out)
+        .await;
+    apply_verdicts(cfg, items, &verdicts, &mut ready, out);
+    out.counts.local_bytes_written += (0..items.len())
+        .filter(|&j| dl.is_done(j))
+        .map(|j| items[j].object.size)
+        .sum::<u64>();
+    st.upload(cfg, runner, batch_index, workers, &ready, out)
+        .await;
+    for l in &st.locals {
+        if std::fs::remove_file(l).is_ok() {
+            out.counts.ops.cleanup += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Refuse a batch whose download would leave less than the reserve free.
+fn check_space(cfg: &StagedConfig, items: &[&Item], dir: &Path) -> Result<(), String> {
+    let need: u64 = items.iter().map(|i| i.object.size).sum();
+    match free_bytes(dir) {
+        Some(free) if free < need.saturating_add(cfg.min_free_bytes) => Err(format!(
+            "not enough local disk for staging: the batch needs {need} bytes, {free} are free in {}",
+            dir.display()
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Fold the download attempts into the batch: counters, tries, failures. Returns which
+/// items are on disk.
+fn downloaded(dl: &AttemptsOutcome, n: usize, out: &mut StagedOutcome) -> Vec<bool> {
+    out.absorb(dl, |o| &mut o.download);
     out.tries.copy_from_slice(&dl.tries[..n]);
-    let mut ready: Vec<bool> = (0..n).map(|j| dl.is_done(j)).collect();
     for (j, state) in dl.states.iter().take(n).enumerate() {
         if let Some(LineState::Failed { error, class }) = state
             && out.results[j].is_ok()
@@ -275,73 +271,19 @@ async fn run_in(
             out.results[j] = Err((format!("download: {error}"), *class));
         }
     }
-    if out.counts.interrupted {
-        return Err("interrupted before completion".into());
-    }
+    (0..n).map(|j| dl.is_done(j)).collect()
+}
 
-    // Check sizes and checksums; a bad download gets one more download.
-    let mut redo: Vec<usize> = Vec::new();
-    let ctx = CheckCtx {
-        items,
-        locals: &locals,
-        index_of: &index_of,
-        extra_for: &extra_for,
-        lines: &lines,
-    };
-    let mut verdicts: Vec<Option<Verdict>> = vec![None; n];
-    for j in 0..n {
-        if !ready[j] {
-            continue;
-        }
-        match ctx.check(j, &ready, &dl, out) {
-            Ok(v) => {
-                if matches!(v, Some(Verdict::Mismatch { .. })) {
-                    redo.push(j);
-                }
-                verdicts[j] = v;
-            }
-            Err(e) => {
-                ready[j] = false;
-                out.results[j] = Err((e, ErrorClass::Transient));
-            }
-        }
-    }
-    if !redo.is_empty() {
-        tracing::warn!(
-            batch = batch_index,
-            files = redo.len(),
-            "downloaded files failed verification: downloading them once more"
-        );
-        let again: Vec<Option<Line>> = redo.iter().map(|&j| lines[j].clone()).collect();
-        for &j in &redo {
-            let _ = std::fs::remove_file(&locals[j]);
-        }
-        let tag = format!("batch-{batch_index}-redownload");
-        let r = runner
-            .run_lines(&tag, &cfg.source_globals, workers, &again)
-            .await;
-        out.counts += r.counts;
-        out.counts.ops.download += r.lines_issued;
-        for (k, &j) in redo.iter().enumerate() {
-            out.tries[j] += r.tries[k];
-            if !r.is_done(k) {
-                ready[j] = false;
-                out.results[j] = Err((
-                    "download (after a failed verification): failed".into(),
-                    ErrorClass::Transient,
-                ));
-                continue;
-            }
-            match ctx.check(j, &ready, &dl, out) {
-                Ok(v) => verdicts[j] = v,
-                Err(e) => {
-                    ready[j] = false;
-                    out.results[j] = Err((e, ErrorClass::Transient));
-                }
-            }
-        }
-    }
-    for j in 0..n {
+/// What the checks concluded for each item, decided: a zip still mismatched after its
+/// second download, or unverified under `--require-checksum`, is not uploaded.
+fn apply_verdicts(
+    cfg: &StagedConfig,
+    items: &[&Item],
+    verdicts: &[Option<Verdict>],
+    ready: &mut [bool],
+    out: &mut StagedOutcome,
+) {
+    for j in 0..items.len() {
         if !ready[j] {
             continue;
         }
@@ -373,30 +315,176 @@ async fn run_in(
             None => {}
         }
     }
-    out.counts.local_bytes_written += (0..n)
-        .filter(|&j| dl.is_done(j))
-        .map(|j| items[j].object.size)
-        .sum::<u64>();
+}
 
-    // Upload what passed.
-    let up_idx: Vec<usize> = (0..n).filter(|&j| ready[j]).collect();
-    let up_lines: Vec<Option<Line>> = up_idx
-        .iter()
-        .map(|&j| {
-            let local = locals[j].display().to_string();
-            let dst = cfg.dest.url_of(&items[j].object.key);
-            upload_line(&local, &dst)
+/// The download lines of a staged part and where each file lands. Local names come from
+/// the item's position, never from its key.
+struct Staging<'a> {
+    items: &'a [&'a Item],
+    locals: Vec<PathBuf>,
+    index_of: HashMap<&'a str, usize>,
+    /// Item of a zip whose CHECKSUM is not in the batch -> its extra download line.
+    extra_for: HashMap<usize, usize>,
+    /// One per item, then the extra CHECKSUM downloads (None: a key no line can carry).
+    lines: Vec<Option<Line>>,
+}
+
+impl<'a> Staging<'a> {
+    fn new(cfg: &StagedConfig, items: &'a [&'a Item], dir: &Path) -> Self {
+        let n = items.len();
+        let locals: Vec<PathBuf> = items
+            .iter()
+            .enumerate()
+            .map(|(j, it)| dir.join(local_name(j, &it.object.key)))
+            .collect();
+        let index_of: HashMap<&str, usize> = items
+            .iter()
+            .enumerate()
+            .map(|(j, it)| (it.object.key.as_str(), j))
+            .collect();
+        let download = |src: String, local: String| {
+            download_line(&src, &local)
                 .ok()
-                .map(|t| Line::new(t, local, dst))
-        })
-        .collect();
-    if !up_lines.is_empty() {
+                .map(|t| Line::new(t, src, local))
+        };
+        let mut lines: Vec<Option<Line>> = Vec::with_capacity(n + n / 2);
+        for (j, it) in items.iter().enumerate() {
+            lines.push(download(
+                cfg.source.url_of(&it.object.key),
+                locals[j].display().to_string(),
+            ));
+        }
+        // Each zip's CHECKSUM: an item of this batch, or an extra download for verification.
+        let mut extra_for: HashMap<usize, usize> = HashMap::new();
+        for (j, it) in items.iter().enumerate() {
+            let key = &it.object.key;
+            if key.ends_with(".zip") && !index_of.contains_key(format!("{key}.CHECKSUM").as_str()) {
+                extra_for.insert(j, lines.len());
+                lines.push(download(
+                    cfg.source.url_of(&format!("{key}.CHECKSUM")),
+                    dir.join(format!("{j:05}.extra.CHECKSUM"))
+                        .display()
+                        .to_string(),
+                ));
+            }
+        }
+        Self {
+            items,
+            locals,
+            index_of,
+            extra_for,
+            lines,
+        }
+    }
+
+    /// Check sizes and checksums of what was downloaded; a bad download gets one more
+    /// download and one more check. Returns each item's verdict.
+    #[expect(clippy::too_many_arguments, reason = "one staged part's whole context")]
+    async fn verify(
+        &self,
+        cfg: &StagedConfig,
+        runner: &Runner,
+        batch_index: &str,
+        workers: u32,
+        dl: &AttemptsOutcome,
+        ready: &mut [bool],
+        out: &mut StagedOutcome,
+    ) -> Vec<Option<Verdict>> {
+        let n = self.items.len();
+        let mut redo: Vec<usize> = Vec::new();
+        let mut verdicts: Vec<Option<Verdict>> = vec![None; n];
+        for j in 0..n {
+            if !ready[j] {
+                continue;
+            }
+            if let Some(v) = self.check_or_fail(j, ready, dl, out) {
+                if matches!(v, Some(Verdict::Mismatch { .. })) {
+                    redo.push(j);
+                }
+                verdicts[j] = v;
+            }
+        }
+        if redo.is_empty() {
+            return verdicts;
+        }
+        tracing::warn!(
+            batch = batch_index,
+            files = redo.len(),
+            "downloaded files failed verification: downloading them once more"
+        );
+        let again: Vec<Option<Line>> = redo.iter().map(|&j| self.lines[j].clone()).collect();
+        for &j in &redo {
+            let _ = std::fs::remove_file(&self.locals[j]);
+        }
+        let tag = format!("batch-{batch_index}-redownload");
+        let r = runner
+            .run_lines(&tag, &cfg.source_globals, workers, &again)
+            .await;
+        out.absorb(&r, |o| &mut o.download);
+        for (k, &j) in redo.iter().enumerate() {
+            out.tries[j] += r.tries[k];
+            if !r.is_done(k) {
+                ready[j] = false;
+                out.results[j] = Err((
+                    "download (after a failed verification): failed".into(),
+                    ErrorClass::Transient,
+                ));
+                continue;
+            }
+            if let Some(v) = self.check_or_fail(j, ready, dl, out) {
+                verdicts[j] = v;
+            }
+        }
+        verdicts
+    }
+
+    /// `check`, where a check that cannot run fails the item (`None`).
+    fn check_or_fail(
+        &self,
+        j: usize,
+        ready: &mut [bool],
+        dl: &AttemptsOutcome,
+        out: &mut StagedOutcome,
+    ) -> Option<Option<Verdict>> {
+        match self.check(j, ready, dl, out) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                ready[j] = false;
+                out.results[j] = Err((e, ErrorClass::Transient));
+                None
+            }
+        }
+    }
+
+    /// Upload what passed, with the destination's s5cmd settings.
+    async fn upload(
+        &self,
+        cfg: &StagedConfig,
+        runner: &Runner,
+        batch_index: &str,
+        workers: u32,
+        ready: &[bool],
+        out: &mut StagedOutcome,
+    ) {
+        let up_idx: Vec<usize> = (0..self.items.len()).filter(|&j| ready[j]).collect();
+        if up_idx.is_empty() {
+            return;
+        }
+        let up_lines: Vec<Option<Line>> = up_idx
+            .iter()
+            .map(|&j| {
+                let local = self.locals[j].display().to_string();
+                let dst = cfg.dest.url_of(&self.items[j].object.key);
+                upload_line(&local, &dst)
+                    .ok()
+                    .map(|t| Line::new(t, local, dst))
+            })
+            .collect();
         let tag = format!("batch-{batch_index}-upload");
         let up = runner
             .run_lines(&tag, &cfg.dest_globals, workers, &up_lines)
             .await;
-        out.counts += up.counts;
-        out.counts.ops.upload += up.lines_issued;
+        out.absorb(&up, |o| &mut o.upload);
         for (k, &j) in up_idx.iter().enumerate() {
             out.tries[j] = out.tries[j].max(up.tries[k]);
             match &up.states[k] {
@@ -410,24 +498,7 @@ async fn run_in(
             }
         }
     }
-    for l in &locals {
-        if std::fs::remove_file(l).is_ok() {
-            out.counts.ops.cleanup += 1;
-        }
-    }
-    Ok(())
-}
 
-/// What checking a downloaded file needs to know about its batch.
-struct CheckCtx<'a> {
-    items: &'a [&'a Item],
-    locals: &'a [PathBuf],
-    index_of: &'a HashMap<&'a str, usize>,
-    extra_for: &'a HashMap<usize, usize>,
-    lines: &'a [Option<Line>],
-}
-
-impl CheckCtx<'_> {
     /// Size against the listing, then (zips) SHA-256 against the CHECKSUM. `None` for files
     /// that have nothing more to verify (a CHECKSUM itself).
     fn check(
