@@ -1,7 +1,7 @@
 //! Configuration precedence on the real binary: flags > LAKESYNC_* env > config file >
 //! built-in defaults. Each layer is told apart by a value only it sets.
 
-use crate::common::lakesync_with;
+use crate::common::{closed_port_url, lakesync_with};
 
 #[test]
 fn flags_beat_env_beat_config_beat_defaults() {
@@ -15,12 +15,7 @@ fn flags_beat_env_beat_config_beat_defaults() {
     .unwrap();
     let cfg = cfg.to_str().unwrap();
     // A closed port: settings that validate end in exit 3 (endpoint unreachable) at once.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let url = format!("http://127.0.0.1:{port}");
+    let url = closed_port_url();
     let base = ["sync", "--config", cfg, "--endpoint-url", url.as_str()];
 
     // Config alone: its batch-size 0 is refused, naming the value.
