@@ -1,6 +1,7 @@
 //! Configuration precedence on the real binary: flags > LAKESYNC_* env > config file >
 //! built-in defaults. Each layer is told apart by a value only it sets.
 
+use crate::common::snapshot::assert_cli;
 use crate::common::{closed_port_url, lakesync_with};
 
 #[test]
@@ -28,10 +29,12 @@ fn flags_beat_env_beat_config_beat_defaults() {
         "{}",
         run.stderr
     );
+    assert_cli("batch_size_0_from_the_config", &run);
     // Env beats config.
     let run = lakesync_with(&a, &[("LAKESYNC_BATCH_SIZE", "1001")]);
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("1001"), "{}", run.stderr);
+    assert_cli("batch_size_1001_from_the_env", &run);
     // The flag beats env: settings validate, the run reaches the endpoint probe.
     let mut f = a.clone();
     f.extend(["--batch-size", "7"]);
@@ -51,9 +54,11 @@ fn flags_beat_env_beat_config_beat_defaults() {
         "{}",
         run.stderr
     );
+    assert_cli("unknown_profile", &run);
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "wrokers = 3\n").unwrap();
     let run = lakesync_with(&["sync", "--config", bad.to_str().unwrap()], &[]);
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("wrokers"), "{}", run.stderr);
+    assert_cli("unknown_config_key", &run);
 }

@@ -105,4 +105,5 @@ fn metrics_parse_and_history_grows_one_line_per_run() {
     let missing = lakesync(&["report", "/nonexistent/history.jsonl"]);
     assert_eq!(missing.code, 2);
     assert!(missing.stderr.contains("hint:"));
+    crate::common::snapshot::assert_cli("report_history_missing", &missing);
 }

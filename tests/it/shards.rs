@@ -71,4 +71,5 @@ fn four_shards_partition_the_plan_and_their_reports_merge() {
     let bad = lakesync(&["sync", "--dest", "s3://dst", "--shard", "4/4"]);
     assert_eq!(bad.code, 2);
     assert!(bad.stderr.contains("4/4") && bad.stderr.contains("hint:"));
+    crate::common::snapshot::assert_cli("shard_out_of_range", &bad);
 }

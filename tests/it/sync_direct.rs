@@ -339,6 +339,7 @@ fn a_source_manifest_replaces_the_source_listing() {
         .run();
     assert_eq!(missing.code, 2);
     assert!(missing.stderr.contains("/nonexistent.csv"));
+    crate::common::snapshot::assert_cli("source_manifest_missing", &missing);
 }
 
 #[test]

@@ -9,6 +9,10 @@ use super::{Moto, fake_s5cmd_bin, lakesync_bin, s5cmd_bin, test_env};
 
 /// The result of one lakesync invocation.
 pub struct Run {
+    /// The command line, without the program.
+    pub args: Vec<String>,
+    /// The environment the test added (beyond [`command`]'s).
+    pub env: Vec<(String, String)>,
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
@@ -37,6 +41,11 @@ pub fn lakesync_with(args: &[&str], env: &[(&str, &str)]) -> Run {
         .output()
         .expect("cannot run lakesync");
     Run {
+        args: args.iter().map(|a| a.to_string()).collect(),
+        env: env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -44,7 +53,7 @@ pub fn lakesync_with(args: &[&str], env: &[(&str, &str)]) -> Run {
 }
 
 /// The lakesync command with the test environment: dummy credentials, the real s5cmd, no
-/// region and no endpoint from the caller's environment, stdin null. For tests that spawn
+/// region, endpoint or terminal width from the caller's environment, stdin null. For tests that spawn
 /// it themselves (signals); [`lakesync`] runs it to completion.
 pub fn command() -> Command {
     let mut cmd = Command::new(lakesync_bin());
@@ -53,6 +62,8 @@ pub fn command() -> Command {
         .env_remove("AWS_REGION")
         .env_remove("AWS_DEFAULT_REGION")
         .env_remove("S3_ENDPOINT_URL")
+        // clap wraps help to COLUMNS: the same text on every terminal (snapshots).
+        .env_remove("COLUMNS")
         .stdin(Stdio::null());
     cmd
 }

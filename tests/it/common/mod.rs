@@ -2,12 +2,14 @@
 //! installed by `scripts/install.sh`), a moto server per test on a free 127.0.0.1 port and
 //! independent listings with s5cmd (here); seeding a server with generated archives
 //! ([`seed`]); running the lakesync binary, with a builder for the sync command line
-//! ([`cli`]).
+//! ([`cli`]); whole-CLI snapshots of a run
+//! ([`snapshot`]).
 //!
 //! Missing tools are a hard failure, never a silent skip: `make test` installs them.
 
 pub mod cli;
 pub mod seed;
+pub mod snapshot;
 
 pub use cli::{Run, Sync, lakesync, lakesync_with};
 pub use seed::Seed;
