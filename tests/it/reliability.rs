@@ -441,39 +441,19 @@ fn a_local_byte_limit_stages_in_parts_and_fails_only_what_cannot_fit() {
 /// copies), what was copied, and what is unknown.
 #[test]
 fn sigterm_during_listing_reports_what_was_planned_and_what_is_unknown() {
-    let moto = Moto::start();
-    let dir = tempfile::tempdir().unwrap();
-    gen_fixtures(dir.path(), &["--files", "30"]);
-    moto.make_bucket("src");
-    moto.make_bucket("dst");
-    moto.upload_dir(dir.path(), "src", "");
+    let (moto, _dir) = Seed::archives(30).start();
     let source = moto.list("src", "").len();
     let temp = tempfile::tempdir().unwrap();
     let report = temp.path().join("report.json");
-    let mut child = Command::new(lakesync_bin())
-        .args([
-            "sync",
-            "--endpoint-url",
-            &moto.url,
-            "--source",
-            "s3://src",
-            "--dest",
-            "s3://dst",
-            "--mode",
-            "direct",
-            "--no-folder-copies",
-            "--batch-size",
-            "4",
-            "--report",
-            report.to_str().unwrap(),
-            "--s5cmd",
-            crate::common::fake_s5cmd_bin().to_str().unwrap(),
-        ])
-        .envs(crate::common::test_env())
-        .env("LAKESYNC_FAKE_REAL", s5cmd_bin())
+    let mut child = Sync::new(&moto)
+        .mode("direct")
+        .arg("--no-folder-copies")
+        .batch_size(4)
+        .report(&report)
+        .fake_s5cmd()
         // A slow listing: about 60 ms per source object.
         .env("LAKESYNC_FAKE_LS_PACE_MS", "60")
-        .stdin(Stdio::null())
+        .to_command()
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -522,22 +502,12 @@ fn a_stale_working_folder_removal_is_said_with_its_size() {
     let stale = work.path().join("lakesync-stale");
     std::fs::create_dir_all(stale.join("staged-000001")).unwrap();
     // A pid that is not alive: a child that has been waited for.
-    let mut gone = Command::new("true").spawn().unwrap();
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
     let pid = gone.id();
     gone.wait().unwrap();
     std::fs::write(stale.join("owner.pid"), pid.to_string()).unwrap();
     std::fs::write(stale.join("staged-000001/00000.zip"), vec![7u8; 3_000_000]).unwrap();
-    let run = lakesync(&[
-        "sync",
-        "--endpoint-url",
-        &moto.url,
-        "--source",
-        "s3://src",
-        "--dest",
-        "s3://dst",
-        "--temp-dir",
-        work.path().to_str().unwrap(),
-    ]);
+    let run = Sync::new(&moto).no_report().temp_dir(work.path()).run();
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(!stale.exists(), "the stale folder is still there");
     assert!(
