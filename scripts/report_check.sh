@@ -20,21 +20,15 @@
 #   no chromium is found (CHROMIUM=PATH picks a binary) and prints how long that took.
 #   Exit 0 when every page passes, 1 when one fails, 2 on usage errors.
 set -euo pipefail
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 OUT="$ROOT/target/report-check"
 SELF_TEST=0
 # One page should render in well under a second; this bounds a hung browser.
 BROWSER_TIMEOUT=120
 
-die() {
-    echo "report_check.sh: error: $*" >&2
-    exit 1
-}
-usage() {
-    sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
-    exit 2
-}
+usage() { usage_from_header; }
 
 FILES=()
 while [[ $# -gt 0 ]]; do

@@ -13,22 +13,15 @@
 # Files: .tools/run/NAME.pid, .tools/run/NAME.url, .tools/run/NAME.log (NAME defaults
 # to "moto"). Run scripts/install.sh first. Data lives in memory: every start is empty.
 set -euo pipefail
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
-TOOLS="$ROOT/.tools"
 RUN_DIR="$TOOLS/run"
 MOTO="$TOOLS/bin/moto_server"
 START_TIMEOUT=20
 STOP_TIMEOUT=5
 
-die() {
-    echo "s3-server.sh: error: $*" >&2
-    exit 1
-}
-usage() {
-    sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
-    exit 2
-}
+usage() { usage_from_header; }
 
 CMD=""
 PORT=""
@@ -60,7 +53,7 @@ while [[ $# -gt 0 ]]; do
     shift
 done
 [[ -n "$CMD" ]] || usage
-[[ "$NAME" =~ ^[A-Za-z0-9._-]+$ ]] || die "--name must match [A-Za-z0-9._-]+ (got '$NAME')"
+check_name "$NAME"
 if [[ -n "$PORT" ]] && ! [[ "$PORT" =~ ^[0-9]+$ && "$PORT" -ge 1 && "$PORT" -le 65535 ]]; then
     die "--port must be a number in 1-65535 (got '$PORT')"
 fi
@@ -73,32 +66,7 @@ LOG_FILE="$RUN_DIR/$NAME.log"
 PY="$TOOLS/venv/bin/python"
 [[ -x "$PY" ]] || PY="python3"
 
-# Is PID alive and a moto_server (guards against a recycled PID)?
-is_moto_pid() {
-    local pid="$1"
-    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-    kill -0 "$pid" 2>/dev/null || return 1
-    if [[ -r "/proc/$pid/cmdline" ]]; then
-        tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q moto_server || return 1
-    fi
-    return 0
-}
-
-running_pid() {
-    local pid
-    [[ -f "$PID_FILE" ]] || return 1
-    pid="$(cat "$PID_FILE" 2>/dev/null)" || return 1
-    is_moto_pid "$pid" || return 1
-    echo "$pid"
-}
-
-free_port() {
-    "$PY" -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()'
-}
+running_pid() { pid_from_file "$PID_FILE" moto_server; }
 
 # Exit 0 when nothing listens on 127.0.0.1:PORT and it can be bound.
 port_is_free() {
@@ -154,20 +122,8 @@ sys.exit(1)
 PYEOF
 }
 
-stop_pid() {
-    local pid="$1" i
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for ((i = 0; i < STOP_TIMEOUT * 20; i++)); do
-        kill -0 "$pid" 2>/dev/null || return 0
-        sleep 0.05
-    done
-    echo "s3-server.sh: $NAME (pid $pid) ignored TERM for ${STOP_TIMEOUT}s, sending KILL" >&2
-    kill -KILL "$pid" 2>/dev/null || true
-    for ((i = 0; i < 40; i++)); do
-        kill -0 "$pid" 2>/dev/null || return 0
-        sleep 0.05
-    done
-    die "could not stop $NAME (pid $pid)"
+stop_server() {
+    stop_pid "$1" "$STOP_TIMEOUT" "$NAME (pid $1)" || die "could not stop $NAME (pid $1)"
 }
 
 cmd_start() {
@@ -201,7 +157,7 @@ cmd_start() {
             return 0
         fi
         if [[ $rc -eq 1 ]]; then
-            stop_pid "$pid" || true
+            stop_server "$pid" || true
             rm -f "$PID_FILE"
             echo "s3-server.sh: $NAME did not answer on $url within ${START_TIMEOUT}s; log tail ($LOG_FILE):" >&2
             tail -n 30 "$LOG_FILE" >&2
@@ -220,7 +176,7 @@ cmd_start() {
 cmd_stop() {
     local pid
     if pid="$(running_pid)"; then
-        stop_pid "$pid"
+        stop_server "$pid"
         echo "s3-server.sh: stopped $NAME (pid $pid)" >&2
     else
         echo "s3-server.sh: $NAME is not running" >&2

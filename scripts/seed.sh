@@ -15,21 +15,14 @@
 # example: scripts/seed.sh --endpoint-url "$(scripts/s3-server.sh url)" --bucket src \
 #              --files 200 --with-real
 set -euo pipefail
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
-TOOLS="$ROOT/.tools"
 S5CMD="$TOOLS/bin/s5cmd"
 GEN="$ROOT/scripts/gen_fixtures.py"
 CACHE_ROOT="$TOOLS/fixtures-cache"
 
-die() {
-    echo "seed.sh: error: $*" >&2
-    exit 1
-}
-usage() {
-    sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
-    exit 2
-}
+usage() { usage_from_header; }
 
 ENDPOINT=""
 BUCKET=""

@@ -35,16 +35,18 @@ AIRFLOW_PIN="apache-airflow==3.3.2"
 SHARDS=4
 FILES=100
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
+PROG=airflow-e2e
+# shellcheck source=../lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
+
 HERE="$ROOT/scripts/airflow"
-TOOLS="$ROOT/.tools"
 AF_VENV="${LAKESYNC_AIRFLOW_VENV:-$TOOLS/airflow-venv}"
 CONSTRAINTS="$HERE/constraints.txt"
 PYTHON="${PYTHON:-python3}"
 S5CMD="$TOOLS/bin/s5cmd"
 
 T_START=$(date +%s.%N)
-log() { echo "airflow-e2e: $*" >&2; }
+# A failed check, in the words the test looks for (not common.sh's "error:").
 die() {
     echo "airflow-e2e: FAIL: $*" >&2
     exit 1
@@ -57,15 +59,8 @@ timing() { TIMINGS+=("$(printf '%-28s %7ss' "$1" "$2")"); }
 install_airflow() {
     local vpy="$AF_VENV/bin/python" stamp="$AF_VENV/.lakesync-airflow" want t0
     mkdir -p "$TOOLS"
-    if command -v flock >/dev/null 2>&1; then # one installer at a time (make and cargo test)
-        exec 8>"$TOOLS/.airflow-install.lock"
-        flock 8 || die "cannot lock $TOOLS/.airflow-install.lock"
-    fi
-    if ! "$vpy" -c 'import sys' >/dev/null 2>&1; then
-        log "creating venv $AF_VENV"
-        rm -rf "$AF_VENV"
-        "$PYTHON" -m venv "$AF_VENV" || die "'$PYTHON -m venv $AF_VENV' failed (Debian: apt-get install python3-venv)"
-    fi
+    lock_file "$TOOLS/.airflow-install.lock" # one installer at a time (make and cargo test)
+    ensure_venv "$AF_VENV" "$PYTHON"
     want="$(printf '%s\n' "$AIRFLOW_PIN" "python $("$vpy" -c 'import sys; print(sys.version.split()[0])')" \
         "constraints $(sha256sum "$CONSTRAINTS" | cut -c1-16)")"
     if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" && -x "$AF_VENV/bin/airflow" ]]; then
@@ -84,7 +79,7 @@ install_airflow() {
         printf '%s\n' "$want" >"$stamp"
     fi
     [[ -x "$AF_VENV/bin/airflow" ]] || die "$AF_VENV/bin/airflow missing after the install"
-    if command -v flock >/dev/null 2>&1; then exec 8>&-; fi
+    unlock_file
 }
 
 if [[ "${1:-}" == "--freeze" ]]; then

@@ -18,23 +18,16 @@
 # NAME defaults to "bench". Build Garage first: scripts/bench/install_bench_tools.sh.
 # The key is a fixed, public test key for a loopback-only server; never reuse it.
 set -euo pipefail
+# shellcheck source=../lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
-TOOLS="$ROOT/.tools"
 GARAGE="${GARAGE_BIN:-$TOOLS/garage/bin/garage}"
 KEY_ID="GKbe0c1a5e5a7c0ffee0000001"
 KEY_SECRET="6c616b6573796e632d62656e63682d6b65792d6e6f742d612d7365637265742e"
 RPC_SECRET="6c616b6573796e632d62656e63682d7270632d6e6f742d612d7365637265742e"
 REGION="us-east-1"
 
-die() {
-    echo "garage.sh: error: $*" >&2
-    exit 1
-}
-usage() {
-    sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
-    exit 2
-}
+usage() { usage_from_header; }
 
 CMD=""
 NAME="bench"
@@ -61,7 +54,7 @@ while [[ $# -gt 0 ]]; do
     shift
 done
 [[ -n "$CMD" ]] || usage
-[[ "$NAME" =~ ^[A-Za-z0-9._-]+$ ]] || die "--name must match [A-Za-z0-9._-]+ (got '$NAME')"
+check_name "$NAME"
 
 DIR="$TOOLS/run/garage-$NAME"
 CONF="$DIR/garage.toml"
@@ -74,35 +67,15 @@ client_env() {
         "$KEY_ID" "$KEY_SECRET" "$REGION" "$REGION"
 }
 
-running_pid() {
-    local pid
-    [[ -f "$PID_FILE" ]] || return 1
-    pid="$(cat "$PID_FILE" 2>/dev/null)" || return 1
-    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-    kill -0 "$pid" 2>/dev/null || return 1
-    # guard against a recycled PID
-    local cmdline
-    cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" || return 1
-    [[ "$cmdline" == *"$CONF"* ]] || return 1
-    echo "$pid"
-}
-
-free_port() {
-    python3 -c 'import socket
-s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
+# The PID file's process, if it is this instance's garage (its command line names CONF).
+running_pid() { pid_from_file "$PID_FILE" "$CONF"; }
 
 g() { "$GARAGE" -c "$CONF" "$@"; }
 
 stop_server() {
-    local pid i
+    local pid
     if pid="$(running_pid)"; then
-        kill -TERM "$pid" 2>/dev/null || true
-        for ((i = 0; i < 200; i++)); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.05
-        done
-        if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
+        stop_pid "$pid" 10 "garage $NAME (pid $pid)" || true
     fi
     rm -f "$PID_FILE" "$URL_FILE"
     if [[ "$KEEP" == 0 ]]; then

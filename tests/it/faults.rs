@@ -1,11 +1,11 @@
 //! Faults on the wire: a seeded fault-injecting proxy between the real s5cmd and moto.
 
-use crate::common::{assert_mirrors, lakesync, seeded};
+use crate::common::{Seed, Sync, assert_mirrors};
 use crate::support::fault_proxy::{FaultConfig, FaultProxy};
 
 #[test]
 fn ten_percent_of_copies_faulted_every_object_still_lands_and_validates() {
-    let (moto, _dir) = seeded(500, false); // 1,000 objects
+    let (moto, _dir) = Seed::archives(500).start(); // 1,000 objects
     // 10% of copy requests (PUT) get a 503 SlowDown, a 500 or a connection reset.
     let proxy = FaultProxy::start(
         &moto.url,
@@ -18,27 +18,13 @@ fn ten_percent_of_copies_faulted_every_object_still_lands_and_validates() {
             ..FaultConfig::none()
         },
     );
-    let run = lakesync(&[
-        "sync",
-        "--endpoint-url",
-        &proxy.url,
-        "--source",
-        "s3://src",
-        "--dest",
-        "s3://dst",
-        "--mode",
-        "direct",
-        "--retry-count",
-        "0",
-        "--attempts",
-        "5",
-        "--batch-size",
-        "200",
-        "--workers",
-        "32",
-        "--report",
-        "-",
-    ]);
+    let run = Sync::at(&proxy.url)
+        .mode("direct")
+        .args(["--retry-count", "0"])
+        .attempts(5)
+        .batch_size(200)
+        .workers(32)
+        .run();
     let stats = proxy.stats();
     assert_eq!(run.code, 0, "{}\n{stats:?}", run.stderr);
     let r = run.report();
@@ -68,7 +54,7 @@ fn ten_percent_of_copies_faulted_every_object_still_lands_and_validates() {
 
 #[test]
 fn every_copy_faulted_is_a_clear_failure_and_nothing_is_claimed() {
-    let (moto, _dir) = seeded(10, false);
+    let (moto, _dir) = Seed::archives(10).start();
     let proxy = FaultProxy::start(
         &moto.url,
         FaultConfig {
@@ -78,23 +64,11 @@ fn every_copy_faulted_is_a_clear_failure_and_nothing_is_claimed() {
             ..FaultConfig::none()
         },
     );
-    let run = lakesync(&[
-        "sync",
-        "--endpoint-url",
-        &proxy.url,
-        "--source",
-        "s3://src",
-        "--dest",
-        "s3://dst",
-        "--mode",
-        "direct",
-        "--retry-count",
-        "0",
-        "--attempts",
-        "2",
-        "--report",
-        "-",
-    ]);
+    let run = Sync::at(&proxy.url)
+        .mode("direct")
+        .args(["--retry-count", "0"])
+        .attempts(2)
+        .run();
     assert_eq!(run.code, 1, "{}", run.stderr);
     let r = run.report();
     assert_eq!(r["totals"]["copied"], 0);

@@ -1,28 +1,32 @@
 //! Folder copies: a source folder planned whole travels as one s5cmd wildcard line, against
 //! a real moto server with the real s5cmd. What landed is checked with independent listings.
 
-use crate::common::{
-    Moto, assert_mirrors, fake_s5cmd_bin, gen_fixtures, lakesync, lakesync_with, s5cmd_bin,
-};
+use crate::common::{Moto, Run, Seed, Sync, assert_mirrors};
 
 const WHOLE: &str = "data/spot/daily/klines/BTCUSDT/1m/";
 const PARTLY_THERE: &str = "data/spot/daily/klines/ETHUSDT/1m/";
 const WITH_SUBFOLDER: &str = "data/spot/daily/klines/BNBUSDT/1m/";
+/// The selection of WHOLE alone.
+const WHOLE_SELECTION: [&str; 10] = [
+    "--market",
+    "spot",
+    "--period",
+    "daily",
+    "--data-type",
+    "klines",
+    "--symbols",
+    "BTCUSDT",
+    "--interval",
+    "1m",
+];
 
 /// A moto server whose bucket `src` holds `archives` generated daily klines archives (a zip
 /// and its CHECKSUM each, all in WHOLE, from 2024-12-20 on), and an empty bucket `dst`.
 fn klines_source(archives: usize) -> (Moto, tempfile::TempDir) {
-    let moto = Moto::start();
-    let dir = tempfile::tempdir().unwrap();
-    let n = archives.to_string();
-    gen_fixtures(
-        dir.path(),
-        &["--files", &n, "--size-class", "tiny", "--layout", "klines"],
-    );
-    moto.make_bucket("src");
-    moto.make_bucket("dst");
-    moto.upload_dir(dir.path(), "src", "");
-    (moto, dir)
+    Seed::archives(archives)
+        .size_class("tiny")
+        .layout("klines")
+        .start()
 }
 
 /// Source: WHOLE with 120 objects, PARTLY_THERE with 60 (one already at the destination),
@@ -53,10 +57,9 @@ fn setup() -> (Moto, tempfile::TempDir) {
     (moto, dir)
 }
 
-fn args<'a>(moto: &'a Moto, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut v = crate::common::sync_to_lake(moto, &["--batch-size", "40"]);
-    v.extend_from_slice(extra);
-    v
+/// The sync of these tests: into `s3://dst/lake/`, batches of 40.
+fn sync(moto: &Moto) -> Sync {
+    Sync::new(moto).dest("s3://dst/lake").batch_size(40)
 }
 
 #[test]
@@ -66,7 +69,9 @@ fn a_whole_folder_goes_as_one_wildcard_line_and_lands_exactly() {
     // The dry run's command file shows what the first attempt runs.
     let cmds = dir.path().join("commands.txt");
     let cmds_s = cmds.to_str().unwrap();
-    let dry = lakesync(&args(&moto, &["--dry-run", "--write-commands", cmds_s]));
+    let dry = sync(&moto)
+        .args(["--dry-run", "--write-commands", cmds_s])
+        .run();
     assert_eq!(dry.code, 0, "{}", dry.stderr);
     let text = std::fs::read_to_string(&cmds).unwrap();
     let wildcard: Vec<&str> = text.lines().filter(|l| l.contains("*'")).collect();
@@ -85,7 +90,7 @@ fn a_whole_folder_goes_as_one_wildcard_line_and_lands_exactly() {
     // One line each: the partly present folder (59) and the object in the subfolder.
     assert_eq!(text.lines().count(), 2 + 59 + 1, "{text}");
 
-    let run = lakesync(&args(&moto, &[]));
+    let run = sync(&moto).run();
     assert_eq!(run.code, 0, "{}", run.stderr);
     let r = run.report();
     assert_mirrors(&moto, "src", &moto, "dst", "lake/");
@@ -113,7 +118,7 @@ fn a_whole_folder_goes_as_one_wildcard_line_and_lands_exactly() {
     );
 
     // Nothing left to do.
-    let again = lakesync(&args(&moto, &[]));
+    let again = sync(&moto).run();
     assert_eq!(again.code, 0, "{}", again.stderr);
     let r2 = again.report();
     assert_eq!(r2["totals"]["planned"], 0);
@@ -124,7 +129,7 @@ fn a_whole_folder_goes_as_one_wildcard_line_and_lands_exactly() {
 #[test]
 fn no_folder_copies_writes_one_line_per_object() {
     let (moto, _dir) = setup();
-    let run = lakesync(&args(&moto, &["--no-folder-copies"]));
+    let run = sync(&moto).arg("--no-folder-copies").run();
     assert_eq!(run.code, 0, "{}", run.stderr);
     let r = run.report();
     assert_mirrors(&moto, "src", &moto, "dst", "lake/");
@@ -146,33 +151,18 @@ fn sync_whole_folder_through_fake(
     dir: &tempfile::TempDir,
     more: &[&str],
     env: &[(&str, &str)],
-) -> crate::common::Run {
+) -> Run {
     let once = dir.path().join("once");
-    let real = s5cmd_bin();
-    let fake = fake_s5cmd_bin();
-    let mut extra = vec![
-        "--s5cmd",
-        fake.to_str().unwrap(),
-        "--mode",
-        "direct",
-        "--market",
-        "spot",
-        "--period",
-        "daily",
-        "--data-type",
-        "klines",
-        "--symbols",
-        "BTCUSDT",
-        "--interval",
-        "1m",
-    ];
-    extra.extend_from_slice(more);
-    let mut all_env = vec![
-        ("LAKESYNC_FAKE_REAL", real.to_str().unwrap()),
-        ("LAKESYNC_FAKE_ONCE", once.to_str().unwrap()),
-    ];
-    all_env.extend_from_slice(env);
-    let run = lakesync_with(&args(moto, &extra), &all_env);
+    let mut sync = sync(moto)
+        .fake_s5cmd()
+        .mode("direct")
+        .args(WHOLE_SELECTION)
+        .args(more.iter().copied())
+        .env("LAKESYNC_FAKE_ONCE", once.to_str().unwrap());
+    for (k, v) in env {
+        sync = sync.env(k, v);
+    }
+    let run = sync.run();
     assert_eq!(run.code, 0, "{}", run.stderr);
     run
 }
@@ -243,7 +233,7 @@ fn a_folder_member_direct_cannot_copy_lands_staged_in_auto_mode() {
         );
     }
     moto.put("src", &format!("{WHOLE}with space.bin"), b"space");
-    let run = lakesync(&args(&moto, &[]));
+    let run = sync(&moto).run();
     assert_eq!(run.code, 0, "{}", run.stderr);
     let r = run.report();
     assert_eq!(r["mode"], "mixed");
@@ -260,26 +250,15 @@ fn a_folder_member_direct_cannot_copy_lands_staged_in_auto_mode() {
 #[test]
 fn a_date_range_backfill_copies_whole_months_by_name_prefix() {
     let (moto, dir) = klines_source(100);
-    let selection = [
-        "--market",
-        "spot",
-        "--period",
-        "daily",
-        "--data-type",
-        "klines",
-        "--symbols",
-        "BTCUSDT",
-        "--interval",
-        "1m",
-        "--start",
-        "2025-01-01",
-        "--end",
-        "2025-02-28",
-    ];
+    let backfill =
+        sync(&moto)
+            .args(WHOLE_SELECTION)
+            .args(["--start", "2025-01-01", "--end", "2025-02-28"]);
     let cmds = dir.path().join("commands.txt");
-    let mut dry = selection.to_vec();
-    dry.extend(["--dry-run", "--write-commands", cmds.to_str().unwrap()]);
-    let d = lakesync(&args(&moto, &dry));
+    let d = backfill
+        .clone()
+        .args(["--dry-run", "--write-commands", cmds.to_str().unwrap()])
+        .run();
     assert_eq!(d.code, 0, "{}", d.stderr);
     let text = std::fs::read_to_string(&cmds).unwrap();
     assert_eq!(
@@ -293,7 +272,7 @@ fn a_date_range_backfill_copies_whole_months_by_name_prefix() {
             ),
         ]
     );
-    let run = lakesync(&args(&moto, &selection));
+    let run = backfill.run();
     assert_eq!(run.code, 0, "{}", run.stderr);
     let r = run.report();
     assert_eq!(r["totals"]["copied"], 118, "{}", r["totals"]);

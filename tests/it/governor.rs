@@ -1,31 +1,16 @@
 //! The governor, SLA checks, metrics and history on real runs (real s5cmd, moto).
 
-use crate::common::{lakesync, seeded};
+use crate::common::{Seed, Sync, lakesync};
 
 #[test]
 fn a_tiny_memory_ceiling_is_reported_as_a_breach_and_lowers_workers() {
-    let (moto, _dir) = seeded(60, false);
-    let run = lakesync(&[
-        "sync",
-        "--endpoint-url",
-        &moto.url,
-        "--source",
-        "s3://src",
-        "--dest",
-        "s3://dst",
-        "--mode",
-        "direct",
-        "--batch-size",
-        "30",
-        "--workers",
-        "16",
-        "--max-memory-mb",
-        "16",
-        "--fail-on",
-        "critical",
-        "--report",
-        "-",
-    ]);
+    let (moto, _dir) = Seed::archives(60).start();
+    let run = Sync::new(&moto)
+        .mode("direct")
+        .batch_size(30)
+        .workers(16)
+        .args(["--max-memory-mb", "16", "--fail-on", "critical"])
+        .run();
     // Everything landed, but the SLA breach is its own exit code with --fail-on.
     assert_eq!(run.code, 4, "{}", run.stderr);
     let r = run.report();
@@ -64,24 +49,17 @@ fn a_tiny_memory_ceiling_is_reported_as_a_breach_and_lowers_workers() {
 
 #[test]
 fn metrics_parse_and_history_grows_one_line_per_run() {
-    let (moto, _dir) = seeded(10, false);
+    let (moto, _dir) = Seed::archives(10).start();
     let out = tempfile::tempdir().unwrap();
     let metrics = out.path().join("lakesync.prom");
     let history = out.path().join("history.jsonl");
     for dest in ["s3://dst/a", "s3://dst/b", "s3://dst/a"] {
-        let run = lakesync(&[
-            "sync",
-            "--endpoint-url",
-            &moto.url,
-            "--source",
-            "s3://src",
-            "--dest",
-            dest,
-            "--metrics-file",
-            metrics.to_str().unwrap(),
-            "--history",
-            history.to_str().unwrap(),
-        ]);
+        let run = Sync::new(&moto)
+            .dest(dest)
+            .no_report()
+            .args(["--metrics-file", metrics.to_str().unwrap()])
+            .args(["--history", history.to_str().unwrap()])
+            .run();
         assert_eq!(run.code, 0, "{}", run.stderr);
     }
     // Prometheus text format, checked with a real parser.
@@ -127,4 +105,5 @@ fn metrics_parse_and_history_grows_one_line_per_run() {
     let missing = lakesync(&["report", "/nonexistent/history.jsonl"]);
     assert_eq!(missing.code, 2);
     assert!(missing.stderr.contains("hint:"));
+    crate::common::snapshot::assert_cli("report_history_missing", &missing);
 }

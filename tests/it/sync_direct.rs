@@ -1,26 +1,27 @@
 //! Direct (server-side copy) sync against a real moto server with the real s5cmd.
 //! Every check of what landed uses an independent s5cmd listing, not lakesync's report.
 
-use crate::common::{Moto, lakesync, lakesync_with, seeded};
+use crate::common::{Moto, Seed, Sync, lakesync};
 
-fn sync_args<'a>(moto: &'a Moto, extra: &[&'a str]) -> Vec<&'a str> {
-    crate::common::sync_to_lake(moto, extra)
+/// `lakesync sync` from `s3://src` to `s3://dst/lake` on `moto`, the report on stdout.
+fn to_lake(moto: &Moto) -> Sync {
+    Sync::new(moto).dest("s3://dst/lake")
 }
 
 #[test]
 fn selection_lands_exactly_then_second_run_copies_nothing() {
-    let (moto, _dir) = seeded(300, true);
-    let selection = [
-        "--market",
-        "spot",
-        "--period",
-        "daily",
-        "--data-type",
-        "klines,aggTrades",
-        "--batch-size",
-        "40",
-    ];
-    let run = lakesync(&sync_args(&moto, &selection));
+    let (moto, _dir) = Seed::archives(300).with_real().start();
+    let sync = to_lake(&moto)
+        .args([
+            "--market",
+            "spot",
+            "--period",
+            "daily",
+            "--data-type",
+            "klines,aggTrades",
+        ])
+        .batch_size(40);
+    let run = sync.run();
     assert_eq!(run.code, 0, "stderr: {}", run.stderr);
     let report = run.report();
 
@@ -102,7 +103,7 @@ fn selection_lands_exactly_then_second_run_copies_nothing() {
     assert!(run.stderr.contains("lakesync sync OK"), "{}", run.stderr);
 
     // Second run: nothing to do, nothing touched.
-    let again = lakesync(&sync_args(&moto, &selection));
+    let again = sync.run();
     assert_eq!(again.code, 0, "{}", again.stderr);
     let r2 = again.report();
     assert_eq!(r2["totals"]["planned"], 0);
@@ -118,8 +119,8 @@ fn selection_lands_exactly_then_second_run_copies_nothing() {
 
 #[test]
 fn same_size_reupload_at_the_source_is_copied_again() {
-    let (moto, _dir) = seeded(10, true);
-    let run = lakesync(&sync_args(&moto, &[]));
+    let (moto, _dir) = Seed::archives(10).with_real().start();
+    let run = to_lake(&moto).run();
     assert_eq!(run.code, 0, "{}", run.stderr);
     let key = "data/spot/daily/klines/BTCUSDT/1h/BTCUSDT-1h-2026-05-08.zip";
     let before = moto.get("dst", &format!("lake/{key}"));
@@ -130,7 +131,7 @@ fn same_size_reupload_at_the_source_is_copied_again() {
     changed[last] ^= 0xff;
     moto.put("src", key, &changed);
 
-    let again = lakesync(&sync_args(&moto, &[]));
+    let again = to_lake(&moto).run();
     assert_eq!(again.code, 0, "{}", again.stderr);
     let r = again.report();
     assert_eq!(r["totals"]["copied"], 1, "{}", again.stdout);
@@ -140,7 +141,7 @@ fn same_size_reupload_at_the_source_is_copied_again() {
 
 #[test]
 fn selection_leaves_everything_outside_untouched() {
-    let (moto, _dir) = seeded(60, true);
+    let (moto, _dir) = Seed::archives(60).with_real().start();
     // Something already at the destination, outside the selection.
     moto.put(
         "dst",
@@ -149,9 +150,8 @@ fn selection_leaves_everything_outside_untouched() {
     );
     moto.put("dst", "lake/unrelated.txt", b"mine");
     let before = moto.list("dst", "lake/");
-    let run = lakesync(&sync_args(
-        &moto,
-        &[
+    let run = to_lake(&moto)
+        .args([
             "--market",
             "futures/um",
             "--period",
@@ -160,8 +160,8 @@ fn selection_leaves_everything_outside_untouched() {
             "fundingRate",
             "--symbols",
             "BTCUSDT",
-        ],
-    ));
+        ])
+        .run();
     assert_eq!(run.code, 0, "{}", run.stderr);
     let after = moto.list("dst", "lake/");
     for (k, v) in &before {
@@ -193,29 +193,15 @@ fn a_source_object_gone_is_still_a_failure_after_the_staged_fallback() {
 }
 
 fn gone_object_case(mode: &str) {
-    let (moto, _dir) = seeded(20, true);
+    let (moto, _dir) = Seed::archives(20).with_real().start();
     let gone = "data/futures/um/monthly/fundingRate/BTCUSDT/BTCUSDT-fundingRate-2026-04.zip";
     // The fake s5cmd deletes the object after lakesync listed it, then runs the real s5cmd.
-    let fake = crate::common::fake_s5cmd_bin();
-    let real = crate::common::s5cmd_bin();
-    let before_run = format!("rm s3://src/{gone}");
-    let run = lakesync_with(
-        &sync_args(
-            &moto,
-            &[
-                "--s5cmd",
-                fake.to_str().unwrap(),
-                "--attempts",
-                "2",
-                "--mode",
-                mode,
-            ],
-        ),
-        &[
-            ("LAKESYNC_FAKE_REAL", real.to_str().unwrap()),
-            ("LAKESYNC_FAKE_BEFORE_RUN", &before_run),
-        ],
-    );
+    let run = to_lake(&moto)
+        .fake_s5cmd()
+        .attempts(2)
+        .mode(mode)
+        .env("LAKESYNC_FAKE_BEFORE_RUN", &format!("rm s3://src/{gone}"))
+        .run();
     assert_eq!(run.code, 1, "stderr: {}", run.stderr);
     let r = run.report();
     let failures = r["failures"].as_array().unwrap();
@@ -250,8 +236,8 @@ fn gone_object_case(mode: &str) {
 
 #[test]
 fn dry_run_copies_nothing_and_says_what_it_would_do() {
-    let (moto, _dir) = seeded(30, true);
-    let run = lakesync(&sync_args(&moto, &["--dry-run", "--batch-size", "7"]));
+    let (moto, _dir) = Seed::archives(30).with_real().start();
+    let run = to_lake(&moto).arg("--dry-run").batch_size(7).run();
     assert_eq!(run.code, 0, "{}", run.stderr);
     let r = run.report();
     let n = moto.list("src", "").len() as u64;
@@ -265,22 +251,17 @@ fn dry_run_copies_nothing_and_says_what_it_would_do() {
 
 #[test]
 fn objects_without_an_outcome_line_are_retried_and_land() {
-    let (moto, _dir) = seeded(10, true);
-    let fake = crate::common::fake_s5cmd_bin();
-    let real = crate::common::s5cmd_bin();
+    let (moto, _dir) = Seed::archives(10).with_real().start();
     // The fake drops 3 success lines of the first run and adds garbage: those objects
     // are "unknown" and must be retried.
     let once = tempfile::tempdir().unwrap();
     let marker = once.path().join("ran");
-    let run = lakesync_with(
-        &sync_args(&moto, &["--s5cmd", fake.to_str().unwrap()]),
-        &[
-            ("LAKESYNC_FAKE_REAL", real.to_str().unwrap()),
-            ("LAKESYNC_FAKE_ONCE", marker.to_str().unwrap()),
-            ("LAKESYNC_FAKE_SWALLOW", "3"),
-            ("LAKESYNC_FAKE_NOISE", "1"),
-        ],
-    );
+    let run = to_lake(&moto)
+        .fake_s5cmd()
+        .env("LAKESYNC_FAKE_ONCE", marker.to_str().unwrap())
+        .env("LAKESYNC_FAKE_SWALLOW", "3")
+        .env("LAKESYNC_FAKE_NOISE", "1")
+        .run();
     assert_eq!(run.code, 0, "{}", run.stderr);
     let r = run.report();
     let n = moto.list("src", "").len() as u64;
@@ -294,29 +275,15 @@ fn objects_without_an_outcome_line_are_retried_and_land() {
 
 #[test]
 fn a_hung_batch_is_killed_by_the_watchdog_and_reported() {
-    let (moto, _dir) = seeded(3, true);
-    let fake = crate::common::fake_s5cmd_bin();
-    let real = crate::common::s5cmd_bin();
+    let (moto, _dir) = Seed::archives(3).with_real().start();
     let started = std::time::Instant::now();
-    let run = lakesync_with(
-        &sync_args(
-            &moto,
-            &[
-                "--s5cmd",
-                fake.to_str().unwrap(),
-                "--batch-timeout",
-                "1",
-                "--attempts",
-                "2",
-                "--mode",
-                "direct",
-            ],
-        ),
-        &[
-            ("LAKESYNC_FAKE_REAL", real.to_str().unwrap()),
-            ("LAKESYNC_FAKE_HANG", "1"),
-        ],
-    );
+    let run = to_lake(&moto)
+        .fake_s5cmd()
+        .args(["--batch-timeout", "1"])
+        .attempts(2)
+        .mode("direct")
+        .env("LAKESYNC_FAKE_HANG", "1")
+        .run();
     assert!(started.elapsed().as_secs() < 30);
     assert_eq!(run.code, 1, "{}", run.stderr);
     let r = run.report();
@@ -328,17 +295,16 @@ fn a_hung_batch_is_killed_by_the_watchdog_and_reported() {
 
 #[test]
 fn a_source_manifest_replaces_the_source_listing() {
-    let (moto, _dir) = seeded(10, true);
+    let (moto, _dir) = Seed::archives(10).with_real().start();
     let work = tempfile::tempdir().unwrap();
     // An s5cmd ls --json manifest of the source, minus its last line.
     let ls = moto.s5cmd_ok(&["--json", "ls", "s3://src/*"]);
     let lines: Vec<&str> = ls.lines().collect();
     let json = work.path().join("m.jsonl");
     std::fs::write(&json, lines[..lines.len() - 1].join("\n")).unwrap();
-    let run = lakesync(&sync_args(
-        &moto,
-        &["--source-manifest", json.to_str().unwrap()],
-    ));
+    let run = to_lake(&moto)
+        .args(["--source-manifest", json.to_str().unwrap()])
+        .run();
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.report()["totals"]["copied"], (lines.len() - 1) as u64);
     assert_eq!(moto.list("dst", "lake/").len(), lines.len() - 1);
@@ -359,43 +325,42 @@ fn a_source_manifest_replaces_the_source_listing() {
         .collect();
     let csv_path = work.path().join("inventory.csv");
     std::fs::write(&csv_path, csv).unwrap();
-    let again = lakesync(&sync_args(
-        &moto,
-        &["--source-manifest", csv_path.to_str().unwrap()],
-    ));
+    let again = to_lake(&moto)
+        .args(["--source-manifest", csv_path.to_str().unwrap()])
+        .run();
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert_eq!(again.report()["totals"]["planned"], 0);
     assert_eq!(
         again.report()["totals"]["skipped"],
         (lines.len() - 1) as u64
     );
-    let missing = lakesync(&sync_args(
-        &moto,
-        &["--source-manifest", "/nonexistent.csv"],
-    ));
+    let missing = to_lake(&moto)
+        .args(["--source-manifest", "/nonexistent.csv"])
+        .run();
     assert_eq!(missing.code, 2);
     assert!(missing.stderr.contains("/nonexistent.csv"));
+    crate::common::snapshot::assert_cli("source_manifest_missing", &missing);
 }
 
 #[test]
 fn plan_groups_by_folder_and_lists_gaps_as_gaps() {
-    let (moto, _dir) = seeded(40, true);
+    let (moto, _dir) = Seed::archives(40).with_real().start();
     // Half of one group already in place.
-    let first = lakesync(&sync_args(
-        &moto,
-        &[
+    let first = to_lake(&moto)
+        .args([
             "--market",
             "spot",
             "--data-type",
             "trades",
             "--end",
             "2024-12-20",
-        ],
-    ));
+        ])
+        .run();
     assert_eq!(first.code, 0, "{}", first.stderr);
-    let mut args = sync_args(
-        &moto,
-        &[
+    let run = to_lake(&moto)
+        .command("plan")
+        .no_report()
+        .args([
             "--market",
             "spot",
             "--period",
@@ -404,11 +369,8 @@ fn plan_groups_by_folder_and_lists_gaps_as_gaps() {
             "2024-12-15",
             "--format",
             "json",
-        ],
-    );
-    args[0] = "plan";
-    args.retain(|a| *a != "--report" && *a != "-");
-    let run = lakesync(&args);
+        ])
+        .run();
     assert_eq!(run.code, 0, "{}", run.stderr);
     let p: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(p["command"], "plan");

