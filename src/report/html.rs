@@ -191,52 +191,23 @@ fn sla_badge(status: Option<&str>) -> String {
     }
 }
 
-/// Short headline word, meaning, and badge class of an exit code.
+/// Short headline word, meaning (HTML), and badge class of an exit code, from the one table
+/// of documented codes.
 fn exit_meaning(code: i64) -> (&'static str, String, &'static str) {
     let Ok(c) = i32::try_from(code) else {
         return ("EXIT ?", "not a process exit code".into(), "st-na");
     };
+    if let Some(d) = exit_codes::describe(c) {
+        let class = match c {
+            exit_codes::OK => "st-ok",
+            exit_codes::SLA_BREACH
+            | exit_codes::INTERRUPTED_SIGINT
+            | exit_codes::INTERRUPTED_SIGTERM => "st-warning",
+            _ => "st-critical",
+        };
+        return (d.name, markdown_code(d.meaning), class);
+    }
     match c {
-        exit_codes::OK => (
-            "OK",
-            "every planned object is in place and validated".into(),
-            "st-ok",
-        ),
-        exit_codes::OBJECTS_FAILED => (
-            "FAILED",
-            "some objects failed (see Failures)".into(),
-            "st-critical",
-        ),
-        exit_codes::USAGE => (
-            "USAGE ERROR",
-            "invalid usage or configuration; nothing was attempted".into(),
-            "st-critical",
-        ),
-        exit_codes::ENVIRONMENT => (
-            "STOPPED",
-            "environment error: the run stopped early".into(),
-            "st-critical",
-        ),
-        exit_codes::SLA_BREACH => (
-            "SLA BREACH",
-            "every object is in place, but an SLA check breached --fail-on".into(),
-            "st-warning",
-        ),
-        exit_codes::INTERNAL => (
-            "INTERNAL ERROR",
-            "internal error in lakesync (a bug)".into(),
-            "st-critical",
-        ),
-        exit_codes::INTERRUPTED_SIGINT => (
-            "INTERRUPTED",
-            "interrupted by SIGINT; the report is partial".into(),
-            "st-warning",
-        ),
-        exit_codes::INTERRUPTED_SIGTERM => (
-            "INTERRUPTED",
-            "interrupted by SIGTERM; the report is partial".into(),
-            "st-warning",
-        ),
         129..=192 => (
             "KILLED",
             format!("killed by signal {}", c - 128),
@@ -248,6 +219,22 @@ fn exit_meaning(code: i64) -> (&'static str, String, &'static str) {
             "st-na",
         ),
     }
+}
+
+/// Escaped text with its `backtick` spans as `<code>`.
+fn markdown_code(text: &str) -> String {
+    Esc(text)
+        .to_string()
+        .split('`')
+        .enumerate()
+        .map(|(i, part)| {
+            if i % 2 == 1 {
+                format!("<code>{part}</code>")
+            } else {
+                part.to_string()
+            }
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -799,7 +786,7 @@ pub fn render_run(report: &Value) -> String {
         &na_or(f64_at(r, "/duration_seconds"), seconds),
     );
     let exit_html = match exit {
-        Some(code) => format!("{code}: {}", Esc(&exit_meaning(code).1)),
+        Some(code) => format!("{code}: {}", exit_meaning(code).1),
         None => NA.into(),
     };
     meta_row(&mut b, "exit code", &exit_html);

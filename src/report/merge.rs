@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::error::UsageError;
+use crate::error::Error;
 use crate::exit_codes;
 use crate::report::sla::{self, Mode, SlaInputs, Status};
 
@@ -47,9 +47,9 @@ fn round3(x: f64) -> f64 {
 }
 
 /// Merge shard reports. `names` label each report (its file name) in errors.
-pub fn merge(reports: &[(String, Value)], fail_on: Option<Status>) -> Result<Value, UsageError> {
+pub fn merge(reports: &[(String, Value)], fail_on: Option<Status>) -> Result<Value, Error> {
     let Some((_, first)) = reports.first() else {
-        return Err(UsageError::new(
+        return Err(Error::usage(
             "no report to merge",
             "pass the shard reports: lakesync report merge shard-*.json",
         ));
@@ -58,7 +58,7 @@ pub fn merge(reports: &[(String, Value)], fail_on: Option<Status>) -> Result<Val
         if r.get("format_version") != Some(&json!(crate::report::FORMAT_VERSION))
             || r.get("command") != Some(&json!("sync"))
         {
-            return Err(UsageError::new(
+            return Err(Error::usage(
                 format!(
                     "{name} is not a lakesync sync report with format_version {}",
                     crate::report::FORMAT_VERSION
@@ -401,7 +401,7 @@ mod tests {
         assert!(
             merge(&[("x.json".into(), json!({"format_version": 9}))], None)
                 .unwrap_err()
-                .message
+                .message()
                 .contains("x.json")
         );
         assert!(merge(&[], None).is_err());

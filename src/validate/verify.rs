@@ -11,7 +11,7 @@ use std::time::Instant;
 use serde::Serialize;
 use tokio::runtime::Handle;
 
-use crate::error::EnvError;
+use crate::error::Error;
 use crate::exit_codes;
 use crate::list::Object;
 use crate::list::listing::Listing;
@@ -104,7 +104,7 @@ pub async fn run(
     settings: &Settings,
     deep: bool,
     interrupt: Interrupt,
-) -> Result<VerifyReport, EnvError> {
+) -> Result<VerifyReport, Error> {
     let started_at = now_rfc3339();
     let t0 = Instant::now();
     let sides = Sides::prepare(settings, &interrupt).await?;
@@ -130,7 +130,7 @@ pub async fn run(
         for d in Merge::new(in_scope, dst) {
             let d = match d {
                 Ok(d) => d,
-                Err(e) => return Err(e.to_string()),
+                Err(e) => return Err(Error::env(e.to_string(), e.hint())),
             };
             totals.checked += 1;
             let (object, problem) = match d {
@@ -177,21 +177,13 @@ pub async fn run(
             }
         }
         if let Some(e) = se.borrow_mut().take().or_else(|| de.borrow_mut().take()) {
-            return Err(format!("{e}\nhint: {}", e.hint()));
+            return Err(Error::env(e.to_string(), e.hint()));
         }
         Ok((totals, mismatches, omitted, zips))
     })
     .await
-    .map_err(|e| {
-        EnvError::new(
-            format!("verification stopped unexpectedly: {e}"),
-            "this is a bug: please report it",
-        )
-    })?;
-    let (mut totals, mut mismatches, mut omitted, zips) = shallow.map_err(|e| {
-        let (m, h) = e.split_once("\nhint: ").unwrap_or((e.as_str(), ""));
-        EnvError::new(m.to_string(), h.to_string())
-    })?;
+    .map_err(|e| Error::internal(format!("verification stopped unexpectedly: {e}")))?;
+    let (mut totals, mut mismatches, mut omitted, zips) = shallow?;
 
     if deep {
         let runner = Runner {
