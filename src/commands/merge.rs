@@ -5,6 +5,7 @@
 use crate::cli::{FailOnArg, MergeArgs};
 use crate::commands::output;
 use crate::error::Error;
+use crate::report::merge;
 use crate::report::sla::Status;
 
 pub fn run(args: &MergeArgs) -> Result<i32, Error> {
@@ -17,32 +18,27 @@ pub fn run(args: &MergeArgs) -> Result<i32, Error> {
                 "pass the files written by `lakesync sync --report PATH`",
             )
         })?;
-        let value = serde_json::from_str::<serde_json::Value>(&text).map_err(|e| {
-            Error::usage(
-                format!("report {name} is not JSON: {e}"),
-                "pass the files written by `lakesync sync --report PATH` (not a --summary-line)",
-            )
-        })?;
-        reports.push((name, value));
+        let report = merge::parse(&name, &text)?;
+        reports.push((name, report));
     }
     let fail_on = args.fail_on.map(|f| match f {
         FailOnArg::Warning => Status::Warning,
         FailOnArg::Critical => Status::Critical,
     });
-    let merged = crate::report::merge::merge(&reports, fail_on)?;
-    let code = merged["exit_code"].as_i64().unwrap_or(0) as i32;
-    if output::stdout(&output::json(&merged)?)? == output::Wrote::ReaderGone {
-        return Ok(code);
+    let merged = merge::merge(reports, fail_on)?;
+    let r = &merged.report;
+    if output::stdout(&output::json(&merged.to_json()?)?)? == output::Wrote::ReaderGone {
+        return Ok(r.exit_code);
     }
-    let t = &merged["totals"];
+    let t = &r.totals;
     eprintln!(
         "lakesync report merge: {} shard report(s): {} planned, {} copied, {} failed, {} validated; SLA {}",
-        reports.len(),
-        t["planned"],
-        t["copied"],
-        t["failed"],
-        t["validated"],
-        merged["sla_status"].as_str().unwrap_or("?")
+        merged.shards.len(),
+        t.planned,
+        t.copied,
+        t.failed,
+        t.validated,
+        r.sla_status.as_str()
     );
-    Ok(code)
+    Ok(r.exit_code)
 }

@@ -16,6 +16,7 @@ mod governor;
 mod hostile_keys;
 mod html_report;
 mod reliability;
+mod report_fields;
 mod shards;
 mod sync_direct;
 mod sync_staged;
