@@ -137,6 +137,16 @@ pub fn locate(args: &[OsString]) -> (Option<PathBuf>, Option<String>) {
     )
 }
 
+/// The known name most like `key`, if one is close (the measure and threshold clap uses
+/// for its own "similar argument" tips, so a typo gets the same help in both places).
+fn closest<'a>(key: &str, known: impl Iterator<Item = &'a String>) -> Option<&'a String> {
+    known
+        .map(|k| (strsim::jaro(key, k), k))
+        .filter(|(score, _)| *score > 0.7)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k)
+}
+
 /// Make the config values the defaults of the `sync` and `verify` arguments.
 pub fn apply(mut cmd: Command, values: &Values) -> Result<Command, Error> {
     let Some(sync) = cmd.find_subcommand("sync") else {
@@ -147,11 +157,21 @@ pub fn apply(mut cmd: Command, values: &Values) -> Result<Command, Error> {
         .filter(|a| a.get_long().is_some())
         .map(|a| a.get_id().to_string())
         .collect();
+    let settable = |k: &str| k != "config" && k != "config_profile";
     for key in values.keys() {
-        if !known.contains(key) || key == "config" || key == "config_profile" {
+        if !known.contains(key) || !settable(key) {
+            let names = known.iter().filter(|k| settable(k));
+            let hint = match closest(key, names) {
+                Some(k) => format!(
+                    "did you mean {}? config keys are the long flag names of `lakesync sync --help`",
+                    k.replace('_', "-")
+                ),
+                None => "use the long flag names of `lakesync sync --help`, e.g. batch-size, dest, market"
+                    .to_string(),
+            };
             return Err(Error::usage(
                 format!("config key {:?} is not a sync flag", key.replace('_', "-")),
-                "use the long flag names of `lakesync sync --help`, e.g. batch-size, dest, market",
+                hint,
             ));
         }
     }
@@ -237,6 +257,21 @@ batch_size = 50
         let v = parse("bogus-flag = 1", "t.toml", None).unwrap();
         let e = apply(crate::cli::Cli::command(), &v).unwrap_err();
         assert!(e.message().contains("bogus-flag"), "{e:?}");
+        assert!(!e.hint().contains("did you mean"), "{e:?}");
+        // Issue 15 item 9: a typo gets the flag it meant, as other unknown values do.
+        for (typo, meant) in [
+            ("workerz", "workers"),
+            ("batch-sise", "batch-size"),
+            ("dets", "dest"),
+        ] {
+            let v = parse(&format!("{typo} = 1"), "t.toml", None).unwrap();
+            let e = apply(crate::cli::Cli::command(), &v).unwrap_err();
+            assert!(e.message().contains(typo), "{e:?}");
+            assert!(
+                e.hint().contains(&format!("did you mean {meant}?")),
+                "{e:?}"
+            );
+        }
         let e = parse("workers = ", "t.toml", None).unwrap_err();
         assert!(e.message().contains("t.toml"), "{e:?}");
     }

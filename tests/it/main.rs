@@ -8,6 +8,7 @@ mod common;
 mod support;
 
 mod airflow_e2e;
+mod closed_pipe;
 mod config;
 mod fault_proxy_selftest;
 mod faults;
