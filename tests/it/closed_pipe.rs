@@ -4,7 +4,7 @@
 
 use std::process::{Command, Stdio};
 
-use crate::common::{lakesync_bin, s5cmd_bin, seeded, test_env};
+use crate::common::{lakesync_bin, s5cmd_bin, seeded, sync_to_lake, test_env};
 
 /// Run lakesync with stdout a pipe whose reading end is already closed, so its first write
 /// fails with EPIPE (Rust ignores SIGPIPE: the write returns BrokenPipe).
@@ -33,42 +33,18 @@ fn every_stdout_writer_ends_quietly_on_a_closed_pipe() {
     let state = tempfile::tempdir().unwrap();
     let history = state.path().join("history.jsonl");
     let history = history.to_str().unwrap();
-    let sync = [
-        "sync",
-        "--endpoint-url",
-        moto.url.as_str(),
-        "--source",
-        "s3://src",
-        "--dest",
-        "s3://dst/lake",
-        "--history",
-        history,
-        "--report",
-        "-",
-        "--summary-line",
-        "-q",
-    ];
-    let plan = [
-        "plan",
-        "--endpoint-url",
-        moto.url.as_str(),
-        "--source",
-        "s3://src",
-        "--dest",
-        "s3://dst/lake",
-        "--format",
-        "json",
-        "-q",
-    ];
+    let sync = sync_to_lake(&moto, &["--history", history, "--summary-line", "-q"]);
+    let mut plan = sync_to_lake(&moto, &["--format", "json", "-q"]);
+    plan[0] = "plan";
     // The sync first: it writes the history the report commands read.
     let cases: Vec<Vec<&str>> = vec![
-        sync.to_vec(),
+        sync,
         vec!["--version"],
         vec!["man"],
         vec!["completions", "bash"],
         vec!["completions", "zsh"],
         vec!["completions", "fish"],
-        plan.to_vec(),
+        plan,
         vec!["report", history],
         vec!["report", history, "--format", "json"],
     ];
