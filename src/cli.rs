@@ -5,14 +5,35 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::error::Error;
+
+/// Parse the command line with the config file's values as defaults (flags > env > config
+/// > built-in defaults). clap reports its own usage errors (and `--help`) and exits 2 (0).
+pub fn parse(argv: &[std::ffi::OsString]) -> Result<Cli, Error> {
+    use crate::settings::config_file;
+    use clap::{CommandFactory, FromArgMatches};
+    let (path, profile) = config_file::locate(argv);
+    let mut cmd = Cli::command();
+    if let Some(path) = path {
+        let values = config_file::load(&path, profile.as_deref())?;
+        cmd = config_file::apply(cmd, &values)?;
+    } else if let Some(p) = profile {
+        return Err(Error::usage(
+            format!("--config-profile {p:?} given without a config file"),
+            "pass --config PATH (or set LAKESYNC_CONFIG)",
+        ));
+    }
+    let matches = cmd.get_matches_from(argv);
+    Cli::from_arg_matches(&matches).map_err(|e| Error::usage(e.to_string(), "see --help"))
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "lakesync",
     version,
     about = "Mirror Binance's public market-data archive into your own S3 data lake, fast and verifiably, with s5cmd.",
     long_about = None,
-    after_help = "Exit codes: 0 all planned objects in place and validated; 1 some objects failed (see the report); \
-                  2 invalid usage; 3 environment error (s5cmd, endpoint, bucket, credentials); 130/143 interrupted."
+    after_help = crate::exit_codes::help_text()
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -175,19 +196,25 @@ pub struct SyncArgs {
     /// lines or S3 Inventory CSV (Bucket, Key, Size, LastModifiedDate, ETag), sorted by key.
     #[arg(long, env = "LAKESYNC_SOURCE_MANIFEST", value_name = "PATH")]
     pub source_manifest: Option<PathBuf>,
+    #[command(flatten)]
+    pub sides: SidesArgs,
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    #[command(flatten)]
+    pub tuning: TuningArgs,
+    #[command(flatten)]
+    pub governor: GovernorArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Where the two sides are and how they are reached (endpoints, profiles, signing), and
+/// how objects travel between them.
+#[derive(Debug, Clone, Args)]
+pub struct SidesArgs {
     /// S3-compatible endpoint for both sides (e.g. http://127.0.0.1:9000).
     #[arg(long, value_name = "URL", env = "S3_ENDPOINT_URL")]
     pub endpoint_url: Option<String>,
-    /// How objects travel: auto (server-side copy when both sides share an endpoint, with a
-    /// staged retry of what it cannot copy; staged otherwise), direct, or staged.
-    #[arg(long, env = "LAKESYNC_MODE", value_enum, default_value_t = ModeArg::Auto)]
-    pub mode: ModeArg,
-    /// Copy every object one command line each, even where every object under a key prefix
-    /// is to be copied (by default such a prefix, a folder or a year of daily files, goes as
-    /// one s5cmd wildcard line, which costs s5cmd less than half the CPU per object; see
-    /// "Folder copies" in the README).
-    #[arg(long, env = "LAKESYNC_NO_FOLDER_COPIES")]
-    pub no_folder_copies: bool,
     /// Endpoint of the source only (overrides --endpoint-url for the source).
     #[arg(
         long,
@@ -220,11 +247,18 @@ pub struct SyncArgs {
         help_heading = "Sides"
     )]
     pub dest_profile: Option<String>,
-    /// Fail a zip whose .CHECKSUM is missing or malformed instead of uploading it unverified
-    /// (staged mode).
-    #[arg(long, env = "LAKESYNC_REQUIRE_CHECKSUM")]
-    pub require_checksum: bool,
+    /// Read the source without signing requests (default: on for s3://data.binance.vision).
+    #[arg(long, env = "LAKESYNC_SOURCE_NO_SIGN", help_heading = "Sides")]
+    pub source_no_sign: bool,
+    /// How objects travel: auto (server-side copy when both sides share an endpoint, with a
+    /// staged retry of what it cannot copy; staged otherwise), direct, or staged.
+    #[arg(long, env = "LAKESYNC_MODE", value_enum, default_value_t = ModeArg::Auto)]
+    pub mode: ModeArg,
+}
 
+/// What part of the archive, and which shard of the plan.
+#[derive(Debug, Clone, Args)]
+pub struct SelectionArgs {
     /// Market: spot, futures/um, futures/cm or option (default: all).
     #[arg(long, env = "LAKESYNC_MARKET", help_heading = "Selection")]
     pub market: Option<String>,
@@ -271,7 +305,20 @@ pub struct SyncArgs {
         help_heading = "Selection"
     )]
     pub end: Option<String>,
+    /// Take only shard I of N (0-based) of the plan, by a stable hash of each destination key;
+    /// `auto/N` reads I from JOB_COMPLETION_INDEX or LAKESYNC_SHARD_INDEX.
+    #[arg(
+        long,
+        env = "LAKESYNC_SHARD",
+        value_name = "I/N",
+        help_heading = "Scale-out"
+    )]
+    pub shard: Option<String>,
+}
 
+/// How the copies run: batches, workers, attempts, timeouts, local staging.
+#[derive(Debug, Clone, Args)]
+pub struct TuningArgs {
     /// Objects per s5cmd run (1-1000).
     #[arg(
         long,
@@ -327,7 +374,31 @@ pub struct SyncArgs {
         help_heading = "Tuning"
     )]
     pub grace_seconds: i64,
+    /// Copy every object one command line each, even where every object under a key prefix
+    /// is to be copied (by default such a prefix, a folder or a year of daily files, goes as
+    /// one s5cmd wildcard line, which costs s5cmd less than half the CPU per object; see
+    /// "Folder copies" in the README).
+    #[arg(long, env = "LAKESYNC_NO_FOLDER_COPIES")]
+    pub no_folder_copies: bool,
+    /// Fail a zip whose .CHECKSUM is missing or malformed instead of uploading it unverified
+    /// (staged mode).
+    #[arg(long, env = "LAKESYNC_REQUIRE_CHECKSUM")]
+    pub require_checksum: bool,
+    /// Staged mode: download at most this many bytes at once (a batch is staged in parts that
+    /// fit; an object larger than this fails). Default: a whole batch.
+    #[arg(long, env = "LAKESYNC_MAX_LOCAL_BYTES", value_name = "BYTES")]
+    pub max_local_bytes: Option<u64>,
+    /// Folder for lakesync's private working files (default: the system temp dir).
+    #[arg(long, env = "LAKESYNC_TEMP_DIR", value_name = "DIR")]
+    pub temp_dir: Option<PathBuf>,
+    /// The s5cmd binary (else LAKESYNC_S5CMD, else PATH).
+    #[arg(long, value_name = "PATH")]
+    pub s5cmd: Option<PathBuf>,
+}
 
+/// Resource ceilings for the adaptive governor, and the SLA.
+#[derive(Debug, Clone, Args)]
+pub struct GovernorArgs {
     /// Memory ceiling for lakesync plus its s5cmd children, in MB (spec: 500).
     #[arg(
         long,
@@ -373,6 +444,27 @@ pub struct SyncArgs {
         help_heading = "Governor and SLA"
     )]
     pub fail_on: Option<FailOnArg>,
+}
+
+/// What the run writes besides the copies: the report, metrics, history, the summary line;
+/// or, with `--dry-run`, only the plan.
+#[derive(Debug, Clone, Args)]
+pub struct OutputArgs {
+    /// List and plan, print what would be copied, copy nothing.
+    #[arg(long, env = "LAKESYNC_DRY_RUN")]
+    pub dry_run: bool,
+    /// With --dry-run: write the s5cmd command lines a direct run would use to PATH (0600),
+    /// e.g. to time `s5cmd run PATH` on its own.
+    #[arg(
+        long,
+        env = "LAKESYNC_WRITE_COMMANDS",
+        value_name = "PATH",
+        requires = "dry_run"
+    )]
+    pub write_commands: Option<PathBuf>,
+    /// Write the JSON report to PATH (`-` for stdout).
+    #[arg(long, env = "LAKESYNC_REPORT", value_name = "PATH|-")]
+    pub report: Option<String>,
     /// Write Prometheus metrics (text format, atomically) for node_exporter's textfile collector.
     #[arg(
         long,
@@ -389,16 +481,6 @@ pub struct SyncArgs {
         help_heading = "Governor and SLA"
     )]
     pub history: Option<PathBuf>,
-
-    /// Take only shard I of N (0-based) of the plan, by a stable hash of each destination key;
-    /// `auto/N` reads I from JOB_COMPLETION_INDEX or LAKESYNC_SHARD_INDEX.
-    #[arg(
-        long,
-        env = "LAKESYNC_SHARD",
-        value_name = "I/N",
-        help_heading = "Scale-out"
-    )]
-    pub shard: Option<String>,
     /// Print a one-line JSON summary as the last line of stdout (Airflow pushes it to XCom).
     #[arg(long, env = "LAKESYNC_SUMMARY_LINE", help_heading = "Scale-out")]
     pub summary_line: bool,
@@ -411,33 +493,4 @@ pub struct SyncArgs {
         help_heading = "Scale-out"
     )]
     pub exit_code_when_nothing_to_do: Option<i64>,
-
-    /// List and plan, print what would be copied, copy nothing.
-    #[arg(long, env = "LAKESYNC_DRY_RUN")]
-    pub dry_run: bool,
-    /// With --dry-run: write the s5cmd command lines a direct run would use to PATH (0600),
-    /// e.g. to time `s5cmd run PATH` on its own.
-    #[arg(
-        long,
-        env = "LAKESYNC_WRITE_COMMANDS",
-        value_name = "PATH",
-        requires = "dry_run"
-    )]
-    pub write_commands: Option<PathBuf>,
-    /// Write the JSON report to PATH (`-` for stdout).
-    #[arg(long, env = "LAKESYNC_REPORT", value_name = "PATH|-")]
-    pub report: Option<String>,
-    /// The s5cmd binary (else LAKESYNC_S5CMD, else PATH).
-    #[arg(long, value_name = "PATH")]
-    pub s5cmd: Option<PathBuf>,
-    /// Read the source without signing requests (default: on for s3://data.binance.vision).
-    #[arg(long, env = "LAKESYNC_SOURCE_NO_SIGN", help_heading = "Sides")]
-    pub source_no_sign: bool,
-    /// Staged mode: download at most this many bytes at once (a batch is staged in parts that
-    /// fit; an object larger than this fails). Default: a whole batch.
-    #[arg(long, env = "LAKESYNC_MAX_LOCAL_BYTES", value_name = "BYTES")]
-    pub max_local_bytes: Option<u64>,
-    /// Folder for lakesync's private working files (default: the system temp dir).
-    #[arg(long, env = "LAKESYNC_TEMP_DIR", value_name = "DIR")]
-    pub temp_dir: Option<PathBuf>,
 }

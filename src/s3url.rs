@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use crate::error::UsageError;
+use crate::error::Error;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct S3Url {
@@ -16,9 +16,9 @@ pub struct S3Url {
 
 impl S3Url {
     /// Parse a folder URL. `flag` names the flag in error messages.
-    pub fn parse(flag: &str, value: &str) -> Result<Self, UsageError> {
+    pub fn parse(flag: &str, value: &str) -> Result<Self, Error> {
         let bad = |why: &str, hint: &str| {
-            UsageError::new(format!("invalid {flag} value {value:?}: {why}"), hint)
+            Error::usage(format!("invalid {flag} value {value:?}: {why}"), hint)
         };
         let rest = value.strip_prefix("s3://").ok_or_else(|| {
             bad(
@@ -161,12 +161,12 @@ mod tests {
             "https://bkt/x",
         ] {
             let err = S3Url::parse("--source", bad).unwrap_err();
-            assert!(err.message.contains("--source"), "{err:?}");
+            assert!(err.message().contains("--source"), "{err:?}");
             assert!(
-                err.message.contains(&format!("{bad:?}")),
+                err.message().contains(&format!("{bad:?}")),
                 "message should name {bad:?}: {err:?}"
             );
-            assert!(!err.hint.is_empty());
+            assert!(!err.hint().is_empty());
         }
     }
 }

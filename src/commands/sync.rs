@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
-use crate::error::EnvError;
+use crate::error::Error;
 use crate::list::Lister;
 use crate::list::listing::Listing;
 use crate::list::sides::Sides;
@@ -55,7 +55,7 @@ use state::{BatchDone, RunEvent, RunState};
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error(transparent)]
-    Env(#[from] EnvError),
+    Env(#[from] Error),
 }
 
 /// The server-side copy lines of a batch, exactly as a direct run's first attempt would
@@ -138,7 +138,7 @@ pub async fn run_with(
         (r, overhead)
     });
     let (stats, error) = planning.await.map_err(|e| {
-        EnvError::new(
+        Error::env(
             format!("the planner stopped unexpectedly: {e}"),
             "this is a bug: please report it",
         )
@@ -259,9 +259,9 @@ impl<'a> Driver<'a> {
         workdir: &Path,
         planned: Arc<Planned>,
         limits: Limits,
-    ) -> Result<Self, EnvError> {
+    ) -> Result<Self, Error> {
         let spill = Spill::create(&workdir.join("copied.jsonl")).map_err(|e| {
-            EnvError::new(
+            Error::env(
                 format!(
                     "cannot write in the working folder {}: {e}",
                     workdir.display()
@@ -278,7 +278,7 @@ impl<'a> Driver<'a> {
                     .mode(0o600)
                     .open(p)
                     .map_err(|e| {
-                        EnvError::new(
+                        Error::env(
                             format!("cannot create --write-commands file {}: {e}", p.display()),
                             "check that the folder exists and is writable",
                         )
@@ -522,14 +522,14 @@ async fn validate(
     settings: &Settings,
     dest_lister: Lister,
     spill: Spill,
-) -> Result<Vec<RunEvent<'static>>, EnvError> {
+) -> Result<Vec<RunEvent<'static>>, Error> {
     let prefixes = settings.prefixes();
     let listings = RunEvent::Listings(prefixes.len() as u64);
     let dest = settings.dest.clone();
     let source = settings.source.clone();
     let handle = Handle::current();
     let expected = spill.into_reader().map_err(|e| {
-        EnvError::new(
+        Error::env(
             format!("cannot read back the copied-objects file: {e}"),
             "free space in the temp folder or pass --temp-dir",
         )
@@ -557,7 +557,7 @@ async fn validate(
     })
     .await
     .map_err(|e| {
-        EnvError::new(
+        Error::env(
             format!("validation stopped unexpectedly: {e}"),
             "this is a bug: please report it",
         )

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::error::EnvError;
+use crate::error::Error;
 use crate::list::Lister;
 use crate::os::signals::Interrupt;
 use crate::s5cmd::{self, Globals};
@@ -20,7 +20,7 @@ pub struct Sides {
 }
 
 impl Sides {
-    pub async fn prepare(settings: &Settings, interrupt: &Interrupt) -> Result<Self, EnvError> {
+    pub async fn prepare(settings: &Settings, interrupt: &Interrupt) -> Result<Self, Error> {
         let binary = s5cmd::locate(
             settings.s5cmd_explicit.as_deref(),
             settings.s5cmd_env.as_deref(),
@@ -68,15 +68,15 @@ impl Sides {
 
 /// Check that the endpoint accepts TCP connections, so an unreachable server is a clear
 /// error in seconds instead of s5cmd retrying for over a minute.
-async fn probe_endpoint(ep: &Endpoint) -> Result<(), EnvError> {
+async fn probe_endpoint(ep: &Endpoint) -> Result<(), Error> {
     let addr = (ep.host.as_str(), ep.port);
     match tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(addr)).await {
         Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(EnvError::new(
+        Ok(Err(e)) => Err(Error::env(
             format!("cannot reach the endpoint {}: {e}", ep.url),
             "start the S3 server (make demo starts one), or fix --endpoint-url / S3_ENDPOINT_URL",
         )),
-        Err(_) => Err(EnvError::new(
+        Err(_) => Err(Error::env(
             format!("cannot reach the endpoint {}: no answer within 5 s", ep.url),
             "check the host and port, and any firewall in between",
         )),

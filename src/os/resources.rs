@@ -88,7 +88,7 @@ pub struct Window {
 }
 
 /// Whole-run figures.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ResourceSummary {
     /// lakesync itself.
     pub rss_peak_bytes: u64,

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::error::EnvError;
+use crate::error::Error;
 
 /// The file in each working folder naming the process that owns it.
 const OWNER_FILE: &str = "owner.pid";
@@ -67,12 +67,12 @@ fn tree_bytes(dir: &Path) -> u64 {
 
 /// A private (0700) working folder, removed when dropped (and by a later run if this process
 /// is killed before it can remove it).
-pub fn make_workdir(base: Option<&Path>) -> Result<tempfile::TempDir, EnvError> {
+pub fn make_workdir(base: Option<&Path>) -> Result<tempfile::TempDir, Error> {
     use std::os::unix::fs::PermissionsExt;
     let base: PathBuf = base.map_or_else(std::env::temp_dir, Path::to_path_buf);
     clean_stale_workdirs(&base);
     let unusable = |e: std::io::Error| {
-        EnvError::new(
+        Error::env(
             format!(
                 "cannot create a private working folder in {}: {e}",
                 base.display()

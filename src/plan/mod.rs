@@ -70,6 +70,12 @@ pub struct OrderError {
     pub key: String,
 }
 
+impl OrderError {
+    pub fn hint(&self) -> &'static str {
+        "the server returned keys out of order; please report this with the server's name"
+    }
+}
+
 /// Merge two key-ordered streams into decisions for every source object.
 pub struct Merge<S: Iterator<Item = Object>, D: Iterator<Item = Object>> {
     src: Peekable<S>,

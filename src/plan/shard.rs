@@ -6,7 +6,7 @@
 //! bytes is fixed by definition: the assignment is stable across versions, machines and
 //! listing orders, and does not depend on which other objects exist.
 
-use crate::error::UsageError;
+use crate::error::Error;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shard {
@@ -32,9 +32,9 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
 impl Shard {
     /// Parse `I/N` (0-based) or `auto/N` (index from `env_index`, read by the caller from
     /// `JOB_COMPLETION_INDEX` or `LAKESYNC_SHARD_INDEX`).
-    pub fn parse(value: &str, env_index: Option<&str>) -> Result<Self, UsageError> {
+    pub fn parse(value: &str, env_index: Option<&str>) -> Result<Self, Error> {
         let bad = |why: String| {
-            UsageError::new(
+            Error::usage(
                 format!("invalid --shard value {value:?}: {why}"),
                 "write --shard I/N with 0 <= I < N (e.g. --shard 0/4), or --shard auto/N with JOB_COMPLETION_INDEX or LAKESYNC_SHARD_INDEX set",
             )
@@ -92,8 +92,8 @@ mod tests {
         assert_eq!(Shard::parse("auto/4", Some("3")).unwrap().index, 3);
         for bad in ["4/4", "x/4", "1", "0/0", "auto/4"] {
             let e = Shard::parse(bad, None).unwrap_err();
-            assert!(e.message.contains(bad), "{e:?}");
-            assert!(e.hint.contains("--shard"));
+            assert!(e.message().contains(bad), "{e:?}");
+            assert!(e.hint().contains("--shard"));
         }
     }
 

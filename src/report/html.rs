@@ -118,20 +118,7 @@ fn count(n: u64) -> String {
 }
 
 /// Decimal units, as the human summary prints them.
-fn bytes(b: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "kB", "MB", "GB", "TB", "PB"];
-    let mut v = b as f64;
-    let mut u = 0;
-    while v >= 1000.0 && u < UNITS.len() - 1 {
-        v /= 1000.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{b} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
+use crate::report::units::human_bytes as bytes;
 
 fn seconds(s: f64) -> String {
     if !s.is_finite() || s < 0.0 {
@@ -191,52 +178,23 @@ fn sla_badge(status: Option<&str>) -> String {
     }
 }
 
-/// Short headline word, meaning, and badge class of an exit code.
+/// Short headline word, meaning (HTML), and badge class of an exit code, from the one table
+/// of documented codes.
 fn exit_meaning(code: i64) -> (&'static str, String, &'static str) {
     let Ok(c) = i32::try_from(code) else {
         return ("EXIT ?", "not a process exit code".into(), "st-na");
     };
+    if let Some(d) = exit_codes::describe(c) {
+        let class = match c {
+            exit_codes::OK => "st-ok",
+            exit_codes::SLA_BREACH
+            | exit_codes::INTERRUPTED_SIGINT
+            | exit_codes::INTERRUPTED_SIGTERM => "st-warning",
+            _ => "st-critical",
+        };
+        return (d.name, markdown_code(d.meaning), class);
+    }
     match c {
-        exit_codes::OK => (
-            "OK",
-            "every planned object is in place and validated".into(),
-            "st-ok",
-        ),
-        exit_codes::OBJECTS_FAILED => (
-            "FAILED",
-            "some objects failed (see Failures)".into(),
-            "st-critical",
-        ),
-        exit_codes::USAGE => (
-            "USAGE ERROR",
-            "invalid usage or configuration; nothing was attempted".into(),
-            "st-critical",
-        ),
-        exit_codes::ENVIRONMENT => (
-            "STOPPED",
-            "environment error: the run stopped early".into(),
-            "st-critical",
-        ),
-        exit_codes::SLA_BREACH => (
-            "SLA BREACH",
-            "every object is in place, but an SLA check breached --fail-on".into(),
-            "st-warning",
-        ),
-        exit_codes::INTERNAL => (
-            "INTERNAL ERROR",
-            "internal error in lakesync (a bug)".into(),
-            "st-critical",
-        ),
-        exit_codes::INTERRUPTED_SIGINT => (
-            "INTERRUPTED",
-            "interrupted by SIGINT; the report is partial".into(),
-            "st-warning",
-        ),
-        exit_codes::INTERRUPTED_SIGTERM => (
-            "INTERRUPTED",
-            "interrupted by SIGTERM; the report is partial".into(),
-            "st-warning",
-        ),
         129..=192 => (
             "KILLED",
             format!("killed by signal {}", c - 128),
@@ -248,6 +206,22 @@ fn exit_meaning(code: i64) -> (&'static str, String, &'static str) {
             "st-na",
         ),
     }
+}
+
+/// Escaped text with its `backtick` spans as `<code>`.
+fn markdown_code(text: &str) -> String {
+    Esc(text)
+        .to_string()
+        .split('`')
+        .enumerate()
+        .map(|(i, part)| {
+            if i % 2 == 1 {
+                format!("<code>{part}</code>")
+            } else {
+                part.to_string()
+            }
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -498,27 +472,7 @@ fn no_data(out: &mut String, title: &str, text: &str) {
 }
 
 fn render_chart(out: &mut String, c: &Chart) {
-    let _ = write!(out, "<figure><figcaption>{}", Esc(c.title));
-    if !c.unit.is_empty() {
-        let _ = write!(out, " <span class=\"legend\">({})</span>", Esc(c.unit));
-    }
-    if c.series.len() > 1 {
-        for s in &c.series {
-            let shape = match (s.mark, s.dashed) {
-                (Mark::Bars, _) => " blk",
-                (_, true) => " dash",
-                (_, false) => "",
-            };
-            let _ = write!(
-                out,
-                r#"<span class="legend"><span class="sw s{}{shape}"></span>{}</span>"#,
-                s.colour,
-                Esc(s.label)
-            );
-        }
-    }
-    out.push_str("</figcaption>");
-
+    legend(out, c);
     let n = c.series.iter().map(|s| s.values.len()).max().unwrap_or(0);
     let drawn: Vec<Vec<Option<Pt>>> = c
         .series
@@ -546,14 +500,69 @@ fn render_chart(out: &mut String, c: &Chart) {
     } else {
         (0.25, bottom + 1.0)
     };
-    let px = |x: f64| PLOT_L + x / n as f64 * (PLOT_R - PLOT_L);
-    let py = |y: f64| PLOT_B - ((y.max(bottom) - bottom) / (top - bottom)) * (PLOT_B - PLOT_T);
-
+    let scale = Scale { n, bottom, top };
     let _ = write!(
         out,
         r#"<svg class="chart" viewBox="0 0 {VIEW_W} {VIEW_H}" role="img" aria-label="{t}"><title>{t}</title>"#,
         t = Esc(c.title)
     );
+    axes(out, c, &scale, step);
+    for (s, pts) in c.series.iter().zip(&drawn) {
+        draw_series(out, s, pts, &scale);
+    }
+    let _ = write!(
+        out,
+        r#"<path class="axis" d="M{PLOT_L} {PLOT_T}V{PLOT_B}H{PLOT_R}"/></svg>"#
+    );
+    notes(out, c, n);
+}
+
+/// Data coordinates to SVG coordinates.
+struct Scale {
+    /// Points on the x axis.
+    n: usize,
+    bottom: f64,
+    top: f64,
+}
+
+impl Scale {
+    fn x(&self, x: f64) -> f64 {
+        PLOT_L + x / self.n as f64 * (PLOT_R - PLOT_L)
+    }
+
+    fn y(&self, y: f64) -> f64 {
+        PLOT_B - ((y.max(self.bottom) - self.bottom) / (self.top - self.bottom)) * (PLOT_B - PLOT_T)
+    }
+}
+
+/// The figure's caption: title, unit, and a legend when there are several series.
+fn legend(out: &mut String, c: &Chart) {
+    let _ = write!(out, "<figure><figcaption>{}", Esc(c.title));
+    if !c.unit.is_empty() {
+        let _ = write!(out, " <span class=\"legend\">({})</span>", Esc(c.unit));
+    }
+    if c.series.len() > 1 {
+        for s in &c.series {
+            let shape = match (s.mark, s.dashed) {
+                (Mark::Bars, _) => " blk",
+                (_, true) => " dash",
+                (_, false) => "",
+            };
+            let _ = write!(
+                out,
+                r#"<span class="legend"><span class="sw s{}{shape}"></span>{}</span>"#,
+                s.colour,
+                Esc(s.label)
+            );
+        }
+    }
+    out.push_str("</figcaption>");
+}
+
+/// Gridlines, y ticks, threshold lines and the first and last x labels.
+fn axes(out: &mut String, c: &Chart, scale: &Scale, step: f64) {
+    let (n, bottom, top) = (scale.n, scale.bottom, scale.top);
+    let py = |y: f64| scale.y(y);
     // Gridlines and y ticks.
     let mut grid = String::new();
     let decimals = (0..4)
@@ -609,82 +618,83 @@ fn render_chart(out: &mut String, c: &Chart) {
             Esc(&last)
         );
     }
+}
 
-    for (s, pts) in c.series.iter().zip(&drawn) {
-        let mut d = String::new();
-        match s.mark {
-            Mark::Bars => {
-                for p in pts.iter().flatten() {
-                    let (x0, x1) = (px(p.x0), px(p.x1));
-                    // A gap between bars while they are wide enough to show one.
-                    let gap = ((x1 - x0) * 0.2).min(2.0);
-                    let gap = if x1 - x0 > 3.0 { gap } else { 0.0 };
-                    let _ = write!(
-                        d,
-                        "M{:.1} {PLOT_B}V{:.1}H{:.1}V{PLOT_B}Z",
-                        x0 + gap / 2.0,
-                        py(p.y),
-                        x1 - gap / 2.0
-                    );
-                }
-                let _ = write!(out, r#"<path class="f{}" d="{d}"/>"#, s.colour);
+/// One series: bars, or a line (step or straight) with markers when there are few points.
+fn draw_series(out: &mut String, s: &Series, pts: &[Option<Pt>], scale: &Scale) {
+    let px = |x: f64| scale.x(x);
+    let py = |y: f64| scale.y(y);
+    let mut d = String::new();
+    match s.mark {
+        Mark::Bars => {
+            for p in pts.iter().flatten() {
+                let (x0, x1) = (px(p.x0), px(p.x1));
+                // A gap between bars while they are wide enough to show one.
+                let gap = ((x1 - x0) * 0.2).min(2.0);
+                let gap = if x1 - x0 > 3.0 { gap } else { 0.0 };
+                let _ = write!(
+                    d,
+                    "M{:.1} {PLOT_B}V{:.1}H{:.1}V{PLOT_B}Z",
+                    x0 + gap / 2.0,
+                    py(p.y),
+                    x1 - gap / 2.0
+                );
             }
-            Mark::Line | Mark::Step => {
-                let mut pen_down = false;
-                let mut last_x1 = 0.0;
-                for p in pts {
-                    let Some(p) = p else {
-                        if pen_down && s.mark == Mark::Step {
-                            let _ = write!(d, "H{:.1}", px(last_x1));
-                        }
-                        pen_down = false;
-                        continue;
-                    };
-                    let y = py(p.y);
-                    match (s.mark, pen_down) {
-                        (Mark::Step, false) => {
-                            let _ = write!(d, "M{:.1} {y:.1}", px(p.x0));
-                        }
-                        (Mark::Step, true) => {
-                            let _ = write!(d, "H{:.1}V{y:.1}", px(p.x0));
-                        }
-                        (_, false) => {
-                            // A lone point is a zero-length segment: round caps draw a dot.
-                            let _ = write!(d, "M{:.1} {y:.1}l0 0", px((p.x0 + p.x1) / 2.0));
-                        }
-                        (_, true) => {
-                            let _ = write!(d, "L{:.1} {y:.1}", px((p.x0 + p.x1) / 2.0));
-                        }
+            let _ = write!(out, r#"<path class="f{}" d="{d}"/>"#, s.colour);
+        }
+        Mark::Line | Mark::Step => {
+            let mut pen_down = false;
+            let mut last_x1 = 0.0;
+            for p in pts {
+                let Some(p) = p else {
+                    if pen_down && s.mark == Mark::Step {
+                        let _ = write!(d, "H{:.1}", px(last_x1));
                     }
-                    pen_down = true;
-                    last_x1 = p.x1;
-                }
-                if pen_down && s.mark == Mark::Step {
-                    let _ = write!(d, "H{:.1}", px(last_x1));
-                }
-                let dash = if s.dashed { " dash" } else { "" };
-                let _ = write!(out, r#"<path class="ln s{}{dash}" d="{d}"/>"#, s.colour);
-                // Few points: mark each, so a lone one (or one on a gridline) is seen.
-                if s.mark == Mark::Line && pts.len() <= MARKERS_UP_TO {
-                    for p in pts.iter().flatten() {
-                        let _ = write!(
-                            out,
-                            r#"<circle cx="{:.1}" cy="{:.1}" r="3" class="f{}"/>"#,
-                            px((p.x0 + p.x1) / 2.0),
-                            py(p.y),
-                            s.colour
-                        );
+                    pen_down = false;
+                    continue;
+                };
+                let y = py(p.y);
+                match (s.mark, pen_down) {
+                    (Mark::Step, false) => {
+                        let _ = write!(d, "M{:.1} {y:.1}", px(p.x0));
                     }
+                    (Mark::Step, true) => {
+                        let _ = write!(d, "H{:.1}V{y:.1}", px(p.x0));
+                    }
+                    (_, false) => {
+                        // A lone point is a zero-length segment: round caps draw a dot.
+                        let _ = write!(d, "M{:.1} {y:.1}l0 0", px((p.x0 + p.x1) / 2.0));
+                    }
+                    (_, true) => {
+                        let _ = write!(d, "L{:.1} {y:.1}", px((p.x0 + p.x1) / 2.0));
+                    }
+                }
+                pen_down = true;
+                last_x1 = p.x1;
+            }
+            if pen_down && s.mark == Mark::Step {
+                let _ = write!(d, "H{:.1}", px(last_x1));
+            }
+            let dash = if s.dashed { " dash" } else { "" };
+            let _ = write!(out, r#"<path class="ln s{}{dash}" d="{d}"/>"#, s.colour);
+            // Few points: mark each, so a lone one (or one on a gridline) is seen.
+            if s.mark == Mark::Line && pts.len() <= MARKERS_UP_TO {
+                for p in pts.iter().flatten() {
+                    let _ = write!(
+                        out,
+                        r#"<circle cx="{:.1}" cy="{:.1}" r="3" class="f{}"/>"#,
+                        px((p.x0 + p.x1) / 2.0),
+                        py(p.y),
+                        s.colour
+                    );
                 }
             }
         }
     }
-    let _ = write!(
-        out,
-        r#"<path class="axis" d="M{PLOT_L} {PLOT_T}V{PLOT_B}H{PLOT_R}"/></svg>"#
-    );
+}
 
-    // The numbers behind the picture, for readers without colour or a mouse.
+/// The numbers behind the picture, for readers without colour or a mouse.
+fn notes(out: &mut String, c: &Chart, n: usize) {
     let mut notes = Vec::new();
     for s in &c.series {
         if let Some((min, median, max, k)) = summary_stats(&s.values) {
@@ -799,7 +809,7 @@ pub fn render_run(report: &Value) -> String {
         &na_or(f64_at(r, "/duration_seconds"), seconds),
     );
     let exit_html = match exit {
-        Some(code) => format!("{code}: {}", Esc(&exit_meaning(code).1)),
+        Some(code) => format!("{code}: {}", exit_meaning(code).1),
         None => NA.into(),
     };
     meta_row(&mut b, "exit code", &exit_html);

@@ -6,27 +6,36 @@ pub mod html;
 pub mod merge;
 pub mod metrics;
 pub mod sla;
+pub mod units;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::run::outcome::Failure;
+pub use units::human_bytes;
 
 /// Bumped on any incompatible change to the JSON shape.
 pub const FORMAT_VERSION: u32 = 1;
 
+/// A fixed word of the report (command, mode, tool name and version). Spelled through an
+/// alias so that serde reads it with [`merge::static_str`] instead of borrowing it from the
+/// input, which would tie a read report to its text.
+pub type Word = &'static str;
+
 /// At most this many failures are listed; `failures_omitted` counts the rest.
 pub const MAX_FAILURES_LISTED: usize = 10_000;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     pub format_version: u32,
     pub tool: Tool,
-    pub command: &'static str,
+    #[serde(deserialize_with = "merge::static_str")]
+    pub command: Word,
     /// `direct` for server-side copies.
-    pub mode: &'static str,
+    #[serde(deserialize_with = "merge::static_str")]
+    pub mode: Word,
     pub dry_run: bool,
     pub interrupted: bool,
     pub source: String,
@@ -63,21 +72,23 @@ pub struct Report {
 }
 
 /// An error that stopped the run before every object was attempted.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunFailure {
     pub message: String,
     pub hint: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Tool {
-    pub name: &'static str,
-    pub version: &'static str,
+    #[serde(deserialize_with = "merge::static_str")]
+    pub name: Word,
+    #[serde(deserialize_with = "merge::static_str")]
+    pub version: Word,
     pub s5cmd_version: String,
     pub s5cmd_path: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReportSettings {
     pub batch_size: usize,
     pub workers: u32,
@@ -87,7 +98,7 @@ pub struct ReportSettings {
 }
 
 /// Object counts. `planned = copied + failed` once a run completes; `selected = planned + skipped`.
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Totals {
     /// Source objects in the selection.
     pub selected: u64,
@@ -114,7 +125,7 @@ pub struct Totals {
 }
 
 /// Checksum verification in staged mode.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Integrity {
     /// Zips whose SHA-256 matched their .CHECKSUM before upload.
     pub checksums_verified: u64,
@@ -122,7 +133,7 @@ pub struct Integrity {
     pub unverified: u64,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct PlanSummary {
     /// Why objects were planned: missing, size_differs, source_newer, etag_differs.
     pub reasons: BTreeMap<String, u64>,
@@ -131,7 +142,7 @@ pub struct PlanSummary {
     pub listing_seconds: f64,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Operations {
     /// Object operations by kind: copy (server-side), download, stat, verify, upload, cleanup.
     pub by_kind: crate::run::outcome::OpCounts,
@@ -152,7 +163,7 @@ pub struct Operations {
     pub unplanned_copies: u64,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Throughput {
     pub files_per_s: f64,
     pub bytes_per_s: f64,
@@ -160,7 +171,7 @@ pub struct Throughput {
     pub copy_seconds: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BatchReport {
     pub index: usize,
     pub files: usize,
@@ -179,22 +190,6 @@ pub struct BatchReport {
     pub governor: Option<crate::run::governor::Reason>,
     /// Key prefixes this batch copied whole, one wildcard line each (0: one line per object).
     pub folders: usize,
-}
-
-/// Bytes for people: powers of 1000, one decimal.
-pub fn human_bytes(b: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
-    let mut v = b as f64;
-    let mut u = 0;
-    while v >= 1000.0 && u < UNITS.len() - 1 {
-        v /= 1000.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{b} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
 }
 
 /// Now, as RFC 3339 UTC with milliseconds (the report's timestamps).
@@ -361,13 +356,6 @@ fn round3(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bytes_are_readable() {
-        assert_eq!(human_bytes(999), "999 B");
-        assert_eq!(human_bytes(1_500), "1.5 kB");
-        assert_eq!(human_bytes(2_000_000_000), "2.0 GB");
-    }
 
     #[test]
     fn ratios() {

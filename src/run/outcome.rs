@@ -5,7 +5,7 @@
 use crate::s5cmd::ErrorClass;
 
 /// The final state of one object that did not make it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Failure {
     /// Destination key.
     pub key: String,
@@ -16,7 +16,7 @@ pub struct Failure {
 }
 
 /// Object-level operations, by kind (listings for planning are counted elsewhere).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OpCounts {
     /// Server-side CopyObject requests issued (one per object, retries included).
     pub copy: u64,

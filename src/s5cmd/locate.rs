@@ -9,7 +9,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::error::EnvError;
+use crate::error::Error;
 
 /// The resolved binary and the version it reported.
 #[derive(Debug, Clone)]
@@ -108,10 +108,10 @@ fn launcher_hint() -> String {
 }
 
 /// Check a candidate and turn a PyPI launcher into the binary it wraps.
-fn resolve_candidate(path: &Path, via: &str) -> Result<S5cmdBinary, EnvError> {
+fn resolve_candidate(path: &Path, via: &str) -> Result<S5cmdBinary, Error> {
     let shown = path.display();
     let kind = file_kind(path).map_err(|e| {
-        EnvError::new(
+        Error::env(
             format!("cannot read s5cmd at {shown} ({via}): {e}"),
             "check the path, or install s5cmd with scripts/install.sh",
         )
@@ -132,7 +132,7 @@ fn resolve_candidate(path: &Path, via: &str) -> Result<S5cmdBinary, EnvError> {
             match wrapped {
                 Some(real) => (real, format!("{via}, PyPI launcher {shown} unwrapped")),
                 None => {
-                    return Err(EnvError::new(
+                    return Err(Error::env(
                         format!(
                             "s5cmd at {shown} ({via}) is a script (interpreter {interpreter:?}), not the s5cmd binary; \
                              lakesync must run the Go binary itself so that signals reach it"
@@ -148,7 +148,7 @@ fn resolve_candidate(path: &Path, via: &str) -> Result<S5cmdBinary, EnvError> {
         .stdin(std::process::Stdio::null())
         .output()
         .map_err(|e| {
-            EnvError::new(
+            Error::env(
                 format!(
                     "cannot run s5cmd at {} ({found_via}): {e}",
                     binary.display()
@@ -158,7 +158,7 @@ fn resolve_candidate(path: &Path, via: &str) -> Result<S5cmdBinary, EnvError> {
         })?;
     let version = String::from_utf8_lossy(&output.stdout).trim().to_string();
     if !output.status.success() || !version.starts_with('v') {
-        return Err(EnvError::new(
+        return Err(Error::env(
             format!(
                 "{} ({found_via}) does not behave like s5cmd: `version` printed {version:?}",
                 binary.display()
@@ -175,7 +175,7 @@ fn resolve_candidate(path: &Path, via: &str) -> Result<S5cmdBinary, EnvError> {
 
 /// Resolve the s5cmd binary: explicit path, then `LAKESYNC_S5CMD` (passed in by the
 /// caller from the environment), then PATH.
-pub fn locate(explicit: Option<&Path>, from_env: Option<&Path>) -> Result<S5cmdBinary, EnvError> {
+pub fn locate(explicit: Option<&Path>, from_env: Option<&Path>) -> Result<S5cmdBinary, Error> {
     if let Some(p) = explicit {
         return resolve_candidate(p, "--s5cmd");
     }
@@ -186,7 +186,7 @@ pub fn locate(explicit: Option<&Path>, from_env: Option<&Path>) -> Result<S5cmdB
         .map(|it| it.collect::<Vec<_>>())
         .unwrap_or_default();
     if found.is_empty() {
-        return Err(EnvError::new(
+        return Err(Error::env(
             "s5cmd was not found: not given with --s5cmd, LAKESYNC_S5CMD is unset, and it is not on PATH",
             "run scripts/install.sh (installs s5cmd v2.3.0 into .tools/bin), or pass --s5cmd PATH",
         ));
@@ -201,7 +201,7 @@ pub fn locate(explicit: Option<&Path>, from_env: Option<&Path>) -> Result<S5cmdB
             }
         }
     }
-    Err(first_err.unwrap_or_else(|| EnvError::new("s5cmd was not found", launcher_hint())))
+    Err(first_err.unwrap_or_else(|| Error::env("s5cmd was not found", launcher_hint())))
 }
 
 #[cfg(test)]
@@ -273,9 +273,9 @@ mod tests {
         let p = dir.path().join("s5cmd");
         write_exec(&p, "#!/bin/bash\nexec something \"$@\"\n");
         let err = resolve_candidate(&p, "--s5cmd").unwrap_err();
-        assert!(err.message.contains("is a script"), "{err:?}");
-        assert!(err.message.contains(&p.display().to_string()));
-        assert!(err.hint.contains("LAKESYNC_S5CMD"));
+        assert!(err.message().contains("is a script"), "{err:?}");
+        assert!(err.message().contains(&p.display().to_string()));
+        assert!(err.hint().contains("LAKESYNC_S5CMD"));
     }
 
     #[test]
@@ -283,11 +283,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("nope");
         let err = resolve_candidate(&missing, "--s5cmd").unwrap_err();
-        assert!(err.message.contains("nope"), "{err:?}");
+        assert!(err.message().contains("nope"), "{err:?}");
         let not_exec = dir.path().join("s5cmd");
         std::fs::write(&not_exec, b"\x7fELF\x02\x01").unwrap();
         let err = resolve_candidate(&not_exec, "--s5cmd").unwrap_err();
-        assert!(err.message.contains("cannot run"), "{err:?}");
-        assert!(err.hint.contains("chmod"));
+        assert!(err.message().contains("cannot run"), "{err:?}");
+        assert!(err.hint().contains("chmod"));
     }
 }

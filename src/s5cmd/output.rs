@@ -132,7 +132,7 @@ pub fn parse_line(line: &str) -> Event {
 }
 
 /// How lakesync treats an error s5cmd reported for one object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorClass {
     /// Retrying cannot help (missing key, access denied, bad credentials).

@@ -10,7 +10,7 @@ use std::str::FromStr;
 
 use jiff::civil::Date;
 
-use crate::error::UsageError;
+use crate::error::Error;
 
 /// A top-level market folder under `data/`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -47,7 +47,7 @@ impl fmt::Display for Market {
 }
 
 impl FromStr for Market {
-    type Err = UsageError;
+    type Err = Error;
 
     /// Accepts exactly the archive's folder names, so what the user types is what appears in
     /// keys; near misses (`SPOT`, `um`, `futures-um`) get a suggestion instead of a guess.
@@ -72,7 +72,7 @@ impl FromStr for Market {
             Some(m) => format!("did you mean {m}? valid markets: {valid}"),
             None => format!("valid markets: {valid}"),
         };
-        Err(UsageError::new(format!("unknown market {s:?}"), hint))
+        Err(Error::usage(format!("unknown market {s:?}"), hint))
     }
 }
 
@@ -101,7 +101,7 @@ impl fmt::Display for Period {
 }
 
 impl FromStr for Period {
-    type Err = UsageError;
+    type Err = Error;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         if let Some(period) = Period::ALL.into_iter().find(|p| p.as_str() == s) {
@@ -117,7 +117,7 @@ impl FromStr for Period {
             Some(p) => format!("did you mean {p}? valid periods: {valid}"),
             None => format!("valid periods: {valid}"),
         };
-        Err(UsageError::new(format!("unknown period {s:?}"), hint))
+        Err(Error::usage(format!("unknown period {s:?}"), hint))
     }
 }
 
@@ -289,16 +289,16 @@ mod tests {
             ("options", "option"),
         ] {
             let err = given.parse::<Market>().expect_err(given);
-            assert!(err.message.contains(given), "{err:?}");
+            assert!(err.message().contains(given), "{err:?}");
             assert!(
-                err.hint.contains(&format!("did you mean {suggested}?")),
+                err.hint().contains(&format!("did you mean {suggested}?")),
                 "{err:?}"
             );
         }
         let err = "perp".parse::<Market>().expect_err("perp");
-        assert!(err.message.contains("\"perp\""));
+        assert!(err.message().contains("\"perp\""));
         assert_eq!(
-            err.hint,
+            err.hint(),
             "valid markets: spot, futures/um, futures/cm, option"
         );
     }
@@ -309,11 +309,11 @@ mod tests {
             assert_eq!(p.as_str().parse::<Period>(), Ok(p));
         }
         let err = "Daily".parse::<Period>().expect_err("case matters");
-        assert!(err.message.contains("Daily"));
-        assert!(err.hint.contains("did you mean daily?"));
+        assert!(err.message().contains("Daily"));
+        assert!(err.hint().contains("did you mean daily?"));
         let err = "weekly".parse::<Period>().expect_err("weekly");
-        assert!(err.message.contains("weekly"));
-        assert_eq!(err.hint, "valid periods: daily, monthly");
+        assert!(err.message().contains("weekly"));
+        assert_eq!(err.hint(), "valid periods: daily, monthly");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 use jiff::civil::Date;
 
-use crate::error::UsageError;
+use crate::error::Error;
 use archive::{FileDate, INTERVALS, Market, Period};
 
 /// The command-line flags the selection comes from, named in error messages.
@@ -56,7 +56,7 @@ pub struct Selection {
 impl Selection {
     /// None when no selection flag is given at all (then everything under the source URL is
     /// in scope).
-    pub fn from_flags(flags: &SelectionFlags) -> Result<Option<Selection>, UsageError> {
+    pub fn from_flags(flags: &SelectionFlags) -> Result<Option<Selection>, Error> {
         let nothing_given = flags.market.is_none()
             && flags.period.is_none()
             && flags.data_types.is_empty()
@@ -91,7 +91,7 @@ impl Selection {
             .market_periods()
             .all(|(m, p)| archive::data_types(m, p).is_empty())
         {
-            return Err(UsageError::new(
+            return Err(Error::usage(
                 format!(
                     "the selection is empty: the archive has no {} data",
                     selection.market_period_phrase()
@@ -122,7 +122,7 @@ impl Selection {
         if let (Some(start), Some(end)) = (selection.start, selection.end)
             && end < start
         {
-            return Err(UsageError::new(
+            return Err(Error::usage(
                 format!(
                     "{} {} is before {} {}",
                     flag::END,
@@ -141,7 +141,7 @@ impl Selection {
         // Defensive: the checks above reject every empty product we know of, but an empty
         // selection would silently mirror nothing, so it must never get through.
         if selection.folders().next().is_none() {
-            return Err(UsageError::new(
+            return Err(Error::usage(
                 format!("the selection is empty: {}", selection.describe()),
                 format!(
                     "the archive publishes none of the selected combinations; widen {}, {}, {} \
@@ -401,7 +401,7 @@ impl Selection {
         }
     }
 
-    fn parse_data_types(&self, items: &[&str]) -> Result<Vec<&'static str>, UsageError> {
+    fn parse_data_types(&self, items: &[&str]) -> Result<Vec<&'static str>, Error> {
         let all = archive::all_data_types();
         let mut out = BTreeSet::new();
         for &item in items {
@@ -414,7 +414,7 @@ impl Selection {
                     ),
                     None => format!("valid data types here: {offered}"),
                 };
-                return Err(UsageError::new(
+                return Err(Error::usage(
                     format!("unknown data type {item:?} in {}", flag::DATA_TYPES),
                     hint,
                 ));
@@ -423,7 +423,7 @@ impl Selection {
                 .market_periods()
                 .any(|(m, p)| archive::data_types(m, p).contains(&canonical));
             if !available {
-                return Err(UsageError::new(
+                return Err(Error::usage(
                     format!(
                         "data type {canonical} in {} is not published for {}: {canonical} is {}",
                         flag::DATA_TYPES,
@@ -484,7 +484,7 @@ impl Selection {
     }
 
     /// Validates intervals against the data types already parsed into `self`.
-    fn parse_intervals(&self, items: &[&str]) -> Result<Vec<&'static str>, UsageError> {
+    fn parse_intervals(&self, items: &[&str]) -> Result<Vec<&'static str>, Error> {
         let mut given = BTreeSet::new();
         for &item in items {
             let Some(&canonical) = INTERVALS.iter().find(|iv| **iv == item) else {
@@ -493,7 +493,7 @@ impl Selection {
                     Some(right) => format!("did you mean {right}? valid intervals: {valid}"),
                     None => format!("valid intervals: {valid}"),
                 };
-                return Err(UsageError::new(
+                return Err(Error::usage(
                     format!("unknown interval {item:?} in {}", flag::INTERVALS),
                     hint,
                 ));
@@ -511,7 +511,7 @@ impl Selection {
             .collect();
         let given_list = given.iter().copied().collect::<Vec<_>>().join(",");
         if kline_markets.is_empty() {
-            return Err(UsageError::new(
+            return Err(Error::usage(
                 format!(
                     "{} {given_list} given, but none of the selected data types ({}) has \
                      intervals",
@@ -542,7 +542,7 @@ impl Selection {
                     .filter(|&m| archive::interval_valid_for(m, interval))
                     .map(Market::as_str)
                     .collect();
-                return Err(UsageError::new(
+                return Err(Error::usage(
                     format!(
                         "interval {interval} in {} does not exist for the selected kline data \
                          ({markets}): {interval} is {} only",
@@ -602,20 +602,17 @@ fn without_covered(sorted: BTreeSet<String>) -> Vec<String> {
     kept
 }
 
-fn parse_single<T: std::str::FromStr<Err = UsageError>>(
-    value: &str,
-    flag: &str,
-) -> Result<T, UsageError> {
-    value.trim().parse().map_err(|e: UsageError| UsageError {
-        message: format!("{} in {flag}", e.message),
-        hint: e.hint,
-    })
+fn parse_single<T: std::str::FromStr<Err = Error>>(value: &str, flag: &str) -> Result<T, Error> {
+    value
+        .trim()
+        .parse()
+        .map_err(|e: Error| Error::usage(format!("{} in {flag}", e.message()), e.hint()))
 }
 
 /// Trimmed, non-empty items of a list flag; None when the flag was not given. A flag given
 /// with only empty items is an error: it usually comes from an unset shell variable, and
 /// reading it as "everything" could mirror the whole archive.
-fn list_items<'a>(raw: &'a [String], flag: &str) -> Result<Option<Vec<&'a str>>, UsageError> {
+fn list_items<'a>(raw: &'a [String], flag: &str) -> Result<Option<Vec<&'a str>>, Error> {
     if raw.is_empty() {
         return Ok(None);
     }
@@ -625,7 +622,7 @@ fn list_items<'a>(raw: &'a [String], flag: &str) -> Result<Option<Vec<&'a str>>,
         .filter(|s| !s.is_empty())
         .collect();
     if items.is_empty() {
-        return Err(UsageError::new(
+        return Err(Error::usage(
             format!("{flag} was given an empty value {:?}", raw.join(",")),
             format!("name at least one value, or leave {flag} out to select all"),
         ));
@@ -633,7 +630,7 @@ fn list_items<'a>(raw: &'a [String], flag: &str) -> Result<Option<Vec<&'a str>>,
     Ok(Some(items))
 }
 
-fn parse_symbols(items: &[&str]) -> Result<Vec<String>, UsageError> {
+fn parse_symbols(items: &[&str]) -> Result<Vec<String>, Error> {
     let mut out = BTreeSet::new();
     for &item in items {
         let valid = item
@@ -656,7 +653,7 @@ fn parse_symbols(items: &[&str]) -> Result<Vec<String>, UsageError> {
             } else {
                 rule.to_owned()
             };
-            return Err(UsageError::new(
+            return Err(Error::usage(
                 format!("invalid symbol {item:?} in {}", flag::SYMBOLS),
                 hint,
             ));
@@ -668,7 +665,7 @@ fn parse_symbols(items: &[&str]) -> Result<Vec<String>, UsageError> {
 
 /// Only `YYYY-MM-DD`: other formats jiff would accept (or a relative word) are too easy to
 /// misread in a scheduled job.
-fn parse_date(raw: &str, flag: &str) -> Result<Date, UsageError> {
+fn parse_date(raw: &str, flag: &str) -> Result<Date, Error> {
     let value = raw.trim();
     let hint = "write dates as YYYY-MM-DD, e.g. 2024-01-31; the range is inclusive";
     let bytes = value.as_bytes();
@@ -687,7 +684,7 @@ fn parse_date(raw: &str, flag: &str) -> Result<Date, UsageError> {
         })
         .flatten();
     let Some((year, month, day)) = parts else {
-        return Err(UsageError::new(
+        return Err(Error::usage(
             format!("{flag} {value:?} is not a date in YYYY-MM-DD form"),
             hint,
         ));
@@ -697,7 +694,7 @@ fn parse_date(raw: &str, flag: &str) -> Result<Date, UsageError> {
             Ok(first) => format!("{year:04}-{month:02} has {} days", first.days_in_month()),
             Err(_) => "months run from 01 to 12".to_owned(),
         };
-        UsageError::new(format!("{flag} {value} is not a real date: {why}"), hint)
+        Error::usage(format!("{flag} {value} is not a real date: {why}"), hint)
     })
 }
 
@@ -788,16 +785,16 @@ mod tests {
         }
         /// The error, checked for the house rules: the message names every `needle` (the
         /// offending value and flag) and the hint is not empty.
-        fn err(self, needles: &[&str]) -> UsageError {
+        fn err(self, needles: &[&str]) -> Error {
             let err = Selection::from_flags(&self.0).expect_err("invalid selection");
             for needle in needles {
                 assert!(
-                    err.message.contains(needle),
+                    err.message().contains(needle),
                     "message {:?} lacks {needle:?}",
-                    err.message
+                    err.message()
                 );
             }
-            assert!(!err.hint.trim().is_empty(), "empty hint for {err:?}");
+            assert!(!err.hint().trim().is_empty(), "empty hint for {err:?}");
             err
         }
     }
@@ -1347,11 +1344,11 @@ mod tests {
     #[test]
     fn unknown_market_and_period() {
         let err = F::default().market("usdm").err(&["usdm", "--market"]);
-        assert!(err.hint.contains("futures/um"));
+        assert!(err.hint().contains("futures/um"));
         let err = F::default().market("").err(&["\"\"", "--market"]);
-        assert!(err.hint.contains("spot"));
+        assert!(err.hint().contains("spot"));
         let err = F::default().period("weekly").err(&["weekly", "--period"]);
-        assert!(err.hint.contains("daily") && err.hint.contains("monthly"));
+        assert!(err.hint().contains("daily") && err.hint().contains("monthly"));
     }
 
     #[test]
@@ -1361,9 +1358,9 @@ mod tests {
             .types(&["klines", "candles"])
             .err(&["candles", "--data-type"]);
         assert!(
-            err.hint.contains("aggTrades, klines, trades"),
+            err.hint().contains("aggTrades, klines, trades"),
             "{}",
-            err.hint
+            err.hint()
         );
     }
 
@@ -1372,9 +1369,13 @@ mod tests {
         let err = F::default()
             .types(&["aggtrades"])
             .err(&["aggtrades", "--data-type"]);
-        assert!(err.hint.contains("did you mean aggTrades?"), "{}", err.hint);
+        assert!(
+            err.hint().contains("did you mean aggTrades?"),
+            "{}",
+            err.hint()
+        );
         let err = F::default().types(&["FUNDINGRATE"]).err(&["FUNDINGRATE"]);
-        assert!(err.hint.contains("fundingRate"), "{}", err.hint);
+        assert!(err.hint().contains("fundingRate"), "{}", err.hint());
     }
 
     #[test]
@@ -1384,22 +1385,26 @@ mod tests {
             "monthly only",
             "--data-type",
         ]);
-        assert!(err.hint.contains("--period monthly"), "{}", err.hint);
+        assert!(err.hint().contains("--period monthly"), "{}", err.hint());
         let err = F::default()
             .market("spot")
             .types(&["fundingRate"])
             .err(&["fundingRate", "spot"]);
         assert!(
-            err.hint.contains("--market futures/um or futures/cm"),
+            err.hint().contains("--market futures/um or futures/cm"),
             "{}",
-            err.hint
+            err.hint()
         );
         let err = F::default()
             .market("spot")
             .period("daily")
             .types(&["fundingRate"])
             .err(&["fundingRate", "spot daily"]);
-        assert!(err.hint.contains("--market and --period"), "{}", err.hint);
+        assert!(
+            err.hint().contains("--market and --period"),
+            "{}",
+            err.hint()
+        );
         F::default()
             .period("monthly")
             .types(&["metrics"])
@@ -1427,11 +1432,11 @@ mod tests {
     #[test]
     fn unknown_interval_suggests_the_archive_spelling() {
         let err = F::default().intervals(&["1M"]).err(&["1M", "--interval"]);
-        assert!(err.hint.contains("did you mean 1mo?"), "{}", err.hint);
+        assert!(err.hint().contains("did you mean 1mo?"), "{}", err.hint());
         let err = F::default().intervals(&["1H"]).err(&["1H"]);
-        assert!(err.hint.contains("did you mean 1h?"), "{}", err.hint);
+        assert!(err.hint().contains("did you mean 1h?"), "{}", err.hint());
         let err = F::default().intervals(&["7m"]).err(&["7m"]);
-        assert!(err.hint.contains("1s, 1m"), "{}", err.hint);
+        assert!(err.hint().contains("1s, 1m"), "{}", err.hint());
     }
 
     #[test]
@@ -1452,7 +1457,7 @@ mod tests {
             .market("futures/um")
             .intervals(&["1m", "1s"])
             .err(&["1s", "--interval", "spot only"]);
-        assert!(err.hint.contains("spot"));
+        assert!(err.hint().contains("spot"));
         // No market given, but the only kline type selected is futures-only.
         F::default()
             .types(&["markPriceKlines", "trades"])
@@ -1467,11 +1472,23 @@ mod tests {
         let err = F::default()
             .symbols(&["BTCUSDT", "btcusdt"])
             .err(&["btcusdt", "--symbols"]);
-        assert!(err.hint.contains("did you mean BTCUSDT?"), "{}", err.hint);
+        assert!(
+            err.hint().contains("did you mean BTCUSDT?"),
+            "{}",
+            err.hint()
+        );
         let err = F::default().symbols(&["BTC/USDT"]).err(&["BTC/USDT"]);
-        assert!(err.hint.contains("did you mean BTCUSDT?"), "{}", err.hint);
+        assert!(
+            err.hint().contains("did you mean BTCUSDT?"),
+            "{}",
+            err.hint()
+        );
         let err = F::default().symbols(&["eth-usdt"]).err(&["eth-usdt"]);
-        assert!(err.hint.contains("did you mean ETHUSDT?"), "{}", err.hint);
+        assert!(
+            err.hint().contains("did you mean ETHUSDT?"),
+            "{}",
+            err.hint()
+        );
         for bad in ["BTC*", "BTC.USDT", "ÄBC", "../BTC", "BTC USDT!"] {
             F::default().symbols(&[bad]).err(&[bad, "--symbols"]);
         }
@@ -1524,7 +1541,7 @@ mod tests {
             .start("2024-02-01")
             .end("2024-01-31")
             .err(&["--end 2024-01-31", "--start 2024-02-01"]);
-        assert!(err.hint.contains("swap"));
+        assert!(err.hint().contains("swap"));
         F::default().start("2024-02-01").end("2024-02-01").ok();
     }
 
@@ -1534,7 +1551,7 @@ mod tests {
             .market("option")
             .period("monthly")
             .err(&["empty", "option monthly"]);
-        assert!(err.hint.contains("--period daily"), "{}", err.hint);
+        assert!(err.hint().contains("--period daily"), "{}", err.hint());
         F::default()
             .market("option")
             .period("monthly")

@@ -23,14 +23,14 @@ use std::path::{Path, PathBuf};
 
 use clap::Command;
 
-use crate::error::UsageError;
+use crate::error::Error;
 
 /// Flag values from a config file: clap argument id -> value as typed on a command line.
 pub type Values = BTreeMap<String, String>;
 
-fn to_arg_value(key: &str, v: &toml::Value) -> Result<String, UsageError> {
+fn to_arg_value(key: &str, v: &toml::Value) -> Result<String, Error> {
     let bad = || {
-        UsageError::new(
+        Error::usage(
             format!("config key {key:?} has a value of an unsupported type"),
             "use a string, number, boolean, or a list of strings",
         )
@@ -54,9 +54,9 @@ fn to_arg_value(key: &str, v: &toml::Value) -> Result<String, UsageError> {
 }
 
 /// Parse config text and pick the profile.
-pub fn parse(text: &str, origin: &str, profile: Option<&str>) -> Result<Values, UsageError> {
+pub fn parse(text: &str, origin: &str, profile: Option<&str>) -> Result<Values, Error> {
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-        UsageError::new(
+        Error::usage(
             format!("config file {origin} is not valid TOML: {}", e.message()),
             "fix the file; keys are sync flag names, e.g. batch-size = 150",
         )
@@ -67,7 +67,7 @@ pub fn parse(text: &str, origin: &str, profile: Option<&str>) -> Result<Values, 
         if k == "profiles" {
             profiles = v.as_table();
             if profiles.is_none() {
-                return Err(UsageError::new(
+                return Err(Error::usage(
                     format!("config file {origin}: `profiles` must be a table of tables"),
                     "write [profiles.NAME] sections",
                 ));
@@ -84,7 +84,7 @@ pub fn parse(text: &str, origin: &str, profile: Option<&str>) -> Result<Values, 
                 let known: Vec<&str> = profiles
                     .map(|p| p.keys().map(String::as_str).collect())
                     .unwrap_or_default();
-                UsageError::new(
+                Error::usage(
                     format!("config profile {name:?} is not in {origin}"),
                     if known.is_empty() {
                         "add a [profiles.NAME] section, or drop --config-profile".to_string()
@@ -100,9 +100,9 @@ pub fn parse(text: &str, origin: &str, profile: Option<&str>) -> Result<Values, 
     Ok(values)
 }
 
-pub fn load(path: &Path, profile: Option<&str>) -> Result<Values, UsageError> {
+pub fn load(path: &Path, profile: Option<&str>) -> Result<Values, Error> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        UsageError::new(
+        Error::usage(
             format!("cannot read config file {}: {e}", path.display()),
             "check the --config path (or LAKESYNC_CONFIG)",
         )
@@ -137,8 +137,18 @@ pub fn locate(args: &[OsString]) -> (Option<PathBuf>, Option<String>) {
     )
 }
 
+/// The known name most like `key`, if one is close (the measure and threshold clap uses
+/// for its own "similar argument" tips, so a typo gets the same help in both places).
+fn closest<'a>(key: &str, known: impl Iterator<Item = &'a String>) -> Option<&'a String> {
+    known
+        .map(|k| (strsim::jaro(key, k), k))
+        .filter(|(score, _)| *score > 0.7)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k)
+}
+
 /// Make the config values the defaults of the `sync` and `verify` arguments.
-pub fn apply(mut cmd: Command, values: &Values) -> Result<Command, UsageError> {
+pub fn apply(mut cmd: Command, values: &Values) -> Result<Command, Error> {
     let Some(sync) = cmd.find_subcommand("sync") else {
         return Ok(cmd);
     };
@@ -147,11 +157,21 @@ pub fn apply(mut cmd: Command, values: &Values) -> Result<Command, UsageError> {
         .filter(|a| a.get_long().is_some())
         .map(|a| a.get_id().to_string())
         .collect();
+    let settable = |k: &str| k != "config" && k != "config_profile";
     for key in values.keys() {
-        if !known.contains(key) || key == "config" || key == "config_profile" {
-            return Err(UsageError::new(
+        if !known.contains(key) || !settable(key) {
+            let names = known.iter().filter(|k| settable(k));
+            let hint = match closest(key, names) {
+                Some(k) => format!(
+                    "did you mean {}? config keys are the long flag names of `lakesync sync --help`",
+                    k.replace('_', "-")
+                ),
+                None => "use the long flag names of `lakesync sync --help`, e.g. batch-size, dest, market"
+                    .to_string(),
+            };
+            return Err(Error::usage(
                 format!("config key {:?} is not a sync flag", key.replace('_', "-")),
-                "use the long flag names of `lakesync sync --help`, e.g. batch-size, dest, market",
+                hint,
             ));
         }
     }
@@ -201,7 +221,7 @@ batch_size = 50
         assert!(!plain.contains_key("symbols"));
         let e = parse(FILE, "t.toml", Some("nope")).unwrap_err();
         assert!(
-            e.message.contains("nope") && e.hint.contains("btc"),
+            e.message().contains("nope") && e.hint().contains("btc"),
             "{e:?}"
         );
     }
@@ -212,10 +232,10 @@ batch_size = 50
         // Config fills what the command line leaves out, including a required flag.
         let a = parse_with(&v, &["lakesync", "sync"]);
         assert_eq!(a.dest, "s3://lake/binance");
-        assert_eq!(a.workers, 8);
-        assert_eq!(a.batch_size, 50);
-        assert_eq!(a.symbols, vec!["BTCUSDT", "ETHUSDT"]);
-        assert_eq!(a.attempts, 3, "built-in default");
+        assert_eq!(a.tuning.workers, 8);
+        assert_eq!(a.tuning.batch_size, 50);
+        assert_eq!(a.selection.symbols, vec!["BTCUSDT", "ETHUSDT"]);
+        assert_eq!(a.tuning.attempts, 3, "built-in default");
         // A flag beats the config.
         let a = parse_with(
             &v,
@@ -228,7 +248,7 @@ batch_size = 50
                 "s3://other/x",
             ],
         );
-        assert_eq!(a.workers, 4);
+        assert_eq!(a.tuning.workers, 4);
         assert_eq!(a.dest, "s3://other/x");
     }
 
@@ -236,9 +256,24 @@ batch_size = 50
     fn unknown_keys_and_bad_toml_are_clear_errors() {
         let v = parse("bogus-flag = 1", "t.toml", None).unwrap();
         let e = apply(crate::cli::Cli::command(), &v).unwrap_err();
-        assert!(e.message.contains("bogus-flag"), "{e:?}");
+        assert!(e.message().contains("bogus-flag"), "{e:?}");
+        assert!(!e.hint().contains("did you mean"), "{e:?}");
+        // Issue 15 item 9: a typo gets the flag it meant, as other unknown values do.
+        for (typo, meant) in [
+            ("workerz", "workers"),
+            ("batch-sise", "batch-size"),
+            ("dets", "dest"),
+        ] {
+            let v = parse(&format!("{typo} = 1"), "t.toml", None).unwrap();
+            let e = apply(crate::cli::Cli::command(), &v).unwrap_err();
+            assert!(e.message().contains(typo), "{e:?}");
+            assert!(
+                e.hint().contains(&format!("did you mean {meant}?")),
+                "{e:?}"
+            );
+        }
         let e = parse("workers = ", "t.toml", None).unwrap_err();
-        assert!(e.message.contains("t.toml"), "{e:?}");
+        assert!(e.message().contains("t.toml"), "{e:?}");
     }
 
     #[test]

@@ -9,8 +9,12 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::{FailOnArg, ModeArg, SyncArgs};
-use crate::error::UsageError;
+use crate::cli::{
+    FailOnArg, GovernorArgs, ModeArg, OutputArgs, SelectionArgs, SidesArgs, SyncArgs, TuningArgs,
+};
+use crate::error::Error;
+use crate::plan::shard::Shard;
+use crate::report::sla::Status;
 use crate::run::execute::Strategy;
 use crate::s3url::S3Url;
 use crate::select::{Selection, SelectionFlags};
@@ -57,9 +61,9 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    pub fn parse(flag: &str, value: &str) -> Result<Self, UsageError> {
+    pub fn parse(flag: &str, value: &str) -> Result<Self, Error> {
         let bad = |why: &str| {
-            UsageError::new(
+            Error::usage(
                 format!("invalid {flag} value {value:?}: {why}"),
                 "write it as http://HOST:PORT or https://HOST[:PORT], e.g. http://127.0.0.1:9000",
             )
@@ -134,12 +138,12 @@ pub struct Settings {
     pub folder_copies_allowed: bool,
     pub sampling: bool,
     pub sla_baseline_seconds_per_100: Option<f64>,
-    pub fail_on: Option<crate::report::sla::Status>,
+    pub fail_on: Option<Status>,
     pub metrics_file: Option<PathBuf>,
     pub history: Option<PathBuf>,
     pub source_manifest: Option<PathBuf>,
     pub max_local_bytes: Option<u64>,
-    pub shard: Option<crate::plan::shard::Shard>,
+    pub shard: Option<Shard>,
     pub summary_line: bool,
     pub exit_code_when_nothing_to_do: Option<i32>,
     /// No summary or progress on stderr (`-q`); set by the caller.
@@ -160,11 +164,11 @@ fn in_range(
     value: i64,
     range: std::ops::RangeInclusive<i64>,
     why: &str,
-) -> Result<i64, UsageError> {
+) -> Result<i64, Error> {
     if range.contains(&value) {
         Ok(value)
     } else {
-        Err(UsageError::new(
+        Err(Error::usage(
             format!(
                 "invalid {flag} value {value}: allowed {}..={}",
                 range.start(),
@@ -179,157 +183,58 @@ fn in_range(
     }
 }
 
+/// Refuse a file path whose folder does not exist, before any work is done.
+fn folder_exists(flag: &str, path: &std::path::Path, hint: &str) -> Result<(), Error> {
+    let parent = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    if parent.is_dir() {
+        Ok(())
+    } else {
+        Err(Error::usage(
+            format!(
+                "invalid {flag} value {:?}: the folder {} does not exist",
+                path.display().to_string(),
+                parent.display()
+            ),
+            hint,
+        ))
+    }
+}
+
 impl Settings {
-    pub fn resolve(args: &SyncArgs, env: &Env) -> Result<Self, UsageError> {
-        let source = S3Url::parse("--source", &args.source)?;
-        let dest = S3Url::parse("--dest", &args.dest)?;
+    /// Resolve the arguments (and the captured environment) into validated settings. Every
+    /// argument group is destructured in full, so a flag added to `cli` without being
+    /// resolved here does not compile.
+    pub fn resolve(args: &SyncArgs, env: &Env) -> Result<Self, Error> {
+        let SyncArgs {
+            // Read before clap parses (see `config_file`): their values are defaults by now.
+            config: _,
+            config_profile: _,
+            source,
+            dest,
+            source_manifest,
+            sides,
+            selection,
+            tuning,
+            governor,
+            output,
+        } = args;
+        let source = S3Url::parse("--source", source)?;
+        let dest = S3Url::parse("--dest", dest)?;
         if source.overlaps(&dest) {
-            return Err(UsageError::new(
+            return Err(Error::usage(
                 format!(
                     "--dest {dest} and --source {source} overlap: one lies inside the other, so the copy would feed on itself"
                 ),
                 "choose a destination folder outside the source (another bucket, or a sibling prefix)",
             ));
         }
-        let endpoint_of = |flag: &str, v: &Option<String>| {
-            v.as_deref()
-                .filter(|s| !s.is_empty())
-                .map(|v| Endpoint::parse(flag, v))
-                .transpose()
-        };
-        let both = endpoint_of("--endpoint-url", &args.endpoint_url)?;
-        let source_endpoint =
-            endpoint_of("--source-endpoint", &args.source_endpoint)?.or(both.clone());
-        let dest_endpoint = endpoint_of("--dest-endpoint", &args.dest_endpoint)?.or(both);
-        for (flag, p) in [
-            ("--source-profile", &args.source_profile),
-            ("--dest-profile", &args.dest_profile),
-        ] {
-            if let Some(p) = p
-                && (p.is_empty() || p.chars().any(|c| c.is_whitespace() || c.is_control()))
-            {
-                return Err(UsageError::new(
-                    format!("invalid {flag} value {p:?}: not a profile name"),
-                    "name a profile from ~/.aws/credentials, e.g. --dest-profile lake-writer",
-                ));
-            }
-        }
-        // A server-side copy is one CopyObject on the destination's endpoint and credentials:
-        // only possible when the source is reachable the same way.
-        let same_side = source_endpoint == dest_endpoint
-            && (args.source_profile.is_none() || args.source_profile == args.dest_profile);
-        let strategy = match args.mode {
-            ModeArg::Staged => Strategy::Staged,
-            ModeArg::Auto if same_side => Strategy::DirectWithFallback,
-            ModeArg::Auto => Strategy::Staged,
-            ModeArg::Direct if same_side => Strategy::Direct,
-            ModeArg::Direct => {
-                return Err(UsageError::new(
-                    "--mode direct needs the source and destination on the same endpoint and credentials, \
-                     but --source-endpoint/--source-profile and --dest-endpoint/--dest-profile differ",
-                    "use --mode auto or --mode staged to copy between endpoints",
-                ));
-            }
-        };
-        let selection = Selection::from_flags(&SelectionFlags {
-            market: args.market.clone(),
-            period: args.period.clone(),
-            data_types: args.data_types.clone(),
-            symbols: args.symbols.clone(),
-            intervals: args.intervals.clone(),
-            start: args.start.clone(),
-            end: args.end.clone(),
-        })?;
-        let batch_size = in_range(
-            "--batch-size",
-            args.batch_size,
-            BATCH_SIZE_RANGE,
-            " (spec 2.2.2; 100-200 is the sweet spot)",
-        )? as usize;
-        let workers = in_range(
-            "--workers",
-            args.workers,
-            WORKERS_RANGE,
-            " (spec 2.2.2; 8-16 suits most workloads)",
-        )? as u32;
-        let attempts = in_range("--attempts", args.attempts, 1..=10, "")? as u32;
-        let retry_count = in_range("--retry-count", args.retry_count, 0..=20, "")? as u32;
-        let batch_timeout = in_range(
-            "--batch-timeout",
-            args.batch_timeout,
-            0..=7 * 24 * 3600,
-            " seconds (0 turns the watchdog off)",
-        )?;
-        let grace = in_range("--grace-seconds", args.grace_seconds, 0..=3600, "")?;
-        let max_memory_mb = in_range(
-            "--max-memory-mb",
-            args.max_memory_mb,
-            16..=1_000_000,
-            " (spec: 500 MB for lakesync plus s5cmd)",
-        )?;
-        if !(args.max_cpu_pct > 0.0 && args.max_cpu_pct <= 100.0) {
-            return Err(UsageError::new(
-                format!(
-                    "invalid --max-cpu-pct value {}: allowed above 0 up to 100",
-                    args.max_cpu_pct
-                ),
-                "pass a percentage of the whole machine, e.g. --max-cpu-pct 25 (the spec's average ceiling)",
-            ));
-        }
-        if let Some(b) = args.sla_baseline_seconds
-            && !(b > 0.0 && b.is_finite())
-        {
-            return Err(UsageError::new(
-                format!(
-                    "invalid --sla-baseline-seconds value {b}: must be a positive number of seconds"
-                ),
-                "pass the expected seconds per 100-file batch, e.g. --sla-baseline-seconds 1.5",
-            ));
-        }
-        for (flag, p) in [
-            ("--metrics-file", &args.metrics_file),
-            ("--history", &args.history),
-        ] {
-            if let Some(p) = p {
-                let parent = p
-                    .parent()
-                    .filter(|d| !d.as_os_str().is_empty())
-                    .unwrap_or(std::path::Path::new("."));
-                if !parent.is_dir() {
-                    return Err(UsageError::new(
-                        format!(
-                            "invalid {flag} value {:?}: the folder {} does not exist",
-                            p.display().to_string(),
-                            parent.display()
-                        ),
-                        "create the folder first",
-                    ));
-                }
-            }
-        }
-        let report = match args.report.as_deref() {
-            None => None,
-            Some("-") => Some(ReportTarget::Stdout),
-            Some("") => {
-                return Err(UsageError::new(
-                    "invalid --report value \"\": empty path",
-                    "pass --report PATH to write a file, or --report - for stdout",
-                ));
-            }
-            Some(p) => Some(ReportTarget::File(PathBuf::from(p))),
-        };
-        if let Some(dir) = &args.temp_dir
-            && dir.as_os_str().is_empty()
-        {
-            return Err(UsageError::new(
-                "invalid --temp-dir value \"\": empty path",
-                "pass an existing writable folder, or leave --temp-dir out",
-            ));
-        }
-        if let Some(m) = &args.source_manifest
+        if let Some(m) = source_manifest
             && !m.is_file()
         {
-            return Err(UsageError::new(
+            return Err(Error::usage(
                 format!(
                     "invalid --source-manifest value {:?}: no such file",
                     m.display().to_string()
@@ -337,72 +242,50 @@ impl Settings {
                 "pass an `s5cmd ls --json` output or an S3 Inventory CSV file",
             ));
         }
-        if args.max_local_bytes == Some(0) {
-            return Err(UsageError::new(
-                "invalid --max-local-bytes value 0: nothing could be staged",
-                "pass a byte count at least as large as the largest object, or leave it out",
-            ));
-        }
-        let shard = args
-            .shard
-            .as_deref()
-            .map(|v| crate::plan::shard::Shard::parse(v, env.shard_index.as_deref()))
-            .transpose()?;
-        let exit_code_when_nothing_to_do = args
-            .exit_code_when_nothing_to_do
-            .map(|c| {
-                in_range(
-                    "--exit-code-when-nothing-to-do",
-                    c,
-                    1..=255,
-                    " (99 pairs with BashOperator skip_on_exit_code=99)",
-                )
-            })
-            .transpose()?
-            .map(|c| c as i32);
-        let source_no_sign = args.source_no_sign || source.bucket() == BINANCE_BUCKET;
+        let sides = ResolvedSides::resolve(sides, &source)?;
+        let (selection, shard) = resolve_selection(selection, env)?;
+        let tuning = ResolvedTuning::resolve(tuning)?;
+        let governor = ResolvedGovernor::resolve(governor)?;
+        let output = ResolvedOutput::resolve(output)?;
         Ok(Self {
             source,
             dest,
-            source_endpoint,
-            dest_endpoint,
-            source_profile: args.source_profile.clone(),
-            dest_profile: args.dest_profile.clone(),
-            strategy,
-            require_checksum: args.require_checksum,
+            source_endpoint: sides.source_endpoint,
+            dest_endpoint: sides.dest_endpoint,
+            source_profile: sides.source_profile,
+            dest_profile: sides.dest_profile,
+            strategy: sides.strategy,
+            require_checksum: tuning.require_checksum,
             selection,
-            batch_size,
-            workers,
-            attempts,
-            retry_count,
-            batch_timeout: (batch_timeout > 0).then(|| Duration::from_secs(batch_timeout as u64)),
-            grace: Duration::from_secs(grace as u64),
-            max_memory_bytes: max_memory_mb as u64 * 1_000_000,
-            max_cpu_avg_pct: args.max_cpu_pct as f32,
-            adaptive_workers: !args.fixed_workers,
-            folder_copies_allowed: !args.no_folder_copies,
-            sampling: !args.no_sampling,
-            sla_baseline_seconds_per_100: args.sla_baseline_seconds,
-            fail_on: args.fail_on.map(|f| match f {
-                FailOnArg::Warning => crate::report::sla::Status::Warning,
-                FailOnArg::Critical => crate::report::sla::Status::Critical,
-            }),
-            metrics_file: args.metrics_file.clone(),
-            history: args.history.clone(),
-            source_manifest: args.source_manifest.clone(),
-            max_local_bytes: args.max_local_bytes,
+            batch_size: tuning.batch_size,
+            workers: tuning.workers,
+            attempts: tuning.attempts,
+            retry_count: tuning.retry_count,
+            batch_timeout: tuning.batch_timeout,
+            grace: tuning.grace,
+            max_memory_bytes: governor.max_memory_bytes,
+            max_cpu_avg_pct: governor.max_cpu_avg_pct,
+            adaptive_workers: governor.adaptive_workers,
+            folder_copies_allowed: tuning.folder_copies_allowed,
+            sampling: governor.sampling,
+            sla_baseline_seconds_per_100: governor.sla_baseline_seconds_per_100,
+            fail_on: governor.fail_on,
+            metrics_file: output.metrics_file,
+            history: output.history,
+            source_manifest: source_manifest.clone(),
+            max_local_bytes: tuning.max_local_bytes,
             shard,
-            summary_line: args.summary_line,
-            exit_code_when_nothing_to_do,
+            summary_line: output.summary_line,
+            exit_code_when_nothing_to_do: output.exit_code_when_nothing_to_do,
             quiet: false,
             progress_interval: 30,
-            dry_run: args.dry_run,
-            write_commands: args.write_commands.clone(),
-            report,
-            s5cmd_explicit: args.s5cmd.clone(),
+            dry_run: output.dry_run,
+            write_commands: output.write_commands,
+            report: output.report,
+            s5cmd_explicit: tuning.s5cmd,
             s5cmd_env: env.lakesync_s5cmd.as_ref().map(PathBuf::from),
-            source_no_sign,
-            temp_dir: args.temp_dir.clone(),
+            source_no_sign: sides.source_no_sign,
+            temp_dir: tuning.temp_dir,
         })
     }
 
@@ -431,6 +314,313 @@ impl Settings {
     }
 }
 
+/// The sides, resolved: endpoints, profiles, signing, and the copy strategy they allow.
+struct ResolvedSides {
+    source_endpoint: Option<Endpoint>,
+    dest_endpoint: Option<Endpoint>,
+    source_profile: Option<String>,
+    dest_profile: Option<String>,
+    source_no_sign: bool,
+    strategy: Strategy,
+}
+
+impl ResolvedSides {
+    fn resolve(args: &SidesArgs, source: &S3Url) -> Result<Self, Error> {
+        let SidesArgs {
+            endpoint_url,
+            source_endpoint,
+            dest_endpoint,
+            source_profile,
+            dest_profile,
+            source_no_sign,
+            mode,
+        } = args;
+        let endpoint_of = |flag: &str, v: &Option<String>| {
+            v.as_deref()
+                .filter(|s| !s.is_empty())
+                .map(|v| Endpoint::parse(flag, v))
+                .transpose()
+        };
+        let both = endpoint_of("--endpoint-url", endpoint_url)?;
+        let source_endpoint = endpoint_of("--source-endpoint", source_endpoint)?.or(both.clone());
+        let dest_endpoint = endpoint_of("--dest-endpoint", dest_endpoint)?.or(both);
+        for (flag, p) in [
+            ("--source-profile", source_profile),
+            ("--dest-profile", dest_profile),
+        ] {
+            if let Some(p) = p
+                && (p.is_empty() || p.chars().any(|c| c.is_whitespace() || c.is_control()))
+            {
+                return Err(Error::usage(
+                    format!("invalid {flag} value {p:?}: not a profile name"),
+                    "name a profile from ~/.aws/credentials, e.g. --dest-profile lake-writer",
+                ));
+            }
+        }
+        // A server-side copy is one CopyObject on the destination's endpoint and credentials:
+        // only possible when the source is reachable the same way.
+        let same_side = source_endpoint == dest_endpoint
+            && (source_profile.is_none() || source_profile == dest_profile);
+        let strategy = match mode {
+            ModeArg::Staged => Strategy::Staged,
+            ModeArg::Auto if same_side => Strategy::DirectWithFallback,
+            ModeArg::Auto => Strategy::Staged,
+            ModeArg::Direct if same_side => Strategy::Direct,
+            ModeArg::Direct => {
+                return Err(Error::usage(
+                    "--mode direct needs the source and destination on the same endpoint and credentials, \
+                     but --source-endpoint/--source-profile and --dest-endpoint/--dest-profile differ",
+                    "use --mode auto or --mode staged to copy between endpoints",
+                ));
+            }
+        };
+        Ok(Self {
+            source_endpoint,
+            dest_endpoint,
+            source_profile: source_profile.clone(),
+            dest_profile: dest_profile.clone(),
+            source_no_sign: *source_no_sign || source.bucket() == BINANCE_BUCKET,
+            strategy,
+        })
+    }
+}
+
+fn resolve_selection(
+    args: &SelectionArgs,
+    env: &Env,
+) -> Result<(Option<Selection>, Option<Shard>), Error> {
+    let SelectionArgs {
+        market,
+        period,
+        data_types,
+        symbols,
+        intervals,
+        start,
+        end,
+        shard,
+    } = args;
+    let selection = Selection::from_flags(&SelectionFlags {
+        market: market.clone(),
+        period: period.clone(),
+        data_types: data_types.clone(),
+        symbols: symbols.clone(),
+        intervals: intervals.clone(),
+        start: start.clone(),
+        end: end.clone(),
+    })?;
+    let shard = shard
+        .as_deref()
+        .map(|v| Shard::parse(v, env.shard_index.as_deref()))
+        .transpose()?;
+    Ok((selection, shard))
+}
+
+/// The tuning flags, range-checked.
+struct ResolvedTuning {
+    batch_size: usize,
+    workers: u32,
+    attempts: u32,
+    retry_count: u32,
+    batch_timeout: Option<Duration>,
+    grace: Duration,
+    folder_copies_allowed: bool,
+    require_checksum: bool,
+    max_local_bytes: Option<u64>,
+    temp_dir: Option<PathBuf>,
+    s5cmd: Option<PathBuf>,
+}
+
+impl ResolvedTuning {
+    fn resolve(args: &TuningArgs) -> Result<Self, Error> {
+        let TuningArgs {
+            batch_size,
+            workers,
+            attempts,
+            retry_count,
+            batch_timeout,
+            grace_seconds,
+            no_folder_copies,
+            require_checksum,
+            max_local_bytes,
+            temp_dir,
+            s5cmd,
+        } = args;
+        let batch_size = in_range(
+            "--batch-size",
+            *batch_size,
+            BATCH_SIZE_RANGE,
+            " (spec 2.2.2; 100-200 is the sweet spot)",
+        )? as usize;
+        let workers = in_range(
+            "--workers",
+            *workers,
+            WORKERS_RANGE,
+            " (spec 2.2.2; 8-16 suits most workloads)",
+        )? as u32;
+        let attempts = in_range("--attempts", *attempts, 1..=10, "")? as u32;
+        let retry_count = in_range("--retry-count", *retry_count, 0..=20, "")? as u32;
+        let batch_timeout = in_range(
+            "--batch-timeout",
+            *batch_timeout,
+            0..=7 * 24 * 3600,
+            " seconds (0 turns the watchdog off)",
+        )?;
+        let grace = in_range("--grace-seconds", *grace_seconds, 0..=3600, "")?;
+        if let Some(dir) = temp_dir
+            && dir.as_os_str().is_empty()
+        {
+            return Err(Error::usage(
+                "invalid --temp-dir value \"\": empty path",
+                "pass an existing writable folder, or leave --temp-dir out",
+            ));
+        }
+        if *max_local_bytes == Some(0) {
+            return Err(Error::usage(
+                "invalid --max-local-bytes value 0: nothing could be staged",
+                "pass a byte count at least as large as the largest object, or leave it out",
+            ));
+        }
+        Ok(Self {
+            batch_size,
+            workers,
+            attempts,
+            retry_count,
+            batch_timeout: (batch_timeout > 0).then(|| Duration::from_secs(batch_timeout as u64)),
+            grace: Duration::from_secs(grace as u64),
+            folder_copies_allowed: !no_folder_copies,
+            require_checksum: *require_checksum,
+            max_local_bytes: *max_local_bytes,
+            temp_dir: temp_dir.clone(),
+            s5cmd: s5cmd.clone(),
+        })
+    }
+}
+
+/// The governor's ceilings and the SLA settings.
+struct ResolvedGovernor {
+    max_memory_bytes: u64,
+    max_cpu_avg_pct: f32,
+    adaptive_workers: bool,
+    sampling: bool,
+    sla_baseline_seconds_per_100: Option<f64>,
+    fail_on: Option<Status>,
+}
+
+impl ResolvedGovernor {
+    fn resolve(args: &GovernorArgs) -> Result<Self, Error> {
+        let GovernorArgs {
+            max_memory_mb,
+            max_cpu_pct,
+            fixed_workers,
+            no_sampling,
+            sla_baseline_seconds,
+            fail_on,
+        } = args;
+        let max_memory_mb = in_range(
+            "--max-memory-mb",
+            *max_memory_mb,
+            16..=1_000_000,
+            " (spec: 500 MB for lakesync plus s5cmd)",
+        )?;
+        if !(*max_cpu_pct > 0.0 && *max_cpu_pct <= 100.0) {
+            return Err(Error::usage(
+                format!("invalid --max-cpu-pct value {max_cpu_pct}: allowed above 0 up to 100"),
+                "pass a percentage of the whole machine, e.g. --max-cpu-pct 25 (the spec's average ceiling)",
+            ));
+        }
+        if let Some(b) = sla_baseline_seconds
+            && !(*b > 0.0 && b.is_finite())
+        {
+            return Err(Error::usage(
+                format!(
+                    "invalid --sla-baseline-seconds value {b}: must be a positive number of seconds"
+                ),
+                "pass the expected seconds per 100-file batch, e.g. --sla-baseline-seconds 1.5",
+            ));
+        }
+        Ok(Self {
+            max_memory_bytes: max_memory_mb as u64 * 1_000_000,
+            max_cpu_avg_pct: *max_cpu_pct as f32,
+            adaptive_workers: !fixed_workers,
+            sampling: !no_sampling,
+            sla_baseline_seconds_per_100: *sla_baseline_seconds,
+            fail_on: fail_on.map(|f| match f {
+                FailOnArg::Warning => Status::Warning,
+                FailOnArg::Critical => Status::Critical,
+            }),
+        })
+    }
+}
+
+/// Where the run's outputs go; every file path's folder must exist before any work.
+struct ResolvedOutput {
+    dry_run: bool,
+    write_commands: Option<PathBuf>,
+    report: Option<ReportTarget>,
+    metrics_file: Option<PathBuf>,
+    history: Option<PathBuf>,
+    summary_line: bool,
+    exit_code_when_nothing_to_do: Option<i32>,
+}
+
+impl ResolvedOutput {
+    fn resolve(args: &OutputArgs) -> Result<Self, Error> {
+        let OutputArgs {
+            dry_run,
+            write_commands,
+            report,
+            metrics_file,
+            history,
+            summary_line,
+            exit_code_when_nothing_to_do,
+        } = args;
+        for (flag, p) in [("--metrics-file", metrics_file), ("--history", history)] {
+            if let Some(p) = p {
+                folder_exists(flag, p, "create the folder first")?;
+            }
+        }
+        let report = match report.as_deref() {
+            None => None,
+            Some("-") => Some(ReportTarget::Stdout),
+            Some("") => {
+                return Err(Error::usage(
+                    "invalid --report value \"\": empty path",
+                    "pass --report PATH to write a file, or --report - for stdout",
+                ));
+            }
+            Some(p) => {
+                let p = PathBuf::from(p);
+                folder_exists(
+                    "--report",
+                    &p,
+                    "create the folder first, or pass --report - to print the report on stdout",
+                )?;
+                Some(ReportTarget::File(p))
+            }
+        };
+        let exit_code_when_nothing_to_do = exit_code_when_nothing_to_do
+            .map(|c| {
+                in_range(
+                    "--exit-code-when-nothing-to-do",
+                    c,
+                    1..=255,
+                    " (99 pairs with BashOperator skip_on_exit_code=99)",
+                )
+            })
+            .transpose()?
+            .map(|c| c as i32);
+        Ok(Self {
+            dry_run: *dry_run,
+            write_commands: write_commands.clone(),
+            report,
+            metrics_file: metrics_file.clone(),
+            history: history.clone(),
+            summary_line: *summary_line,
+            exit_code_when_nothing_to_do,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -452,7 +642,7 @@ mod tests {
         }
     }
 
-    fn resolve(extra: &[&str]) -> Result<Settings, UsageError> {
+    fn resolve(extra: &[&str]) -> Result<Settings, Error> {
         Settings::resolve(&args(extra), &Env::default())
     }
 
@@ -492,9 +682,9 @@ mod tests {
             ("--grace-seconds", "-1"),
         ] {
             let err = resolve(&[flag, value]).unwrap_err();
-            assert!(err.message.contains(flag), "{err:?}");
-            assert!(err.message.contains(value), "{err:?}");
-            assert!(err.hint.contains(flag), "{err:?}");
+            assert!(err.message().contains(flag), "{err:?}");
+            assert!(err.message().contains(value), "{err:?}");
+            assert!(err.hint().contains(flag), "{err:?}");
         }
         assert_eq!(resolve(&["--batch-size", "1000"]).unwrap().batch_size, 1000);
         assert_eq!(resolve(&["--workers", "50"]).unwrap().workers, 50);
@@ -505,7 +695,7 @@ mod tests {
         let mut a = args(&[]);
         a.dest = "s3://src/mirror".into();
         let err = Settings::resolve(&a, &Env::default()).unwrap_err();
-        assert!(err.message.contains("overlap"), "{err:?}");
+        assert!(err.message().contains("overlap"), "{err:?}");
         a.source = "s3://dst/a/b".into();
         a.dest = "s3://dst/a".into();
         assert!(Settings::resolve(&a, &Env::default()).is_err());
@@ -530,7 +720,7 @@ mod tests {
             "http://user:pw@host:1",
         ] {
             let err = Endpoint::parse("--endpoint-url", bad).unwrap_err();
-            assert!(err.message.contains(bad), "{err:?}");
+            assert!(err.message().contains(bad), "{err:?}");
         }
     }
 
@@ -561,7 +751,7 @@ mod tests {
         let mut direct = two.to_vec();
         direct.extend(["--mode", "direct"]);
         let err = resolve(&direct).unwrap_err();
-        assert!(err.message.contains("--mode direct"), "{err:?}");
+        assert!(err.message().contains("--mode direct"), "{err:?}");
         // --dest-endpoint overrides --endpoint-url for one side only.
         let s = resolve(&[
             "--endpoint-url",
@@ -594,6 +784,6 @@ mod tests {
     #[test]
     fn selection_errors_surface() {
         let err = resolve(&["--market", "moon"]).unwrap_err();
-        assert!(err.message.contains("moon"), "{err:?}");
+        assert!(err.message().contains("moon"), "{err:?}");
     }
 }

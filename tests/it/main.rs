@@ -8,6 +8,7 @@ mod common;
 mod support;
 
 mod airflow_e2e;
+mod closed_pipe;
 mod config;
 mod fault_proxy_selftest;
 mod faults;
@@ -16,6 +17,7 @@ mod governor;
 mod hostile_keys;
 mod html_report;
 mod reliability;
+mod report_fields;
 mod shards;
 mod sync_direct;
 mod sync_staged;

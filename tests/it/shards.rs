@@ -61,6 +61,11 @@ fn four_shards_partition_the_plan_and_their_reports_merge() {
     assert_eq!(m["totals"]["validated"], source.len() as u64);
     assert_eq!(m["shards"].as_array().unwrap().len(), 4);
     assert_eq!(m["merged_from"], 4);
+    // The merge keeps every field the README documents, in the shards' reports and its own.
+    let shard0: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&paths[0]).unwrap()).unwrap();
+    crate::report_fields::assert_documented_fields(&shard0, false);
+    crate::report_fields::assert_documented_fields(&m, true);
 
     // Run shard 0 again: nothing to do, and it can say so with its own exit code.
     let again = Sync::new(&moto)

@@ -1,0 +1,56 @@
+//! `lakesync plan`: a dry run whose output is the plan view (what would be copied and
+//! skipped, and why, by archive folder) as a table or JSON on stdout.
+
+use std::sync::{Arc, Mutex};
+
+use crate::cli::{FormatArg, PlanArgs};
+use crate::commands::{Ui, install_signals, output, runtime, settings};
+use crate::error::Error;
+use crate::plan::view::PlanGroups;
+use crate::report::Report;
+
+pub fn run(args: &PlanArgs, ui: Ui) -> Result<i32, Error> {
+    let mut settings = settings(&args.sync, ui)?;
+    let rt = runtime()?;
+    settings.dry_run = true;
+    let groups = Arc::new(Mutex::new(PlanGroups::default()));
+    let report = rt.block_on(async {
+        super::sync::run_with(&settings, install_signals()?, Some(groups.clone())).await
+    })?;
+    if let Some(e) = &report.error {
+        crate::error::eprint(&e.message, &e.hint);
+        return Ok(report.exit_code);
+    }
+    let (start, end) = settings
+        .selection
+        .as_ref()
+        .map_or((None, None), |s| s.date_range());
+    let g = groups
+        .lock()
+        .map_err(|_| Error::internal("the plan was not readable"))?;
+    let text = match args.format {
+        FormatArg::Text => g.render_table(start, end).into_bytes(),
+        FormatArg::Json => output::json(&plan_json(&g, &report, start, end))?,
+    };
+    // A closed stdout (`| head`) ends the table quietly; the summary still goes to stderr.
+    output::stdout(&text)?;
+    if !ui.quiet {
+        eprint!("{}", report.human_summary());
+    }
+    Ok(report.exit_code)
+}
+
+/// The plan view as JSON, with what was planned from where.
+fn plan_json(
+    groups: &PlanGroups,
+    report: &Report,
+    start: Option<jiff::civil::Date>,
+    end: Option<jiff::civil::Date>,
+) -> serde_json::Value {
+    let mut j = groups.to_json(start, end);
+    j["source"] = serde_json::json!(report.source);
+    j["dest"] = serde_json::json!(report.dest);
+    j["selection"] = serde_json::json!(report.selection);
+    j["batches"] = serde_json::json!(report.totals.batches);
+    j
+}

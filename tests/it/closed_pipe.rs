@@ -1,0 +1,59 @@
+//! A closed stdout is a quiet end (issue 15 item 3): every command that writes data on
+//! stdout exits as it would have, with nothing on stderr about the pipe and no panic, when
+//! the reader is gone (`lakesync completions bash | head -c 20`).
+
+use std::process::{Command, Stdio};
+
+use crate::common::{lakesync_bin, s5cmd_bin, seeded, sync_to_lake, test_env};
+
+/// Run lakesync with stdout a pipe whose reading end is already closed, so its first write
+/// fails with EPIPE (Rust ignores SIGPIPE: the write returns BrokenPipe).
+fn with_closed_stdout(args: &[&str]) -> (i32, String) {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let out = Command::new(lakesync_bin())
+        .args(args)
+        .envs(test_env())
+        .env("LAKESYNC_S5CMD", s5cmd_bin())
+        .env_remove("S3_ENDPOINT_URL")
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .expect("cannot run lakesync");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn every_stdout_writer_ends_quietly_on_a_closed_pipe() {
+    let (moto, _dir) = seeded(3, false);
+    let state = tempfile::tempdir().unwrap();
+    let history = state.path().join("history.jsonl");
+    let history = history.to_str().unwrap();
+    let sync = sync_to_lake(&moto, &["--history", history, "--summary-line", "-q"]);
+    let mut plan = sync_to_lake(&moto, &["--format", "json", "-q"]);
+    plan[0] = "plan";
+    // The sync first: it writes the history the report commands read.
+    let cases: Vec<Vec<&str>> = vec![
+        sync,
+        vec!["--version"],
+        vec!["man"],
+        vec!["completions", "bash"],
+        vec!["completions", "zsh"],
+        vec!["completions", "fish"],
+        plan,
+        vec!["report", history],
+        vec!["report", history, "--format", "json"],
+    ];
+    for args in cases {
+        let (code, stderr) = with_closed_stdout(&args);
+        assert_eq!(code, 0, "lakesync {args:?} exited {code}:\n{stderr}");
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("error:"),
+            "lakesync {args:?} complained about the closed pipe:\n{stderr}"
+        );
+    }
+}
