@@ -5,8 +5,10 @@
 //! listing is still running. An empty prefix ("no object found") is an empty listing; any
 //! other error ends the stream with a [`ListError`].
 
+pub mod discover;
 pub mod listing;
 pub mod manifest;
+pub mod multi;
 pub mod sides;
 
 use std::ffi::OsString;
