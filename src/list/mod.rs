@@ -9,6 +9,7 @@ pub mod discover;
 pub mod listing;
 pub mod manifest;
 pub mod multi;
+pub mod paired;
 pub mod sides;
 
 use std::ffi::OsString;
