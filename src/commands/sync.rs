@@ -27,7 +27,7 @@ use tokio::sync::mpsc;
 
 use crate::error::EnvError;
 use crate::list::Lister;
-use crate::list::listing::Listing;
+use crate::list::paired::{DEFAULT_GROUP_LINES, DEFAULT_IN_FLIGHT};
 use crate::list::sides::Sides;
 use crate::os::progress::{Planned, Progress, Snapshot};
 use crate::os::resources::Sampler;
@@ -45,6 +45,7 @@ use crate::run::outcome::Failure;
 use crate::run::staged::{STAGED_MAX_WORKERS, StagedConfig};
 use crate::s5cmd::ErrorClass;
 use crate::settings::Settings;
+use crate::validate::narrow::{CopiedPrefixes, PrefixesListing};
 use crate::validate::{Check, Spill, merge_checks};
 
 use planner::Planner;
@@ -154,7 +155,8 @@ pub async fn run_with(
     if !settings.dry_run && driver.spill.count() > 0 && state.error.is_none() && !state.interrupted
     {
         let lister = sides.lister(&sides.dest_globals);
-        for event in validate(settings, lister, driver.spill).await? {
+        let prefixes = driver.copied_prefixes.prefixes();
+        for event in validate(settings, lister, driver.spill, prefixes, workdir.path()).await? {
             driver.state.handle(event);
         }
     }
@@ -246,6 +248,8 @@ struct Driver<'a> {
     workers: u32,
     spill: Spill,
     spill_error: Option<std::io::Error>,
+    /// Validation lists the folders of what was copied, narrowed to the copied keys' span.
+    copied_prefixes: CopiedPrefixes,
     commands_out: Option<std::io::BufWriter<std::fs::File>>,
     /// Server-side copies of finished batches, to tell running batches' progress apart.
     direct_done: u64,
@@ -312,6 +316,7 @@ impl<'a> Driver<'a> {
             controller,
             spill,
             spill_error: None,
+            copied_prefixes: CopiedPrefixes::default(),
             commands_out,
             direct_done: 0,
         })
@@ -460,6 +465,7 @@ impl<'a> Driver<'a> {
             tracing::warn!(batch = out.index, line = %line, "s5cmd printed a line that is not the expected JSON");
         }
         for &i in &out.copied {
+            self.copied_prefixes.push(&batch.items[i].object.key);
             if self.spill_error.is_none()
                 && let Err(e) = self.spill.push(&batch.items[i].object)
             {
@@ -517,14 +523,17 @@ impl<'a> Driver<'a> {
 }
 
 /// List the destination afresh and check every object this run copied (spilled in key
-/// order) against it.
+/// order) against it. `prefixes` are the narrowed prefixes of the copied objects
+/// ([`CopiedPrefixes`]), listed many per `s5cmd run`.
 async fn validate(
     settings: &Settings,
     dest_lister: Lister,
     spill: Spill,
+    prefixes: Vec<String>,
+    workdir: &Path,
 ) -> Result<Vec<RunEvent<'static>>, EnvError> {
-    let prefixes = settings.prefixes();
-    let listings = RunEvent::Listings(prefixes.len() as u64);
+    let listings = RunEvent::Listings(prefixes.len().div_ceil(DEFAULT_GROUP_LINES) as u64);
+    let list_dir = workdir.to_path_buf();
     let dest = settings.dest.clone();
     let source = settings.source.clone();
     let handle = Handle::current();
@@ -535,7 +544,15 @@ async fn validate(
         )
     })?;
     let checked = tokio::task::spawn_blocking(move || {
-        let listing = Listing::new(handle, dest_lister, dest.clone(), &prefixes);
+        let listing = PrefixesListing::new(
+            &handle,
+            dest_lister,
+            dest.clone(),
+            prefixes,
+            DEFAULT_IN_FLIGHT,
+            DEFAULT_GROUP_LINES,
+            list_dir,
+        );
         let err = listing.error.clone();
         let mut ok = 0u64;
         let mut bad = Vec::new();

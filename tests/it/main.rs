@@ -15,6 +15,7 @@ mod folder_copies;
 mod governor;
 mod hostile_keys;
 mod html_report;
+mod listing_scale;
 mod reliability;
 mod shards;
 mod sync_direct;
