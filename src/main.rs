@@ -132,6 +132,18 @@ fn run_plan(args: &PlanArgs, ui: Ui) -> ExitCode {
         .selection
         .as_ref()
         .map_or((None, None), |s| s.date_range());
+    // How the selection's open folders would be listed (discovery + the cost choice).
+    let listing = rt.block_on(async {
+        let interrupt = lakesync::os::signals::Interrupt::never();
+        lakesync::commands::plan::listing_choices(&settings, &interrupt).await
+    });
+    let listing = match listing {
+        Ok(l) => Some(l),
+        Err(e) => {
+            eprintln!("warning: {}\nhint: {}", e.message, e.hint);
+            None
+        }
+    };
     let Ok(g) = groups.lock() else {
         return fail(exit_codes::INTERNAL, "the plan was not readable", "");
     };
@@ -143,12 +155,28 @@ fn run_plan(args: &PlanArgs, ui: Ui) -> ExitCode {
             j["dest"] = serde_json::json!(report.dest);
             j["selection"] = serde_json::json!(report.selection);
             j["batches"] = serde_json::json!(report.totals.batches);
+            if let Some((choices, counts)) = &listing
+                && !choices.is_empty()
+            {
+                j["listing"] = serde_json::json!({
+                    "discovery_requests": counts.requests,
+                    "folders": choices,
+                });
+            }
             serde_json::to_string_pretty(&j).unwrap_or_default() + "\n"
         }
     };
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
     if !ui.quiet {
+        if let Some((choices, counts)) = &listing
+            && !choices.is_empty()
+        {
+            eprintln!("listing ({} discovery requests):", counts.requests);
+            for c in choices {
+                eprintln!("  {c}");
+            }
+        }
         eprint!("{}", report.human_summary());
     }
     ExitCode::from(report.exit_code as u8)

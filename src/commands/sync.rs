@@ -338,6 +338,8 @@ impl<'a> Driver<'a> {
         let mut inflight: Inflight = VecDeque::new();
         let mut waiting: Option<Batch> = None;
         let mut input_open = true;
+        // Start of the current stretch with at least one batch copying.
+        let mut busy_since: Option<Instant> = None;
         loop {
             while inflight.len() < DEPTH
                 && !self.state.interrupted
@@ -367,10 +369,11 @@ impl<'a> Driver<'a> {
                     self.write_commands(&batch);
                     continue;
                 }
-                if inflight.is_empty()
-                    && let Some(s) = &self.sampler
-                {
-                    s.take_window();
+                if inflight.is_empty() {
+                    busy_since.get_or_insert_with(Instant::now);
+                    if let Some(s) = &self.sampler {
+                        s.take_window();
+                    }
                 }
                 let per_process = if split && !alone {
                     self.workers.div_ceil(2)
@@ -382,7 +385,13 @@ impl<'a> Driver<'a> {
             let Some((next, _)) = inflight.pop_front() else {
                 break;
             };
-            match self.wait_for(next).await {
+            let joined = self.wait_for(next).await;
+            if inflight.is_empty()
+                && let Some(t) = busy_since.take()
+            {
+                self.state.handle(RunEvent::Copying(t.elapsed()));
+            }
+            match joined {
                 Ok((batch, out)) => self.batch_finished(&batch, out),
                 Err(e) => {
                     self.state.handle(RunEvent::Stopped(RunFailure {
@@ -554,6 +563,7 @@ async fn validate(
             list_dir,
         );
         let err = listing.error.clone();
+        let counts = listing.counts.clone();
         let mut ok = 0u64;
         let mut bad = Vec::new();
         merge_checks(expected, listing, |o, c| match c {
@@ -567,9 +577,10 @@ async fn validate(
             }),
         });
         let e = err.borrow_mut().take();
+        let listed = RunEvent::ValidationListed(*counts.borrow());
         match e {
-            Some(e) => RunEvent::ValidationFailed(e),
-            None => RunEvent::Validated { ok, bad },
+            Some(e) => [listed, RunEvent::ValidationFailed(e)],
+            None => [listed, RunEvent::Validated { ok, bad }],
         }
     })
     .await
@@ -579,7 +590,8 @@ async fn validate(
             "this is a bug: please report it",
         )
     })?;
-    Ok(vec![listings, checked])
+    let [listed, checked] = checked;
+    Ok(vec![listings, listed, checked])
 }
 
 /// User + system CPU seconds of this process (threads included, children excluded).

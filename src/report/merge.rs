@@ -70,13 +70,14 @@ pub fn merge(reports: &[(String, Value)], fail_on: Option<Status>) -> Result<Val
     let mut totals = Map::new();
     let mut integrity = Map::new();
     let mut by_kind = Map::new();
+    let mut listing = Map::new();
     let mut reasons = Map::new();
     let mut batches = Vec::new();
     let mut failures = Vec::new();
     let mut shards = Vec::new();
     let mut modes: Vec<&str> = Vec::new();
     let (mut started, mut finished) = (String::new(), String::new());
-    let (mut duration, mut listing, mut copy_seconds) = (0.0f64, 0.0f64, 0.0f64);
+    let (mut duration, mut listing_seconds, mut copy_seconds) = (0.0f64, 0.0f64, 0.0f64);
     let (mut s5cmd_ops, mut processes, mut local_bytes, mut unparsed, mut failures_omitted) =
         (0u64, 0u64, 0u64, 0u64, 0u64);
     let (mut rss, mut child_rss, mut total_rss, mut cpu_peak) = (0u64, 0u64, 0u64, 0.0f64);
@@ -101,6 +102,10 @@ pub fn merge(reports: &[(String, Value)], fail_on: Option<Status>) -> Result<Val
         }
         if let Some(t) = r.pointer("/operations/by_kind").and_then(Value::as_object) {
             add_numbers(&mut by_kind, t);
+        }
+        if let Some(t) = r.get("listing").and_then(Value::as_object) {
+            // Shards list at the same time: their in-flight peaks add up like the rest.
+            add_numbers(&mut listing, t);
         }
         if let Some(t) = r.pointer("/plan/reasons").and_then(Value::as_object) {
             add_numbers(&mut reasons, t);
@@ -142,7 +147,7 @@ pub fn merge(reports: &[(String, Value)], fail_on: Option<Status>) -> Result<Val
             finished = s("finished_at");
         }
         duration = duration.max(num(r, &["duration_seconds"]));
-        listing = listing.max(num(r, &["plan", "listing_seconds"]));
+        listing_seconds = listing_seconds.max(num(r, &["plan", "listing_seconds"]));
         copy_seconds = copy_seconds.max(num(r, &["throughput", "copy_seconds"]));
         s5cmd_ops += num(r, &["operations", "s5cmd_ops"]) as u64;
         processes += num(r, &["operations", "s5cmd_processes"]) as u64;
@@ -278,7 +283,8 @@ pub fn merge(reports: &[(String, Value)], fail_on: Option<Status>) -> Result<Val
         "settings": settings,
         "totals": totals,
         "integrity": integrity,
-        "plan": { "reasons": reasons, "prefixes": first.pointer("/plan/prefixes"), "listing_seconds": round3(listing) },
+        "plan": { "reasons": reasons, "prefixes": first.pointer("/plan/prefixes"), "listing_seconds": round3(listing_seconds) },
+        "listing": listing,
         "operations": {
             "by_kind": by_kind,
             "s5cmd_ops": s5cmd_ops,

@@ -321,4 +321,107 @@ async fn both_sides_in_groups_where_symbols_appear_or_vanish() {
         .await
         .unwrap();
     assert_eq!(found["data/spot/daily/klines/"], ["AAA", "BBB", "DDD"]);
+
+    // `lakesync plan` shows the choice made from those counts.
+    let moto_url = moto.url.clone();
+    let run = tokio::task::spawn_blocking(move || {
+        crate::common::lakesync(&[
+            "plan",
+            "--endpoint-url",
+            &moto_url,
+            "--source",
+            "s3://src",
+            "--dest",
+            "s3://dst/lake",
+            "--market",
+            "spot",
+            "--period",
+            "daily",
+            "--data-type",
+            "klines",
+            "--interval",
+            "1m",
+            "--start",
+            "2024-01-01",
+            "--end",
+            "2024-01-31",
+            "--format",
+            "json",
+        ])
+    })
+    .await
+    .unwrap();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let j: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let folder = &j["listing"]["folders"][0];
+    assert_eq!(folder["folder"], "data/spot/daily/klines/");
+    assert_eq!(folder["symbols"], 3);
+    assert_eq!(folder["narrowed_prefixes"], 3);
+    assert_eq!(folder["choice"], "narrowed");
+    assert_eq!(j["listing"]["discovery_requests"], 1);
+    assert!(
+        run.stderr
+            .contains("data/spot/daily/klines/: 3 symbols, narrowed"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// The report says what listing cost per side, and validation lists only the span of what
+/// was copied: two new days in a folder of forty lists two keys, not forty-two.
+#[test]
+fn the_report_counts_listing_per_side_and_validation_lists_only_what_was_copied() {
+    let moto = Moto::start();
+    moto.make_bucket("src");
+    moto.make_bucket("dst");
+    let old: Vec<String> = (1..=40)
+        .map(|d| {
+            let day = jiff::civil::date(2023, 1, 1) + jiff::Span::new().days(d);
+            kline("spot", "AAA", &day.to_string())
+        })
+        .collect();
+    let new: Vec<String> = ["2024-01-01", "2024-01-02"]
+        .iter()
+        .map(|d| kline("spot", "AAA", d))
+        .collect();
+    let src_tree = tempfile::tempdir().unwrap();
+    let dst_tree = tempfile::tempdir().unwrap();
+    write_tree(src_tree.path(), &[old.clone(), new.clone()].concat());
+    write_tree(dst_tree.path(), &old);
+    moto.upload_dir(src_tree.path(), "src", "");
+    moto.upload_dir(dst_tree.path(), "dst", "");
+    let run = crate::common::lakesync(&[
+        "sync",
+        "--endpoint-url",
+        &moto.url,
+        "--source",
+        "s3://src",
+        "--dest",
+        "s3://dst",
+        "--market",
+        "spot",
+        "--period",
+        "daily",
+        "--data-type",
+        "klines",
+        "--interval",
+        "1m",
+        "--symbols",
+        "AAA",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let r = run.report();
+    assert_eq!(r["totals"]["copied"], 2, "{}", r["totals"]);
+    assert_eq!(r["totals"]["validated"], 2);
+    let l = &r["listing"];
+    assert_eq!(l["source"]["prefixes"], 1, "{l}");
+    assert_eq!(l["source"]["keys"], 42);
+    assert_eq!(l["source"]["requests"], 1);
+    assert_eq!(l["dest"]["keys"], 40);
+    assert_eq!(l["validation"]["keys"], 2, "only the copied span: {l}");
+    assert_eq!(l["validation"]["prefixes"], 1);
+    assert_eq!(l["validation"]["processes"], 1);
+    assert!(l["in_flight_max"].as_u64().unwrap() >= 2);
+    let copy = r["throughput"]["copy_seconds"].as_f64().unwrap();
+    assert!(copy > 0.0 && copy <= r["duration_seconds"].as_f64().unwrap());
 }
