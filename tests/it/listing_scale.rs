@@ -42,7 +42,6 @@ fn selection(market: Option<&str>, symbols: &[&str], start: &str, end: &str) -> 
         symbols: symbols.iter().map(|s| (*s).to_owned()).collect(),
         start: Some(start.into()),
         end: Some(end.into()),
-        ..SelectionFlags::default()
     })
     .expect("valid")
     .expect("given")
