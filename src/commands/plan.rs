@@ -1,13 +1,23 @@
 //! `lakesync plan`: a dry run whose output is the plan view (what would be copied and
-//! skipped, and why, by archive folder) as a table or JSON on stdout.
+//! skipped, and why, by archive folder) as a table or JSON on stdout, with how the
+//! selection would be listed: for every data-type folder whose symbols the selection leaves
+//! open, the symbols discovery finds and whether one whole listing or narrowed prefixes is
+//! cheaper ([`crate::list::discover::choose`]).
 
 use std::sync::{Arc, Mutex};
 
 use crate::cli::{FormatArg, PlanArgs};
 use crate::commands::{Ui, install_signals, output, runtime, settings};
 use crate::error::Error;
+use crate::list::discover::{self, FolderChoice};
+use crate::list::multi::ListCounts;
+use crate::list::paired::DEFAULT_IN_FLIGHT;
+use crate::list::sides::Sides;
+use crate::os::signals::Interrupt;
+use crate::os::workdir::make_workdir;
 use crate::plan::view::PlanGroups;
 use crate::report::Report;
+use crate::settings::Settings;
 
 pub fn run(args: &PlanArgs, ui: Ui) -> Result<i32, Error> {
     let mut settings = settings(&args.sync, ui)?;
@@ -25,16 +35,40 @@ pub fn run(args: &PlanArgs, ui: Ui) -> Result<i32, Error> {
         .selection
         .as_ref()
         .map_or((None, None), |s| s.date_range());
+    // How the selection's open folders would be listed (discovery + the cost choice).
+    let listing = match rt.block_on(listing_choices(&settings, &Interrupt::never())) {
+        Ok(l) => Some(l),
+        Err(e) => {
+            eprintln!("warning: {}\nhint: {}", e.message(), e.hint());
+            None
+        }
+    };
+    let listing = listing.filter(|(choices, _)| !choices.is_empty());
     let g = groups
         .lock()
         .map_err(|_| Error::internal("the plan was not readable"))?;
     let text = match args.format {
         FormatArg::Text => g.render_table(start, end).into_bytes(),
-        FormatArg::Json => output::json(&plan_json(&g, &report, start, end))?,
+        FormatArg::Json => {
+            let mut j = plan_json(&g, &report, start, end);
+            if let Some((choices, counts)) = &listing {
+                j["listing"] = serde_json::json!({
+                    "discovery_requests": counts.requests,
+                    "folders": choices,
+                });
+            }
+            output::json(&j)?
+        }
     };
     // A closed stdout (`| head`) ends the table quietly; the summary still goes to stderr.
     output::stdout(&text)?;
     if !ui.quiet {
+        if let Some((choices, counts)) = &listing {
+            eprintln!("listing ({} discovery requests):", counts.requests);
+            for c in choices {
+                eprintln!("  {c}");
+            }
+        }
         eprint!("{}", report.human_summary());
     }
     Ok(report.exit_code)
@@ -53,4 +87,31 @@ fn plan_json(
     j["selection"] = serde_json::json!(report.selection);
     j["batches"] = serde_json::json!(report.totals.batches);
     j
+}
+
+/// The listing choices of the selection, and what discovery cost. Empty when there is
+/// nothing to discover (no selection, `--symbols` given, or a source manifest).
+pub async fn listing_choices(
+    settings: &Settings,
+    interrupt: &Interrupt,
+) -> Result<(Vec<FolderChoice>, ListCounts), Error> {
+    let Some(sel) = &settings.selection else {
+        return Ok(Default::default());
+    };
+    if settings.source_manifest.is_some() || sel.open_folders().is_empty() {
+        return Ok(Default::default());
+    }
+    let sides = Sides::prepare(settings, interrupt).await?;
+    let workdir = make_workdir(settings.temp_dir.as_deref())?;
+    let lister = sides.lister(&sides.source_globals);
+    let (found, counts) = discover::discover(
+        &lister,
+        &settings.source,
+        sel,
+        DEFAULT_IN_FLIGHT,
+        workdir.path(),
+    )
+    .await
+    .map_err(|e| Error::env(format!("symbol discovery: {e}"), e.hint()))?;
+    Ok((discover::choose(sel, &found), counts))
 }

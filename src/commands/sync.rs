@@ -27,7 +27,7 @@ use tokio::sync::mpsc;
 
 use crate::error::Error;
 use crate::list::Lister;
-use crate::list::listing::Listing;
+use crate::list::paired::{DEFAULT_GROUP_LINES, DEFAULT_IN_FLIGHT};
 use crate::list::sides::Sides;
 use crate::os::progress::{Planned, Progress, Snapshot};
 use crate::os::resources::Sampler;
@@ -45,6 +45,7 @@ use crate::run::outcome::Failure;
 use crate::run::staged::{STAGED_MAX_WORKERS, StagedConfig};
 use crate::s5cmd::ErrorClass;
 use crate::settings::Settings;
+use crate::validate::narrow::{CopiedPrefixes, PrefixesListing};
 use crate::validate::{Check, Spill, merge_checks};
 
 use planner::Planner;
@@ -154,7 +155,8 @@ pub async fn run_with(
     if !settings.dry_run && driver.spill.count() > 0 && state.error.is_none() && !state.interrupted
     {
         let lister = sides.lister(&sides.dest_globals);
-        for event in validate(settings, lister, driver.spill).await? {
+        let prefixes = driver.copied_prefixes.prefixes();
+        for event in validate(settings, lister, driver.spill, prefixes, workdir.path()).await? {
             driver.state.handle(event);
         }
     }
@@ -246,6 +248,8 @@ struct Driver<'a> {
     workers: u32,
     spill: Spill,
     spill_error: Option<std::io::Error>,
+    /// Validation lists the folders of what was copied, narrowed to the copied keys' span.
+    copied_prefixes: CopiedPrefixes,
     commands_out: Option<std::io::BufWriter<std::fs::File>>,
     /// Server-side copies of finished batches, to tell running batches' progress apart.
     direct_done: u64,
@@ -312,6 +316,7 @@ impl<'a> Driver<'a> {
             controller,
             spill,
             spill_error: None,
+            copied_prefixes: CopiedPrefixes::default(),
             commands_out,
             direct_done: 0,
         })
@@ -333,6 +338,8 @@ impl<'a> Driver<'a> {
         let mut inflight: Inflight = VecDeque::new();
         let mut waiting: Option<Batch> = None;
         let mut input_open = true;
+        // Start of the current stretch with at least one batch copying.
+        let mut busy_since: Option<Instant> = None;
         loop {
             while inflight.len() < DEPTH
                 && !self.state.interrupted
@@ -362,10 +369,11 @@ impl<'a> Driver<'a> {
                     self.write_commands(&batch);
                     continue;
                 }
-                if inflight.is_empty()
-                    && let Some(s) = &self.sampler
-                {
-                    s.take_window();
+                if inflight.is_empty() {
+                    busy_since.get_or_insert_with(Instant::now);
+                    if let Some(s) = &self.sampler {
+                        s.take_window();
+                    }
                 }
                 let per_process = if split && !alone {
                     self.workers.div_ceil(2)
@@ -377,7 +385,13 @@ impl<'a> Driver<'a> {
             let Some((next, _)) = inflight.pop_front() else {
                 break;
             };
-            match self.wait_for(next).await {
+            let joined = self.wait_for(next).await;
+            if inflight.is_empty()
+                && let Some(t) = busy_since.take()
+            {
+                self.state.handle(RunEvent::Copying(t.elapsed()));
+            }
+            match joined {
                 Ok((batch, out)) => self.batch_finished(&batch, out),
                 Err(e) => {
                     self.state.handle(RunEvent::Stopped(RunFailure {
@@ -460,6 +474,7 @@ impl<'a> Driver<'a> {
             tracing::warn!(batch = out.index, line = %line, "s5cmd printed a line that is not the expected JSON");
         }
         for &i in &out.copied {
+            self.copied_prefixes.push(&batch.items[i].object.key);
             if self.spill_error.is_none()
                 && let Err(e) = self.spill.push(&batch.items[i].object)
             {
@@ -517,14 +532,17 @@ impl<'a> Driver<'a> {
 }
 
 /// List the destination afresh and check every object this run copied (spilled in key
-/// order) against it.
+/// order) against it. `prefixes` are the narrowed prefixes of the copied objects
+/// ([`CopiedPrefixes`]), listed many per `s5cmd run`.
 async fn validate(
     settings: &Settings,
     dest_lister: Lister,
     spill: Spill,
+    prefixes: Vec<String>,
+    workdir: &Path,
 ) -> Result<Vec<RunEvent<'static>>, Error> {
-    let prefixes = settings.prefixes();
-    let listings = RunEvent::Listings(prefixes.len() as u64);
+    let listings = RunEvent::Listings(prefixes.len().div_ceil(DEFAULT_GROUP_LINES) as u64);
+    let list_dir = workdir.to_path_buf();
     let dest = settings.dest.clone();
     let source = settings.source.clone();
     let handle = Handle::current();
@@ -535,8 +553,17 @@ async fn validate(
         )
     })?;
     let checked = tokio::task::spawn_blocking(move || {
-        let listing = Listing::new(handle, dest_lister, dest.clone(), &prefixes);
+        let listing = PrefixesListing::new(
+            &handle,
+            dest_lister,
+            dest.clone(),
+            prefixes,
+            DEFAULT_IN_FLIGHT,
+            DEFAULT_GROUP_LINES,
+            list_dir,
+        );
         let err = listing.error.clone();
+        let counts = listing.counts.clone();
         let mut ok = 0u64;
         let mut bad = Vec::new();
         merge_checks(expected, listing, |o, c| match c {
@@ -550,9 +577,10 @@ async fn validate(
             }),
         });
         let e = err.borrow_mut().take();
+        let listed = RunEvent::ValidationListed(*counts.borrow());
         match e {
-            Some(e) => RunEvent::ValidationFailed(e),
-            None => RunEvent::Validated { ok, bad },
+            Some(e) => [listed, RunEvent::ValidationFailed(e)],
+            None => [listed, RunEvent::Validated { ok, bad }],
         }
     })
     .await
@@ -562,7 +590,8 @@ async fn validate(
             "this is a bug: please report it",
         )
     })?;
-    Ok(vec![listings, checked])
+    let [listed, checked] = checked;
+    Ok(vec![listings, listed, checked])
 }
 
 /// User + system CPU seconds of this process (threads included, children excluded).

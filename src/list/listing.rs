@@ -15,11 +15,12 @@ use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
 use crate::list::manifest::ManifestListing;
+use crate::list::multi::{ListCounts, PAGE_KEYS};
 use crate::list::{ListError, Listed, Lister, Object};
 use crate::s3url::S3Url;
 
 /// Listings started ahead of the one being consumed (each is one s5cmd process).
-const LISTING_PREFETCH: usize = 2;
+pub const LISTING_PREFETCH: usize = 2;
 const LISTING_CHANNEL: usize = 4096;
 
 /// The concatenated listing of several prefixes of one folder, in key order, keys relative
@@ -32,7 +33,14 @@ pub struct Listing {
     started: VecDeque<mpsc::Receiver<Listed>>,
     pub error: Rc<RefCell<Option<ListError>>>,
     listed: Rc<Cell<u64>>,
+    /// What this listing cost so far (one process and at least one request per prefix).
+    pub counts: CountSlot,
+    /// Keys listed under the prefix being consumed.
+    current_keys: u64,
 }
+
+/// Where a listing's costs add up while its stream moves through the merge.
+pub type CountSlot = Rc<RefCell<ListCounts>>;
 
 impl Listing {
     pub fn new(handle: Handle, lister: Lister, folder: S3Url, prefixes: &[String]) -> Self {
@@ -44,6 +52,8 @@ impl Listing {
             started: VecDeque::new(),
             error: Rc::default(),
             listed: Rc::default(),
+            counts: Rc::default(),
+            current_keys: 0,
         };
         l.top_up();
         l
@@ -82,6 +92,7 @@ impl Iterator for Listing {
                     };
                     o.key = rel.to_string();
                     self.listed.set(self.listed.get() + 1);
+                    self.current_keys += 1;
                     return Some(o);
                 }
                 Some(Err(e)) => {
@@ -90,6 +101,13 @@ impl Iterator for Listing {
                 }
                 None => {
                     self.started.pop_front();
+                    let keys = std::mem::take(&mut self.current_keys);
+                    *self.counts.borrow_mut() += ListCounts {
+                        requests: keys.div_ceil(PAGE_KEYS).max(1),
+                        keys,
+                        prefixes: 1,
+                        processes: 1,
+                    };
                     self.top_up();
                 }
             }
@@ -104,14 +122,18 @@ pub type ErrorSlot = Rc<RefCell<Option<ListError>>>;
 pub struct SideListing {
     objects: Box<dyn Iterator<Item = Object>>,
     error: ErrorSlot,
+    /// None for a manifest (nothing is listed).
+    counts: Option<CountSlot>,
 }
 
 impl SideListing {
     pub fn live(l: Listing) -> Self {
         let error = l.error.clone();
+        let counts = Some(l.counts.clone());
         Self {
             objects: Box::new(l),
             error,
+            counts,
         }
     }
 
@@ -120,6 +142,7 @@ impl SideListing {
         Self {
             objects: Box::new(m),
             error,
+            counts: None,
         }
     }
 }
@@ -143,9 +166,33 @@ pub struct PlanListings {
 pub struct ListingErrors {
     source: ErrorSlot,
     dest: ErrorSlot,
+    source_counts: Option<CountSlot>,
+    dest_counts: Option<CountSlot>,
+}
+
+/// Where both sides' listing costs add up, readable after the merge is done.
+#[derive(Clone, Default)]
+pub struct ListingCosts {
+    source: Option<CountSlot>,
+    dest: Option<CountSlot>,
+}
+
+impl ListingCosts {
+    /// What each side's listing cost so far: (source, destination).
+    pub fn read(&self) -> (ListCounts, ListCounts) {
+        let get = |c: &Option<CountSlot>| c.as_ref().map(|c| *c.borrow()).unwrap_or_default();
+        (get(&self.source), get(&self.dest))
+    }
 }
 
 impl ListingErrors {
+    pub fn costs(&self) -> ListingCosts {
+        ListingCosts {
+            source: self.source_counts.clone(),
+            dest: self.dest_counts.clone(),
+        }
+    }
+
     /// The first failure seen (the destination's first: a decision against a truncated
     /// destination listing would copy what is already there).
     pub fn take(&self) -> Option<ListError> {
@@ -193,6 +240,8 @@ impl PlanListings {
         let errors = ListingErrors {
             source: self.source.error.clone(),
             dest: self.dest.error.clone(),
+            source_counts: self.source.counts.clone(),
+            dest_counts: self.dest.counts.clone(),
         };
         (self.source, self.dest, errors)
     }

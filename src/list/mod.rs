@@ -5,8 +5,11 @@
 //! listing is still running. An empty prefix ("no object found") is an empty listing; any
 //! other error ends the stream with a [`ListError`].
 
+pub mod discover;
 pub mod listing;
 pub mod manifest;
+pub mod multi;
+pub mod paired;
 pub mod sides;
 
 use std::ffi::OsString;

@@ -1,10 +1,18 @@
 //! Deterministic sharding of a plan over N workers (e.g. Airflow mapped tasks).
 //!
-//! An object belongs to shard `fnv1a64(key) % N`, where `key` is its destination key with a
-//! trailing `.CHECKSUM` removed, so a zip and its CHECKSUM always share a shard. FNV-1a
-//! (64-bit, offset basis 0xcbf29ce484222325, prime 0x100000001b3) over the key's UTF-8
-//! bytes is fixed by definition: the assignment is stable across versions, machines and
-//! listing orders, and does not depend on which other objects exist.
+//! An object belongs to shard `fnv1a64(unit) % N`, where `unit` is the archive folder that
+//! holds it: `data/{market}/{period}/{type}/{SYMBOL}/{interval}/` for kline types,
+//! `data/{market}/{period}/{type}/{SYMBOL}/` for the others (its key relative to the source
+//! folder, i.e. the archive root). So a zip and its CHECKSUM always share a shard, and a
+//! shard can list only its own (symbol, interval) prefixes: N shards together list about
+//! what one unsharded run lists. A key outside the archive's layout is its own unit (its
+//! key with a trailing `.CHECKSUM` removed). FNV-1a (64-bit, offset basis
+//! 0xcbf29ce484222325, prime 0x100000001b3) over the unit's UTF-8 bytes is fixed by
+//! definition: the assignment is stable across versions, machines, destinations and listing
+//! orders, and does not depend on which other objects exist.
+//!
+//! Before 0.2 the unit was each object's destination key (zip and CHECKSUM together): the
+//! membership of every object changed with the folder rule.
 
 use crate::error::Error;
 
@@ -72,11 +80,66 @@ impl Shard {
         Ok(Self { index, count })
     }
 
-    /// Whether this shard owns the object with destination key `dest_key`.
-    pub fn owns(&self, dest_key: &str) -> bool {
-        let base = dest_key.strip_suffix(".CHECKSUM").unwrap_or(dest_key);
-        fnv1a64(base.as_bytes()) % u64::from(self.count) == u64::from(self.index)
+    /// Whether this shard owns the object with key `rel_key` (relative to the source
+    /// folder, e.g. "data/spot/daily/klines/BTCUSDT/1m/BTCUSDT-1m-2024-01-01.zip").
+    pub fn owns(&self, rel_key: &str) -> bool {
+        self.owns_unit(unit_of(rel_key))
     }
+
+    fn owns_unit(&self, unit: &str) -> bool {
+        fnv1a64(unit.as_bytes()) % u64::from(self.count) == u64::from(self.index)
+    }
+
+    /// Whether this shard lists a key prefix (relative to the source folder): `Some(owned)`
+    /// when every key under the prefix is in one unit, `None` when the prefix spans several
+    /// units (it must be listed and its keys filtered with [`Shard::owns`]).
+    pub fn owns_prefix(&self, rel_prefix: &str) -> Option<bool> {
+        prefix_unit(rel_prefix).map(|u| self.owns_unit(u))
+    }
+}
+
+/// Segments of a unit folder below `data/`: market (1 or 2 segments: `futures/um`), period,
+/// type, symbol, and the interval for kline types.
+fn unit_len(segments: &[&str]) -> Option<usize> {
+    let market = match segments.first()? {
+        &"futures" => 2,
+        _ => 1,
+    };
+    // period, type, symbol
+    let data_type = segments.get(market + 1)?;
+    let len = market + 3 + usize::from(crate::select::archive::has_interval(data_type));
+    Some(len)
+}
+
+/// The unit folder of a key (with its trailing `/`), or the key without `.CHECKSUM` when
+/// it is not in the archive's layout.
+pub fn unit_of(rel_key: &str) -> &str {
+    let base = rel_key.strip_suffix(".CHECKSUM").unwrap_or(rel_key);
+    let Some(below) = base.strip_prefix("data/") else {
+        return base;
+    };
+    let segments: Vec<&str> = below.split('/').collect();
+    match unit_len(&segments) {
+        // The unit must be followed by a file name: more segments than the unit has.
+        Some(n) if segments.len() > n && segments[..n].iter().all(|s| !s.is_empty()) => {
+            let len = "data/".len() + segments[..n].iter().map(|s| s.len() + 1).sum::<usize>();
+            base.get(..len).unwrap_or(base)
+        }
+        _ => base,
+    }
+}
+
+/// The unit a prefix lies in, when it lies in one: the prefix reaches at least the unit
+/// folder's closing `/`.
+fn prefix_unit(rel_prefix: &str) -> Option<&str> {
+    let below = rel_prefix.strip_prefix("data/")?;
+    let segments: Vec<&str> = below.split('/').collect();
+    let n = unit_len(&segments)?;
+    // With n complete segments the split has at least n + 1 parts (the last may be "").
+    (segments.len() > n && segments[..n].iter().all(|s| !s.is_empty())).then(|| {
+        let len = "data/".len() + segments[..n].iter().map(|s| s.len() + 1).sum::<usize>();
+        rel_prefix.get(..len).unwrap_or(rel_prefix)
+    })
 }
 
 #[cfg(test)]
@@ -97,91 +160,159 @@ mod tests {
         }
     }
 
+    fn owner(key: &str, n: u32) -> u32 {
+        (0..n)
+            .find(|&i| Shard { index: i, count: n }.owns(key))
+            .unwrap()
+    }
+
     #[test]
     fn known_hashes_never_change() {
         // FNV-1a 64 test vectors, and fixed assignments that must stay stable across versions.
         assert_eq!(fnv1a64(b""), 0xcbf29ce484222325);
         assert_eq!(fnv1a64(b"a"), 0xaf63dc4c8601ec8c);
         assert_eq!(fnv1a64(b"foobar"), 0x85944171f73967e8);
-        // Fixed assignments (computed independently with a Python FNV-1a): if these change,
-        // every user's shards move.
-        let owner = |key: &str, n: u32| {
-            (0..n)
-                .find(|&i| Shard { index: i, count: n }.owns(key))
-                .unwrap()
-        };
+        // Fixed assignments (FNV-1a of the unit folder computed independently with Python):
+        // if these change, every user's shards move.
+        let kl = "data/spot/daily/klines/BTCUSDT/1m/";
+        assert_eq!(fnv1a64(kl.as_bytes()), 14_489_520_901_160_584_209);
         assert_eq!(
-            owner(
-                "lake/data/spot/daily/klines/BTCUSDT/1m/BTCUSDT-1m-2024-01-01.zip",
-                4
-            ),
-            3
+            owner(&format!("{kl}BTCUSDT-1m-2024-01-01.zip"), 11),
+            FIXED[0]
         );
         assert_eq!(
-            owner(
+            owner(&format!("{kl}BTCUSDT-1m-2024-01-02.zip"), 11),
+            FIXED[0]
+        );
+        let fr = "data/futures/um/monthly/fundingRate/BTCUSDT/";
+        assert_eq!(
+            owner(&format!("{fr}BTCUSDT-fundingRate-2024-01.zip"), 11),
+            FIXED[1]
+        );
+        assert_eq!(
+            owner(&format!("{fr}BTCUSDT-fundingRate-2024-01.zip.CHECKSUM"), 11),
+            FIXED[1]
+        );
+        assert_eq!(owner("odd/key.zip", 11), FIXED[2]);
+    }
+
+    /// fnv1a64(unit) % 11 for the units above, from Python:
+    /// `h=0xcbf29ce484222325; for b in s.encode(): h=((h^b)*0x100000001b3)%2**64`.
+    const FIXED: [u32; 3] = [7, 5, 2];
+
+    #[test]
+    fn units_are_symbol_interval_folders() {
+        for (key, unit) in [
+            (
                 "data/spot/daily/klines/BTCUSDT/1m/BTCUSDT-1m-2024-01-01.zip",
-                7
+                "data/spot/daily/klines/BTCUSDT/1m/",
             ),
-            6
-        );
-        assert_eq!(
-            owner(
-                "data/spot/daily/klines/BTCUSDT/1m/BTCUSDT-1m-2024-01-02.zip",
-                7
+            (
+                "data/spot/daily/klines/BTCUSDT/1m/BTCUSDT-1m-2024-01-01.zip.CHECKSUM",
+                "data/spot/daily/klines/BTCUSDT/1m/",
             ),
-            1
-        );
-        assert_eq!(
-            owner(
-                "data/futures/um/monthly/fundingRate/BTCUSDT/BTCUSDT-fundingRate-2024-01.zip",
-                7
+            (
+                "data/futures/um/daily/markPriceKlines/BTCUSDT/1h/BTCUSDT-1h-2024-01-01.zip",
+                "data/futures/um/daily/markPriceKlines/BTCUSDT/1h/",
             ),
-            0
-        );
-        assert_eq!(
-            owner(
-                "data/futures/um/monthly/fundingRate/BTCUSDT/BTCUSDT-fundingRate-2024-01.zip.CHECKSUM",
-                7
+            (
+                "data/futures/cm/daily/aggTrades/BTCUSD_PERP/BTCUSD_PERP-aggTrades-2024-01-01.zip",
+                "data/futures/cm/daily/aggTrades/BTCUSD_PERP/",
             ),
-            0
-        );
+            (
+                "data/option/daily/BVOLIndex/BTCBVOLUSDT/BTCBVOLUSDT-BVOLIndex-2024-01-01.zip",
+                "data/option/daily/BVOLIndex/BTCBVOLUSDT/",
+            ),
+            // Outside the layout: the key itself.
+            (
+                "data/spot/daily/klines/BTCUSDT/x.zip",
+                "data/spot/daily/klines/BTCUSDT/x.zip",
+            ),
+            (
+                "data/futures/um/daily/klines//1m/a.zip",
+                "data/futures/um/daily/klines//1m/a.zip",
+            ),
+            ("notes/readme.zip.CHECKSUM", "notes/readme.zip"),
+            ("data/", "data/"),
+            ("", ""),
+        ] {
+            assert_eq!(unit_of(key), unit, "{key}");
+        }
+        let s = Shard { index: 0, count: 3 };
+        assert_eq!(s.owns_prefix("data/spot/daily/klines/"), None);
+        assert_eq!(s.owns_prefix("data/spot/daily/klines/BTCUSDT/"), None);
+        assert_eq!(s.owns_prefix("data/spot/daily/klines/BTCUSDT/1m"), None);
+        assert_eq!(s.owns_prefix(""), None);
+        for p in [
+            "data/spot/daily/klines/BTCUSDT/1m/",
+            "data/spot/daily/klines/BTCUSDT/1m/BTCUSDT-1m-2024-01-",
+            "data/spot/daily/trades/BTCUSDT/BTCUSDT-trades-2024-0",
+        ] {
+            let unit = unit_of(&format!("{p}X.zip")).to_owned();
+            assert_eq!(
+                s.owns_prefix(p),
+                Some(s.owns(&format!("{unit}Y.zip"))),
+                "{p}"
+            );
+        }
     }
 
     #[test]
-    fn shards_partition_any_plan_and_keep_zip_with_checksum() {
-        // Property: for several N, every key has exactly one owner (disjoint, complete).
-        let keys: Vec<String> = (0..2000)
-            .flat_map(|i| {
-                let z = format!(
-                    "data/spot/daily/trades/S{}/S-trades-2024-01-{:02}.zip",
-                    i % 37,
-                    i % 28 + 1
-                );
-                [z.clone(), format!("{z}.CHECKSUM"), format!("odd key {i} ü")]
+    fn shards_partition_any_plan_by_unit_and_keep_zip_with_checksum() {
+        // Property: for several N, every key has exactly one owner (disjoint, complete), a
+        // unit's keys all share it, and a prefix inside a unit goes where its keys go.
+        let mut units = Vec::new();
+        for i in 0..500 {
+            for iv in ["1m", "1h", "1d"] {
+                units.push(format!("data/spot/daily/klines/S{i}USDT/{iv}/"));
+            }
+            units.push(format!("data/futures/um/daily/aggTrades/S{i}USDT/"));
+        }
+        let keys: Vec<(usize, String)> = units
+            .iter()
+            .enumerate()
+            .flat_map(|(u, unit)| {
+                (1..=3).flat_map(move |d| {
+                    let z = format!("{unit}X-2024-01-{d:02}.zip");
+                    [(u, z.clone()), (u, format!("{z}.CHECKSUM"))]
+                })
             })
+            .chain((0..300).map(|i| (usize::MAX, format!("odd key {i} ü"))))
             .collect();
         for n in [1u32, 2, 3, 4, 7, 16, 100] {
-            let mut per = vec![0usize; n as usize];
-            for k in &keys {
-                let owners: Vec<u32> = (0..n)
-                    .filter(|&i| Shard { index: i, count: n }.owns(k))
-                    .collect();
+            let shard = |i| Shard { index: i, count: n };
+            let mut unit_owner = vec![None; units.len()];
+            let mut units_per = vec![0usize; n as usize];
+            for (u, k) in &keys {
+                let owners: Vec<u32> = (0..n).filter(|&i| shard(i).owns(k)).collect();
                 assert_eq!(owners.len(), 1, "{k} in {owners:?} of {n}");
-                per[owners[0] as usize] += 1;
+                let o = owners[0];
                 if let Some(zip) = k.strip_suffix(".CHECKSUM") {
-                    assert!(
-                        Shard {
-                            index: owners[0],
-                            count: n
+                    assert!(shard(o).owns(zip));
+                }
+                if let Some(slot) = unit_owner.get_mut(*u) {
+                    match *slot {
+                        None => {
+                            *slot = Some(o);
+                            units_per[o as usize] += 1;
+                            let unit = &units[*u];
+                            assert_eq!(shard(o).owns_prefix(unit), Some(true));
+                            assert_eq!(
+                                shard(o).owns_prefix(&format!("{unit}X-2024-01-0")),
+                                Some(true)
+                            );
                         }
-                        .owns(zip)
-                    );
+                        Some(prev) => assert_eq!(prev, o, "{k}: unit split over shards"),
+                    }
                 }
             }
-            assert_eq!(per.iter().sum::<usize>(), keys.len());
+            assert_eq!(units_per.iter().sum::<usize>(), units.len());
             if n > 1 && n < 20 {
-                let (min, max) = (per.iter().min().unwrap(), per.iter().max().unwrap());
-                assert!(*min * 2 > *max, "unbalanced for {n}: {per:?}");
+                let (min, max) = (
+                    units_per.iter().min().unwrap(),
+                    units_per.iter().max().unwrap(),
+                );
+                assert!(*min * 2 > *max, "unbalanced for {n}: {units_per:?}");
             }
         }
     }

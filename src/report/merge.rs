@@ -160,6 +160,7 @@ impl Fold {
         acc.integrity = Integrity::default();
         acc.plan.reasons.clear();
         acc.plan.listing_seconds = 0.0;
+        acc.listing = Default::default();
         acc.operations = Default::default();
         acc.batches.clear();
         acc.failures.clear();
@@ -209,6 +210,7 @@ impl Fold {
             totals,
             integrity,
             plan,
+            listing,
             operations,
             throughput,
             batches,
@@ -246,6 +248,7 @@ impl Fold {
             *acc.plan.reasons.entry(reason).or_default() += n;
         }
         acc.plan.listing_seconds = acc.plan.listing_seconds.max(plan.listing_seconds);
+        add_listing(&mut acc.listing, &listing);
         add_operations(&mut acc.operations, &operations);
         acc.throughput.copy_seconds = acc.throughput.copy_seconds.max(throughput.copy_seconds);
         self.batch_shards
@@ -317,6 +320,22 @@ impl Fold {
             shards: self.shards,
         }
     }
+}
+
+/// Listing costs add up; shards list at the same time, so their in-flight peaks add up too.
+fn add_listing(acc: &mut crate::report::ListingReport, l: &crate::report::ListingReport) {
+    let crate::report::ListingReport {
+        discovery,
+        source,
+        dest,
+        validation,
+        in_flight_max,
+    } = l;
+    acc.discovery += *discovery;
+    acc.source += *source;
+    acc.dest += *dest;
+    acc.validation += *validation;
+    acc.in_flight_max += in_flight_max;
 }
 
 /// The SLA of the whole, as a single run would be judged.

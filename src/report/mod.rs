@@ -51,6 +51,7 @@ pub struct Report {
     pub totals: Totals,
     pub integrity: Integrity,
     pub plan: PlanSummary,
+    pub listing: ListingReport,
     pub operations: Operations,
     pub throughput: Throughput,
     pub batches: Vec<BatchReport>,
@@ -142,6 +143,21 @@ pub struct PlanSummary {
     pub listing_seconds: f64,
 }
 
+/// What listing cost, per stage and side. LIST requests count one per page of up to 1,000
+/// entries of each listed prefix (at least one), as S3 bills them.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ListingReport {
+    /// Delimiter listings that found the symbol folders.
+    pub discovery: crate::list::multi::ListCounts,
+    /// The planning listings of the source and the destination.
+    pub source: crate::list::multi::ListCounts,
+    pub dest: crate::list::multi::ListCounts,
+    /// The destination listing that validated the copies.
+    pub validation: crate::list::multi::ListCounts,
+    /// The most listings (`ls` lines) in flight at once while planning.
+    pub in_flight_max: u64,
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Operations {
     /// Object operations by kind: copy (server-side), download, stat, verify, upload, cleanup.
@@ -167,7 +183,8 @@ pub struct Operations {
 pub struct Throughput {
     pub files_per_s: f64,
     pub bytes_per_s: f64,
-    /// Seconds spent running batches (excludes listing/planning that ran before the first batch).
+    /// Wall seconds during which at least one batch was copying (batches overlap, so this
+    /// is not their sum; listing before the first batch is not in it).
     pub copy_seconds: f64,
 }
 

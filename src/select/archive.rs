@@ -203,6 +203,21 @@ pub fn interval_valid_for(market: Market, interval: &str) -> bool {
     INTERVALS.contains(&interval) && (interval != "1s" || market == Market::Spot)
 }
 
+/// The delivery date of a delivery contract, from its `_YYMMDD` suffix (`BTCUSDT_240329`,
+/// `BTCUSD_240628`): its daily files end on that day. None for perpetuals and spot symbols
+/// (`BTCUSDT`, `BTCUSD_PERP`) and for suffixes that are not a real date
+/// (`ICPUSDT_SETTLED`, `X_999999`).
+pub fn delivery_date(symbol: &str) -> Option<Date> {
+    let (_, tail) = symbol.rsplit_once('_')?;
+    if tail.len() != 6 || !tail.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let yy: i16 = tail.get(0..2)?.parse().ok()?;
+    let mm: i8 = tail.get(2..4)?.parse().ok()?;
+    let dd: i8 = tail.get(4..6)?.parse().ok()?;
+    Date::new(2000 + yy, mm, dd).ok()
+}
+
 /// The date at the end of an archive file name: a day for daily files, a month for monthly.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FileDate {
@@ -519,6 +534,27 @@ mod tests {
             "BTCUSDT-1m-２０２４-01-01.zip",
         ] {
             assert_eq!(file_date(name), None, "{name:?}");
+        }
+    }
+
+    #[test]
+    fn delivery_dates_come_from_the_yymmdd_suffix() {
+        let d = |y, m, day| Some(Date::new(y, m, day).unwrap());
+        assert_eq!(delivery_date("BTCUSDT_240329"), d(2024, 3, 29));
+        assert_eq!(delivery_date("BTCUSD_201225"), d(2020, 12, 25));
+        for none in [
+            "BTCUSDT",
+            "BTCUSD_PERP",
+            "ICPUSDT_SETTLED",
+            "CVCUSDTSETTLED",
+            "X_999999",
+            "X_240230",
+            "X_24032",
+            "X_2403290",
+            "_",
+            "",
+        ] {
+            assert_eq!(delivery_date(none), None, "{none}");
         }
     }
 }

@@ -38,6 +38,10 @@ pub struct SelectionFlags {
     pub end: Option<String>,
 }
 
+/// Symbol folders found by discovery: data-type folder ("data/spot/daily/klines/") ->
+/// the symbols found in it, sorted.
+pub type Discovered = std::collections::BTreeMap<String, Vec<String>>;
+
 /// A validated selection. `None` in a component means "every value" of it.
 #[derive(Clone, Debug)]
 pub struct Selection {
@@ -161,6 +165,28 @@ impl Selection {
     /// is a prefix of another (so the concatenation of their sorted listings is sorted
     /// globally).
     pub fn prefixes(&self) -> Vec<String> {
+        self.prefixes_with(&Discovered::new())
+    }
+
+    /// The data-type folders whose symbols the selection leaves open (no `--symbols`), e.g.
+    /// "data/spot/daily/klines/": discovery lists them with a delimiter to find their symbol
+    /// folders. Sorted; empty when symbols are given.
+    pub fn open_folders(&self) -> Vec<String> {
+        if self.symbols.is_some() {
+            return Vec::new();
+        }
+        let set: BTreeSet<String> = self
+            .folders()
+            .map(|(m, p, t)| format!("data/{m}/{p}/{t}/"))
+            .collect();
+        set.into_iter().collect()
+    }
+
+    /// [`Selection::prefixes`] with the symbols of open folders taken from `discovered`
+    /// (folder -> symbols found there): each discovered symbol is narrowed exactly as a
+    /// symbol given with `--symbols` would be. An open folder missing from `discovered` is
+    /// listed whole.
+    pub fn prefixes_with(&self, discovered: &Discovered) -> Vec<String> {
         let bounded = match (self.start, self.end) {
             (Some(start), Some(end)) => Some((start, end)),
             _ => None,
@@ -168,13 +194,16 @@ impl Selection {
         let mut out = BTreeSet::new();
         for (market, period, data_type) in self.folders() {
             let base = format!("data/{market}/{period}/{data_type}/");
-            // Symbols are the one component we cannot enumerate: without them the data-type
-            // folder is listed and `matches` filters below it.
-            let Some(symbols) = &self.symbols else {
+            // Without given or discovered symbols the data-type folder is listed and
+            // `matches` filters below it.
+            let Some(symbols) = self.symbols.as_ref().or_else(|| discovered.get(&base)) else {
                 out.insert(base);
                 continue;
             };
             for symbol in symbols {
+                if !self.may_hold(symbol, period) {
+                    continue;
+                }
                 let symbol_dir = format!("{base}{symbol}/");
                 if !archive::has_interval(data_type) {
                     let stem = format!("{symbol}-{data_type}-");
@@ -201,6 +230,45 @@ impl Selection {
             }
         }
         without_covered(out)
+    }
+
+    /// Whether the symbol's folders can hold a file of the range: a delivery contract's
+    /// files end on its delivery date, so one delivered before `--start` (by month, for
+    /// monthly files) holds nothing in the range and is not listed.
+    pub fn may_hold(&self, symbol: &str, period: Period) -> bool {
+        let (Some(start), Some(delivered)) = (self.start, archive::delivery_date(symbol)) else {
+            return true;
+        };
+        match period {
+            Period::Daily => delivered >= start,
+            Period::Monthly => {
+                (delivered.year(), delivered.month()) >= (start.year(), start.month())
+            }
+        }
+    }
+
+    /// Whether both ends of the date range are given (only then are prefixes narrowed by
+    /// date, and a listing's size does not grow with the archive's history).
+    pub fn bounded_range(&self) -> Option<(Date, Date)> {
+        self.start.zip(self.end)
+    }
+
+    /// How many interval folders a symbol folder of `data_type` holds in the selection for
+    /// `market` (1 for types without intervals).
+    pub fn interval_folders(&self, market: Market, data_type: &str) -> usize {
+        if !archive::has_interval(data_type) {
+            return 1;
+        }
+        INTERVALS
+            .iter()
+            .filter(|iv| self.interval_selected(market, iv))
+            .count()
+    }
+
+    /// The (market, period, data type) folders in the selection, e.g. for the listing cost
+    /// choice.
+    pub fn folder_list(&self) -> Vec<(Market, Period, &'static str)> {
+        self.folders().collect()
     }
 
     /// Whether a key (relative to the archive root, e.g.
@@ -369,7 +437,10 @@ impl Selection {
         let (Some(file), None) = (segments.next(), segments.next()) else {
             return false;
         };
-        if symbol.is_empty() || !self.type_selected(market, period, data_type) {
+        if symbol.is_empty()
+            || !self.type_selected(market, period, data_type)
+            || !self.may_hold(symbol, period)
+        {
             return false;
         }
         if let Some(symbols) = &self.symbols
@@ -1109,6 +1180,140 @@ mod tests {
             assert_listable(&sel.prefixes());
             assert_matches_are_listed(&sel, SAMPLE_KEYS);
         }
+    }
+
+    fn discovered(folder: &str, symbols: &[&str]) -> Discovered {
+        Discovered::from([(folder.to_owned(), strings(symbols))])
+    }
+
+    #[test]
+    fn open_folders_are_the_data_type_folders_without_symbols() {
+        let sel = F::default()
+            .market("spot")
+            .period("daily")
+            .types(&["klines", "trades"])
+            .ok();
+        assert_eq!(
+            sel.open_folders(),
+            ["data/spot/daily/klines/", "data/spot/daily/trades/"]
+        );
+        assert!(
+            F::default()
+                .symbols(&["BTCUSDT"])
+                .ok()
+                .open_folders()
+                .is_empty()
+        );
+        // Folders the selection drops (1s has no futures klines) are not discovered.
+        let sel = F::default().types(&["klines"]).intervals(&["1s"]).ok();
+        assert_eq!(
+            sel.open_folders(),
+            ["data/spot/daily/klines/", "data/spot/monthly/klines/"]
+        );
+    }
+
+    #[test]
+    fn discovered_symbols_are_narrowed_like_given_ones() {
+        let flags = || {
+            F::default()
+                .market("spot")
+                .period("daily")
+                .types(&["klines"])
+                .intervals(&["1m"])
+                .start("2024-01-05")
+                .end("2024-01-05")
+        };
+        let open = flags().ok();
+        let found = discovered("data/spot/daily/klines/", &["AAA", "BTCUSDT"]);
+        let given = flags().symbols(&["AAA", "BTCUSDT"]).ok();
+        assert_eq!(open.prefixes_with(&found), given.prefixes());
+        assert_eq!(
+            open.prefixes_with(&found),
+            [
+                "data/spot/daily/klines/AAA/1m/AAA-1m-2024-01-05",
+                "data/spot/daily/klines/BTCUSDT/1m/BTCUSDT-1m-2024-01-05",
+            ]
+        );
+        // Undiscovered: the whole folder, as before.
+        assert_eq!(open.prefixes(), ["data/spot/daily/klines/"]);
+        // Given symbols win over discovery.
+        assert_eq!(given.prefixes_with(&found), given.prefixes());
+        // Nothing found: nothing to list in that folder.
+        let none = discovered("data/spot/daily/klines/", &[]);
+        assert!(open.prefixes_with(&none).is_empty());
+    }
+
+    #[test]
+    fn discovered_undated_symbols_list_their_interval_folders() {
+        let sel = F::default()
+            .market("futures/um")
+            .period("daily")
+            .types(&["klines", "aggTrades"])
+            .intervals(&["1h"])
+            .ok();
+        let mut found = discovered("data/futures/um/daily/klines/", &["BTCUSDT"]);
+        found.insert(
+            "data/futures/um/daily/aggTrades/".into(),
+            strings(&["ETHUSDT"]),
+        );
+        let prefixes = sel.prefixes_with(&found);
+        assert_listable(&prefixes);
+        assert_eq!(
+            prefixes,
+            [
+                "data/futures/um/daily/aggTrades/ETHUSDT/",
+                "data/futures/um/daily/klines/BTCUSDT/1h/",
+            ]
+        );
+    }
+
+    #[test]
+    fn delivery_contracts_delivered_before_the_start_are_not_listed() {
+        let flags = || {
+            F::default()
+                .market("futures/um")
+                .types(&["aggTrades"])
+                .start("2024-03-29")
+                .end("2024-04-02")
+        };
+        let sel = flags().ok();
+        let found = Discovered::from([
+            (
+                "data/futures/um/daily/aggTrades/".to_owned(),
+                strings(&[
+                    "BTCUSDT",
+                    "BTCUSDT_231229",
+                    "BTCUSDT_240328",
+                    "BTCUSDT_240329",
+                ]),
+            ),
+            (
+                "data/futures/um/monthly/aggTrades/".to_owned(),
+                strings(&["BTCUSDT_240229", "BTCUSDT_240301"]),
+            ),
+        ]);
+        assert_eq!(
+            sel.prefixes_with(&found),
+            [
+                "data/futures/um/daily/aggTrades/BTCUSDT/BTCUSDT-aggTrades-2024-0",
+                // Delivered on the start day: that day's file is in range.
+                "data/futures/um/daily/aggTrades/BTCUSDT_240329/BTCUSDT_240329-aggTrades-2024-0",
+                // Monthly goes by month: delivered in March, March's file is in range.
+                "data/futures/um/monthly/aggTrades/BTCUSDT_240301/BTCUSDT_240301-aggTrades-2024-0",
+            ]
+        );
+        // Given symbols are skipped the same way, and `matches` agrees with the listing.
+        let given = flags().symbols(&["BTCUSDT_240328"]).ok();
+        assert_eq!(
+            given.prefixes(),
+            ["data/futures/um/monthly/aggTrades/BTCUSDT_240328/BTCUSDT_240328-aggTrades-2024-0"]
+        );
+        assert!(!given.matches(
+            "data/futures/um/daily/aggTrades/BTCUSDT_240328/BTCUSDT_240328-aggTrades-2024-03-29.zip"
+        ));
+        // Without a start nothing is skipped.
+        let undated = F::default().symbols(&["BTCUSDT_231229"]).ok();
+        assert!(undated.prefixes().iter().any(|p| p.contains("_231229")));
     }
 
     #[test]

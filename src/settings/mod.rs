@@ -299,18 +299,25 @@ impl Settings {
 
     /// Key prefixes to list, relative to the source and destination folders. Sorted, and
     /// none is a prefix of another, so per-prefix listings concatenate into sorted streams.
+    ///
+    /// With `--shard`, a prefix inside one (symbol, interval) folder that another shard owns
+    /// is left out: each shard lists only its own (see [`crate::plan::shard`]).
     pub fn prefixes(&self) -> Vec<String> {
-        match &self.selection {
+        let mut prefixes = match &self.selection {
             Some(sel) => sel.prefixes(),
             None => vec![String::new()],
+        };
+        if let Some(sh) = self.shard {
+            prefixes.retain(|p| sh.owns_prefix(p) != Some(false));
         }
+        prefixes
     }
 
     /// Whether a source key (relative to the source folder) is in scope: in the selection,
     /// and owned by this run's shard.
     pub fn in_scope(&self, rel: &str) -> bool {
         self.selection.as_ref().is_none_or(|s| s.matches(rel))
-            && self.shard.is_none_or(|sh| sh.owns(&self.dest.key(rel)))
+            && self.shard.is_none_or(|sh| sh.owns(rel))
     }
 }
 
@@ -656,6 +663,58 @@ mod tests {
         assert_eq!(s.prefixes(), vec![String::new()]);
         assert!(!s.source_no_sign);
         assert_eq!(s.batch_timeout, Some(Duration::from_secs(1800)));
+    }
+
+    #[test]
+    fn shards_divide_the_narrowed_prefixes() {
+        let symbols: Vec<String> = (0..60).map(|i| format!("S{i}USDT")).collect();
+        let symbols = symbols.join(",");
+        let sel = [
+            "--market",
+            "spot",
+            "--period",
+            "daily",
+            "--data-type",
+            "klines,trades",
+            "--interval",
+            "1m,1h",
+            "--symbols",
+            &symbols,
+            "--start",
+            "2024-01-01",
+            "--end",
+            "2024-01-31",
+        ];
+        let all = resolve(&sel).unwrap().prefixes();
+        assert_eq!(all.len(), 60 * 3);
+        for n in [1, 4, 16] {
+            let mut union = Vec::new();
+            for i in 0..n {
+                let shard = format!("{i}/{n}");
+                let mut extra = sel.to_vec();
+                extra.extend(["--shard", &shard]);
+                let s = resolve(&extra).unwrap();
+                let mine = s.prefixes();
+                // Every key under an owned prefix is in scope, none under another's.
+                for p in &all {
+                    let key = format!("{p}15.zip");
+                    assert_eq!(mine.contains(p), s.in_scope(&key), "{p} in {shard}");
+                }
+                union.extend(mine);
+            }
+            union.sort();
+            assert_eq!(union, all, "{n} shards are not disjoint and complete");
+        }
+        // A prefix wider than one folder is listed by every shard and filtered by key.
+        let s = resolve(&["--market", "spot", "--period", "daily", "--shard", "1/4"]).unwrap();
+        assert_eq!(
+            s.prefixes(),
+            [
+                "data/spot/daily/aggTrades/",
+                "data/spot/daily/klines/",
+                "data/spot/daily/trades/"
+            ]
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! then merged with the destination listing: memory stays flat however many were copied.
 
 pub mod checksum;
+pub mod narrow;
 pub mod verify;
 
 use std::fs::File;

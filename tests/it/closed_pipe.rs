@@ -4,7 +4,7 @@
 
 use std::process::{Command, Stdio};
 
-use crate::common::{lakesync_bin, s5cmd_bin, seeded, sync_to_lake, test_env};
+use crate::common::{Seed, Sync, lakesync_bin, s5cmd_bin, test_env};
 
 /// Run lakesync with stdout a pipe whose reading end is already closed, so its first write
 /// fails with EPIPE (Rust ignores SIGPIPE: the write returns BrokenPipe).
@@ -29,13 +29,19 @@ fn with_closed_stdout(args: &[&str]) -> (i32, String) {
 
 #[test]
 fn every_stdout_writer_ends_quietly_on_a_closed_pipe() {
-    let (moto, _dir) = seeded(3, false);
+    let (moto, _dir) = Seed::archives(3).start();
     let state = tempfile::tempdir().unwrap();
     let history = state.path().join("history.jsonl");
     let history = history.to_str().unwrap();
-    let sync = sync_to_lake(&moto, &["--history", history, "--summary-line", "-q"]);
-    let mut plan = sync_to_lake(&moto, &["--format", "json", "-q"]);
-    plan[0] = "plan";
+    let sync_argv = Sync::new(&moto)
+        .args(["--history", history, "--summary-line", "-q"])
+        .argv();
+    let plan_argv = Sync::new(&moto)
+        .command("plan")
+        .args(["--format", "json", "-q"])
+        .argv();
+    let sync: Vec<&str> = sync_argv.iter().map(String::as_str).collect();
+    let plan: Vec<&str> = plan_argv.iter().map(String::as_str).collect();
     // The sync first: it writes the history the report commands read.
     let cases: Vec<Vec<&str>> = vec![
         sync,

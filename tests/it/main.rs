@@ -16,6 +16,7 @@ mod folder_copies;
 mod governor;
 mod hostile_keys;
 mod html_report;
+mod listing_scale;
 mod reliability;
 mod report_fields;
 mod shards;

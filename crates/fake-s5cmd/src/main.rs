@@ -2,7 +2,8 @@
 //! (`LAKESYNC_FAKE_REAL`) and adds, on demand, the failures a real server cannot produce
 //! at will. lakesync's integration tests point `--s5cmd` at it.
 //!
-//! Behaviours, chosen by environment variables, applied only to `run` invocations:
+//! Behaviours, chosen by environment variables, applied only to `run` invocations of
+//! anything but `ls` lines (a run file of `ls` lines only is passed through):
 //! - `LAKESYNC_FAKE_BEFORE_RUN="rm s3://b/k"`: run this s5cmd subcommand (with the same
 //!   global flags) first, e.g. to delete a source object between listing and copying.
 //! - `LAKESYNC_FAKE_NOISE=1`: print non-JSON lines (usage text, a truncated JSON line) on
@@ -40,6 +41,17 @@ fn main() -> ExitCode {
         // Listings, `version`, ...: pass straight through.
         return passthrough(Command::new(&real).args(&args));
     };
+    // A run file of `ls` lines only is a grouped listing, not a copy: pass it through too.
+    let listing_only = args
+        .get(run_at + 1)
+        .and_then(|f| std::fs::read_to_string(f).ok())
+        .is_some_and(|text| {
+            let mut lines = text.lines().filter(|l| !l.trim().is_empty()).peekable();
+            lines.peek().is_some() && lines.all(|l| l.starts_with("ls "))
+        });
+    if listing_only {
+        return passthrough(Command::new(&real).args(&args));
+    }
     let globals: Vec<&String> = {
         let mut g = Vec::new();
         let mut i = 0;

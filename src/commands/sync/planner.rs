@@ -6,12 +6,13 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
-use crate::list::listing::PlanListings;
+use crate::list::listing::{ListingCosts, PlanListings};
+use crate::list::multi::ListCounts;
 use crate::list::{ListError, Lister};
 use crate::os::progress::Planned;
 use crate::plan::batch::{Batch, Batcher, Item};
@@ -34,6 +35,11 @@ pub struct PlanStats {
     pub listing_seconds: f64,
     /// The merge went through both listings to their end and every batch was handed over.
     pub complete: bool,
+    /// Time spent waiting for the run to take a batch (not listing nor planning).
+    pub send_wait: Duration,
+    /// What each side's planning listing cost.
+    pub source_list: ListCounts,
+    pub dest_list: ListCounts,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -80,12 +86,23 @@ impl Planner {
     pub fn run(self, tx: mpsc::Sender<Batch>) -> (PlanStats, Option<PlanError>) {
         let started = Instant::now();
         let mut stats = PlanStats::default();
-        let error = self.plan(&tx, &mut stats).err();
-        stats.listing_seconds = started.elapsed().as_secs_f64();
+        let mut costs = ListingCosts::default();
+        let error = self.plan(&tx, &mut stats, &mut costs).err();
+        // Listing and planning, without the time the run kept the planner waiting.
+        stats.listing_seconds = started
+            .elapsed()
+            .saturating_sub(stats.send_wait)
+            .as_secs_f64();
+        (stats.source_list, stats.dest_list) = costs.read();
         (stats, error)
     }
 
-    fn plan(self, tx: &mpsc::Sender<Batch>, stats: &mut PlanStats) -> Result<(), PlanError> {
+    fn plan(
+        self,
+        tx: &mpsc::Sender<Batch>,
+        stats: &mut PlanStats,
+        costs: &mut ListingCosts,
+    ) -> Result<(), PlanError> {
         let prefixes = self.settings.prefixes();
         let (src, dst, list_errors) = PlanListings::open(
             &self.handle,
@@ -95,6 +112,7 @@ impl Planner {
             self.settings.source_manifest.as_deref(),
         )?
         .split();
+        *costs = list_errors.costs();
         let settings = &self.settings;
         let mut batcher = Batcher::new(settings.batch_size);
         // Out-of-scope objects go through the merge too, so that the folder tracker knows
@@ -113,7 +131,10 @@ impl Planner {
                 .objects
                 .fetch_add(b.items.len() as u64, Ordering::Relaxed);
             planned.bytes.fetch_add(b.bytes(), Ordering::Relaxed);
-            tx.blocking_send(b).is_ok()
+            let waited = Instant::now();
+            let sent = tx.blocking_send(b).is_ok();
+            stats.send_wait += waited.elapsed();
+            sent
         };
         let mut batch = |p: FolderPlan, stats: &mut PlanStats| -> bool {
             let full: Vec<Batch> = match p {

@@ -4,8 +4,8 @@
 use crate::os::resources::ResourceSummary;
 use crate::report::sla::{Mode as SlaMode, SlaInputs};
 use crate::report::{
-    FORMAT_VERSION, Integrity, Operations, PlanSummary, Report, ReportSettings, Throughput, Tool,
-    Totals,
+    FORMAT_VERSION, Integrity, ListingReport, Operations, PlanSummary, Report, ReportSettings,
+    Throughput, Tool, Totals,
 };
 use crate::run::execute::Strategy;
 use crate::run::governor::Limits;
@@ -98,9 +98,21 @@ impl Report {
                 prefixes,
                 listing_seconds: round3(p.listing_seconds),
             },
+            listing: ListingReport {
+                source: p.source_list,
+                dest: p.dest_list,
+                validation: state.validation_list,
+                // Each side keeps LISTING_PREFETCH listings (one process each) started.
+                in_flight_max: if p.source_list.prefixes + p.dest_list.prefixes > 0 {
+                    2 * crate::list::listing::LISTING_PREFETCH as u64
+                } else {
+                    0
+                },
+                ..ListingReport::default()
+            },
             operations,
             throughput: Throughput {
-                copy_seconds: round3(state.copy_seconds),
+                copy_seconds: round3(state.copy_wall_seconds),
                 ..Default::default()
             },
             batches: state.batches.clone(),

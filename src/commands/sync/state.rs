@@ -16,6 +16,7 @@ use crate::run::governor::Decision;
 use crate::run::outcome::{Counters, Failure};
 
 use super::planner::{PlanError, PlanStats};
+use crate::list::multi::ListCounts;
 
 /// A batch that finished, with what was seen around it.
 #[derive(Debug)]
@@ -47,6 +48,10 @@ pub enum RunEvent<'a> {
     ValidationFailed(ListError),
     /// s5cmd processes started outside batches (listings).
     Listings(u64),
+    /// What the validation listing cost.
+    ValidationListed(ListCounts),
+    /// Wall time during which at least one batch was copying (one busy stretch).
+    Copying(std::time::Duration),
     /// A signal arrived, or a batch saw s5cmd interrupted.
     Interrupted,
     /// Something outside the objects stopped the run (the first such failure is kept).
@@ -68,6 +73,10 @@ pub struct RunState {
     pub validation_ran: bool,
     /// Sum of batch wall times.
     pub copy_seconds: f64,
+    /// Wall seconds with at least one batch copying (batches overlap: not their sum).
+    pub copy_wall_seconds: f64,
+    /// What the validation listing cost.
+    pub validation_list: ListCounts,
     /// Listing processes (planning and validation).
     pub listings: u64,
     pub batches: Vec<BatchReport>,
@@ -111,6 +120,8 @@ impl RunState {
                 });
             }
             RunEvent::Listings(n) => self.listings += n,
+            RunEvent::ValidationListed(c) => self.validation_list += c,
+            RunEvent::Copying(d) => self.copy_wall_seconds += d.as_secs_f64(),
             RunEvent::Interrupted => self.interrupted = true,
             RunEvent::Stopped(f) => {
                 self.error.get_or_insert(f);
