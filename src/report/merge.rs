@@ -82,6 +82,7 @@ pub fn merge(reports: &[(String, Value)], fail_on: Option<Status>) -> Result<Val
     let (mut rss, mut child_rss, mut total_rss, mut cpu_peak) = (0u64, 0u64, 0u64, 0.0f64);
     let (mut cpu_weighted, mut samples) = (0.0f64, 0u64);
     let mut interrupted = false;
+    let mut mpu_aborted = 0u64;
     let mut worst_exit = exit_codes::OK;
     let severity = |c: i64| match c as i32 {
         exit_codes::INTERRUPTED_SIGINT | exit_codes::INTERRUPTED_SIGTERM => 4,
@@ -148,6 +149,7 @@ pub fn merge(reports: &[(String, Value)], fail_on: Option<Status>) -> Result<Val
         processes += num(r, &["operations", "s5cmd_processes"]) as u64;
         local_bytes += num(r, &["operations", "local_bytes_written"]) as u64;
         unparsed += num(r, &["operations", "unparsed_lines"]) as u64;
+        mpu_aborted += num(r, &["operations", "multipart_uploads_aborted"]) as u64;
         failures_omitted += num(r, &["failures_omitted"]) as u64;
         if let Some(res) = r.get("resources").filter(|v| v.is_object()) {
             rss = rss.max(num(res, &["rss_peak_bytes"]) as u64);
@@ -287,6 +289,7 @@ pub fn merge(reports: &[(String, Value)], fail_on: Option<Status>) -> Result<Val
             "network_transfers_per_file": ratio(transfers, attempted),
             "local_bytes_written": local_bytes,
             "unparsed_lines": unparsed,
+            "multipart_uploads_aborted": mpu_aborted,
         },
         "throughput": {
             "files_per_s": round3(t("copied") as f64 / secs),

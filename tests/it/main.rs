@@ -8,6 +8,7 @@ mod common;
 mod support;
 
 mod airflow_e2e;
+mod chaos;
 mod config;
 mod fault_proxy_selftest;
 mod faults;
@@ -15,7 +16,9 @@ mod folder_copies;
 mod governor;
 mod hostile_keys;
 mod html_report;
+mod multipart;
 mod reliability;
 mod shards;
+mod staging_space;
 mod sync_direct;
 mod sync_staged;
