@@ -157,8 +157,11 @@ struct XmlError {
     message: String,
 }
 
+/// The key and upload-id markers of the next page.
+type Markers = (String, String);
+
 /// One page of a ListMultipartUploads answer: uploads, and the markers of the next page.
-fn parse_uploads_page(xml: &str) -> Result<(Vec<Upload>, Option<(String, String)>), String> {
+fn parse_uploads_page(xml: &str) -> Result<(Vec<Upload>, Option<Markers>), String> {
     let r: ListMultipartUploadsResult = quick_xml::de::from_str(xml).map_err(|e| e.to_string())?;
     let mut uploads = Vec::with_capacity(r.uploads.len());
     for u in r.uploads {
@@ -352,7 +355,7 @@ impl S3Api {
         prefix: &str,
     ) -> Result<UploadListing, S3ApiError> {
         let mut out = UploadListing::default();
-        let mut marker: Option<(String, String)> = None;
+        let mut marker: Option<Markers> = None;
         for _ in 0..MAX_PAGES {
             let mut query = format!("uploads&prefix={}", encode(prefix, false));
             if let Some((k, u)) = &marker {
