@@ -15,7 +15,8 @@
 //!
 //! [`commands`] drives the stages for each subcommand (`commands::sync`: a driver folding
 //! events into one run state); [`os`] holds what touches the operating system (signals,
-//! resource sampling, progress on the terminal, the private working folder).
+//! resource sampling, progress on the terminal, the private working folder); [`s3api`] is
+//! lakesync's own small S3 client, for what s5cmd cannot do (incomplete multipart uploads).
 
 pub mod cli;
 pub mod commands;
@@ -26,6 +27,7 @@ pub mod os;
 pub mod plan;
 pub mod report;
 pub mod run;
+pub mod s3api;
 pub mod s3url;
 pub mod s5cmd;
 pub mod select;

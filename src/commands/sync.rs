@@ -32,7 +32,7 @@ use crate::list::sides::Sides;
 use crate::os::progress::{Planned, Progress, Snapshot};
 use crate::os::resources::Sampler;
 use crate::os::signals::Interrupt;
-use crate::os::workdir::make_workdir;
+use crate::os::workdir::make_workdir_taking;
 use crate::plan::batch::Batch;
 use crate::plan::view::PlanGroups;
 use crate::report::history::HistoryEntry;
@@ -43,6 +43,7 @@ use crate::run::execute::{BatchOutcome, Executor, Strategy};
 use crate::run::governor::{BatchSignal, Controller, Limits};
 use crate::run::outcome::Failure;
 use crate::run::staged::{STAGED_MAX_WORKERS, StagedConfig};
+use crate::s3api::leftovers::UploadTracker;
 use crate::s5cmd::ErrorClass;
 use crate::settings::Settings;
 use crate::validate::narrow::{CopiedPrefixes, PrefixesListing};
@@ -59,34 +60,15 @@ pub enum RunError {
     Env(#[from] Error),
 }
 
-/// The server-side copy lines of a batch, exactly as a direct run's first attempt would
-/// write them (whole prefixes as one wildcard line).
+/// The server-side copy lines of a batch, exactly as a direct run's first attempts would
+/// write them (whole prefixes as wildcard lines, CHECKSUMs after their zips).
 fn write_copy_lines(
     w: &mut impl std::io::Write,
     batch: &Batch,
-    settings: &Settings,
+    executor: &Executor,
 ) -> std::io::Result<()> {
-    let mut in_folder = vec![false; batch.items.len()];
-    for f in &batch.folders {
-        match crate::run::execute::prefix_copy_line(&settings.source, &settings.dest, f) {
-            Ok(line) => {
-                writeln!(w, "{line}")?;
-                in_folder[f.start..f.start + f.len].fill(true);
-            }
-            Err(e) => {
-                tracing::warn!(prefix = %f.prefix, error = %e, "not writable as a command line")
-            }
-        }
-    }
-    for (item, _) in batch.items.iter().zip(&in_folder).filter(|(_, f)| !**f) {
-        let key = &item.object.key;
-        match crate::s5cmd::cmdfile::copy_line(
-            &settings.source.url_of(key),
-            &settings.dest.url_of(key),
-        ) {
-            Ok(line) => writeln!(w, "{line}")?,
-            Err(e) => tracing::warn!(key = %key, error = %e, "not writable as a command line"),
-        }
+    for line in executor.first_attempt_lines(batch) {
+        writeln!(w, "{line}")?;
     }
     Ok(())
 }
@@ -105,7 +87,11 @@ pub async fn run_with(
     let started_at = now_rfc3339();
     let t0 = Instant::now();
     let sides = Sides::prepare(settings, &interrupt).await?;
-    let workdir = make_workdir(settings.temp_dir.as_deref())?;
+    let (workdir, stale_uploads) = make_workdir_taking(settings.temp_dir.as_deref(), true)?;
+    let uploads = Arc::new(UploadTracker::new(workdir.path(), &sides.dest_globals));
+    if !settings.dry_run {
+        uploads.abort_stale(stale_uploads).await;
+    }
     let planned = Arc::new(Planned::default());
     let planner = Planner {
         handle: Handle::current(),
@@ -117,7 +103,7 @@ pub async fn run_with(
     };
     let (batch_tx, batch_rx) = mpsc::channel::<Batch>(2);
     let planning = tokio::task::spawn_blocking(move || planner.run(batch_tx));
-    let executor = executor(settings, &sides, workdir.path());
+    let executor = executor(settings, &sides, workdir.path(), &uploads);
     let limits = limits(settings);
     let mut driver = Driver::new(
         settings,
@@ -181,6 +167,7 @@ pub async fn run_with(
                 .map(|(_, o)| (o.as_secs_f64() * 1e5).round() / 100.0),
             lakesync_cpu_seconds: own_cpu_seconds(),
             signal: interrupt.signal(),
+            multipart_uploads_aborted: uploads.aborted(),
         },
     );
     write_side_files(&report, settings);
@@ -188,7 +175,12 @@ pub async fn run_with(
 }
 
 /// The batch runner, with server-side copies on the destination's endpoint and credentials.
-fn executor(settings: &Settings, sides: &Sides, workdir: &Path) -> Executor {
+fn executor(
+    settings: &Settings,
+    sides: &Sides,
+    workdir: &Path,
+    uploads: &Arc<UploadTracker>,
+) -> Executor {
     Executor {
         runner: Runner {
             binary: sides.binary.path.clone(),
@@ -213,6 +205,7 @@ fn executor(settings: &Settings, sides: &Sides, workdir: &Path) -> Executor {
             workdir: workdir.to_path_buf(),
             min_free_bytes: 64 * 1024 * 1024,
             max_local_bytes: settings.max_local_bytes,
+            uploads: Some(uploads.clone()),
         },
         copied_live: Arc::default(),
     }
@@ -503,7 +496,7 @@ impl<'a> Driver<'a> {
 
     fn write_commands(&mut self, batch: &Batch) {
         if let Some(w) = self.commands_out.as_mut()
-            && let Err(e) = write_copy_lines(w, batch, self.settings)
+            && let Err(e) = write_copy_lines(w, batch, self.executor)
         {
             self.state.handle(RunEvent::Stopped(RunFailure {
                 message: format!("cannot write --write-commands file: {e}"),

@@ -5,17 +5,30 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
+use crate::s3api::leftovers::{InflightRecord, read_records};
 
 /// The file in each working folder naming the process that owns it.
 const OWNER_FILE: &str = "owner.pid";
 
+/// What the stale-folder cleanup did.
+#[derive(Debug, Default)]
+pub struct Cleaned {
+    /// Folders removed.
+    pub removed: u64,
+    /// Multipart uploads the dead runs had in flight (see `s3api::leftovers`), for the
+    /// caller to abort.
+    pub uploads: Vec<InflightRecord>,
+}
+
 /// Remove working folders left behind by lakesync runs that died (kill -9, power loss):
 /// a `lakesync-*` folder whose owner pid is no longer alive. Folders without an owner file
-/// are left alone: they may not be ours.
-pub fn clean_stale_workdirs(base: &Path) -> u64 {
-    let mut removed = 0;
+/// are left alone: they may not be ours. A dead folder that recorded multipart uploads in
+/// flight is removed only with `take_uploads` (a sync, which aborts them); otherwise
+/// (`verify`) it stays for the next sync.
+pub fn clean_stale_workdirs(base: &Path, take_uploads: bool) -> Cleaned {
+    let mut cleaned = Cleaned::default();
     let Ok(entries) = std::fs::read_dir(base) else {
-        return 0;
+        return cleaned;
     };
     for e in entries.flatten() {
         if !e.file_name().to_string_lossy().starts_with("lakesync-") {
@@ -33,6 +46,10 @@ pub fn clean_stale_workdirs(base: &Path) -> u64 {
         if alive {
             continue;
         }
+        let uploads = read_records(&e.path());
+        if !uploads.is_empty() && !take_uploads {
+            continue;
+        }
         // Said at the default level: a folder of staged downloads can be gigabytes, and
         // whoever watches the disk should learn where they went.
         let bytes = tree_bytes(&e.path());
@@ -44,10 +61,11 @@ pub fn clean_stale_workdirs(base: &Path) -> u64 {
                 "removed the working folder of a lakesync run that died ({})",
                 crate::report::human_bytes(bytes)
             );
-            removed += 1;
+            cleaned.removed += 1;
+            cleaned.uploads.extend(uploads);
         }
     }
-    removed
+    cleaned
 }
 
 /// Bytes of the regular files under `dir` (symlinks not followed; unreadable parts count 0).
@@ -68,9 +86,17 @@ fn tree_bytes(dir: &Path) -> u64 {
 /// A private (0700) working folder, removed when dropped (and by a later run if this process
 /// is killed before it can remove it).
 pub fn make_workdir(base: Option<&Path>) -> Result<tempfile::TempDir, Error> {
+    make_workdir_taking(base, false).map(|(dir, _)| dir)
+}
+
+/// [`make_workdir`] for a sync: also takes over the multipart uploads dead runs recorded.
+pub fn make_workdir_taking(
+    base: Option<&Path>,
+    take_uploads: bool,
+) -> Result<(tempfile::TempDir, Vec<InflightRecord>), Error> {
     use std::os::unix::fs::PermissionsExt;
     let base: PathBuf = base.map_or_else(std::env::temp_dir, Path::to_path_buf);
-    clean_stale_workdirs(&base);
+    let cleaned = clean_stale_workdirs(&base, take_uploads);
     let unusable = |e: std::io::Error| {
         Error::env(
             format!(
@@ -87,7 +113,7 @@ pub fn make_workdir(base: Option<&Path>) -> Result<tempfile::TempDir, Error> {
         .map_err(unusable)?;
     std::fs::write(dir.path().join(OWNER_FILE), std::process::id().to_string())
         .map_err(unusable)?;
-    Ok(dir)
+    Ok((dir, cleaned.uploads))
 }
 
 #[cfg(test)]
@@ -116,7 +142,7 @@ mod tests {
         std::fs::write(alive.join(OWNER_FILE), std::process::id().to_string()).unwrap();
         let unowned = base.path().join("lakesync-unowned");
         std::fs::create_dir(&unowned).unwrap();
-        assert_eq!(clean_stale_workdirs(base.path()), 1);
+        assert_eq!(clean_stale_workdirs(base.path(), false).removed, 1);
         assert!(!dead.exists());
         assert!(alive.exists() && unowned.exists());
     }

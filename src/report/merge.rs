@@ -431,6 +431,7 @@ fn add_operations(into: &mut crate::report::Operations, from: &crate::report::Op
         local_bytes_written,
         unparsed_lines,
         unplanned_copies,
+        multipart_uploads_aborted,
     } = from;
     let by_kind: OpCounts = *by_kind;
     into.by_kind += by_kind;
@@ -438,6 +439,7 @@ fn add_operations(into: &mut crate::report::Operations, from: &crate::report::Op
     into.local_bytes_written += local_bytes_written;
     into.unparsed_lines += unparsed_lines;
     into.unplanned_copies += unplanned_copies;
+    into.multipart_uploads_aborted += multipart_uploads_aborted;
 }
 
 /// The resource figures of two shards: peaks are the higher, samples add up (the average

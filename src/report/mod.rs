@@ -177,6 +177,10 @@ pub struct Operations {
     /// Objects a folder copy copied that the plan did not hold (they appeared at the
     /// source after the listing); they are not in the totals.
     pub unplanned_copies: u64,
+    /// Incomplete multipart uploads lakesync aborted: those its s5cmd left when a staged
+    /// upload did not finish (interrupted, timed out, failed), and those a dead earlier run
+    /// left (found in its working folder).
+    pub multipart_uploads_aborted: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
-use crate::plan::batch::{Batch, FolderRange};
+use crate::plan::batch::Batch;
 use crate::run::attempt::{AttemptsOutcome, FolderLine, Line, LineState, Runner, UNPARSED_KEPT};
 use crate::run::outcome::{Counters, Failure};
 use crate::run::staged::{self, StagedConfig};
 use crate::s3url::S3Url;
-use crate::s5cmd::cmdfile::{copy_line, folder_copy_line};
+use crate::s5cmd::cmdfile::{copy_line, folder_copy_line, folder_copy_line_with};
 use crate::s5cmd::{ErrorClass, Globals};
 
 /// s5cmd cannot server-side copy objects over 5 GiB (no multipart copy).
@@ -59,6 +59,17 @@ pub struct BatchOutcome {
     pub counts: Counters,
 }
 
+/// Which server-side copy round of a batch: everything but the CHECKSUMs whose zip is in
+/// the batch, then those CHECKSUMs once their zip is in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Round {
+    First,
+    Checksums,
+}
+
+/// Per item of a batch: `None` = still to do, `Some(Ok)` = in place, `Some(Err)` = failed.
+type Results = Vec<Option<Result<(), Failure>>>;
+
 impl Executor {
     pub async fn run_batch(&self, batch: &Batch, workers: u32) -> BatchOutcome {
         let started = Instant::now();
@@ -69,8 +80,7 @@ impl Executor {
             workers,
             ..Default::default()
         };
-        // Per item: None = still to do, Some(Ok) = in place, Some(Err) = failed.
-        let mut result: Vec<Option<Result<(), Failure>>> = vec![None; n];
+        let mut result: Results = vec![None; n];
         let mut tries = vec![0u32; n];
 
         let (to_direct, mut to_stage): (Vec<usize>, Vec<usize>) = match self.strategy {
@@ -80,95 +90,62 @@ impl Executor {
                 (0..n).partition(|&i| batch.items[i].object.size <= MAX_SERVER_SIDE_COPY)
             }
         };
+        // A CHECKSUM at the destination must mean its zip is there: a CHECKSUM whose zip is
+        // in this batch is copied only after the zip landed (the staged path orders its own
+        // uploads the same way).
+        let keys: Vec<&str> = batch.items.iter().map(|i| i.object.key.as_str()).collect();
+        let zip_of = staged::zip_of_checksums(&keys);
+        let (deferred, first): (Vec<usize>, Vec<usize>) =
+            to_direct.iter().partition(|&&i| zip_of[i].is_some());
 
-        if !to_direct.is_empty() {
-            let lines: Vec<Option<Line>> = to_direct
-                .iter()
-                .map(|&i| {
-                    let key = &batch.items[i].object.key;
-                    let (src, dst) = (self.source.url_of(key), self.dest.url_of(key));
-                    copy_line(&src, &dst).ok().map(|t| Line::new(t, src, dst))
-                })
-                .collect();
-            let folders = self.folder_lines(batch, &to_direct);
-            let tag = format!("batch-{:06}-copy", batch.index);
-            let r = self
-                .runner
-                .run_lines_with_folders(
-                    &tag,
-                    &self.copy_globals,
+        if !first.is_empty() {
+            let fallback = self
+                .direct_round(
+                    batch,
+                    &first,
+                    &to_direct,
+                    Round::First,
                     workers,
-                    &lines,
-                    &folders,
-                    Some(&self.copied_live),
+                    &mut out,
+                    &mut result,
+                    &mut tries,
                 )
                 .await;
-            self.absorb(&mut out, &r);
-            out.counts.ops.copy += r.lines_issued;
-            out.counts.ops.list += r.folder_lines;
-            for (j, &i) in to_direct.iter().enumerate() {
-                tries[i] = r.tries[j];
-                match (&lines[j], &r.states[j]) {
-                    (None, _) => {
-                        let key = &batch.items[i].object.key;
-                        let err = copy_line(&self.source.url_of(key), &self.dest.url_of(key))
-                            .err()
-                            .map_or_else(|| "cannot be written".into(), |e| e.to_string());
-                        result[i] =
-                            Some(Err(self.failure(batch, i, err, ErrorClass::Permanent, 0)));
-                    }
-                    (Some(_), Some(LineState::Done { .. })) => {
-                        result[i] = Some(Ok(()));
-                        out.counts.direct_files += 1;
-                    }
-                    (Some(_), Some(LineState::Failed { error, class })) => {
-                        result[i] = Some(Err(self.failure(
-                            batch,
-                            i,
-                            error.clone(),
-                            *class,
-                            r.tries[j],
-                        )));
-                        // The listing shows the object exists, so a failed server-side copy is
-                        // worth a staged try whatever s5cmd said (it answers NoSuchKey for keys
-                        // it cannot encode as a copy source).
-                        if self.strategy == Strategy::DirectWithFallback && !out.counts.interrupted
-                        {
-                            to_stage.push(i);
-                        }
-                    }
-                    (Some(_), None) => {}
-                }
-            }
+            to_stage.extend(fallback);
             to_stage.sort_unstable();
         }
-
         if !to_stage.is_empty() && !out.counts.interrupted {
-            let fallback = self.strategy == Strategy::DirectWithFallback;
-            let items: Vec<&crate::plan::batch::Item> =
-                to_stage.iter().map(|&i| &batch.items[i]).collect();
-            let s = staged::run(&self.staged, &self.runner, batch.index, &items, workers).await;
-            out.counts += s.counts;
-            out.counts.staged_files += to_stage.len() as u64;
-            for (j, &i) in to_stage.iter().enumerate() {
-                tries[i] += s.tries[j];
-                match &s.results[j] {
-                    Ok(()) => {
-                        result[i] = Some(Ok(()));
-                        if fallback {
-                            out.counts.fallback += 1;
-                        }
-                    }
-                    Err((error, class)) => {
-                        let error = match (&result[i], fallback) {
-                            (Some(Err(direct)), true) => {
-                                format!("{error} (after the direct copy failed: {})", direct.error)
-                            }
-                            _ => error.clone(),
-                        };
-                        result[i] = Some(Err(self.failure(batch, i, error, *class, tries[i])));
-                    }
+            self.staged_round(batch, &to_stage, workers, &mut out, &mut result, &mut tries)
+                .await;
+        }
+        let mut ready = Vec::new();
+        for &i in &deferred {
+            let Some(z) = zip_of[i] else { continue };
+            match &result[z] {
+                Some(Ok(())) => ready.push(i),
+                Some(Err(f)) => {
+                    let error = format!("not copied: its zip {} failed ({})", f.key, f.error);
+                    result[i] = Some(Err(self.failure(batch, i, error, f.class, 0)));
                 }
+                None => {}
+            }
+        }
+        if !ready.is_empty() && !out.counts.interrupted {
+            let fallback = self
+                .direct_round(
+                    batch,
+                    &ready,
+                    &to_direct,
+                    Round::Checksums,
+                    workers,
+                    &mut out,
+                    &mut result,
+                    &mut tries,
+                )
+                .await;
+            if !fallback.is_empty() && !out.counts.interrupted {
+                self.staged_round(batch, &fallback, workers, &mut out, &mut result, &mut tries)
+                    .await;
             }
         }
 
@@ -189,20 +166,201 @@ impl Executor {
         out
     }
 
-    /// The batch's whole prefixes as wildcard lines, members as indexes into `to_direct`
-    /// (the items that go server-side, ascending).
-    fn folder_lines(&self, batch: &Batch, to_direct: &[usize]) -> Vec<FolderLine> {
+    /// Server-side copies of `idx` (ascending); returns the items worth a staged try (auto
+    /// mode: whatever failed).
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the batch's state, threaded through its rounds"
+    )]
+    async fn direct_round(
+        &self,
+        batch: &Batch,
+        idx: &[usize],
+        to_direct: &[usize],
+        round: Round,
+        workers: u32,
+        out: &mut BatchOutcome,
+        result: &mut Results,
+        tries: &mut [u32],
+    ) -> Vec<usize> {
+        let lines: Vec<Option<Line>> = idx
+            .iter()
+            .map(|&i| {
+                let key = &batch.items[i].object.key;
+                let (src, dst) = (self.source.url_of(key), self.dest.url_of(key));
+                copy_line(&src, &dst).ok().map(|t| Line::new(t, src, dst))
+            })
+            .collect();
+        let folders = self.folder_lines(batch, idx, to_direct, round);
+        let tag = match round {
+            Round::First => format!("batch-{:06}-copy", batch.index),
+            Round::Checksums => format!("batch-{:06}-copy-checksums", batch.index),
+        };
+        let r = self
+            .runner
+            .run_lines_with_folders(
+                &tag,
+                &self.copy_globals,
+                workers,
+                &lines,
+                &folders,
+                Some(&self.copied_live),
+            )
+            .await;
+        self.absorb(out, &r);
+        out.counts.ops.copy += r.lines_issued;
+        out.counts.ops.list += r.folder_lines;
+        let mut fallback = Vec::new();
+        for (j, &i) in idx.iter().enumerate() {
+            tries[i] += r.tries[j];
+            match (&lines[j], &r.states[j]) {
+                (None, _) => {
+                    let key = &batch.items[i].object.key;
+                    let err = copy_line(&self.source.url_of(key), &self.dest.url_of(key))
+                        .err()
+                        .map_or_else(|| "cannot be written".into(), |e| e.to_string());
+                    result[i] = Some(Err(self.failure(batch, i, err, ErrorClass::Permanent, 0)));
+                }
+                (Some(_), Some(LineState::Done { .. })) => {
+                    result[i] = Some(Ok(()));
+                    out.counts.direct_files += 1;
+                }
+                (Some(_), Some(LineState::Failed { error, class })) => {
+                    result[i] = Some(Err(self.failure(
+                        batch,
+                        i,
+                        error.clone(),
+                        *class,
+                        r.tries[j],
+                    )));
+                    // The listing shows the object exists, so a failed server-side copy is
+                    // worth a staged try whatever s5cmd said (it answers NoSuchKey for keys
+                    // it cannot encode as a copy source).
+                    if self.strategy == Strategy::DirectWithFallback && !out.counts.interrupted {
+                        fallback.push(i);
+                    }
+                }
+                (Some(_), None) => {}
+            }
+        }
+        fallback
+    }
+
+    /// Stage `idx` (ascending), recording the outcomes.
+    async fn staged_round(
+        &self,
+        batch: &Batch,
+        idx: &[usize],
+        workers: u32,
+        out: &mut BatchOutcome,
+        result: &mut Results,
+        tries: &mut [u32],
+    ) {
+        let fallback = self.strategy == Strategy::DirectWithFallback;
+        let items: Vec<&crate::plan::batch::Item> = idx.iter().map(|&i| &batch.items[i]).collect();
+        let s = staged::run(&self.staged, &self.runner, batch.index, &items, workers).await;
+        out.counts += s.counts;
+        out.counts.staged_files += idx.len() as u64;
+        for (j, &i) in idx.iter().enumerate() {
+            tries[i] += s.tries[j];
+            match &s.results[j] {
+                Ok(()) => {
+                    result[i] = Some(Ok(()));
+                    if fallback {
+                        out.counts.fallback += 1;
+                    }
+                }
+                Err((error, class)) => {
+                    let error = match (&result[i], fallback) {
+                        (Some(Err(direct)), true) => {
+                            format!("{error} (after the direct copy failed: {})", direct.error)
+                        }
+                        _ => error.clone(),
+                    };
+                    result[i] = Some(Err(self.failure(batch, i, error, *class, tries[i])));
+                }
+            }
+        }
+    }
+
+    /// The batch's whole prefixes as wildcard lines for one round, members as indexes into
+    /// `idx` (the items of the round, ascending). First round: everything under the prefix
+    /// but its zips' CHECKSUMs (`--exclude '*.zip.CHECKSUM'`); CHECKSUM round: only those
+    /// (`PREFIX*.zip.CHECKSUM`). A prefix goes whole only when the round copies exactly the
+    /// objects its line would (else a wildcard would copy one twice, or too early).
+    fn folder_lines(
+        &self,
+        batch: &Batch,
+        idx: &[usize],
+        to_direct: &[usize],
+        round: Round,
+    ) -> Vec<FolderLine> {
+        let is_cs = |i: usize| batch.items[i].object.key.ends_with(".zip.CHECKSUM");
         let mut out = Vec::new();
         for f in &batch.folders {
-            let members: Vec<usize> = (f.start..f.start + f.len)
-                .filter_map(|i| to_direct.binary_search(&i).ok())
-                .collect();
-            // Every member must go server-side, or the wildcard would copy one twice.
-            if members.len() != f.len {
+            let range = f.start..f.start + f.len;
+            // Every object under the prefix goes server-side.
+            if !range.clone().all(|i| to_direct.binary_search(&i).is_ok()) {
                 continue;
             }
-            if let Ok(text) = prefix_copy_line(&self.source, &self.dest, f) {
+            let wanted: Vec<usize> = match round {
+                Round::First => range.clone().filter(|&i| !is_cs(i)).collect(),
+                Round::Checksums => range.clone().filter(|&i| is_cs(i)).collect(),
+            };
+            let members: Vec<usize> = wanted
+                .iter()
+                .filter_map(|i| idx.binary_search(i).ok())
+                .collect();
+            // Every wanted object is in this round (first round: a CHECKSUM without its zip
+            // would be excluded by the pattern; CHECKSUM round: one whose zip failed).
+            if members.is_empty() || members.len() != wanted.len() {
+                continue;
+            }
+            let any_cs = range.clone().any(is_cs);
+            let src = self.source.url_of(&f.prefix);
+            let dst = self.dest.url_of(crate::plan::folders::dir_of(&f.prefix));
+            let text = match round {
+                Round::First if any_cs => {
+                    folder_copy_line_with(&src, "", Some("*.zip.CHECKSUM"), &dst)
+                }
+                Round::First => folder_copy_line(&src, &dst),
+                Round::Checksums => folder_copy_line_with(&src, ".zip.CHECKSUM", None, &dst),
+            };
+            if let Ok(text) = text {
                 out.push(FolderLine { text, members });
+            }
+        }
+        out
+    }
+
+    /// The command lines a direct run writes for `batch` when every first attempt succeeds:
+    /// the first round (whole prefixes as wildcard lines without their zips' CHECKSUMs, the
+    /// rest one line each), then the CHECKSUM round. For `--dry-run --write-commands`.
+    pub fn first_attempt_lines(&self, batch: &Batch) -> Vec<String> {
+        let all: Vec<usize> = (0..batch.items.len()).collect();
+        let keys: Vec<&str> = batch.items.iter().map(|i| i.object.key.as_str()).collect();
+        let zip_of = staged::zip_of_checksums(&keys);
+        let (deferred, first): (Vec<usize>, Vec<usize>) =
+            all.iter().partition(|&&i| zip_of[i].is_some());
+        let mut out = Vec::new();
+        for (round, idx) in [(Round::First, first), (Round::Checksums, deferred)] {
+            let folders = self.folder_lines(batch, &idx, &all, round);
+            let mut in_folder = vec![false; idx.len()];
+            for f in &folders {
+                out.push(f.text.clone());
+                for &m in &f.members {
+                    in_folder[m] = true;
+                }
+            }
+            for (j, &i) in idx.iter().enumerate() {
+                let key = &batch.items[i].object.key;
+                match copy_line(&self.source.url_of(key), &self.dest.url_of(key)) {
+                    Ok(line) if !in_folder[j] => out.push(line),
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(key = %key, error = %e, "not writable as a command line")
+                    }
+                }
             }
         }
         out
@@ -231,17 +389,4 @@ impl Executor {
             attempts,
         }
     }
-}
-
-/// The wildcard line copying every object under `f.prefix` into the same folder at `dest`
-/// (used by runs and by `--dry-run --write-commands`, so both write the same line).
-pub fn prefix_copy_line(
-    source: &S3Url,
-    dest: &S3Url,
-    f: &FolderRange,
-) -> Result<String, crate::s5cmd::cmdfile::CmdFileError> {
-    folder_copy_line(
-        &source.url_of(&f.prefix),
-        &dest.url_of(crate::plan::folders::dir_of(&f.prefix)),
-    )
 }

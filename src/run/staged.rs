@@ -39,6 +39,8 @@ pub struct StagedConfig {
     /// At most this many bytes downloaded at once (`--max-local-bytes`): a batch is staged
     /// in parts that fit; an object larger than the limit fails.
     pub max_local_bytes: Option<u64>,
+    /// Watches uploads that can go multipart and aborts what an unfinished s5cmd left.
+    pub uploads: Option<std::sync::Arc<crate::s3api::leftovers::UploadTracker>>,
 }
 
 /// What happened to the items of one staged batch.
@@ -73,10 +75,56 @@ fn file_name(key: &str) -> &str {
     key.rsplit('/').next().unwrap_or(key)
 }
 
-/// Free bytes on the filesystem holding `dir`.
-fn free_bytes(dir: &Path) -> Option<u64> {
+/// Free and total bytes on the filesystem holding `dir`.
+fn free_space(dir: &Path) -> Option<(u64, u64)> {
     let s = nix::sys::statvfs::statvfs(dir).ok()?;
-    Some(s.blocks_available() as u64 * s.fragment_size() as u64)
+    let f = s.fragment_size() as u64;
+    Some((s.blocks_available() as u64 * f, s.blocks() as u64 * f))
+}
+
+/// The bytes kept free while staging: `min_free` (64 MiB), or an eighth of a smaller disk
+/// (a fixed 64 MiB would leave nothing to stage on a small tmpfs).
+pub fn reserve_for(min_free: u64, total: u64) -> u64 {
+    min_free.min(total / 8)
+}
+
+/// Which objects fit in `budget` bytes, taken in order: what fits goes, a larger object
+/// does not stop the smaller ones after it.
+pub fn fits_in(sizes: &[u64], budget: u64) -> Vec<bool> {
+    let mut used = 0u64;
+    sizes
+        .iter()
+        .map(|&size| {
+            let fits = used.saturating_add(size) <= budget;
+            if fits {
+                used += size;
+            }
+            fits
+        })
+        .collect()
+}
+
+fn no_room_message(size: u64, free: u64, reserve: u64, dir: &Path) -> String {
+    format!(
+        "not enough local disk to stage this object: it needs {size} bytes; {free} bytes are free in {} \
+         and {reserve} of them are kept in reserve (64 MiB, or an eighth of a smaller disk), the rest \
+         went to the objects before it; pass --temp-dir DIR on a larger disk, or --max-local-bytes N \
+         to stage each batch in parts of at most N bytes",
+        dir.display()
+    )
+}
+
+/// For each item that is a `.zip.CHECKSUM` whose zip is in the same batch, that zip's index.
+/// Such a CHECKSUM is uploaded only after its zip landed, and never when the zip failed.
+pub fn zip_of_checksums(keys: &[&str]) -> Vec<Option<usize>> {
+    let index: HashMap<&str, usize> = keys.iter().enumerate().map(|(i, k)| (*k, i)).collect();
+    keys.iter()
+        .map(|k| {
+            k.strip_suffix(".CHECKSUM")
+                .filter(|z| z.ends_with(".zip"))
+                .and_then(|z| index.get(z).copied())
+        })
+        .collect()
 }
 
 /// Cut a batch into parts of at most `limit` bytes, in order; indexes of objects that are
@@ -210,10 +258,13 @@ async fn run_in(
     dir: &Path,
     out: &mut StagedOutcome,
 ) -> Result<(), String> {
-    check_space(cfg, items, dir)?;
-    let st = Staging::new(cfg, items, dir);
+    let mut st = Staging::new(cfg, items, dir);
+    for (j, why) in no_room(cfg, items, dir) {
+        st.lines[j] = None;
+        out.results[j] = Err((why, ErrorClass::Transient));
+    }
     for (j, l) in st.lines.iter().take(items.len()).enumerate() {
-        if l.is_none() {
+        if l.is_none() && out.results[j].is_ok() {
             out.results[j] = Err((
                 "the key contains a control character, which an s5cmd command file cannot carry"
                     .into(),
@@ -237,7 +288,7 @@ async fn run_in(
         .filter(|&j| dl.is_done(j))
         .map(|j| items[j].object.size)
         .sum::<u64>();
-    st.upload(cfg, runner, batch_index, workers, &ready, out)
+    st.upload_in_order(cfg, runner, batch_index, workers, &ready, out)
         .await;
     for l in &st.locals {
         if std::fs::remove_file(l).is_ok() {
@@ -247,16 +298,18 @@ async fn run_in(
     Ok(())
 }
 
-/// Refuse a batch whose download would leave less than the reserve free.
-fn check_space(cfg: &StagedConfig, items: &[&Item], dir: &Path) -> Result<(), String> {
-    let need: u64 = items.iter().map(|i| i.object.size).sum();
-    match free_bytes(dir) {
-        Some(free) if free < need.saturating_add(cfg.min_free_bytes) => Err(format!(
-            "not enough local disk for staging: the batch needs {need} bytes, {free} are free in {}",
-            dir.display()
-        )),
-        _ => Ok(()),
-    }
+/// The items that do not fit the free space less the reserve, with why.
+fn no_room(cfg: &StagedConfig, items: &[&Item], dir: &Path) -> Vec<(usize, String)> {
+    let Some((free, total)) = free_space(dir) else {
+        return Vec::new();
+    };
+    let reserve = reserve_for(cfg.min_free_bytes, total);
+    let sizes: Vec<u64> = items.iter().map(|i| i.object.size).collect();
+    let fits = fits_in(&sizes, free.saturating_sub(reserve));
+    (0..items.len())
+        .filter(|&j| !fits[j])
+        .map(|j| (j, no_room_message(sizes[j], free, reserve, dir)))
+        .collect()
 }
 
 /// Fold the download attempts into the batch: counters, tries, failures. Returns which
@@ -456,8 +509,9 @@ impl<'a> Staging<'a> {
         }
     }
 
-    /// Upload what passed, with the destination's s5cmd settings.
-    async fn upload(
+    /// Upload what passed: zips (and everything else) first, then the CHECKSUMs whose zip
+    /// landed, so that a CHECKSUM at the destination always means its zip is there.
+    async fn upload_in_order(
         &self,
         cfg: &StagedConfig,
         runner: &Runner,
@@ -466,11 +520,65 @@ impl<'a> Staging<'a> {
         ready: &[bool],
         out: &mut StagedOutcome,
     ) {
-        let up_idx: Vec<usize> = (0..self.items.len()).filter(|&j| ready[j]).collect();
-        if up_idx.is_empty() {
+        let n = self.items.len();
+        let keys: Vec<&str> = self.items.iter().map(|i| i.object.key.as_str()).collect();
+        let zip_of = zip_of_checksums(&keys);
+        let first: Vec<usize> = (0..n)
+            .filter(|&j| ready[j] && zip_of[j].is_none())
+            .collect();
+        self.upload(cfg, runner, batch_index, "upload", workers, &first, out)
+            .await;
+        let mut second = Vec::new();
+        for j in 0..n {
+            let Some(z) = zip_of[j] else { continue };
+            if !ready[j] {
+                continue;
+            }
+            match &out.results[z] {
+                Ok(()) if ready[z] => second.push(j),
+                Ok(()) => {
+                    out.results[j] = Err((
+                        format!("not uploaded: its zip {} was not uploaded", keys[z]),
+                        ErrorClass::Transient,
+                    ));
+                }
+                Err((error, class)) => {
+                    out.results[j] = Err((
+                        format!("not uploaded: its zip {} failed ({error})", keys[z]),
+                        *class,
+                    ));
+                }
+            }
+        }
+        self.upload(
+            cfg,
+            runner,
+            batch_index,
+            "upload-checksums",
+            workers,
+            &second,
+            out,
+        )
+        .await;
+    }
+
+    /// Upload `idx` (indexes into the batch) with the destination's s5cmd settings;
+    /// uploads that can go multipart are watched (see `s3api::leftovers`).
+    #[expect(clippy::too_many_arguments, reason = "one staged part's whole context")]
+    async fn upload(
+        &self,
+        cfg: &StagedConfig,
+        runner: &Runner,
+        batch_index: &str,
+        what: &str,
+        workers: u32,
+        idx: &[usize],
+        out: &mut StagedOutcome,
+    ) {
+        if idx.is_empty() {
             return;
         }
-        let up_lines: Vec<Option<Line>> = up_idx
+        let up_lines: Vec<Option<Line>> = idx
             .iter()
             .map(|&j| {
                 let local = self.locals[j].display().to_string();
@@ -480,12 +588,29 @@ impl<'a> Staging<'a> {
                     .map(|t| Line::new(t, local, dst))
             })
             .collect();
-        let tag = format!("batch-{batch_index}-upload");
+        let tag = format!("batch-{batch_index}-{what}");
+        let watched = match &cfg.uploads {
+            Some(t) => {
+                let objects = idx
+                    .iter()
+                    .map(|&j| {
+                        let o = &self.items[j].object;
+                        (cfg.dest.key(&o.key), o.size)
+                    })
+                    .collect();
+                t.begin(&tag, cfg.dest.bucket(), objects).await
+            }
+            None => None,
+        };
         let up = runner
             .run_lines(&tag, &cfg.dest_globals, workers, &up_lines)
             .await;
+        if let (Some(t), Some(w)) = (&cfg.uploads, watched) {
+            let all_done = (0..up_lines.len()).all(|k| up.is_done(k));
+            t.finish(w, all_done).await;
+        }
         out.absorb(&up, |o| &mut o.upload);
-        for (k, &j) in up_idx.iter().enumerate() {
+        for (k, &j) in idx.iter().enumerate() {
             out.tries[j] = out.tries[j].max(up.tries[k]);
             match &up.states[k] {
                 Some(LineState::Done { .. }) => {}
@@ -567,6 +692,27 @@ mod tests {
             parts_within(&[10, 10], Some(10)),
             (vec![vec![0], vec![1]], vec![])
         );
+    }
+
+    #[test]
+    fn what_fits_goes_in_order() {
+        assert_eq!(fits_in(&[3, 3, 3, 1], 7), [true, true, false, true]);
+        assert_eq!(fits_in(&[10, 1], 5), [false, true]);
+        assert_eq!(fits_in(&[], 0), Vec::<bool>::new());
+        assert_eq!(reserve_for(64 << 20, 8 << 20), 1 << 20);
+        assert_eq!(reserve_for(64 << 20, 1 << 40), 64 << 20);
+    }
+
+    #[test]
+    fn checksums_depend_on_their_zip_in_the_batch() {
+        let keys = [
+            "a.zip",
+            "a.zip.CHECKSUM",
+            "b.zip.CHECKSUM",
+            "c.csv",
+            "c.csv.CHECKSUM",
+        ];
+        assert_eq!(zip_of_checksums(&keys), [None, Some(0), None, None, None]);
     }
 
     #[test]

@@ -52,8 +52,24 @@ pub fn copy_line(src_url: &str, dst_url: &str) -> Result<String, CmdFileError> {
 /// object to the same key relative to that folder, printing one success line per object.
 /// The caller makes sure the URLs hold no wildcard and the prefix has no subfolder.
 pub fn folder_copy_line(src_prefix: &str, dst_folder: &str) -> Result<String, CmdFileError> {
+    folder_copy_line_with(src_prefix, "", None, dst_folder)
+}
+
+/// [`folder_copy_line`] copying only the keys that end in `suffix` (`SRC_PREFIX*SUFFIX`),
+/// and skipping those matching `exclude` (s5cmd's `--exclude`, a wildcard pattern).
+pub fn folder_copy_line_with(
+    src_prefix: &str,
+    suffix: &str,
+    exclude: Option<&str>,
+    dst_folder: &str,
+) -> Result<String, CmdFileError> {
     let mut line = String::from("cp --metadata-directive COPY ");
-    line.push_str(&quote(&format!("{src_prefix}*"))?);
+    if let Some(pattern) = exclude {
+        line.push_str("--exclude ");
+        line.push_str(&quote(pattern)?);
+        line.push(' ');
+    }
+    line.push_str(&quote(&format!("{src_prefix}*{suffix}"))?);
     line.push(' ');
     line.push_str(&quote(dst_folder)?);
     Ok(line)

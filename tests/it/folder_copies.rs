@@ -74,7 +74,7 @@ fn a_whole_folder_goes_as_one_wildcard_line_and_lands_exactly() {
         .run();
     assert_eq!(dry.code, 0, "{}", dry.stderr);
     let text = std::fs::read_to_string(&cmds).unwrap();
-    let wildcard: Vec<&str> = text.lines().filter(|l| l.contains("*'")).collect();
+    let wildcard: Vec<&str> = text.lines().filter(|l| l.contains('*')).collect();
     assert_eq!(
         wildcard,
         vec![
@@ -82,13 +82,18 @@ fn a_whole_folder_goes_as_one_wildcard_line_and_lands_exactly() {
             format!(
                 "cp --metadata-directive COPY 's3://src/{WITH_SUBFOLDER}obj-0*' 's3://dst/lake/{WITH_SUBFOLDER}'"
             ),
-            // The folder planned whole.
-            format!("cp --metadata-directive COPY 's3://src/{WHOLE}*' 's3://dst/lake/{WHOLE}'"),
+            // The folder planned whole: its zips, then their CHECKSUMs (issue 15 item 5).
+            format!(
+                "cp --metadata-directive COPY --exclude '*.zip.CHECKSUM' 's3://src/{WHOLE}*' 's3://dst/lake/{WHOLE}'"
+            ),
+            format!(
+                "cp --metadata-directive COPY 's3://src/{WHOLE}*.zip.CHECKSUM' 's3://dst/lake/{WHOLE}'"
+            ),
         ],
         "{text}"
     );
     // One line each: the partly present folder (59) and the object in the subfolder.
-    assert_eq!(text.lines().count(), 2 + 59 + 1, "{text}");
+    assert_eq!(text.lines().count(), 3 + 59 + 1, "{text}");
 
     let run = sync(&moto).run();
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -99,8 +104,9 @@ fn a_whole_folder_goes_as_one_wildcard_line_and_lands_exactly() {
     assert_eq!(r["totals"]["validated"], 240);
     assert_eq!(r["totals"]["skipped"], 1);
     assert_eq!(r["operations"]["by_kind"]["copy"], 240);
-    assert_eq!(r["operations"]["by_kind"]["list"], 2);
-    assert_eq!(r["operations"]["per_file"], 1.008, "{}", r["operations"]);
+    // One LIST per wildcard line: the folder of zips twice (zips, then CHECKSUMs).
+    assert_eq!(r["operations"]["by_kind"]["list"], 3);
+    assert_eq!(r["operations"]["per_file"], 1.013, "{}", r["operations"]);
     assert_eq!(r["operations"]["unplanned_copies"], 0);
     let batches = r["batches"].as_array().unwrap();
     let lines: u64 = batches.iter().map(|b| b["folders"].as_u64().unwrap()).sum();
@@ -152,6 +158,18 @@ fn sync_whole_folder_through_fake(
     more: &[&str],
     env: &[(&str, &str)],
 ) -> Run {
+    let run = sync_whole_folder_through_fake_any(moto, dir, more, env);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    run
+}
+
+/// [`sync_whole_folder_through_fake`], whatever the exit code.
+fn sync_whole_folder_through_fake_any(
+    moto: &Moto,
+    dir: &tempfile::TempDir,
+    more: &[&str],
+    env: &[(&str, &str)],
+) -> Run {
     let once = dir.path().join("once");
     let mut sync = sync(moto)
         .fake_s5cmd()
@@ -162,9 +180,7 @@ fn sync_whole_folder_through_fake(
     for (k, v) in env {
         sync = sync.env(k, v);
     }
-    let run = sync.run();
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    run
+    sync.run()
 }
 
 /// Objects a folder copy did not report (here: success lines dropped) are retried one line
@@ -178,7 +194,10 @@ fn folder_members_without_outcome_are_retried_one_line_each() {
     assert_eq!(r["totals"]["validated"], 120);
     assert_eq!(r["totals"]["failed"], 0);
     assert_eq!(r["totals"]["retried"], 30, "{}", r["totals"]);
-    assert_eq!(r["operations"]["by_kind"]["list"], 1);
+    assert_eq!(
+        r["operations"]["by_kind"]["list"], 2,
+        "zips, then CHECKSUMs"
+    );
     assert_eq!(
         r["operations"]["by_kind"]["copy"], 150,
         "120 by the folder line, 30 again one line each"
@@ -216,6 +235,53 @@ fn a_late_arrival_in_a_folder_copy_is_reported_as_unplanned() {
         let d = dst.get(k).unwrap_or_else(|| panic!("{k} missing"));
         assert_eq!((d.size, &d.etag), (s.size, &s.etag), "{k}");
     }
+}
+
+/// A zip of a folder copied whole is gone when the copy runs: it fails, and its CHECKSUM is
+/// not copied (the wildcard line leaves the CHECKSUMs for a second round, after their zips).
+#[test]
+fn a_failed_zip_of_a_whole_folder_keeps_its_checksum_back() {
+    let (moto, dir) = setup();
+    let gone = format!("{WHOLE}BTCUSDT-1m-2024-12-20.zip");
+    let before = format!("rm s3://src/{gone}");
+    let run = sync_whole_folder_through_fake_any(
+        &moto,
+        &dir,
+        &["--attempts", "2"],
+        &[("LAKESYNC_FAKE_BEFORE_RUN", before.as_str())],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let r = run.report();
+    assert!(
+        r["batches"][0]["folders"].as_u64().unwrap() >= 1,
+        "{}",
+        r["batches"]
+    );
+    let failures = r["failures"].as_array().unwrap();
+    let keys: Vec<&str> = failures
+        .iter()
+        .map(|f| f["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        [format!("lake/{gone}"), format!("lake/{gone}.CHECKSUM")],
+        "{failures:?}"
+    );
+    assert!(
+        failures[1]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("not copied: its zip"),
+        "{failures:?}"
+    );
+    let dst = moto.list("dst", &format!("lake/{WHOLE}"));
+    assert_eq!(dst.len(), 118, "everything else landed");
+    let name = gone.trim_start_matches(WHOLE);
+    assert!(!dst.contains_key(name));
+    assert!(
+        !dst.contains_key(&format!("{name}.CHECKSUM")),
+        "the CHECKSUM landed alone"
+    );
 }
 
 /// In auto mode, a folder member the server-side copy cannot do (moto refuses a copy
@@ -265,10 +331,16 @@ fn a_date_range_backfill_copies_whole_months_by_name_prefix() {
         text.lines().collect::<Vec<_>>(),
         vec![
             format!(
-                "cp --metadata-directive COPY 's3://src/{WHOLE}BTCUSDT-1m-2025-01-*' 's3://dst/lake/{WHOLE}'"
+                "cp --metadata-directive COPY --exclude '*.zip.CHECKSUM' 's3://src/{WHOLE}BTCUSDT-1m-2025-01-*' 's3://dst/lake/{WHOLE}'"
             ),
             format!(
-                "cp --metadata-directive COPY 's3://src/{WHOLE}BTCUSDT-1m-2025-02-*' 's3://dst/lake/{WHOLE}'"
+                "cp --metadata-directive COPY --exclude '*.zip.CHECKSUM' 's3://src/{WHOLE}BTCUSDT-1m-2025-02-*' 's3://dst/lake/{WHOLE}'"
+            ),
+            format!(
+                "cp --metadata-directive COPY 's3://src/{WHOLE}BTCUSDT-1m-2025-01-*.zip.CHECKSUM' 's3://dst/lake/{WHOLE}'"
+            ),
+            format!(
+                "cp --metadata-directive COPY 's3://src/{WHOLE}BTCUSDT-1m-2025-02-*.zip.CHECKSUM' 's3://dst/lake/{WHOLE}'"
             ),
         ]
     );
@@ -277,7 +349,10 @@ fn a_date_range_backfill_copies_whole_months_by_name_prefix() {
     let r = run.report();
     assert_eq!(r["totals"]["copied"], 118, "{}", r["totals"]);
     assert_eq!(r["totals"]["validated"], 118);
-    assert_eq!(r["operations"]["by_kind"]["list"], 2);
+    assert_eq!(
+        r["operations"]["by_kind"]["list"], 4,
+        "two months, zips then CHECKSUMs"
+    );
     let src = moto.list("src", WHOLE);
     let dst = moto.list("dst", &format!("lake/{WHOLE}"));
     let want: Vec<&String> = src

@@ -8,6 +8,7 @@ mod common;
 mod support;
 
 mod airflow_e2e;
+mod chaos;
 mod closed_pipe;
 mod config;
 mod fault_proxy_selftest;
@@ -17,8 +18,10 @@ mod governor;
 mod hostile_keys;
 mod html_report;
 mod listing_scale;
+mod multipart;
 mod reliability;
 mod report_fields;
 mod shards;
+mod staging_space;
 mod sync_direct;
 mod sync_staged;

@@ -96,14 +96,25 @@ fn a_zip_that_does_not_match_its_checksum_is_never_uploaded() {
     assert_eq!(run.code, 1, "{}", run.stderr);
     let r = run.report();
     let failures = r["failures"].as_array().unwrap();
-    assert_eq!(failures.len(), 1, "{failures:?}");
-    assert_eq!(failures[0]["key"], bad_key);
-    assert_eq!(failures[0]["class"], "integrity");
+    // The zip, and its CHECKSUM (issue 15 item 5: a CHECKSUM never lands without its zip).
+    assert_eq!(failures.len(), 2, "{failures:?}");
+    let zip = failures
+        .iter()
+        .find(|f| f["key"] == bad_key.as_str())
+        .unwrap();
+    assert_eq!(zip["class"], "integrity");
     assert!(
-        failures[0]["error"]
-            .as_str()
-            .unwrap()
-            .contains("not uploaded"),
+        zip["error"].as_str().unwrap().contains("not uploaded"),
+        "{failures:?}"
+    );
+    let cs_key = format!("{bad_key}.CHECKSUM");
+    let cs = failures
+        .iter()
+        .find(|f| f["key"] == cs_key.as_str())
+        .unwrap();
+    assert_eq!(cs["class"], "integrity");
+    assert!(
+        cs["error"].as_str().unwrap().contains("its zip"),
         "{failures:?}"
     );
     // Downloaded twice, then given up.
@@ -113,9 +124,13 @@ fn a_zip_that_does_not_match_its_checksum_is_never_uploaded() {
     );
     let dest = moto.list("dst", "");
     assert!(!dest.contains_key(&bad_key), "the corrupt zip was uploaded");
+    assert!(
+        !dest.contains_key(&cs_key),
+        "its CHECKSUM was uploaded alone"
+    );
     assert_eq!(
         dest.len(),
-        moto.list("src", "").len() - 1,
+        moto.list("src", "").len() - 2,
         "everything else lands"
     );
 }

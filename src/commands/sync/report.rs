@@ -29,6 +29,8 @@ pub struct RunContext<'a> {
     pub lakesync_cpu_seconds: f64,
     /// The signal that interrupted the run.
     pub signal: Option<i32>,
+    /// Incomplete multipart uploads aborted (this run's and dead runs').
+    pub multipart_uploads_aborted: u64,
 }
 
 fn round3(x: f64) -> f64 {
@@ -64,6 +66,7 @@ impl Report {
             local_bytes_written: c.local_bytes_written,
             unparsed_lines: c.unparsed,
             unplanned_copies: c.unplanned,
+            multipart_uploads_aborted: ctx.multipart_uploads_aborted,
             ..Default::default()
         };
         let mut report = Report {
@@ -241,6 +244,7 @@ mod tests {
             sampler_overhead_ms: None,
             lakesync_cpu_seconds: 0.5,
             signal,
+            multipart_uploads_aborted: 0,
         }
     }
 
