@@ -478,6 +478,7 @@ mod tests {
 
     /// A complete shard report, as `lakesync sync --report` writes it.
     fn shard_report(shard: &str, copied: u64, failed: u64, code: i32) -> Report {
+        let lc = json!({"requests": 3, "keys": 10, "prefixes": 2, "processes": 1});
         let v = json!({
             "format_version": 1, "command": "sync", "mode": "direct", "shard": shard,
             "tool": {"name": "lakesync", "version": "0.0.9", "s5cmd_version": "v2.3.0", "s5cmd_path": "/bin/s5cmd"},
@@ -494,7 +495,8 @@ mod tests {
             "operations": {"by_kind": {"copy": copied + failed, "list": 0, "download": 0, "stat": 0, "verify": 0, "upload": 0, "cleanup": 0},
                            "s5cmd_ops": copied + failed, "s5cmd_processes": 2, "per_file": 1.0,
                            "network_transfers_per_file": 1.0, "local_bytes_written": 0, "unparsed_lines": 0,
-                           "unplanned_copies": 1},
+                           "unplanned_copies": 1, "multipart_uploads_aborted": 1},
+            "listing": {"discovery": lc, "source": lc, "dest": lc, "validation": lc, "in_flight_max": 2},
             "throughput": {"files_per_s": 1.0, "bytes_per_s": 1.0, "copy_seconds": 1.0},
             "batches": [{"index": 0, "files": copied + failed, "copied": copied, "failed": failed, "bytes": 0,
                          "attempts": 1, "seconds": 0.1, "workers": 32, "rss_peak_bytes": 0, "cpu_avg_pct": 0.0,
@@ -534,6 +536,10 @@ mod tests {
         assert_eq!(m["totals"]["skipped"], 2);
         assert_eq!(m["operations"]["s5cmd_ops"], 17);
         assert_eq!(m["operations"]["unplanned_copies"], 2);
+        assert_eq!(m["operations"]["multipart_uploads_aborted"], 2);
+        assert_eq!(m["listing"]["source"]["requests"], 6);
+        assert_eq!(m["listing"]["validation"]["keys"], 20);
+        assert_eq!(m["listing"]["in_flight_max"], 4);
         assert_eq!(m["sampler_overhead_ms"], 3.0);
         assert_eq!(m["lakesync_cpu_seconds"], 0.5);
         assert_eq!(m["plan"]["reasons"]["missing"], 17);
