@@ -407,6 +407,8 @@ fn the_report_counts_listing_per_side_and_validation_lists_only_what_was_copied(
         "1m",
         "--symbols",
         "AAA",
+        "--report",
+        "-",
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let r = run.report();
