@@ -8,6 +8,7 @@ mod common;
 mod support;
 
 mod airflow_e2e;
+mod archive_sim;
 mod config;
 mod fault_proxy_selftest;
 mod faults;
