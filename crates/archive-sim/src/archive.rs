@@ -442,37 +442,98 @@ impl Archive {
                 .contains(key_for_known().as_str())
         {
             let day = i64::from(known_reupload_day());
-            return Some((day * SECS_PER_DAY + 8 * 3600) * 1000 + hash::below(h, 3_600_000) as i64);
+            let at = (day * SECS_PER_DAY + 8 * 3600) * 1000 + hash::below(h, 3_600_000) as i64;
+            // A file the model publishes after that day is replaced an hour after it appears.
+            return Some(at.max(self.published_ms(s, unit) + 3_600_000));
         }
         None
     }
 
     /// Every key a view holds, counted without listing them.
     pub fn count_keys(&self, view: &View) -> u64 {
-        let mut n = 0u64;
-        for s in &self.series {
-            let Some((a, b)) = self.span(s, view) else {
-                continue;
-            };
-            let mut units = i64::from(b - a) + 1;
-            if let Some((h0, h1)) = s.hole {
-                let (lo, hi) = (h0.max(a), h1.min(b));
-                if lo <= hi {
-                    units -= i64::from(hi - lo) + 1;
-                }
-            }
-            // The recent units that are not out yet.
-            let tail_from = b.saturating_sub(8).max(a);
-            for u in tail_from..=b {
-                if !s.hole.is_some_and(|(h0, h1)| (h0..=h1).contains(&u))
-                    && !self.exists(s, u, view)
-                {
-                    units -= 1;
-                }
-            }
-            n += 2 * units as u64;
-        }
+        let n: u64 = self
+            .series
+            .iter()
+            .map(|s| self.series_keys(s, view, None))
+            .sum();
         n + self.extras.len() as u64
+    }
+
+    /// Keys (zips and CHECKSUMs) of one series in a view, optionally only of the date units
+    /// overlapping the days `range` (inclusive).
+    pub fn series_keys(&self, s: &Series, view: &View, range: Option<(Day, Day)>) -> u64 {
+        let Some((mut a, mut b)) = self.span(s, view) else {
+            return 0;
+        };
+        if let Some((from, to)) = range {
+            let (lo, hi) = match s.period {
+                Period::Daily => (from, to),
+                Period::Monthly => (month_of_day(from), month_of_day(to)),
+            };
+            a = a.max(lo);
+            b = b.min(hi);
+            if a > b {
+                return 0;
+            }
+        }
+        let mut units = i64::from(b - a) + 1;
+        if let Some((h0, h1)) = s.hole {
+            let (lo, hi) = (h0.max(a), h1.min(b));
+            if lo <= hi {
+                units -= i64::from(hi - lo) + 1;
+            }
+        }
+        // The recent units that are not out yet.
+        let tail_from = b.saturating_sub(8).max(a);
+        for u in tail_from..=b {
+            if !s.hole.is_some_and(|(h0, h1)| (h0..=h1).contains(&u)) && !self.exists(s, u, view) {
+                units -= 1;
+            }
+        }
+        2 * units as u64
+    }
+
+    /// Keys under `prefix` (relative to the archive root) in a view, counted from the series
+    /// (quirk objects aside), optionally only kline-family series of one interval and dates
+    /// overlapping `range`. A prefix inside a folder (`.../BTCUSDT-1m-2024-`) is counted by
+    /// walking that folder.
+    pub fn count_under(
+        &self,
+        view: &View,
+        prefix: &[u8],
+        interval: Option<u8>,
+        range: Option<(Day, Day)>,
+    ) -> u64 {
+        let mut n = 0;
+        for (i, s) in self.series.iter().enumerate() {
+            if interval.is_some() && s.interval != interval {
+                continue;
+            }
+            let folder = self.folder(s);
+            let folder = folder.as_bytes();
+            if folder.starts_with(prefix) {
+                n += self.series_keys(s, view, range);
+            } else if prefix.starts_with(folder) {
+                let mut c = crate::cursor::Cursor::seek(self, *view, b"", prefix);
+                while let Some((k, obj)) = c.current() {
+                    if !k.starts_with(prefix) {
+                        break;
+                    }
+                    let in_range = match (obj, range) {
+                        (ObjRef::File { series, unit, .. }, Some((from, to)))
+                            if series as usize == i =>
+                        {
+                            let d = Archive::unit_day(s, unit);
+                            d <= to && (s.period == Period::Monthly && d + 31 > from || d >= from)
+                        }
+                        _ => true,
+                    };
+                    n += u64::from(in_range);
+                    c.next_key();
+                }
+            }
+        }
+        n
     }
 }
 

@@ -654,6 +654,53 @@ impl Buckets {
             .collect()
     }
 
+    /// Keys a listing of `prefix` would return (quirk objects aside), optionally only of
+    /// one kline interval and of dates overlapping `range`: for extrapolating a listing
+    /// that was stopped.
+    pub fn count(
+        &self,
+        bucket: &BucketRef,
+        prefix: &[u8],
+        interval: Option<u8>,
+        range: Option<(Day, Day)>,
+    ) -> u64 {
+        let a = self.source.archive;
+        let d = match bucket {
+            BucketRef::Source => return a.count_under(&self.source.view, prefix, interval, range),
+            BucketRef::Dest(d) => d,
+        };
+        let mut n: i64 = 0;
+        if let Some(m) = &d.mirror {
+            let rel: Option<&[u8]> = match prefix.strip_prefix(m.prefix.as_slice()) {
+                Some(r) => Some(r),
+                None if m.prefix.starts_with(prefix) => Some(b""),
+                None => None,
+            };
+            if let Some(rel) = rel {
+                n += a.count_under(&m.view, rel, interval, range) as i64;
+            }
+        }
+        let st = lock_read(&d.store);
+        for (k, v) in st
+            .objects
+            .range::<[u8], _>((Bound::Included(prefix), Bound::Unbounded))
+        {
+            if !k.starts_with(prefix) {
+                break;
+            }
+            if !key_matches(k, interval, range) {
+                continue;
+            }
+            let modelled = self.modelled(d, k);
+            match v {
+                Stored::Object(_) if !modelled => n += 1,
+                Stored::Tombstone if modelled => n -= 1,
+                _ => {}
+            }
+        }
+        n.max(0) as u64
+    }
+
     /// Keys held per destination: (modelled, stored, tombstones, kept bytes).
     pub fn dest_stats(&self) -> HashMap<String, (u64, usize, usize, u64)> {
         let a = self.source.archive;
@@ -670,6 +717,36 @@ impl Buckets {
             })
             .collect()
     }
+}
+
+/// Whether a stored key is of a kline interval and dated within `range` (by its file name:
+/// `...-YYYY-MM-DD.zip` or `...-YYYY-MM.zip`, CHECKSUMs alike).
+fn key_matches(key: &[u8], interval: Option<u8>, range: Option<(Day, Day)>) -> bool {
+    if let Some(i) = interval {
+        let seg = format!("/{}/", crate::model::catalog::interval_name(i));
+        if !key.windows(seg.len()).any(|w| w == seg.as_bytes()) {
+            return false;
+        }
+    }
+    let Some((from, to)) = range else { return true };
+    let name = object::file_name(key);
+    let name = name.strip_suffix(b".CHECKSUM").unwrap_or(name);
+    let Some(stem) = name.strip_suffix(b".zip") else {
+        return false;
+    };
+    let text = String::from_utf8_lossy(stem);
+    if text.len() >= 10
+        && let Some(day) = crate::time::parse_day(&text[text.len() - 10..])
+    {
+        return (from..=to).contains(&day);
+    }
+    if text.len() >= 7
+        && let Some(first) = crate::time::parse_day(&format!("{}-01", &text[text.len() - 7..]))
+    {
+        let last = crate::time::last_day_of_month(crate::time::month_of_day(first));
+        return first <= to && last >= from;
+    }
+    false
 }
 
 // -------------------------------------------------------------------- listing sources

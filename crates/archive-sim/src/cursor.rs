@@ -503,6 +503,49 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn counts_match_a_walk() {
+        let a = small_archive(0);
+        let v = view((2025, 5, 10));
+        let keys: Vec<String> = all_keys(&a, v, b"")
+            .into_iter()
+            .map(|k| String::from_utf8(k).unwrap())
+            .collect();
+        let quirk = |k: &str| k.ends_with("//") || k.contains("-2020-8.") || k.contains("-1993.");
+        for prefix in [
+            "",
+            "data/",
+            "data/spot/daily/klines/",
+            "data/spot/daily/klines/BTCUSDT/1m/",
+            "data/spot/daily/klines/BTCUSDT/1m/BTCUSDT-1m-2025-0",
+            "data/futures/",
+        ] {
+            let want = keys
+                .iter()
+                .filter(|k| k.starts_with(prefix) && !quirk(k))
+                .count() as u64;
+            assert_eq!(
+                a.count_under(&v, prefix.as_bytes(), None, None),
+                want,
+                "{prefix}"
+            );
+        }
+        let day = |y, m, d| days_from_civil(y, m, d);
+        let range = Some((day(2025, 1, 1), day(2025, 1, 31)));
+        let one_m = crate::model::catalog::interval_index("1m");
+        let want = keys
+            .iter()
+            .filter(|k| {
+                k.starts_with("data/spot/")
+                    && k.contains("/1m/")
+                    && k.contains("-2025-01")
+                    && !quirk(k)
+            })
+            .count() as u64;
+        assert!(want > 0);
+        assert_eq!(a.count_under(&v, b"data/spot/", one_m, range), want);
+    }
+
+    #[test]
     fn lookup_finds_exactly_the_listed_keys() {
         let a = small_archive(0);
         let v = view((2025, 5, 10));

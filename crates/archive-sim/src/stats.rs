@@ -94,6 +94,14 @@ pub struct PrefixCounts {
     pub throttled: u64,
 }
 
+#[derive(Default, Clone, serde::Serialize)]
+pub struct BucketCounts {
+    pub requests: u64,
+    pub lists: u64,
+    pub keys_listed: u64,
+    pub copies: u64,
+}
+
 #[derive(Default)]
 pub struct Stats {
     by_kind: [AtomicU64; 16],
@@ -104,7 +112,7 @@ pub struct Stats {
     bytes_in: AtomicU64,
     copy_error_bodies: AtomicU64,
     errors: Mutex<BTreeMap<String, u64>>,
-    by_bucket: Mutex<BTreeMap<String, u64>>,
+    by_bucket: Mutex<BTreeMap<String, BucketCounts>>,
     by_prefix: Mutex<HashMap<String, PrefixCounts>>,
 }
 
@@ -112,7 +120,14 @@ impl Stats {
     pub fn request(&self, kind: Kind, bucket: &str, prefix: &str) {
         self.by_kind[Kind::ALL.iter().position(|k| *k == kind).unwrap_or(15)].fetch_add(1, Relaxed);
         if !bucket.is_empty() {
-            *lock(&self.by_bucket).entry(bucket.to_string()).or_default() += 1;
+            let mut m = lock(&self.by_bucket);
+            let b = match m.get_mut(bucket) {
+                Some(b) => b,
+                None => m.entry(bucket.to_string()).or_default(),
+            };
+            b.requests += 1;
+            b.lists += u64::from(kind == Kind::List);
+            b.copies += u64::from(kind == Kind::Copy);
         }
         let mut m = lock(&self.by_prefix);
         let key = format!("{bucket}/{prefix}");
@@ -131,6 +146,9 @@ impl Stats {
     pub fn listed(&self, bucket: &str, prefix: &str, keys: u64, prefixes: u64) {
         self.keys_listed.fetch_add(keys, Relaxed);
         self.prefixes_listed.fetch_add(prefixes, Relaxed);
+        if let Some(b) = lock(&self.by_bucket).get_mut(bucket) {
+            b.keys_listed += keys;
+        }
         if let Some(e) = lock(&self.by_prefix).get_mut(&format!("{bucket}/{prefix}")) {
             e.keys_listed += keys;
         }

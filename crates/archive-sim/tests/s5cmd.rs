@@ -408,3 +408,27 @@ fn sigterm_stops_it() {
     }
     sim.url.clear();
 }
+
+#[test]
+fn copy_object_can_answer_200_with_an_error_body() {
+    let sim = Sim::start(&[
+        "--as-of",
+        AS_OF,
+        "--dest-bucket",
+        "lake",
+        "--copy-error-fraction",
+        "0.5",
+    ]);
+    let src = format!("{SRC}/data/spot/daily/klines/BTCUSDT/1d/BTCUSDT-1d-2024-01-*");
+    // No retries: aws-sdk-go reads the error out of the 200 body and the copy fails.
+    let out = sim.s5cmd(&["--retry-count", "0", "cp", &src, "s3://lake/once/"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("InternalError"), "{}", stderr(&out));
+    let st = sim.stats();
+    let bodies = st["copy_error_bodies"].as_u64().unwrap();
+    assert!(bodies > 5, "{st}");
+    assert_eq!(sim.ls("s3://lake/once/*", &[]).len() as u64, 62 - bodies);
+    // InternalError is retried: with s5cmd's retries every copy lands.
+    sim.s5cmd_ok(&["--retry-count", "20", "cp", &src, "s3://lake/retried/"]);
+    assert_eq!(sim.ls("s3://lake/retried/*", &[]).len(), 62);
+}

@@ -339,7 +339,7 @@ pub async fn handle(state: Arc<State>, req: Request<hyper::body::Incoming>) -> R
     let rid = state.request_id();
     let head = parts.method == Method::HEAD;
     if parts.uri.path().starts_with("/_sim/") {
-        return sim_endpoint(&state, &parts.method, parts.uri.path());
+        return sim_endpoint(&state, &parts.method, parts.uri.path(), parts.uri.query());
     }
     let path = percent_decode(parts.uri.path().as_bytes(), false);
     let path = path.strip_prefix(b"/").unwrap_or(&path);
@@ -590,7 +590,7 @@ fn region_error(state: &State, op: Op, bucket: &str, signed: &str, right: &str) 
 }
 
 /// `/_sim/stats` (GET) and `/_sim/reset` (POST).
-fn sim_endpoint(state: &State, method: &Method, path: &str) -> Reply {
+fn sim_endpoint(state: &State, method: &Method, path: &str, query: Option<&str>) -> Reply {
     let reply = |status: StatusCode, v: serde_json::Value| {
         Response::builder()
             .status(status)
@@ -614,13 +614,54 @@ fn sim_endpoint(state: &State, method: &Method, path: &str) -> Reply {
             v["as_of"] = state.as_of.clone().into();
             reply(StatusCode::OK, v)
         }
+        ("GET", "/_sim/count") => {
+            let q = Query::parse(query);
+            let bucket = q.get("bucket").unwrap_or(SOURCE_BUCKET);
+            let Some(b) = state.buckets.bucket(bucket) else {
+                return reply(
+                    StatusCode::NOT_FOUND,
+                    serde_json::json!({"error": format!("no bucket {bucket}")}),
+                );
+            };
+            let interval = match q.get("interval") {
+                None => None,
+                Some(i) => match crate::model::catalog::interval_index(i) {
+                    Some(i) => Some(i),
+                    None => {
+                        return reply(
+                            StatusCode::BAD_REQUEST,
+                            serde_json::json!({"error": format!("unknown interval {i}")}),
+                        );
+                    }
+                },
+            };
+            let day = |k: &str| q.get(k).map(|d| crate::time::parse_day(d).ok_or(d));
+            let range = match (day("from"), day("to")) {
+                (None, None) => None,
+                (Some(Ok(f)), Some(Ok(t))) => Some((f, t)),
+                (Some(Ok(f)), None) => Some((f, i32::MAX)),
+                (None, Some(Ok(t))) => Some((i32::MIN, t)),
+                _ => {
+                    return reply(
+                        StatusCode::BAD_REQUEST,
+                        serde_json::json!({"error": "from and to are YYYY-MM-DD"}),
+                    );
+                }
+            };
+            let prefix = q.raw("prefix").unwrap_or(b"");
+            let keys = state.buckets.count(&b, prefix, interval, range);
+            reply(
+                StatusCode::OK,
+                serde_json::json!({"bucket": bucket, "prefix": String::from_utf8_lossy(prefix), "keys": keys}),
+            )
+        }
         ("POST", "/_sim/reset") => {
             state.stats.reset();
             reply(StatusCode::OK, serde_json::json!({"reset": true}))
         }
         _ => reply(
             StatusCode::NOT_FOUND,
-            serde_json::json!({"error": "unknown simulator endpoint", "endpoints": ["GET /_sim/stats", "POST /_sim/reset"]}),
+            serde_json::json!({"error": "unknown simulator endpoint", "endpoints": ["GET /_sim/stats", "GET /_sim/count?bucket=B&prefix=P[&interval=I][&from=DAY][&to=DAY]", "POST /_sim/reset"]}),
         ),
     }
 }
