@@ -105,7 +105,7 @@ report-check: tools ## real sync on moto -> lakesync report --html -> headless C
 	scripts/report_check.sh --out $(REPORT_DIR) --self-test $(REPORT_DIR)/run.html \
 		$(REPORT_DIR)/history.html $(REPORT_DIR)/fixture.html $(REPORT_DIR)/fixture-history.html
 
-.PHONY: bench bench-full bench-tools
+.PHONY: bench bench-full bench-tools bench-scale sim-capacity
 # Benchmarks (bench/README.md): scripts/bench/bench.py runs lakesync (direct, staged), raw s5cmd on
 # lakesync's own command lines, s5cmd cp, aws s3 sync and rclone copy on the same objects,
 # alternating, measured from outside. Server: Garage, built once into .tools/garage (7+ min the
@@ -120,3 +120,18 @@ bench: setup bench-tools ## quick benchmark (~6-10 min on Garage) -> bench/resul
 
 bench-full: setup bench-tools ## bench + 10,000 small files and 8 large (10-100 MB) files (~20 min)
 	$(PYTHON) scripts/bench/bench.py --full --server $(BENCH_SERVER)
+
+# lakesync at archive scale (scripts/bench/scale.py): the issue-12 jobs (daily job one interval
+# and all intervals into a mirrored destination, a one-month backfill, the daily job as 16
+# shards 4 at a time) against archive-sim with 50 ms per request, lakesync vs s5cmd sync,
+# aws s3 sync and rclone copy; each run stopped at 90 s and its listing extrapolated
+# (~21 min) -> bench/results/<date>-scale.{json,md}. SCALE_ARGS passes options (--limit, --jobs...).
+SCALE_ARGS ?=
+bench-scale: tools ## lakesync vs peers at archive scale on archive-sim, 50 ms/request (~21 min)
+	$(CARGO) build --release --workspace
+	scripts/bench/install_bench_tools.sh --peers-only
+	$(PYTHON) scripts/bench/scale.py $(SCALE_ARGS)
+
+sim-capacity: tools ## archive-sim's own capacity (listed keys/s, copies/s, memory; ~2 min)
+	$(CARGO) build --release --workspace
+	$(PYTHON) scripts/bench/sim_capacity.py

@@ -8,6 +8,7 @@ mod common;
 mod support;
 
 mod airflow_e2e;
+mod archive_sim;
 mod chaos;
 mod closed_pipe;
 mod config;

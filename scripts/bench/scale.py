@@ -1,0 +1,636 @@
+#!/usr/bin/env python3
+"""lakesync at archive scale (make bench-scale). Python 3 standard library only.
+
+The jobs of issue 12 against archive-sim (crates/archive-sim: the whole data.binance.vision,
+~2.3e8 keys, in ap-northeast-1; destinations in us-east-1) with 50 ms added to every
+request, each run stopped at a time limit:
+
+  a1  the daily job, one interval: yesterday's daily 1m klines of every spot symbol into a
+      destination mirrored through the day before
+  a2  the same, every interval
+  b   a backfill: one month of daily 1m klines of every spot symbol into an empty destination
+  c   a1 as 16 shards (lakesync --shard i/16), 4 at a time
+
+Tools: today's lakesync (the baseline the listing rework must beat), and the peers where they
+can do the job: `s5cmd sync` with a wildcard source, `aws s3 sync` and `rclone copy` with
+include filters. Every run gets its own destination bucket.
+
+Per run: wall time; the requests the simulator served by kind, keys listed per bucket
+(/_sim/stats, reset before each run); objects wanted and landed (/_sim/count); CPU of the
+tool's process tree (os.wait4) split into lakesync (its report) and s5cmd; peak RSS of the
+tool and of its largest child (/proc polling, scripts/bench/bench.py's Poller); the
+simulator's own CPU. A run still going at --limit is stopped (SIGTERM to its process group;
+lakesync writes its partial report) and its listing extrapolated: projected time = elapsed x
+keys the job must list / keys it listed, with the keys to list counted by the simulator for
+what the tool lists (lakesync, s5cmd and aws list the whole data-type folder of both sides;
+rclone walks folders and lists only the interval folders its include filter allows).
+
+Job definitions are data (JOBS, TOOLS below) and are written into the results: rerun the
+same jobs after a change with `make bench-scale` and compare.
+
+Safety: every tool runs with HTTP(S)_PROXY pointing at a closed local port (NO_PROXY for
+127.0.0.1), and aws-cli gets AWS_ENDPOINT_URL_S3: aws-cli's `--source-region` client
+ignores --endpoint-url and would otherwise try the real ap-northeast-1 endpoint.
+
+usage: scripts/bench/scale.py [--limit S] [--latency-ms N] [--jobs a1,a2,b,c]
+                              [--tools lakesync,s5cmd-sync,aws-s3-sync,rclone-copy]
+                              [--as-of YYYY-MM-DD] [--workers N] [--out DIR]
+"""
+
+import argparse
+import datetime
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench  # noqa: E402  (the quick benchmark's /proc helpers and Poller)
+
+ROOT = bench.ROOT
+SIM = os.path.join(ROOT, "target", "release", "archive-sim")
+LAKESYNC = bench.LAKESYNC_BUILT
+S5CMD = bench.S5CMD
+PEER_BIN = bench.PEER_BIN
+SRC_BUCKET = "data.binance.vision"
+FOLDER = "data/spot/daily/klines/"  # the data-type folder every job selects from
+
+# ------------------------------------------------------------------------------ the jobs
+# `days`: "day" = the day before --as-of (published on --as-of), "month" = the calendar month
+# before --as-of's month. `dest`: "mirror" = mirrored through the day before `day`, "empty".
+# `intervals`: kline intervals selected (None: all). `shards`/`parallel`: lakesync --shard.
+JOBS = {
+    "a1": {"title": "daily job, one interval: yesterday's 1m klines of every spot symbol",
+           "days": "day", "intervals": ["1m"], "dest": "mirror"},
+    "a2": {"title": "daily job, all intervals: yesterday's klines of every spot symbol",
+           "days": "day", "intervals": None, "dest": "mirror"},
+    "b": {"title": "backfill: one month of 1m klines for every spot symbol",
+          "days": "month", "intervals": ["1m"], "dest": "empty"},
+    "c": {"title": "a1 as 16 shards (--shard i/16), 4 at a time",
+          "days": "day", "intervals": ["1m"], "dest": "mirror", "shards": 16, "parallel": 4,
+          "tools": ["lakesync"]},
+}
+# What each tool lists, for the extrapolation: "folder" = the whole data-type folder on both
+# sides; "walk" = only the interval folders the include filter lets a folder walk into.
+TOOLS = {
+    "lakesync": {"lists": "folder"},
+    "s5cmd-sync": {"lists": "folder"},
+    "aws-s3-sync": {"lists": "folder"},
+    "rclone-copy": {"lists": "walk"},
+}
+
+
+def log(msg):
+    print(f"bench-scale: {msg}", file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------------------ the simulator
+
+
+class Sim:
+    def __init__(self, args):
+        self.args = args
+        self.p = subprocess.Popen([SIM, "--listen", "127.0.0.1:0", *args], stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.url = self.p.stdout.readline().strip()
+        if not self.url.startswith("http://127.0.0.1:"):
+            raise SystemExit(f"bench-scale: archive-sim did not start: {self.p.stderr.read()[-2000:]}")
+        self.pid = self.p.pid
+        self.describe = self.p.stderr.readline().strip()
+        # keep draining stderr so that the simulator never blocks on it
+        threading.Thread(target=lambda: [None for _ in self.p.stderr], daemon=True).start()
+        self.opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    def call(self, path, method="GET"):
+        req = urllib.request.Request(self.url + path, method=method, data=b"" if method == "POST" else None)
+        return json.loads(self.opener.open(req, timeout=600).read())
+
+    def stats(self):
+        return self.call("/_sim/stats")
+
+    def reset(self):
+        self.call("/_sim/reset", "POST")
+
+    def count(self, bucket, prefix, interval=None, days=None):
+        q = {"bucket": bucket, "prefix": prefix}
+        if interval:
+            q["interval"] = interval
+        if days:
+            q["from"], q["to"] = days
+        return self.call("/_sim/count?" + urllib.parse.urlencode(q))["keys"]
+
+    def cpu(self):
+        return bench.proc_cpu_seconds(self.pid)
+
+    def rss_kb(self):
+        st = bench.status_of(self.pid)
+        return st[1] if st else None
+
+    def stop(self):
+        self.p.send_signal(signal.SIGTERM)
+        try:
+            self.p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+
+
+# ------------------------------------------------------------------------------ measuring
+
+
+class TreePoller(bench.Poller):
+    """bench.Poller (peak RSS of the tool and of its largest child) plus the tool's own CPU."""
+
+    root_cpu = None
+
+    def sample(self):
+        super().sample()
+        c = bench.proc_cpu_seconds(self.pid)
+        if c is not None:
+            self.root_cpu = c
+
+
+def run_limited(cmd, env, limit, stderr_path):
+    """Run `cmd` in its own session; SIGTERM the session at `limit` seconds (SIGKILL 90 s
+    later). Returns wall, rc, stopped, tree CPU, the root's CPU and peak RSS figures."""
+    err = open(stderr_path, "w")
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                         start_new_session=True)
+    poller = TreePoller(p.pid)
+    poller.start()
+    stopped = False
+    killed = False
+
+    def stopper():
+        nonlocal stopped, killed
+        if done.wait(limit):
+            return
+        stopped = True
+        try:
+            os.killpg(p.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        if not done.wait(90):
+            killed = True
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    done = threading.Event()
+    th = threading.Thread(target=stopper, daemon=True)
+    th.start()
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.monotonic() - t0
+    done.set()
+    poller.stop()
+    err.close()
+    tree_cpu = ru.ru_utime + ru.ru_stime
+    return {
+        "rc": os.waitstatus_to_exitcode(status), "wall_s": round(wall, 2), "stopped": stopped,
+        "killed": killed, "tree_cpu_s": round(tree_cpu, 2),
+        "root_cpu_s": round(poller.root_cpu, 2) if poller.root_cpu is not None else None,
+        "root_hwm_mb": round(poller.root_hwm_kb / 1024, 1), "child_hwm_mb": round(poller.child_hwm_kb / 1024, 1),
+        "tree_rss_sum_mb": round(poller.tree_rss_sum_kb / 1024, 1),
+        "children": sorted(set(poller.children.values())),
+    }
+
+
+# ------------------------------------------------------------------------------ the bench
+
+
+def days_of(as_of):
+    d = datetime.date.fromisoformat(as_of)
+    day = d - datetime.timedelta(days=1)
+    first_of_month = d.replace(day=1)
+    last_prev = first_of_month - datetime.timedelta(days=1)
+    return {
+        "as_of": as_of,
+        "day": day.isoformat(),
+        "mirrored_through": (day - datetime.timedelta(days=1)).isoformat(),
+        "month": (last_prev.replace(day=1).isoformat(), last_prev.isoformat()),
+    }
+
+
+def default_as_of():
+    now = datetime.datetime.now(datetime.timezone.utc)
+    noon = now.replace(hour=12, minute=0, second=0, microsecond=0)
+    return (now.date() if now >= noon else now.date() - datetime.timedelta(days=1)).isoformat()
+
+
+class Scale:
+    def __init__(self, a, sim, tmp, dates):
+        self.a, self.sim, self.tmp, self.dates = a, sim, tmp, dates
+        self.lakesync = os.path.join(tmp, "lakesync")  # a private copy: others may rebuild
+        shutil.copy2(LAKESYNC, self.lakesync)
+        self.aws = shutil.which("aws", path=PEER_BIN)
+        self.rclone = shutil.which("rclone", path=PEER_BIN)
+        self.aws_conf = os.path.join(tmp, "aws-config")
+        with open(self.aws_conf, "w") as f:
+            f.write(f"[default]\nregion = us-east-1\ns3 =\n    max_concurrent_requests = {a.workers}\n")
+        self.empty = os.path.join(tmp, "empty")
+        open(self.empty, "w").close()
+
+    def env(self, tool):
+        """No inherited AWS/LAKESYNC/RCLONE settings; any key; no region for lakesync and s5cmd
+        (s5cmd then asks each bucket's region with HeadBucket); a dead proxy for everything
+        that is not 127.0.0.1."""
+        e = {k: v for k, v in os.environ.items()
+             if not k.startswith(("AWS_", "LAKESYNC_", "RCLONE_", "S3_ENDPOINT")) and k.lower() not in
+             ("http_proxy", "https_proxy", "no_proxy", "all_proxy")}
+        e.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_SHARED_CREDENTIALS_FILE=self.empty,
+                 AWS_CONFIG_FILE=self.aws_conf if tool == "aws-s3-sync" else self.empty,
+                 LAKESYNC_S5CMD=S5CMD, HTTP_PROXY="http://127.0.0.1:9", HTTPS_PROXY="http://127.0.0.1:9",
+                 NO_PROXY="127.0.0.1,localhost", http_proxy="http://127.0.0.1:9",
+                 https_proxy="http://127.0.0.1:9", no_proxy="127.0.0.1,localhost")
+        if tool == "aws-s3-sync":
+            e.update(AWS_ENDPOINT_URL=self.sim.url, AWS_ENDPOINT_URL_S3=self.sim.url)
+        if tool == "rclone-copy":
+            e["RCLONE_CONFIG"] = self.empty
+            for name, region in (("SRC", "ap-northeast-1"), ("DST", "us-east-1")):
+                e.update({f"RCLONE_CONFIG_{name}_TYPE": "s3", f"RCLONE_CONFIG_{name}_PROVIDER": "Other",
+                          f"RCLONE_CONFIG_{name}_ENDPOINT": self.sim.url,
+                          f"RCLONE_CONFIG_{name}_ACCESS_KEY_ID": "bench",
+                          f"RCLONE_CONFIG_{name}_SECRET_ACCESS_KEY": "bench",
+                          f"RCLONE_CONFIG_{name}_REGION": region})
+        return e
+
+    def job_days(self, job):
+        if JOBS[job]["days"] == "day":
+            return (self.dates["day"], self.dates["day"])
+        return self.dates["month"]
+
+    def patterns(self, job):
+        """File-name patterns relative to the data-type folder, per tool family."""
+        start, end = self.job_days(job)
+        iv = JOBS[job]["intervals"]
+        if JOBS[job]["days"] == "day":
+            date = start
+        else:
+            date = start[:8] + "*"  # YYYY-MM-*
+        if iv:
+            return {"s5cmd": f"*/{iv[0]}/*-{iv[0]}-{date}.zip*", "aws": f"*/{iv[0]}/*-{iv[0]}-{date}.zip*",
+                    "rclone": f"*/{iv[0]}/*-{iv[0]}-{date}.zip*"}
+        return {"s5cmd": f"*/*/*-{date}.zip*", "aws": f"*-{date}.zip*", "rclone": f"*/*/*-{date}.zip*"}
+
+    def command(self, job, tool, bucket, report, shard=None):
+        start, end = self.job_days(job)
+        url = self.sim.url
+        pat = self.patterns(job)
+        if tool == "lakesync":
+            cmd = [self.lakesync, "sync", "--endpoint-url", url, "--dest", f"s3://{bucket}", "--market", "spot",
+                   "--period", "daily", "--data-type", "klines", "--start", start, "--end", end,
+                   "--workers", str(self.a.workers), "--report", report, "--progress-interval", "0", "-q"]
+            if JOBS[job]["intervals"]:
+                cmd += ["--interval", ",".join(JOBS[job]["intervals"])]
+            if shard is not None:
+                cmd += ["--shard", f"{shard}/{JOBS[job]['shards']}"]
+            return cmd
+        if tool == "s5cmd-sync":
+            return [S5CMD, "--endpoint-url", url, "--numworkers", str(self.a.workers), "sync",
+                    f"s3://{SRC_BUCKET}/{FOLDER}{pat['s5cmd']}", f"s3://{bucket}/{FOLDER}"]
+        if tool == "aws-s3-sync":
+            return [self.aws, "--endpoint-url", url, "s3", "sync", f"s3://{SRC_BUCKET}/{FOLDER}",
+                    f"s3://{bucket}/{FOLDER}", "--exclude", "*", "--include", pat["aws"],
+                    "--source-region", "ap-northeast-1", "--region", "us-east-1", "--only-show-errors", "--no-progress"]
+        if tool == "rclone-copy":
+            return [self.rclone, "copy", f"src:{SRC_BUCKET}/{FOLDER.rstrip('/')}", f"dst:{bucket}/{FOLDER.rstrip('/')}",
+                    "--include", pat["rclone"], "--transfers", str(self.a.workers), "--checkers", str(self.a.workers),
+                    "--s3-no-check-bucket", "--server-side-across-configs"]
+        raise ValueError(tool)
+
+    def keys_to_list(self, job, tool, bucket):
+        """What the tool must list for this job, on each side (the simulator counts it)."""
+        iv = JOBS[job]["intervals"]
+        if TOOLS[tool]["lists"] == "walk" and iv:
+            return {"source": self.sim.count(SRC_BUCKET, FOLDER, iv[0]), "dest": self.sim.count(bucket, FOLDER, iv[0])}
+        return {"source": self.sim.count(SRC_BUCKET, FOLDER), "dest": self.sim.count(bucket, FOLDER)}
+
+    def wanted(self, job, bucket):
+        """Objects the job must copy: the selection at the source minus what the mirror holds."""
+        iv = (JOBS[job]["intervals"] or [None])[0]
+        days = self.job_days(job)
+        return self.sim.count(SRC_BUCKET, FOLDER, iv, days) - self.sim.count(bucket, FOLDER, iv, days)
+
+    def landed(self, job, bucket):
+        iv = (JOBS[job]["intervals"] or [None])[0]
+        return self.sim.count(bucket, FOLDER, iv, self.job_days(job))
+
+    def run(self, job, tool):
+        bucket = f"{job}-{tool}"
+        spec = JOBS[job]
+        log(f"{job} {tool}: {spec['title']} -> s3://{bucket}")
+        to_list = self.keys_to_list(job, tool, bucket)
+        wanted = self.wanted(job, bucket)
+        before = self.landed(job, bucket)
+        self.sim.reset()
+        sim_cpu0, busy0, me0 = self.sim.cpu(), bench.machine_busy_seconds(), os.times()
+        load0 = bench.loadavg()[0]
+        t0 = time.monotonic()
+        procs = []
+        shards = spec.get("shards")
+        if shards:
+            # `parallel` shards at once, for the limit; the rest is extrapolated in waves
+            waves = shards // spec["parallel"]
+            results = [None] * spec["parallel"]
+
+            def one(i):
+                rep = os.path.join(self.tmp, f"report-{job}-{i}.json")
+                m = run_limited(self.command(job, tool, bucket, rep, shard=i), self.env(tool), self.a.limit,
+                                os.path.join(self.tmp, f"stderr-{job}-{i}.txt"))
+                m["report"] = lakesync_report(rep)
+                m["shard"] = f"{i}/{shards}"
+                results[i] = m
+
+            threads = [threading.Thread(target=one, args=(i,)) for i in range(spec["parallel"])]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            procs = results
+        else:
+            rep = os.path.join(self.tmp, f"report-{job}-{tool}.json")
+            if os.path.exists(rep):
+                os.remove(rep)
+            errp = os.path.join(self.tmp, f"stderr-{job}-{tool}.txt")
+            m = run_limited(self.command(job, tool, bucket, rep), self.env(tool), self.a.limit, errp)
+            if tool == "lakesync":
+                m["report"] = lakesync_report(rep)
+            if m["rc"] != 0 and not m["stopped"]:
+                with open(errp, errors="replace") as f:
+                    m["stderr_tail"] = f.read()[-1500:]
+            procs = [m]
+        wall = time.monotonic() - t0
+        st = self.sim.stats()
+        sim_cpu = self.sim.cpu() - sim_cpu0
+        busy, me = bench.machine_busy_seconds() - busy0, os.times()
+        landed = self.landed(job, bucket) - before
+        tree_cpu = sum(p["tree_cpu_s"] for p in procs)
+        mine = (me.user - me0.user) + (me.system - me0.system)
+        foreign = max(0.0, busy - tree_cpu - sim_cpu - mine)
+        stopped = any(p["stopped"] for p in procs)
+        listed = {b: c["keys_listed"] for b, c in st["by_bucket"].items()}
+        r = {
+            "job": job, "tool": tool, "bucket": bucket, "wall_s": round(wall, 2), "stopped": stopped,
+            "limit_s": self.a.limit, "rc": [p["rc"] for p in procs], "processes": procs,
+            "wanted": wanted, "landed": landed,
+            "done": not stopped and all(p["rc"] == 0 for p in procs) and landed >= wanted,
+            "requests": {k: v for k, v in st["requests"].items() if v}, "requests_total": st["requests_total"],
+            "keys_listed": st["keys_listed"], "keys_listed_by_bucket": listed,
+            "prefixes_listed": st["prefixes_listed"], "throttled": st["throttled"], "errors": st["errors"],
+            "keys_to_list": to_list, "sim_cpu_s": round(sim_cpu, 2),
+            "sim_cpu_share": round(sim_cpu / max(wall, 1e-9), 3), "sim_rss_peak_mb": round((self.sim.rss_kb() or 0) / 1024, 1),
+            "tree_cpu_s": round(tree_cpu, 2), "foreign_share": round(foreign / max(wall * bench.NCPU, 1e-9), 3),
+            "load1_start": load0,
+        }
+        if tool == "lakesync":
+            own = [p["report"]["lakesync_cpu_seconds"] if p.get("report") and p["report"].get("lakesync_cpu_seconds")
+                   is not None else p["root_cpu_s"] for p in procs]
+            r["lakesync_cpu_s"] = round(sum(x or 0 for x in own), 2)
+            r["s5cmd_cpu_s"] = round(tree_cpu - r["lakesync_cpu_s"], 2)
+        total_to_list = to_list["source"] + to_list["dest"]
+        per_process_listed = st["keys_listed"] / max(len(procs), 1)
+        r["keys_per_s"] = round(st["keys_listed"] / max(wall, 1e-9))
+        if stopped and per_process_listed > 0:
+            per = wall * total_to_list / per_process_listed
+            r["projected_listing_s"] = round(per)
+            if shards:
+                r["projected_total_s"] = round(per * (shards // spec["parallel"]))
+            r["list_requests_needed"] = round(total_to_list / 1000 * len(procs) * (shards // spec["parallel"] if shards else 1))
+        elif stopped:
+            r["projected_listing_s"] = None
+        r["summary"] = outcome(r)
+        log(f"  {r['summary']}")
+        return r
+
+
+def lakesync_report(path):
+    try:
+        with open(path) as f:
+            rep = json.load(f)
+    except (OSError, ValueError):
+        return None
+    t = rep.get("totals") or {}
+    res = rep.get("resources") or {}
+    return {
+        "interrupted": rep.get("interrupted"), "exit_code": rep.get("exit_code"),
+        "selected": t.get("selected"), "planned": t.get("planned"), "skipped": t.get("skipped"),
+        "copied": t.get("copied"), "validated": t.get("validated"), "failed": t.get("failed"),
+        "listing_seconds": (rep.get("plan") or {}).get("listing_seconds"),
+        "prefixes": (rep.get("plan") or {}).get("prefixes"),
+        "lakesync_cpu_seconds": rep.get("lakesync_cpu_seconds"),
+        "rss_peak_bytes": res.get("rss_peak_bytes"), "child_rss_peak_bytes": res.get("child_rss_peak_bytes"),
+        "by_kind": (rep.get("operations") or {}).get("by_kind"),
+        "error": (rep.get("error") or {}).get("message"),
+    }
+
+
+def fmt_s(s):
+    if s is None:
+        return "–"
+    if s >= 3600:
+        return f"{s / 3600:.1f} h"
+    if s >= 120:
+        return f"{s / 60:.0f} min"
+    return f"{s:.0f} s"
+
+
+def outcome(r):
+    if r["done"]:
+        return f"done in {fmt_s(r['wall_s'])}: {r['landed']:,}/{r['wanted']:,} objects, {r['keys_listed']:,} keys listed"
+    if r["stopped"]:
+        proj = r.get("projected_total_s", r.get("projected_listing_s"))
+        return (f"stopped at {fmt_s(r['limit_s'])}: {r['keys_listed']:,} keys listed ({r['keys_per_s']:,}/s), "
+                f"{r['landed']:,}/{r['wanted']:,} objects; listing projected {fmt_s(proj)}")
+    return f"FAILED rc={r['rc']}: {r['landed']:,}/{r['wanted']:,} objects"
+
+
+def markdown(res):
+    m = res["machine"]
+    d = res["dates"]
+    L = [f"# lakesync at archive scale, {res['date']} (archive-sim, {res['latency_ms']} ms per request)", ""]
+    L.append(f"- Server: archive-sim (this repository, release build, {res['sim_threads']} runtime thread): "
+             f"`{res['sim_describe']}`.")
+    L.append(f"- As of {d['as_of']}: the daily jobs copy {d['day']} into destinations mirrored through "
+             f"{d['mirrored_through']}; the backfill copies {d['month'][0]}..{d['month'][1]} into an empty one. "
+             f"Every request waits {res['latency_ms']} ms; S3's rate limits (5,500 reads, 3,500 writes a second "
+             f"per prefix) on.")
+    L.append(f"- Machine: {m['nproc']} cores ({m['cpu_model']}), {m['mem_total_kib'] / 1024 / 1024:.0f} GiB; "
+             f"load average at start {m['loadavg_start'][0]:.2f}. Tools: {m['lakesync_version']} (git "
+             f"{m['lakesync_git_rev']}{', tree differs' if m['lakesync_tree_dirty'] else ''}), s5cmd {m['s5cmd']}, "
+             f"{m['aws'] or 'aws: not installed'}, {m['rclone'] or 'rclone: not installed'}.")
+    L.append(f"- Each run stopped at {res['limit_s']} s (SIGTERM); a stopped run's listing is extrapolated "
+             f"(elapsed x keys to list / keys listed). `{res['command']}` took {res['total_seconds'] / 60:.1f} min.")
+    L.append("")
+    L.append("| job | tool | outcome | wall s | objects landed / wanted | keys listed (src / dst) | keys/s | "
+             "LIST / COPY / HEAD / GET requests | keys to list (src / dst) | projected listing | "
+             "CPU s (lakesync / s5cmd, or tool) | peak RSS (tool / largest child) | sim CPU |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in res["runs"]:
+        req = r["requests"]
+        lb = r["keys_listed_by_bucket"]
+        src, dst = lb.get(SRC_BUCKET, 0), lb.get(r["bucket"], 0)
+        if r["tool"] == "lakesync":
+            cpu = f"{r['lakesync_cpu_s']} / {r['s5cmd_cpu_s']}"
+        else:
+            cpu = f"{r['tree_cpu_s']}"
+        rss = " + ".join(f"{p['root_hwm_mb']} / {p['child_hwm_mb']} MB" for p in r["processes"][:1])
+        if len(r["processes"]) > 1:
+            rss += f" (each of {len(r['processes'])})"
+        state = "done" if r["done"] else ("stopped" if r["stopped"] else "**failed**")
+        proj = r.get("projected_total_s", r.get("projected_listing_s"))
+        proj_txt = fmt_s(proj) if r["stopped"] else "–"
+        if r.get("projected_total_s"):
+            proj_txt += f" ({fmt_s(r['projected_listing_s'])} per wave)"
+        L.append(f"| {r['job']} | {r['tool']} | {state} | {r['wall_s']:.0f} | {r['landed']:,} / {r['wanted']:,} | "
+                 f"{src:,} / {dst:,} | {r['keys_per_s']:,} | {req.get('list', 0):,} / {req.get('copy', 0):,} / "
+                 f"{req.get('head', 0):,} / {req.get('get', 0):,} | {r['keys_to_list']['source']:,} / "
+                 f"{r['keys_to_list']['dest']:,} | {proj_txt} | {cpu} | {rss} | "
+                 f"{r['sim_cpu_share'] * 100:.0f}% |")
+    L.append("")
+    L.append("## Jobs")
+    L.append("")
+    for j, spec in res["jobs"].items():
+        L.append(f"- **{j}**: {spec['title']}.")
+    L.append("")
+    L.append("Command lines (`URL` = the simulator, `B` = the run's bucket):")
+    L.append("")
+    for j, cmds in res["commands"].items():
+        for tool, cmd in cmds.items():
+            L.append(f"- {j} {tool}: `{cmd}`")
+    L.append("")
+    L.append("## Notes")
+    L.append("")
+    for n in res["notes"]:
+        L.append(f"- {n}")
+    return "\n".join(L) + "\n"
+
+
+def notes(res):
+    out = [
+        "Regions: lakesync and s5cmd run with no AWS_REGION/AWS_DEFAULT_REGION and an empty AWS config, so "
+        "s5cmd asks each bucket's region with HeadBucket (answered with x-amz-bucket-region: ap-northeast-1 "
+        "for the source, us-east-1 for the destinations) and signs each side for its region; one "
+        "AuthorizationHeaderMalformed per s5cmd process is that probe, as on AWS. aws-cli gets "
+        "`--source-region ap-northeast-1 --region us-east-1` plus AWS_ENDPOINT_URL_S3 (its source-region "
+        "client ignores --endpoint-url); rclone gets one remote per side with its region and "
+        "`--server-side-across-configs`.",
+        "lakesync, s5cmd sync and aws s3 sync list the whole data-type folder data/spot/daily/klines/ on both "
+        "sides (lakesync: without --symbols the folder is the narrowest prefix it knows; s5cmd: the part of "
+        "the wildcard before the first `*`; aws: the sync root) and filter the keys; rclone walks folders with "
+        "delimiter listings and enters only the interval folders its include filter allows, so it lists about "
+        "1/13 of the keys for a one-interval job.",
+        "Projected listing times assume the listing rate of the measured window holds; they leave out the "
+        "copies, which lakesync makes while it lists and s5cmd sync makes after both listings. For the "
+        "sharded job each shard lists the whole selection (lakesync filters a streamed listing per shard), so "
+        "16 shards 4 at a time list it 16 times in 4 waves.",
+        "Objects wanted/landed are counted by the simulator (`/_sim/count`) in the run's destination for the "
+        "job's interval and dates; a stopped run may have landed some.",
+        "CPU: lakesync's own from its report (getrusage), s5cmd's = the tree's (os.wait4) minus lakesync's; "
+        "peak RSS of the tool process (VmHWM) and of its largest child, polled every 50 ms. `sim CPU` is the "
+        "simulator's CPU over the run's wall time (100% = one core): it stayed far from its core.",
+    ]
+    shares = [r["foreign_share"] for r in res["runs"]]
+    if shares:
+        out.append(f"Other load on the machine during the runs (other engineers' builds): median "
+                   f"{bench.median(shares) * 100:.0f}% of the machine's CPU, highest {max(shares) * 100:.0f}% "
+                   f"(per run: foreign_share in the JSON). Listing at 50 ms a request is latency-bound, so the "
+                   f"rates move less with load than CPU-bound figures would.")
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--limit", type=float, default=90.0, help="seconds before a run is stopped (default 90)")
+    ap.add_argument("--latency-ms", type=int, default=50)
+    ap.add_argument("--jobs", default="a1,a2,b,c", help=f"comma list of {', '.join(JOBS)}")
+    ap.add_argument("--tools", default=",".join(TOOLS), help=f"comma list of {', '.join(TOOLS)}")
+    ap.add_argument("--as-of", default=None, help="archive-sim --as-of (default: the latest past noon UTC)")
+    ap.add_argument("--workers", type=int, default=32, help="lakesync --workers, s5cmd --numworkers, aws/rclone concurrency")
+    ap.add_argument("--sim-threads", type=int, default=1)
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
+    a = ap.parse_args()
+    jobs = [j for j in a.jobs.split(",") if j]
+    tools = [t for t in a.tools.split(",") if t]
+    for j in jobs:
+        if j not in JOBS:
+            raise SystemExit(f"bench-scale: no job {j!r}; jobs: {', '.join(JOBS)}")
+    for t in tools:
+        if t not in TOOLS:
+            raise SystemExit(f"bench-scale: no tool {t!r}; tools: {', '.join(TOOLS)}")
+    for exe, hint in ((SIM, "cargo build --release --workspace"), (LAKESYNC, "cargo build --release --workspace"),
+                      (S5CMD, "make tools")):
+        if not os.path.exists(exe):
+            raise SystemExit(f"bench-scale: {exe} missing: run {hint}")
+    dates = days_of(a.as_of or default_as_of())
+    plan = [(j, t) for j in jobs for t in JOBS[j].get("tools", tools) if t in tools]
+    missing = [t for t in {t for _, t in plan} if t in ("aws-s3-sync", "rclone-copy")
+               and not shutil.which(t.split("-")[0], path=PEER_BIN)]
+    if missing:
+        log(f"not installed (scripts/bench/install_bench_tools.sh --peers-only): {', '.join(missing)}; skipped")
+        plan = [(j, t) for j, t in plan if t not in missing]
+    sim_args = ["--as-of", dates["as_of"], "--latency-ms", str(a.latency_ms), "--threads", str(a.sim_threads)]
+    for j, t in plan:
+        mirror = JOBS[j]["dest"] == "mirror"
+        sim_args += ["--dest-bucket", f"{j}-{t}" + (f"=mirrored-through:{dates['mirrored_through']}" if mirror else "")]
+    tmp = tempfile.mkdtemp(prefix="lakesync-bench-scale-")
+
+    def on_signal(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    t0 = time.monotonic()
+    sim = Sim(sim_args)
+    log(f"archive-sim at {sim.url} (pid {sim.pid}): {sim.describe}")
+    res = None
+    try:
+        sc = Scale(a, sim, tmp, dates)
+
+        class SimServer(bench.Server):
+            name, version, version_line = "archive-sim", "0.1.0", "archive-sim (crates/archive-sim)"
+
+        res = {"format": 1, "date": datetime.date.today().isoformat(),
+               "started_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+               "command": " ".join(["scripts/bench/scale.py"] + sys.argv[1:]),
+               "latency_ms": a.latency_ms, "limit_s": a.limit, "workers": a.workers, "sim_threads": a.sim_threads,
+               "sim_args": sim_args, "sim_describe": sim.describe, "dates": dates,
+               "jobs": {j: JOBS[j] for j in jobs}, "tools": {t: TOOLS[t] for t in tools},
+               "machine": bench.machine(SimServer(), sc.lakesync),
+               "commands": {j: {t: " ".join(sc.command(j, t, "B", "REPORT", shard=0 if JOBS[j].get("shards") else None))
+                                .replace(sim.url, "URL").replace(sc.lakesync, "lakesync").replace(S5CMD, "s5cmd")
+                                .replace(PEER_BIN + "/", "") for t in JOBS[j].get("tools", tools) if t in tools}
+                            for j in jobs},
+               "runs": []}
+        for j, t in plan:
+            res["runs"].append(sc.run(j, t))
+        res["total_seconds"] = round(time.monotonic() - t0, 1)
+        res["sim_rss_peak_mb"] = round((bench.status_of(sim.pid) or (0, 0, ""))[1] / 1024, 1)
+        res["loadavg_end"] = bench.loadavg()
+        res["notes"] = notes(res)
+    finally:
+        sim.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(a.out, exist_ok=True)
+    partial = set(jobs) != set(JOBS) or set(tools) != set(TOOLS)
+    base = os.path.join(a.out, f"{res['date']}-scale{'-partial' if partial else ''}")
+    with open(base + ".json", "w") as f:
+        json.dump(res, f, indent=1)
+        f.write("\n")
+    md = markdown(res)
+    with open(base + ".md", "w") as f:
+        f.write(md)
+    print(md)
+    log(f"wrote {base}.json, {base}.md in {res['total_seconds'] / 60:.1f} min")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

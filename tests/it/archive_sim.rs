@@ -1,0 +1,160 @@
+//! lakesync against archive-sim (`crates/archive-sim`): the full-size synthetic
+//! data.binance.vision in ap-northeast-1 and a destination in us-east-1 that starts mirrored
+//! through a day. `plan`, `sync` (direct and staged) and `verify --deep` work on it unchanged,
+//! with s5cmd finding each bucket's region itself (no AWS_REGION).
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::common::{lakesync, lakesync_bin};
+
+/// archive-sim, built next to lakesync by `cargo build --workspace` (`make test` does it).
+fn archive_sim_bin() -> PathBuf {
+    let p = lakesync_bin().with_file_name("archive-sim");
+    assert!(
+        p.exists(),
+        "{} is missing: run `cargo build --workspace` (make test does it)",
+        p.display()
+    );
+    p
+}
+
+struct Sim {
+    child: Child,
+    url: String,
+}
+
+impl Sim {
+    fn start(args: &[&str]) -> Sim {
+        let mut cmd = Command::new(archive_sim_bin());
+        cmd.args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().expect("cannot start archive-sim");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(120))
+            .unwrap_or_default();
+        if !line.starts_with("http://127.0.0.1:") {
+            let _ = child.kill();
+            panic!("archive-sim did not print its URL (got {line:?})");
+        }
+        Sim {
+            child,
+            url: line.trim().to_string(),
+        }
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn selection<'a>(url: &'a str, symbols: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec![
+        "--endpoint-url",
+        url,
+        "--dest",
+        "s3://lake/binance",
+        "--market",
+        "spot",
+        "--period",
+        "daily",
+        "--data-type",
+        "klines",
+        "--symbols",
+        symbols,
+        "--interval",
+        "1m,1h",
+        "--start",
+        "2026-11-20",
+        "--end",
+        "2026-11-29",
+    ];
+    v.extend_from_slice(extra);
+    v
+}
+
+#[test]
+fn plan_sync_and_verify_against_the_full_size_archive() {
+    // Mirrored through the 27th: the 28th and 29th are new (the 30th is not out yet).
+    let sim = Sim::start(&[
+        "--as-of",
+        "2026-11-30",
+        "--hole-fraction",
+        "0",
+        "--latency-ms",
+        "2",
+        "--dest-bucket",
+        "lake=mirrored-through:2026-11-27,prefix:binance",
+    ]);
+    let url = sim.url.as_str();
+
+    let mut args = vec!["plan"];
+    args.extend(selection(url, "BTCUSDT,ETHUSDT", &["--format", "json"]));
+    let plan = lakesync(&args);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    let p: serde_json::Value = serde_json::from_str(&plan.stdout).expect("plan JSON");
+    // 2 symbols x 2 intervals x 2 days x (zip + CHECKSUM) to copy; 8 days in place.
+    assert_eq!(p["totals"]["copy"], 16, "{p}");
+    assert_eq!(p["totals"]["skip"], 64, "{p}");
+
+    let mut args = vec!["sync"];
+    args.extend(selection(url, "BTCUSDT,ETHUSDT", &["--report", "-", "-q"]));
+    let run = lakesync(&args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let r = run.report();
+    assert_eq!(r["totals"]["planned"], 16);
+    assert_eq!(r["totals"]["copied"], 16);
+    assert_eq!(r["totals"]["validated"], 16);
+    assert_eq!(r["mode"], "direct");
+
+    // Staged (download, CHECKSUM, upload): the uploads are the source's bytes.
+    let mut args = vec!["sync"];
+    args.extend(selection(
+        url,
+        "BNBUSDT",
+        &["--mode", "staged", "--report", "-", "-q"],
+    ));
+    let run = lakesync(&args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let r = run.report();
+    assert_eq!(r["totals"]["validated"], 8);
+    assert_eq!(r["integrity"]["checksums_verified"], 4);
+
+    // Nothing left to copy, and every zip hashes to its CHECKSUM.
+    let mut args = vec!["verify"];
+    args.extend(selection(
+        url,
+        "BTCUSDT,ETHUSDT,BNBUSDT",
+        &["--deep", "--report", "-", "-q"],
+    ));
+    let v = lakesync(&args);
+    assert_eq!(v.code, 0, "{}\n{}", v.stdout, v.stderr);
+    let vr = v.report();
+    assert_eq!(vr["totals"]["checked"], 120, "{vr}");
+    assert_eq!(vr["totals"]["ok"], 120, "{vr}");
+    assert_eq!(vr["totals"]["checksum_ok"], 60, "{vr}");
+}
