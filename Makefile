@@ -30,7 +30,7 @@ setup: tools ## tools + cargo build --release
 build: ## cargo build --release
 	$(CARGO) build --release
 
-test: tools check-fixtures ## tools, check fixtures, cargo test --workspace (LAKESYNC_TOOLS=.tools)
+test: tools tables-tools check-fixtures ## tools, check fixtures, cargo test --workspace (LAKESYNC_TOOLS=.tools)
 	$(CARGO) build --workspace
 	$(CARGO) test --workspace
 
@@ -120,3 +120,15 @@ bench: setup bench-tools ## quick benchmark (~6-10 min on Garage) -> bench/resul
 
 bench-full: setup bench-tools ## bench + 10,000 small files and 8 large (10-100 MB) files (~20 min)
 	$(PYTHON) scripts/bench/bench.py --full --server $(BENCH_SERVER)
+
+# Lake tables (lakesync tables): DuckDB reads the tables in tests/tables.rs; the benchmark
+# compares the conversion with DuckDB and polars on the same local files. Both live in
+# their own venv, .tools-tables/venv (scripts/tables/install.sh).
+.PHONY: tables-tools bench-tables
+tables-tools: ## duckdb for the tables tests, into .tools-tables/venv
+	scripts/tables/install.sh >/dev/null
+
+bench-tables: ## tables conversion vs DuckDB and polars; RSS at 1/100/700 MB CSV -> bench/results/<date>-tables.*
+	scripts/tables/install.sh --bench >/dev/null
+	$(CARGO) build --release
+	$(PYTHON) scripts/bench/tables.py
