@@ -128,7 +128,8 @@ def expected(zips_root):
             if cols is None:
                 continue
             table = "%s/%s/%s/%s" % (market, period, dtype, interval + "/" if interval else "")
-            unit = 1 if (market == "spot" and date_s >= MICROS_FROM) else 1000
+            first_day = date_s if len(date_s) == 10 else date_s + "-01"
+            unit = 1 if (market == "spot" and first_day >= MICROS_FROM) else 1000
             with zipfile.ZipFile(os.path.join(dirpath, name)) as z:
                 text = z.read(z.namelist()[0]).decode()
             recs = list(csv.reader(io.StringIO(text)))
