@@ -90,9 +90,9 @@ pub enum Command {
     /// Check that the destination mirrors the selected source (presence, size, ETag, age;
     /// with --deep also each zip's SHA-256 against its .CHECKSUM). Exit 1 on mismatches.
     Verify(VerifyArgs),
-    /// Turn the selected zips of a mirror (or the archive) into Parquet tables (zstd),
-    /// partitioned by symbol and date, incrementally: only new or re-uploaded zips are
-    /// converted, and only after their SHA-256 matched their .CHECKSUM.
+    /// Convert the selected zips into zstd Parquet tables partitioned by symbol and date,
+    /// incrementally (new or re-uploaded zips only, each after its SHA-256 matched its
+    /// .CHECKSUM).
     Tables(crate::tables::settings::TablesArgs),
 }
 

@@ -4,52 +4,34 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::archive::{self, Market};
-use crate::error::{EnvError, UsageError};
+use crate::error::Error;
 use crate::exit_codes;
+use crate::select::archive::{self, Market};
 use crate::settings::ReportTarget;
 use crate::tables::convert::{self, Job};
 use crate::tables::layout::Partition;
-use crate::tables::report::TablesReport;
 use crate::tables::schema;
 use crate::tables::settings::{ConvertArgs, TablesAction, TablesArgs, TablesSettings};
 
-fn fail(code: i32, message: &str, hint: &str) -> ExitCode {
-    eprintln!("error: {message}");
-    if !hint.is_empty() {
-        eprintln!("hint: {hint}");
-    }
-    ExitCode::from(code as u8)
-}
-
-fn usage(e: &UsageError) -> ExitCode {
-    fail(exit_codes::USAGE, &e.message, &e.hint)
-}
-
-fn env_error(e: &EnvError) -> ExitCode {
-    fail(exit_codes::ENVIRONMENT, &e.message, &e.hint)
-}
-
-/// `lakesync tables ...`; `quiet` is the global `-q`.
-pub fn main(args: &TablesArgs, quiet: bool) -> ExitCode {
+/// `lakesync tables ...`; `quiet` is the global `-q`. Returns the exit code.
+pub fn main(args: &TablesArgs, quiet: bool) -> Result<i32, Error> {
     match &args.action {
         Some(TablesAction::Convert(c)) => convert_local(c),
         None => run_tables(args, quiet),
     }
 }
 
-fn report_folder_ok(target: &Option<ReportTarget>) -> Result<(), UsageError> {
+fn report_folder_ok(target: &Option<ReportTarget>) -> Result<(), Error> {
     if let Some(ReportTarget::File(p)) = target {
         let parent = p
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
         if !parent.is_dir() {
-            return Err(UsageError::new(
+            return Err(Error::usage(
                 format!(
                     "invalid --report value {:?}: the folder {} does not exist",
                     p.display().to_string(),
@@ -62,77 +44,30 @@ fn report_folder_ok(target: &Option<ReportTarget>) -> Result<(), UsageError> {
     Ok(())
 }
 
-fn write_report(report: &TablesReport, target: &ReportTarget) -> std::io::Result<()> {
-    let mut json = serde_json::to_string_pretty(report).map_err(std::io::Error::other)?;
-    json.push('\n');
-    match target {
-        ReportTarget::Stdout => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(json.as_bytes())?;
-            out.flush()
-        }
-        ReportTarget::File(p) => crate::metrics::write_atomic(p, &json),
-    }
-}
-
-fn run_tables(args: &TablesArgs, quiet: bool) -> ExitCode {
+fn run_tables(args: &TablesArgs, quiet: bool) -> Result<i32, Error> {
     let s5cmd_env = std::env::var_os("LAKESYNC_S5CMD")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from);
-    let mut settings = match TablesSettings::resolve(&args.run, s5cmd_env) {
-        Ok(s) => s,
-        Err(e) => return usage(&e),
-    };
+    let mut settings = TablesSettings::resolve(&args.run, s5cmd_env)?;
     settings.quiet = quiet;
-    if let Err(e) = report_folder_ok(&settings.report) {
-        return usage(&e);
-    }
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            return fail(
-                exit_codes::ENVIRONMENT,
-                &format!("cannot start the async runtime: {e}"),
-                "",
-            );
-        }
-    };
-    let result = rt.block_on(async {
-        let interrupt = crate::signals::install()
-            .map_err(|e| EnvError::new(format!("cannot install signal handlers: {e}"), ""))?;
-        crate::tables::run::run(&settings, interrupt).await
-    });
-    let report = match result {
-        Ok(r) => r,
-        Err(e) => return env_error(&e),
-    };
+    report_folder_ok(&settings.report)?;
+    let rt = crate::commands::runtime()?;
+    let report = rt.block_on(async {
+        crate::tables::run::run(&settings, crate::commands::install_signals()?).await
+    })?;
     if let Some(e) = &report.error {
-        eprintln!("error: {}\nhint: {}", e.message, e.hint);
+        crate::error::eprint(&e.message, &e.hint);
     }
-    let mut code = report.exit_code;
-    if let Some(target) = &settings.report
-        && let Err(e) = write_report(&report, target)
-    {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            return ExitCode::from(code as u8);
-        }
-        eprintln!(
-            "error: cannot write the report: {e}\nhint: check the --report path and free space"
-        );
-        if code == exit_codes::OK {
-            code = exit_codes::ENVIRONMENT;
-        }
-    }
+    let Some(code) = crate::commands::emit(&report, settings.report.as_ref(), report.exit_code)
+    else {
+        return Ok(report.exit_code);
+    };
     if !quiet {
         eprint!("{}", report.human_summary());
     }
     if let Some(path) = &settings.metrics_file
         && !report.dry_run
-        && let Err(e) = crate::metrics::write_atomic(
+        && let Err(e) = crate::report::metrics::write_atomic(
             path,
             &report.metrics_text(jiff::Timestamp::now().as_second()),
         )
@@ -144,14 +79,14 @@ fn run_tables(args: &TablesArgs, quiet: bool) -> ExitCode {
     }
     if let Some(path) = &settings.history
         && !report.dry_run
-        && let Err(e) = crate::history::append(path, &report.history_entry())
+        && let Err(e) = crate::report::history::append(path, &report.history_entry())
     {
         eprintln!(
             "warning: cannot append to --history {}: {e}",
             path.display()
         );
     }
-    ExitCode::from(code as u8)
+    Ok(code)
 }
 
 /// What a local zip is: its schema and date, from the archive path or the flags.
@@ -217,13 +152,13 @@ fn local_checksum(zip: &Path) -> Result<&'static str, String> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    match crate::checksum::verify_file(zip, &name, Some(&content)) {
-        Ok(crate::checksum::Verdict::Verified { .. }) => Ok("verified"),
-        Ok(crate::checksum::Verdict::Mismatch { expected, actual }) => Err(format!(
+    match crate::validate::checksum::verify_file(zip, &name, Some(&content)) {
+        Ok(crate::validate::checksum::Verdict::Verified { .. }) => Ok("verified"),
+        Ok(crate::validate::checksum::Verdict::Mismatch { expected, actual }) => Err(format!(
             "{}: integrity: SHA-256 {actual} where the .CHECKSUM says {expected}; not converted",
             zip.display()
         )),
-        Ok(crate::checksum::Verdict::Unverified { reason }) => Err(format!(
+        Ok(crate::validate::checksum::Verdict::Unverified { reason }) => Err(format!(
             "{}: integrity: {reason}; not converted",
             zip.display()
         )),
@@ -231,17 +166,15 @@ fn local_checksum(zip: &Path) -> Result<&'static str, String> {
     }
 }
 
-fn convert_local(args: &ConvertArgs) -> ExitCode {
-    let market = match args.market.as_deref().map(str::parse::<Market>).transpose() {
-        Ok(m) => m,
-        Err(e) => return usage(&e),
-    };
-    let threads = match crate::tables::settings::convert_threads(args.threads) {
-        Ok(t) => t,
-        Err(e) => return usage(&e),
-    };
+fn convert_local(args: &ConvertArgs) -> Result<i32, Error> {
+    let market = args
+        .market
+        .as_deref()
+        .map(str::parse::<Market>)
+        .transpose()?;
+    let threads = crate::tables::settings::convert_threads(args.threads)?;
     if !args.out.is_dir() {
-        return usage(&UsageError::new(
+        return Err(Error::usage(
             format!("--out {} is not a folder", args.out.display()),
             "create it first",
         ));
@@ -297,9 +230,9 @@ fn convert_local(args: &ConvertArgs) -> ExitCode {
             });
         }
     });
-    if failed.load(Ordering::Relaxed) > 0 {
-        ExitCode::from(exit_codes::OBJECTS_FAILED as u8)
+    Ok(if failed.load(Ordering::Relaxed) > 0 {
+        exit_codes::OBJECTS_FAILED
     } else {
-        ExitCode::SUCCESS
-    }
+        exit_codes::OK
+    })
 }

@@ -1171,7 +1171,8 @@ mod tests {
         assert_eq!(l, "2024-02");
         assert_eq!(format_us(s), "2024-02-01T00:00:00Z");
         assert_eq!(format_us(e), "2024-03-01T00:00:00Z");
-        let (s, e, _) = date_range_us(crate::select::archive::file_date("X-2024-12-31.zip").unwrap());
+        let (s, e, _) =
+            date_range_us(crate::select::archive::file_date("X-2024-12-31.zip").unwrap());
         assert_eq!(e - s, MICROS_PER_DAY);
         assert_eq!(format_us(e), "2025-01-01T00:00:00Z");
     }

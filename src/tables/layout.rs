@@ -12,7 +12,7 @@
 //! same way by (symbol, date), because both spell the symbol followed by `/` and the date as
 //! fixed-width text. [`PartitionId`] is that order.
 
-use crate::archive::{self, FileDate, Market, Period};
+use crate::select::archive::{self, FileDate, Market, Period};
 
 /// One archive file's place in the lake.
 #[derive(Debug, Clone, PartialEq, Eq)]

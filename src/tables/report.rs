@@ -10,8 +10,8 @@ use std::ops::AddAssign;
 
 use serde::Serialize;
 
+use crate::os::resources::ResourceSummary;
 use crate::report::{RunFailure, Tool};
-use crate::resources::ResourceSummary;
 
 /// Entries of `files[]` and `failures[]` kept in the report; the rest are counted.
 pub const MAX_LISTED: usize = 10_000;
@@ -236,9 +236,9 @@ impl TablesReport {
     }
 
     /// The history line (`lakesync report HISTORY` reads it like sync's).
-    pub fn history_entry(&self) -> crate::history::HistoryEntry {
+    pub fn history_entry(&self) -> crate::report::history::HistoryEntry {
         let r = self.resources.as_ref();
-        crate::history::HistoryEntry {
+        crate::report::history::HistoryEntry {
             finished_at: self.finished_at.clone(),
             mode: "tables".into(),
             duration_seconds: self.duration_seconds,
@@ -260,7 +260,7 @@ impl TablesReport {
     pub fn metrics_text(&self, finished_unix: i64) -> String {
         let t = &self.totals;
         let r = self.resources.as_ref();
-        let mut text = crate::metrics::render(&crate::metrics::MetricsInput {
+        let mut text = crate::report::metrics::render(&crate::report::metrics::MetricsInput {
             mode: "tables",
             planned: t.planned,
             copied: t.converted,
@@ -279,7 +279,7 @@ impl TablesReport {
             sla: &[],
             finished_unix,
         });
-        let p = crate::metrics::PREFIX;
+        let p = crate::report::metrics::PREFIX;
         for (name, help, v) in [
             (
                 "rows",

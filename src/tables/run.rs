@@ -19,18 +19,17 @@ use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
 use tokio::sync::{Semaphore, mpsc};
 
-use crate::checksum::{self, Verdict};
-use crate::error::EnvError;
-use crate::execute::{Line, LineState, Runner};
+use crate::error::Error;
 use crate::exit_codes;
+use crate::list::listing::Listing;
 use crate::list::{ListError, Lister, Object};
+use crate::os::signals::Interrupt;
 use crate::report::{RunFailure, Tool};
+use crate::run::attempt::{Line, LineState, Runner};
 use crate::s3url::S3Url;
 use crate::s5cmd::cmdfile::{download_line, upload_line};
 use crate::s5cmd::{self, Globals};
 use crate::settings::Endpoint;
-use crate::signals::Interrupt;
-use crate::sync::Listing;
 use crate::tables::convert::{self, Converted, Job};
 use crate::tables::plan::{Decision, DestLister, Planner, Work, Zips};
 use crate::tables::report::{
@@ -38,6 +37,7 @@ use crate::tables::report::{
 };
 use crate::tables::schema;
 use crate::tables::settings::TablesSettings;
+use crate::validate::checksum::{self, Verdict};
 
 /// Batches in flight (one downloading while the other converts and uploads).
 const DEPTH: usize = 2;
@@ -400,7 +400,7 @@ async fn run_batch(ctx: Arc<BatchCtx>, index: u64, works: Vec<Work>) -> BatchRes
             &lines,
         )
         .await;
-    out.interrupted |= dl.interrupted;
+    out.interrupted |= dl.counts.interrupted;
 
     // Convert what arrived, on every core.
     let mut tasks = Vec::with_capacity(n);
@@ -503,7 +503,7 @@ async fn run_batch(ctx: Arc<BatchCtx>, index: u64, works: Vec<Work>) -> BatchRes
                 &up_lines,
             )
             .await;
-        out.interrupted |= up.interrupted;
+        out.interrupted |= up.counts.interrupted;
         for (k, &j) in up_idx.iter().enumerate() {
             let w = &works[j];
             let Some(c) = converted[j].take() else {
@@ -549,15 +549,15 @@ async fn run_batch(ctx: Arc<BatchCtx>, index: u64, works: Vec<Work>) -> BatchRes
 
 /// Check that the endpoint accepts TCP connections, so an unreachable server is a clear
 /// error in seconds instead of s5cmd retrying for over a minute.
-async fn probe(ep: &Endpoint) -> Result<(), EnvError> {
+async fn probe(ep: &Endpoint) -> Result<(), Error> {
     let addr = (ep.host.as_str(), ep.port);
     match tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(addr)).await {
         Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(EnvError::new(
+        Ok(Err(e)) => Err(Error::env(
             format!("cannot reach the endpoint {}: {e}", ep.url),
             "start the S3 server, or fix --endpoint-url / S3_ENDPOINT_URL",
         )),
-        Err(_) => Err(EnvError::new(
+        Err(_) => Err(Error::env(
             format!("cannot reach the endpoint {}: no answer within 5 s", ep.url),
             "check the host and port, and any firewall in between",
         )),
@@ -566,11 +566,8 @@ async fn probe(ep: &Endpoint) -> Result<(), EnvError> {
 
 /// Run `lakesync tables`. Returns the report (its `exit_code` says how it went); `Err` when
 /// the environment stops the run before anything is attempted.
-pub async fn run(
-    settings: &TablesSettings,
-    interrupt: Interrupt,
-) -> Result<TablesReport, EnvError> {
-    let started_at = crate::sync::now_rfc3339();
+pub async fn run(settings: &TablesSettings, interrupt: Interrupt) -> Result<TablesReport, Error> {
+    let started_at = crate::report::now_rfc3339();
     let t0 = Instant::now();
     let binary = s5cmd::locate(
         settings.s5cmd_explicit.as_deref(),
@@ -582,7 +579,7 @@ pub async fn run(
     {
         probe(ep).await?;
     }
-    let workdir = crate::sync::make_workdir(settings.temp_dir.as_deref())?;
+    let workdir = crate::os::workdir::make_workdir(settings.temp_dir.as_deref())?;
     let source_globals = Globals {
         endpoint_url: settings.source_endpoint.as_ref().map(|e| e.url.clone()),
         no_sign_request: settings.source_no_sign,
@@ -602,7 +599,7 @@ pub async fn run(
         timeout: settings.batch_timeout,
     };
     let sampler = (settings.sampling && !settings.dry_run)
-        .then(|| crate::resources::Sampler::start(crate::resources::DEFAULT_INTERVAL).ok())
+        .then(|| crate::os::resources::Sampler::start(crate::os::resources::DEFAULT_INTERVAL).ok())
         .flatten();
 
     let (tx, mut rx) = mpsc::channel::<Vec<Work>>(1);
@@ -751,7 +748,7 @@ pub async fn run(
         endpoint_url: dest_globals.endpoint_url.clone(),
         selection: settings.selection.as_ref().map(|s| s.describe()),
         started_at,
-        finished_at: crate::sync::now_rfc3339(),
+        finished_at: crate::report::now_rfc3339(),
         duration_seconds: (t0.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
         settings: TablesReportSettings {
             batch_size: settings.batch_size,

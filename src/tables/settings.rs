@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
-use crate::error::UsageError;
+use crate::error::Error;
 use crate::s3url::S3Url;
 use crate::select::{Selection, SelectionFlags};
 use crate::settings::{BINANCE_BUCKET, Endpoint, ReportTarget};
@@ -219,11 +219,11 @@ pub struct TablesSettings {
     pub quiet: bool,
 }
 
-fn bounded(flag: &str, v: i64, lo: i64, hi: i64) -> Result<i64, UsageError> {
+fn bounded(flag: &str, v: i64, lo: i64, hi: i64) -> Result<i64, Error> {
     if (lo..=hi).contains(&v) {
         Ok(v)
     } else {
-        Err(UsageError::new(
+        Err(Error::usage(
             format!("invalid {flag} value {v}: allowed {lo}..={hi}"),
             format!("pass {flag} between {lo} and {hi}"),
         ))
@@ -235,11 +235,11 @@ pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
-fn threads(flag_value: Option<usize>) -> Result<usize, UsageError> {
+fn threads(flag_value: Option<usize>) -> Result<usize, Error> {
     match flag_value {
         None => Ok(cores()),
         Some(n) if (1..=256).contains(&n) => Ok(n),
-        Some(n) => Err(UsageError::new(
+        Some(n) => Err(Error::usage(
             format!("invalid --threads value {n}: allowed 1..=256"),
             "leave --threads out to use every core",
         )),
@@ -247,10 +247,10 @@ fn threads(flag_value: Option<usize>) -> Result<usize, UsageError> {
 }
 
 impl TablesSettings {
-    pub fn resolve(args: &TablesRunArgs, s5cmd_env: Option<PathBuf>) -> Result<Self, UsageError> {
+    pub fn resolve(args: &TablesRunArgs, s5cmd_env: Option<PathBuf>) -> Result<Self, Error> {
         let source = S3Url::parse("--source", &args.source)?;
         let dest_value = args.dest.as_deref().ok_or_else(|| {
-            UsageError::new(
+            Error::usage(
                 "lakesync tables needs --dest",
                 "name the tables' folder, e.g. --dest s3://my-lake/binance-tables",
             )
@@ -260,7 +260,7 @@ impl TablesSettings {
         // s3://lake/binance/data), but not inside the zips' folder nor above the source.
         let source_data = S3Url::parse("--source", &source.url_of("data/"))?;
         if source == dest || source_data.contains(&dest) || dest.contains(&source) {
-            return Err(UsageError::new(
+            return Err(Error::usage(
                 format!(
                     "--dest {dest} overlaps the zips under --source {source}: the tables would be listed as source data"
                 ),
@@ -290,7 +290,7 @@ impl TablesSettings {
             None => None,
             Some("-") => Some(ReportTarget::Stdout),
             Some("") => {
-                return Err(UsageError::new(
+                return Err(Error::usage(
                     "--report is empty",
                     "pass --report PATH, or --report - for stdout",
                 ));
@@ -298,7 +298,7 @@ impl TablesSettings {
             Some(p) => Some(ReportTarget::File(PathBuf::from(p))),
         };
         if args.max_local_bytes < 1024 * 1024 {
-            return Err(UsageError::new(
+            return Err(Error::usage(
                 format!(
                     "invalid --max-local-bytes value {}: at least 1 MiB",
                     args.max_local_bytes
@@ -353,7 +353,7 @@ impl TablesSettings {
 }
 
 /// Validated `--threads` for `tables convert`.
-pub fn convert_threads(flag_value: Option<usize>) -> Result<usize, UsageError> {
+pub fn convert_threads(flag_value: Option<usize>) -> Result<usize, Error> {
     threads(flag_value)
 }
 
@@ -362,7 +362,7 @@ mod tests {
     use super::*;
     use clap::Parser;
 
-    fn resolve(extra: &[&str]) -> Result<TablesSettings, UsageError> {
+    fn resolve(extra: &[&str]) -> Result<TablesSettings, Error> {
         let mut v = vec!["lakesync", "tables", "--source", "s3://mirror/binance"];
         v.extend_from_slice(extra);
         match crate::cli::Cli::try_parse_from(v).unwrap().command {

@@ -6,12 +6,10 @@
 //! DuckDB lives in its own venv (`scripts/tables/install.sh`, run by `make test`); a
 //! missing venv is a hard failure, never a skip.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::{Moto, lakesync, repo_root};
+use crate::common::{Moto, lakesync, repo_root};
 
 fn tables_python() -> PathBuf {
     let p = std::env::var_os("LAKESYNC_TABLES_PYTHON")
