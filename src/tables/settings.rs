@@ -382,10 +382,10 @@ mod tests {
             "s3://mirror",
         ] {
             let e = resolve(&["--dest", bad]).unwrap_err();
-            assert!(e.message.contains("overlaps"), "{bad}: {e:?}");
+            assert!(e.message().contains("overlaps"), "{bad}: {e:?}");
         }
         let e = resolve(&[]).unwrap_err();
-        assert!(e.message.contains("--dest"), "{e:?}");
+        assert!(e.message().contains("--dest"), "{e:?}");
     }
 
     #[test]
@@ -416,7 +416,7 @@ mod tests {
         );
         assert!(resolve(&["--dest", "s3://lake/t", "--market", "SPOT"]).is_err());
         let e = resolve(&["--dest", "s3://lake/t", "--workers", "0"]).unwrap_err();
-        assert!(e.hint.contains("between 1 and 50"), "{e:?}");
+        assert!(e.hint().contains("between 1 and 50"), "{e:?}");
         assert!(resolve(&["--dest", "s3://lake/t", "--threads", "0"]).is_err());
         assert!(resolve(&["--dest", "s3://lake/t", "--max-local-bytes", "10"]).is_err());
     }
