@@ -30,7 +30,7 @@ setup: tools ## tools + cargo build --release
 build: ## cargo build --release
 	$(CARGO) build --release
 
-test: tools check-fixtures ## tools, check fixtures, cargo test --workspace (LAKESYNC_TOOLS=.tools)
+test: tools tables-tools check-fixtures ## tools, check fixtures, cargo test --workspace (LAKESYNC_TOOLS=.tools)
 	$(CARGO) build --workspace
 	$(CARGO) test --workspace
 
@@ -135,3 +135,15 @@ bench-scale: tools ## lakesync vs peers at archive scale on archive-sim, 50 ms/r
 sim-capacity: tools ## archive-sim's own capacity (listed keys/s, copies/s, memory; ~2 min)
 	$(CARGO) build --release --workspace
 	$(PYTHON) scripts/bench/sim_capacity.py
+
+# Lake tables (lakesync tables): DuckDB reads the tables in tests/tables.rs; the benchmark
+# compares the conversion with DuckDB and polars on the same local files. Both live in
+# their own venv, .tools-tables/venv (scripts/tables/install.sh).
+.PHONY: tables-tools bench-tables
+tables-tools: ## duckdb for the tables tests, into .tools-tables/venv
+	scripts/tables/install.sh >/dev/null
+
+bench-tables: ## tables conversion vs DuckDB and polars; RSS at 1/100/700 MB CSV -> bench/results/<date>-tables.*
+	scripts/tables/install.sh --bench >/dev/null
+	$(CARGO) build --release
+	$(PYTHON) scripts/bench/tables.py

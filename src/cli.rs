@@ -90,6 +90,10 @@ pub enum Command {
     /// Check that the destination mirrors the selected source (presence, size, ETag, age;
     /// with --deep also each zip's SHA-256 against its .CHECKSUM). Exit 1 on mismatches.
     Verify(VerifyArgs),
+    /// Convert the selected zips into zstd Parquet tables partitioned by symbol and date,
+    /// incrementally (new or re-uploaded zips only, each after its SHA-256 matched its
+    /// .CHECKSUM).
+    Tables(crate::tables::settings::TablesArgs),
 }
 
 #[derive(Debug, Clone, Args)]

@@ -32,4 +32,5 @@ pub mod s3url;
 pub mod s5cmd;
 pub mod select;
 pub mod settings;
+pub mod tables;
 pub mod validate;

@@ -1,0 +1,781 @@
+//! The `tables` pipeline: locate s5cmd -> probe the endpoints -> list the source zips and
+//! the destination tables (streamed) -> plan (`plan`) -> batches -> per batch: s5cmd
+//! downloads zips and CHECKSUMs into a private folder -> verify SHA-256 -> convert on every
+//! core (`convert`) -> s5cmd uploads the Parquet files -> local files deleted -> report.
+//!
+//! Two batches are in flight: while one converts and uploads, the next downloads. Local
+//! disk holds at most two batches' zips (`--max-local-bytes` each) and their Parquet files;
+//! each zip is deleted as soon as it is converted, each Parquet file once its batch
+//! uploaded. Transfers go through the same attempt loop as sync (`execute::Runner`).
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, VecDeque};
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::runtime::Handle;
+use tokio::sync::{Semaphore, mpsc};
+
+use crate::error::Error;
+use crate::exit_codes;
+use crate::list::listing::Listing;
+use crate::list::{ListError, Lister, Object};
+use crate::os::signals::Interrupt;
+use crate::report::{RunFailure, Tool};
+use crate::run::attempt::{Line, LineState, Runner};
+use crate::s3url::S3Url;
+use crate::s5cmd::cmdfile::{download_line, upload_line};
+use crate::s5cmd::{self, Globals};
+use crate::settings::Endpoint;
+use crate::tables::convert::{self, Converted, Job};
+use crate::tables::plan::{Decision, DestLister, Planner, Work, Zips};
+use crate::tables::report::{
+    FileFailure, FileReport, MAX_LISTED, PlanSummary, TablesReport, TablesReportSettings, Totals,
+};
+use crate::tables::schema;
+use crate::tables::settings::TablesSettings;
+use crate::validate::checksum::{self, Verdict};
+
+/// Batches in flight (one downloading while the other converts and uploads).
+const DEPTH: usize = 2;
+
+/// A destination listing whose error, if it ends in one, lands in a shared cell.
+struct Watched {
+    listing: Listing,
+    errors: Rc<RefCell<Option<ListError>>>,
+}
+
+impl Iterator for Watched {
+    type Item = Object;
+    fn next(&mut self) -> Option<Object> {
+        let next = self.listing.next();
+        if next.is_none()
+            && let Some(e) = self.listing.error.borrow_mut().take()
+        {
+            self.errors.borrow_mut().get_or_insert(e);
+        }
+        next
+    }
+}
+
+struct DestListings {
+    handle: Handle,
+    lister: Lister,
+    dest: S3Url,
+    errors: Rc<RefCell<Option<ListError>>>,
+}
+
+impl DestLister for DestListings {
+    type Iter = Watched;
+    fn open(&mut self, scope: &str) -> Watched {
+        Watched {
+            listing: Listing::new(
+                self.handle.clone(),
+                self.lister.clone(),
+                self.dest.clone(),
+                &[scope.to_string()],
+            ),
+            errors: self.errors.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct PlanStats {
+    totals: Totals,
+    reasons: BTreeMap<&'static str, u64>,
+    dest_scopes: u64,
+    listing_seconds: f64,
+}
+
+/// List both sides, decide, and send batches; returns when done or the receiver is gone.
+fn plan(
+    handle: Handle,
+    source_lister: Lister,
+    dest_lister: Lister,
+    settings: &TablesSettings,
+    tx: mpsc::Sender<Vec<Work>>,
+) -> Result<PlanStats, ListError> {
+    let started = Instant::now();
+    let prefixes = settings.prefixes();
+    let source = Listing::new(
+        handle.clone(),
+        source_lister,
+        settings.source.clone(),
+        &prefixes,
+    );
+    let src_err = source.error.clone();
+    let dest_err: Rc<RefCell<Option<ListError>>> = Rc::default();
+    let mut planner = Planner::new(
+        prefixes,
+        settings.rebuild,
+        DestListings {
+            handle,
+            lister: dest_lister,
+            dest: settings.dest.clone(),
+            errors: dest_err.clone(),
+        },
+    );
+    let mut stats = PlanStats::default();
+    let mut batch: Vec<Work> = Vec::new();
+    let mut batch_bytes = 0u64;
+    let take_error = || {
+        src_err
+            .borrow_mut()
+            .take()
+            .or_else(|| dest_err.borrow_mut().take())
+    };
+    for (zip, checksum) in Zips::new(source) {
+        if !settings.in_scope(&zip.key) {
+            continue;
+        }
+        let decision = planner.decide(zip, checksum);
+        // A failed listing ends its stream early: never act on a truncated listing.
+        if let Some(e) = take_error() {
+            return Err(e);
+        }
+        match decision {
+            Decision::Unsupported { zip } => {
+                stats.totals.unsupported += 1;
+                tracing::debug!(key = %zip.key, "not converted: unsupported data type");
+            }
+            Decision::Unrecognised { zip } => {
+                stats.totals.unrecognised += 1;
+                tracing::debug!(key = %zip.key, "not converted: not an archive key");
+            }
+            Decision::Skip { .. } => {
+                stats.totals.selected += 1;
+                stats.totals.skipped += 1;
+            }
+            Decision::Build(work) => {
+                stats.totals.selected += 1;
+                stats.totals.planned += 1;
+                *stats.reasons.entry(work.reason.as_str()).or_default() += 1;
+                let size = work.zip.size;
+                if !batch.is_empty()
+                    && (batch.len() >= settings.batch_size
+                        || batch_bytes + size > settings.max_local_bytes)
+                {
+                    stats.totals.batches += 1;
+                    if tx.blocking_send(std::mem::take(&mut batch)).is_err() {
+                        return Ok(stats);
+                    }
+                    batch_bytes = 0;
+                }
+                batch_bytes += size;
+                batch.push(work);
+            }
+        }
+    }
+    if let Some(e) = take_error() {
+        return Err(e);
+    }
+    if !batch.is_empty() {
+        stats.totals.batches += 1;
+        let _ = tx.blocking_send(batch);
+    }
+    stats.dest_scopes = planner.scopes_opened;
+    stats.listing_seconds = started.elapsed().as_secs_f64();
+    Ok(stats)
+}
+
+/// What every batch needs.
+struct BatchCtx {
+    runner: Runner,
+    source: S3Url,
+    dest: S3Url,
+    source_globals: Globals,
+    dest_globals: Globals,
+    workers: u32,
+    workdir: PathBuf,
+    converters: Arc<Semaphore>,
+    interrupt: Interrupt,
+}
+
+#[derive(Debug, Default)]
+struct BatchResult {
+    totals: Totals,
+    files: Vec<FileReport>,
+    failures: Vec<FileFailure>,
+    convert_seconds: f64,
+    interrupted: bool,
+}
+
+/// A file that did not make it, and where.
+struct Failed {
+    stage: &'static str,
+    error: String,
+    hint: String,
+    line: Option<u64>,
+}
+
+fn failed(stage: &'static str, error: impl Into<String>, hint: impl Into<String>) -> Failed {
+    Failed {
+        stage,
+        error: error.into(),
+        hint: hint.into(),
+        line: None,
+    }
+}
+
+fn file_name(key: &str) -> &str {
+    key.rsplit('/').next().unwrap_or(key)
+}
+
+/// Verify the downloaded zip (size, SHA-256 against its CHECKSUM), then convert it.
+/// The zip and its CHECKSUM are deleted whatever happens.
+fn verify_and_convert(
+    work: &Work,
+    zip_path: &Path,
+    checksum_path: Option<&Path>,
+    out_path: &Path,
+    source_url: &str,
+) -> Result<Converted, Failed> {
+    let result = (|| {
+        let size = std::fs::metadata(zip_path)
+            .map_err(|e| {
+                failed(
+                    "verify",
+                    format!("{source_url}: stat of the download: {e}"),
+                    "",
+                )
+            })?
+            .len();
+        if size != work.zip.size {
+            return Err(failed(
+                "verify",
+                format!(
+                    "{source_url}: downloaded {size} bytes, the listing says {}",
+                    work.zip.size
+                ),
+                "run again: the object changed during the run, or the download was cut",
+            ));
+        }
+        let content = checksum_path.and_then(|p| std::fs::read(p).ok());
+        let sha = match checksum::verify_file(
+            zip_path,
+            file_name(&work.zip.key),
+            content.as_deref(),
+        ) {
+            Err(e) => {
+                return Err(failed(
+                    "verify",
+                    format!("{source_url}: reading the download: {e}"),
+                    "check the temp folder (--temp-dir)",
+                ));
+            }
+            Ok(Verdict::Verified { sha256 }) => sha256,
+            Ok(Verdict::Mismatch { expected, actual }) => {
+                return Err(failed(
+                    "verify",
+                    format!(
+                        "{source_url}: integrity: SHA-256 {actual} where the .CHECKSUM says {expected}; not converted"
+                    ),
+                    "the zip or its CHECKSUM is damaged at the source: re-mirror it (lakesync sync) and run again",
+                ));
+            }
+            Ok(Verdict::Unverified { reason }) => {
+                return Err(failed(
+                    "verify",
+                    format!("{source_url}: integrity: {reason}; not converted"),
+                    "a zip is converted only after its SHA-256 matched its .CHECKSUM: mirror the CHECKSUM too",
+                ));
+            }
+        };
+        let Some(schema) = schema::schema_for(work.partition.market, work.partition.data_type)
+        else {
+            return Err(failed(
+                "convert",
+                format!("{source_url}: unsupported data type"),
+                "",
+            ));
+        };
+        let mut metadata = vec![
+            (
+                "lakesync.source_size".to_string(),
+                work.zip.size.to_string(),
+            ),
+            ("lakesync.source_sha256".to_string(), sha),
+        ];
+        if let Some(e) = &work.zip.etag {
+            metadata.push(("lakesync.source_etag".into(), e.clone()));
+        }
+        if let Some(t) = work.zip.last_modified {
+            metadata.push(("lakesync.source_last_modified".into(), t.to_string()));
+        }
+        let job = Job {
+            key: source_url.to_string(),
+            zip_path: zip_path.to_path_buf(),
+            schema,
+            date: work.partition.file_date,
+            out_path: out_path.to_path_buf(),
+            metadata,
+        };
+        convert::convert(&job).map_err(|e| Failed {
+            stage: "convert",
+            hint: e.problem.hint().to_string(),
+            line: e.line,
+            error: e.to_string(),
+        })
+    })();
+    let _ = std::fs::remove_file(zip_path);
+    if let Some(p) = checksum_path {
+        let _ = std::fs::remove_file(p);
+    }
+    result
+}
+
+fn state_error(state: Option<&Option<LineState>>) -> String {
+    match state {
+        Some(Some(LineState::Failed { error, .. })) => error.clone(),
+        _ => "no outcome".into(),
+    }
+}
+
+async fn run_batch(ctx: Arc<BatchCtx>, index: u64, works: Vec<Work>) -> BatchResult {
+    let mut out = BatchResult::default();
+    let dir = ctx.workdir.join(format!("batch-{index:06}"));
+    let fail_all = |out: &mut BatchResult, works: &[Work], f: &Failed| {
+        for w in works {
+            out.totals.failed += 1;
+            out.failures.push(FileFailure {
+                source: ctx.source.url_of(&w.zip.key),
+                table_file: ctx.dest.url_of(&w.partition.parquet_key()),
+                stage: f.stage,
+                error: f.error.clone(),
+                hint: f.hint.clone(),
+                line: None,
+            });
+        }
+    };
+    if let Err(e) = std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+        let f = failed(
+            "download",
+            format!("cannot create the batch folder {}: {e}", dir.display()),
+            "pass --temp-dir DIR with a writable folder with free space",
+        );
+        fail_all(&mut out, &works, &f);
+        return out;
+    }
+    let n = works.len();
+    let zip_local: Vec<PathBuf> = (0..n).map(|j| dir.join(format!("{j:05}.zip"))).collect();
+    let ck_local: Vec<PathBuf> = (0..n)
+        .map(|j| dir.join(format!("{j:05}.CHECKSUM")))
+        .collect();
+    let parquet_local: Vec<PathBuf> = (0..n)
+        .map(|j| dir.join(format!("{j:05}.parquet")))
+        .collect();
+    let mut lines: Vec<Option<Line>> = Vec::with_capacity(2 * n);
+    let mut ck_line: Vec<Option<usize>> = vec![None; n];
+    for (j, w) in works.iter().enumerate() {
+        let src = ctx.source.url_of(&w.zip.key);
+        let local = zip_local[j].display().to_string();
+        lines.push(
+            download_line(&src, &local)
+                .ok()
+                .map(|t| Line::new(t, src, local)),
+        );
+    }
+    for (j, w) in works.iter().enumerate() {
+        if let Some(c) = &w.checksum {
+            let src = ctx.source.url_of(&c.key);
+            let local = ck_local[j].display().to_string();
+            ck_line[j] = Some(lines.len());
+            lines.push(
+                download_line(&src, &local)
+                    .ok()
+                    .map(|t| Line::new(t, src, local)),
+            );
+        }
+    }
+    let dl = ctx
+        .runner
+        .run_lines(
+            &format!("tables-{index:06}-download"),
+            &ctx.source_globals,
+            ctx.workers,
+            &lines,
+        )
+        .await;
+    out.interrupted |= dl.counts.interrupted;
+
+    // Convert what arrived, on every core.
+    let mut tasks = Vec::with_capacity(n);
+    for (j, w) in works.iter().enumerate() {
+        let source_url = ctx.source.url_of(&w.zip.key);
+        if lines[j].is_none() {
+            tasks.push(None);
+            continue;
+        }
+        if !dl.is_done(j) {
+            tasks.push(None);
+            continue;
+        }
+        let ck = ck_line[j]
+            .filter(|&l| dl.is_done(l))
+            .map(|_| ck_local[j].clone());
+        let Ok(permit) = ctx.converters.clone().acquire_owned().await else {
+            tasks.push(None);
+            continue;
+        };
+        let (w, zip, out_path) = (w.clone(), zip_local[j].clone(), parquet_local[j].clone());
+        let interrupt = ctx.interrupt.clone();
+        tasks.push(Some(tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            if interrupt.signal().is_some() {
+                let _ = std::fs::remove_file(&zip);
+                return Err(failed(
+                    "convert",
+                    "interrupted before completion",
+                    "run again to finish",
+                ));
+            }
+            verify_and_convert(&w, &zip, ck.as_deref(), &out_path, &source_url)
+        })));
+    }
+    let mut converted: Vec<Option<Converted>> = vec![None; n];
+    for (j, (w, task)) in works.iter().zip(tasks).enumerate() {
+        let result = match task {
+            None if lines[j].is_none() => Err(failed(
+                "download",
+                "the key contains a control character, which an s5cmd command file cannot carry",
+                "rename the object at the source",
+            )),
+            None => Err(failed(
+                "download",
+                format!(
+                    "{}: {}",
+                    ctx.source.url_of(&w.zip.key),
+                    state_error(dl.states.get(j))
+                ),
+                "check the source, the endpoint and the credentials; run again to retry",
+            )),
+            Some(t) => t.await.unwrap_or_else(|e| {
+                Err(failed(
+                    "convert",
+                    format!("the conversion stopped unexpectedly: {e}"),
+                    "this is a bug: please report it",
+                ))
+            }),
+        };
+        match result {
+            Ok(c) => {
+                out.totals.bytes_in += c.zip_bytes;
+                out.convert_seconds += c.seconds;
+                converted[j] = Some(c);
+            }
+            Err(f) => {
+                out.totals.failed += 1;
+                out.failures.push(FileFailure {
+                    source: ctx.source.url_of(&w.zip.key),
+                    table_file: ctx.dest.url_of(&w.partition.parquet_key()),
+                    stage: f.stage,
+                    error: f.error,
+                    hint: f.hint,
+                    line: f.line,
+                });
+            }
+        }
+    }
+
+    // Upload what converted.
+    let up_idx: Vec<usize> = (0..n).filter(|&j| converted[j].is_some()).collect();
+    let up_lines: Vec<Option<Line>> = up_idx
+        .iter()
+        .map(|&j| {
+            let local = parquet_local[j].display().to_string();
+            let dst = ctx.dest.url_of(&works[j].partition.parquet_key());
+            upload_line(&local, &dst)
+                .ok()
+                .map(|t| Line::new(t, local, dst))
+        })
+        .collect();
+    if !up_lines.is_empty() {
+        let up = ctx
+            .runner
+            .run_lines(
+                &format!("tables-{index:06}-upload"),
+                &ctx.dest_globals,
+                ctx.workers,
+                &up_lines,
+            )
+            .await;
+        out.interrupted |= up.counts.interrupted;
+        for (k, &j) in up_idx.iter().enumerate() {
+            let w = &works[j];
+            let Some(c) = converted[j].take() else {
+                continue;
+            };
+            let table_file = ctx.dest.url_of(&w.partition.parquet_key());
+            if up.is_done(k) {
+                out.totals.converted += 1;
+                out.totals.rows += c.rows;
+                out.totals.csv_bytes += c.csv_bytes;
+                out.totals.bytes_out += c.parquet_bytes;
+                out.files.push(FileReport {
+                    source: ctx.source.url_of(&w.zip.key),
+                    table_file,
+                    reason: w.reason.as_str(),
+                    rows: c.rows,
+                    zip_bytes: c.zip_bytes,
+                    csv_bytes: c.csv_bytes,
+                    parquet_bytes: c.parquet_bytes,
+                    header: c.header,
+                    source_time_unit: c.source_unit.as_str(),
+                    time_column: c.time_column,
+                    min_time: c.min_time_us.map(convert::format_us),
+                    max_time: c.max_time_us.map(convert::format_us),
+                    convert_seconds: (c.seconds * 1e4).round() / 1e4,
+                });
+            } else {
+                out.totals.failed += 1;
+                out.failures.push(FileFailure {
+                    source: ctx.source.url_of(&w.zip.key),
+                    table_file,
+                    stage: "upload",
+                    error: format!("upload: {}", state_error(up.states.get(k))),
+                    hint: "check the destination bucket, the endpoint and the credentials; run again to retry".into(),
+                    line: None,
+                });
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    out
+}
+
+/// Check that the endpoint accepts TCP connections, so an unreachable server is a clear
+/// error in seconds instead of s5cmd retrying for over a minute.
+async fn probe(ep: &Endpoint) -> Result<(), Error> {
+    let addr = (ep.host.as_str(), ep.port);
+    match tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(addr)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(Error::env(
+            format!("cannot reach the endpoint {}: {e}", ep.url),
+            "start the S3 server, or fix --endpoint-url / S3_ENDPOINT_URL",
+        )),
+        Err(_) => Err(Error::env(
+            format!("cannot reach the endpoint {}: no answer within 5 s", ep.url),
+            "check the host and port, and any firewall in between",
+        )),
+    }
+}
+
+/// Run `lakesync tables`. Returns the report (its `exit_code` says how it went); `Err` when
+/// the environment stops the run before anything is attempted.
+pub async fn run(settings: &TablesSettings, interrupt: Interrupt) -> Result<TablesReport, Error> {
+    let started_at = crate::report::now_rfc3339();
+    let t0 = Instant::now();
+    let binary = s5cmd::locate(
+        settings.s5cmd_explicit.as_deref(),
+        settings.s5cmd_env.as_deref(),
+    )?;
+    for ep in [&settings.source_endpoint, &settings.dest_endpoint]
+        .into_iter()
+        .flatten()
+    {
+        probe(ep).await?;
+    }
+    let workdir = crate::os::workdir::make_workdir(settings.temp_dir.as_deref())?;
+    let source_globals = Globals {
+        endpoint_url: settings.source_endpoint.as_ref().map(|e| e.url.clone()),
+        no_sign_request: settings.source_no_sign,
+        profile: settings.source_profile.clone(),
+        retry_count: settings.retry_count,
+    };
+    let dest_globals = Globals {
+        endpoint_url: settings.dest_endpoint.as_ref().map(|e| e.url.clone()),
+        no_sign_request: false,
+        profile: settings.dest_profile.clone(),
+        retry_count: settings.retry_count,
+    };
+    let lister = |g: &Globals| Lister {
+        binary: binary.path.clone(),
+        globals: g.clone(),
+        interrupt: interrupt.clone(),
+        timeout: settings.batch_timeout,
+    };
+    let sampler = (settings.sampling && !settings.dry_run)
+        .then(|| crate::os::resources::Sampler::start(crate::os::resources::DEFAULT_INTERVAL).ok())
+        .flatten();
+
+    let (tx, mut rx) = mpsc::channel::<Vec<Work>>(1);
+    let planning = {
+        let handle = Handle::current();
+        let (src, dst) = (lister(&source_globals), lister(&dest_globals));
+        let s = settings.clone();
+        tokio::task::spawn_blocking(move || plan(handle, src, dst, &s, tx))
+    };
+    let ctx = Arc::new(BatchCtx {
+        runner: Runner {
+            binary: binary.path.clone(),
+            workdir: workdir.path().to_path_buf(),
+            max_attempts: settings.attempts,
+            backoff_base: Duration::from_millis(500),
+            batch_timeout: settings.batch_timeout,
+            grace: settings.grace,
+            interrupt: interrupt.clone(),
+        },
+        source: settings.source.clone(),
+        dest: settings.dest.clone(),
+        source_globals,
+        dest_globals: dest_globals.clone(),
+        workers: settings.workers,
+        workdir: workdir.path().to_path_buf(),
+        converters: Arc::new(Semaphore::new(settings.threads)),
+        interrupt: interrupt.clone(),
+    });
+
+    let mut totals = Totals::default();
+    let mut files: Vec<FileReport> = Vec::new();
+    let mut failures: Vec<FileFailure> = Vec::new();
+    let (mut files_omitted, mut failures_omitted) = (0u64, 0u64);
+    let mut convert_seconds = 0.0;
+    let mut interrupted = false;
+    let mut run_error: Option<RunFailure> = None;
+    let mut inflight: VecDeque<tokio::task::JoinHandle<BatchResult>> = VecDeque::new();
+    let mut index = 0u64;
+    let mut input_open = true;
+    loop {
+        while input_open && inflight.len() < DEPTH && !interrupted {
+            match rx.recv().await {
+                Some(works) if settings.dry_run => drop(works),
+                Some(works) => {
+                    if interrupt.signal().is_some() {
+                        interrupted = true;
+                        break;
+                    }
+                    index += 1;
+                    inflight.push_back(tokio::spawn(run_batch(ctx.clone(), index, works)));
+                }
+                None => input_open = false,
+            }
+        }
+        let Some(next) = inflight.pop_front() else {
+            break;
+        };
+        let b = match next.await {
+            Ok(b) => b,
+            Err(e) => {
+                run_error.get_or_insert(RunFailure {
+                    message: format!("a batch stopped unexpectedly: {e}"),
+                    hint: "this is a bug: please report it".into(),
+                });
+                break;
+            }
+        };
+        tracing::info!(
+            converted = b.totals.converted,
+            failed = b.totals.failed,
+            rows = b.totals.rows,
+            "tables batch done"
+        );
+        interrupted |= b.interrupted;
+        convert_seconds += b.convert_seconds;
+        totals += &b.totals;
+        for f in b.files {
+            if files.len() < MAX_LISTED {
+                files.push(f);
+            } else {
+                files_omitted += 1;
+            }
+        }
+        for f in b.failures {
+            if failures.len() < MAX_LISTED {
+                failures.push(f);
+            } else {
+                failures_omitted += 1;
+            }
+        }
+    }
+    drop(rx);
+    let resources = sampler.map(|s| {
+        let mut r = s.stop();
+        r.cpu_avg_pct = (r.cpu_avg_pct * 100.0).round() / 100.0;
+        r.cpu_peak_pct = (r.cpu_peak_pct * 100.0).round() / 100.0;
+        r
+    });
+    let stats = match planning.await {
+        Ok(Ok(s)) => s,
+        Ok(Err(ListError::Interrupted { .. })) => {
+            interrupted = true;
+            PlanStats::default()
+        }
+        Ok(Err(e)) => {
+            run_error.get_or_insert(RunFailure {
+                hint: e.hint().to_string(),
+                message: e.to_string(),
+            });
+            PlanStats::default()
+        }
+        Err(e) => {
+            run_error.get_or_insert(RunFailure {
+                message: format!("the planner stopped unexpectedly: {e}"),
+                hint: "this is a bug: please report it".into(),
+            });
+            PlanStats::default()
+        }
+    };
+    // The planner counts what was selected and planned, the batches what was built.
+    totals += &stats.totals;
+    let exit_code = if let Some(sig) = interrupt.signal() {
+        128 + sig
+    } else if interrupted {
+        exit_codes::INTERRUPTED_SIGTERM
+    } else if run_error.is_some() {
+        exit_codes::ENVIRONMENT
+    } else if totals.failed > 0 {
+        exit_codes::OBJECTS_FAILED
+    } else {
+        exit_codes::OK
+    };
+    let mut report = TablesReport {
+        format_version: crate::report::FORMAT_VERSION,
+        tool: Tool {
+            name: "lakesync",
+            version: env!("CARGO_PKG_VERSION"),
+            s5cmd_version: binary.version.clone(),
+            s5cmd_path: binary.path.display().to_string(),
+        },
+        command: "tables",
+        dry_run: settings.dry_run,
+        interrupted,
+        source: settings.source.to_string(),
+        dest: settings.dest.to_string(),
+        endpoint_url: dest_globals.endpoint_url.clone(),
+        selection: settings.selection.as_ref().map(|s| s.describe()),
+        started_at,
+        finished_at: crate::report::now_rfc3339(),
+        duration_seconds: (t0.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+        settings: TablesReportSettings {
+            batch_size: settings.batch_size,
+            max_local_bytes: settings.max_local_bytes,
+            workers: settings.workers,
+            threads: settings.threads,
+            attempts: settings.attempts,
+            rebuild: settings.rebuild,
+            compression: "zstd(1)",
+            row_group_rows: convert::ROW_GROUP_ROWS,
+        },
+        totals,
+        plan: PlanSummary {
+            reasons: stats.reasons,
+            prefixes: settings.prefixes().len() as u64,
+            dest_scopes: stats.dest_scopes,
+            listing_seconds: (stats.listing_seconds * 1000.0).round() / 1000.0,
+        },
+        throughput: Default::default(),
+        files,
+        files_omitted,
+        failures,
+        failures_omitted,
+        error: run_error,
+        resources,
+        exit_code,
+    };
+    report.finish_derived(convert_seconds);
+    Ok(report)
+}
