@@ -25,3 +25,4 @@ mod shards;
 mod staging_space;
 mod sync_direct;
 mod sync_staged;
+mod wheel;
