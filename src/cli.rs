@@ -481,6 +481,24 @@ pub struct OutputArgs {
         help_heading = "Governor and SLA"
     )]
     pub history: Option<PathBuf>,
+    /// Push the run's metrics to this Prometheus Pushgateway (http://HOST:PORT) at the end,
+    /// and its progress every --progress-interval seconds; a failed push only warns.
+    #[arg(
+        long,
+        env = "LAKESYNC_PUSHGATEWAY",
+        value_name = "URL",
+        help_heading = "Governor and SLA"
+    )]
+    pub pushgateway: Option<String>,
+    /// The Pushgateway group's job name (with --shard I/N the group is also keyed by shard I).
+    #[arg(
+        long,
+        env = "LAKESYNC_PUSHGATEWAY_JOB",
+        value_name = "NAME",
+        default_value = crate::report::pushgateway::DEFAULT_JOB,
+        help_heading = "Governor and SLA"
+    )]
+    pub pushgateway_job: String,
     /// Print a one-line JSON summary as the last line of stdout (Airflow pushes it to XCom).
     #[arg(long, env = "LAKESYNC_SUMMARY_LINE", help_heading = "Scale-out")]
     pub summary_line: bool,

@@ -42,7 +42,7 @@ pub struct MetricsInput<'a> {
 
 /// A sample value: integers are printed exactly (a u64 byte count does not fit an f64).
 #[derive(Debug, Clone, Copy)]
-enum Value {
+pub(crate) enum Value {
     U(u64),
     I(i64),
     F(f64),
@@ -78,10 +78,20 @@ fn escape_label(v: &str) -> String {
 
 /// One metric family: HELP and TYPE once, then its samples.
 fn family(out: &mut String, name: &str, help: &str, samples: &[(&[(&str, &str)], Value)]) {
-    let _ = writeln!(out, "# HELP {PREFIX}{name} {help}");
-    let _ = writeln!(out, "# TYPE {PREFIX}{name} gauge");
+    gauge_family(out, &format!("{PREFIX}{name}"), help, samples);
+}
+
+/// One gauge family under its full name (the live metrics have their own prefix).
+pub(crate) fn gauge_family(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    samples: &[(&[(&str, &str)], Value)],
+) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} gauge");
     for (labels, value) in samples {
-        let _ = write!(out, "{PREFIX}{name}");
+        let _ = write!(out, "{name}");
         if !labels.is_empty() {
             out.push('{');
             for (i, (k, v)) in labels.iter().enumerate() {

@@ -3,8 +3,10 @@
 
 pub mod history;
 pub mod html;
+pub mod live_metrics;
 pub mod merge;
 pub mod metrics;
+pub mod pushgateway;
 pub mod sla;
 pub mod units;
 

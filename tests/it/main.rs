@@ -19,6 +19,7 @@ mod hostile_keys;
 mod html_report;
 mod listing_scale;
 mod multipart;
+mod prometheus;
 mod reliability;
 mod report_fields;
 mod shards;
