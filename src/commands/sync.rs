@@ -170,6 +170,16 @@ pub async fn run_with(
             lakesync_cpu_seconds: own_cpu_seconds(),
             signal: interrupt.signal(),
             multipart_uploads_aborted: uploads.aborted(),
+            history: settings.history.as_deref().and_then(|path| {
+                crate::report::history::job_runs(path, &report::job_of(settings))
+                    .map_err(|e| {
+                        eprintln!(
+                            "warning: cannot read --history {} for SLAs over history: {e}",
+                            path.display()
+                        );
+                    })
+                    .ok()
+            }),
         },
     );
     let last_run = write_side_files(&report, settings);
@@ -663,6 +673,16 @@ fn write_side_files(report: &Report, settings: &Settings) -> String {
             cpu_avg_pct: cpu,
             sla: &report.sla,
             finished_unix: jiff::Timestamp::now().as_second(),
+            files_per_s: report.throughput.files_per_s,
+            history_median_files_per_s: report
+                .sla_history
+                .as_ref()
+                .and_then(|h| h.median_files_per_s),
+            success_ratio_24h: report
+                .sla_history
+                .as_ref()
+                .and_then(|h| h.success_rate_24h)
+                .map(|r| r / 100.0),
         });
     }
     if let Some(path) = &settings.history {
@@ -680,6 +700,9 @@ fn write_side_files(report: &Report, settings: &Settings) -> String {
             sla: report.sla.clone(),
             worst_batch_seconds: report.batches.iter().map(|b| b.seconds).fold(0.0, f64::max),
             exit_code: report.exit_code,
+            // A dry run copies nothing on purpose: never compared with real runs.
+            job: (!report.dry_run).then(|| report::job_of(settings)),
+            validated: Some(t.validated),
         };
         if let Err(e) = crate::report::history::append(path, &entry) {
             eprintln!(

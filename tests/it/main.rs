@@ -23,6 +23,7 @@ mod prometheus;
 mod reliability;
 mod report_fields;
 mod shards;
+mod sla_history;
 mod staging_space;
 mod sync_direct;
 mod sync_staged;

@@ -84,12 +84,22 @@ fn prometheus_scrapes_the_textfile_and_the_pushgateway_and_every_dashboard_panel
     let node = prom_stack::node_exporter(&textfile);
     let prom = prom_stack::prometheus(work.path(), &[("node", &node), ("pushgateway", &gateway)]);
 
+    // A first run of the same job, so the second has history to be judged against; then
+    // the destination is emptied so that the second copies everything again.
+    let history = work.path().join("history.jsonl");
+    let history_arg = history.display().to_string();
+    let first = common::lakesync(&sync_to_lake(&moto, &["--history", &history_arg, "-q"]));
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    moto.s5cmd_ok(&["rm", "s3://dst/*"]);
+
     let metrics_file = textfile.join("lakesync.prom");
     let metrics_arg = metrics_file.display().to_string();
     let gateway_url = gateway.url();
     let run = common::lakesync(&sync_to_lake(
         &moto,
         &[
+            "--history",
+            &history_arg,
             "--metrics-file",
             &metrics_arg,
             "--pushgateway",
@@ -136,6 +146,19 @@ fn prometheus_scrapes_the_textfile_and_the_pushgateway_and_every_dashboard_panel
         let duration = v("lakesync_last_run_duration_seconds");
         assert!(
             (duration - report["duration_seconds"].as_f64().unwrap()).abs() < 1e-9,
+            "{job}"
+        );
+        // SLAs over history: the median of the first run, the 24 h success of both.
+        let h = &report["sla_history"];
+        assert_eq!(
+            v("lakesync_last_run_history_median_files_per_second"),
+            h["median_files_per_s"].as_f64().unwrap(),
+            "{job}"
+        );
+        assert_eq!(v("lakesync_last_run_success_ratio_24h"), 1.0, "{job}");
+        assert_eq!(
+            v("lakesync_last_run_files_per_second"),
+            report["throughput"]["files_per_s"].as_f64().unwrap(),
             "{job}"
         );
         // The run is over: live progress says so, with the final counts.
