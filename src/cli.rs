@@ -90,6 +90,16 @@ pub enum Command {
     /// Check that the destination mirrors the selected source (presence, size, ETag, age;
     /// with --deep also each zip's SHA-256 against its .CHECKSUM). Exit 1 on mismatches.
     Verify(VerifyArgs),
+    /// Check the environment a sync with these flags needs: s5cmd, each endpoint (and TLS),
+    /// credentials (a listing of each side), regions, the temp folder, the config file. One
+    /// line per check; exit 3 when one is an error.
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub sync: SyncArgs,
 }
 
 #[derive(Debug, Clone, Args)]

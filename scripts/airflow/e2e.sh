@@ -118,8 +118,13 @@ else
 fi
 [[ -f "$WHEEL" ]] || die "wheel $WHEEL not found"
 t0=$(date +%s.%N)
+if command -v flock >/dev/null 2>&1; then # the venv is shared with other runs of this script
+    exec 8>"$TOOLS/.airflow-install.lock"
+    flock 8 || die "cannot lock $TOOLS/.airflow-install.lock"
+fi
 "$APY" -m pip install --quiet --disable-pip-version-check --force-reinstall "$WHEEL" \
     || die "pip install $WHEEL into $AF_VENV failed"
+if command -v flock >/dev/null 2>&1; then exec 8>&-; fi
 timing "pip install the wheel" "$(since "$t0")"
 BIN="$AF_VENV/bin/lakesync"
 [[ -x "$BIN" ]] || die "$BIN missing after pip install $WHEEL"

@@ -11,6 +11,7 @@ mod airflow_e2e;
 mod chaos;
 mod closed_pipe;
 mod config;
+mod doctor;
 mod fault_proxy_selftest;
 mod faults;
 mod folder_copies;

@@ -244,9 +244,13 @@ fn the_pushgateway_gets_progress_during_the_run_grouped_by_job_and_shard() {
     // The first s5cmd run hands its success lines on slowly (the test helper), so the run
     // lasts a few seconds and its progress can be watched.
     let once = tempfile::tempdir().unwrap();
+    let metrics = once.path().join("lakesync.prom");
+    let metrics_arg = metrics.display().to_string();
     let mut args: Vec<String> = sync_to_lake(
         &moto,
         &[
+            "--metrics-file",
+            &metrics_arg,
             "--pushgateway",
             &url,
             "--shard",
@@ -276,6 +280,7 @@ fn the_pushgateway_gets_progress_during_the_run_grouped_by_job_and_shard() {
         .spawn()
         .expect("cannot start lakesync");
     let mut seen_running = None;
+    let mut file_running = false;
     let deadline = Instant::now() + Duration::from_secs(60);
     while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
         let samples = gateway_samples(gateway.port);
@@ -295,6 +300,9 @@ fn the_pushgateway_gets_progress_during_the_run_grouped_by_job_and_shard() {
                 .map(gauge);
             seen_running = Some(done);
         }
+        // The metrics file is rewritten (atomically) with the same progress.
+        file_running |= std::fs::read_to_string(&metrics)
+            .is_ok_and(|t| t.contains("lakesync_run_in_progress{mode=\"direct\"} 1\n"));
         std::thread::sleep(Duration::from_millis(200));
     }
     let out = child.wait_with_output().unwrap();
@@ -303,6 +311,15 @@ fn the_pushgateway_gets_progress_during_the_run_grouped_by_job_and_shard() {
     assert!(
         matches!(seen_running, Some(Some(_))),
         "no progress with in_progress 1 reached the Pushgateway during the run ({seen_running:?})"
+    );
+    assert!(
+        file_running,
+        "the metrics file never showed the run in progress"
+    );
+    let ended = std::fs::read_to_string(&metrics).unwrap();
+    assert!(
+        ended.contains("lakesync_run_in_progress{mode=\"direct\"} 0\n"),
+        "{ended}"
     );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("report");
     let copied = report["totals"]["copied"].as_f64().unwrap();
