@@ -6,15 +6,20 @@
 //! Also: progress reaches the Pushgateway while a run is under way, grouped by job and
 //! shard, and a dead Pushgateway only warns (that test needs no package).
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::common::{
-    self, Moto, fake_s5cmd_bin, gen_fixtures, lakesync_bin, s5cmd_bin, seeded, sync_to_lake,
-    test_env,
-};
+use crate::common::{self, Moto, Seed, Sync};
 use crate::require_prometheus_stack;
 use crate::support::prom_stack::{self, Series, http, query, wait_for};
+
+/// `lakesync sync` from `s3://src` to `s3://dst/lake` on `moto`, the report on stdout, plus
+/// `extra`.
+fn to_lake(moto: &Moto, extra: &[&str]) -> Sync {
+    Sync::new(moto)
+        .dest("s3://dst/lake")
+        .args(extra.iter().copied())
+}
 
 /// The one series matching `labels` among `series`.
 fn one<'a>(series: &'a [Series], what: &str, labels: &[(&str, &str)]) -> &'a Series {
@@ -76,7 +81,7 @@ fn dashboard_queries() -> Vec<(String, String)> {
 #[test]
 fn prometheus_scrapes_the_textfile_and_the_pushgateway_and_every_dashboard_panel_has_data() {
     require_prometheus_stack!();
-    let (moto, _fixtures) = seeded(12, true);
+    let (moto, _fixtures) = Seed::archives(12).with_real().start();
     let work = tempfile::tempdir().unwrap();
     let textfile = work.path().join("textfile");
     std::fs::create_dir(&textfile).unwrap();
@@ -88,14 +93,14 @@ fn prometheus_scrapes_the_textfile_and_the_pushgateway_and_every_dashboard_panel
     // the destination is emptied so that the second copies everything again.
     let history = work.path().join("history.jsonl");
     let history_arg = history.display().to_string();
-    let first = common::lakesync(&sync_to_lake(&moto, &["--history", &history_arg, "-q"]));
+    let first = to_lake(&moto, &["--history", &history_arg, "-q"]).run();
     assert_eq!(first.code, 0, "{}", first.stderr);
     moto.s5cmd_ok(&["rm", "s3://dst/*"]);
 
     let metrics_file = textfile.join("lakesync.prom");
     let metrics_arg = metrics_file.display().to_string();
     let gateway_url = gateway.url();
-    let run = common::lakesync(&sync_to_lake(
+    let run = to_lake(
         &moto,
         &[
             "--history",
@@ -110,7 +115,8 @@ fn prometheus_scrapes_the_textfile_and_the_pushgateway_and_every_dashboard_panel
             "1",
             "-q",
         ],
-    ));
+    )
+    .run();
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(!run.stderr.contains("warning"), "{}", run.stderr);
     let report = run.report();
@@ -238,7 +244,7 @@ fn gauge(s: &prometheus_parse::Sample) -> f64 {
 #[test]
 fn the_pushgateway_gets_progress_during_the_run_grouped_by_job_and_shard() {
     require_prometheus_stack!();
-    let (moto, _fixtures) = seeded(20, false);
+    let (moto, _fixtures) = Seed::archives(20).start();
     let gateway = prom_stack::pushgateway();
     let url = gateway.url();
     // The first s5cmd run hands its success lines on slowly (the test helper), so the run
@@ -246,7 +252,7 @@ fn the_pushgateway_gets_progress_during_the_run_grouped_by_job_and_shard() {
     let once = tempfile::tempdir().unwrap();
     let metrics = once.path().join("lakesync.prom");
     let metrics_arg = metrics.display().to_string();
-    let mut args: Vec<String> = sync_to_lake(
+    let mut child = to_lake(
         &moto,
         &[
             "--metrics-file",
@@ -261,19 +267,14 @@ fn the_pushgateway_gets_progress_during_the_run_grouped_by_job_and_shard() {
             "-q",
         ],
     )
-    .into_iter()
-    .map(String::from)
-    .collect();
-    args.extend(["--s5cmd".into(), fake_s5cmd_bin().display().to_string()]);
-    let mut child = Command::new(lakesync_bin())
-        .args(&args)
-        .envs(test_env())
-        .env("LAKESYNC_FAKE_REAL", s5cmd_bin())
-        .env("LAKESYNC_FAKE_PACE_MS", "200")
-        .env("LAKESYNC_FAKE_ONCE", once.path().join("once"))
-        .env_remove("AWS_REGION")
-        .env_remove("AWS_DEFAULT_REGION")
-        .env_remove("S3_ENDPOINT_URL")
+    .fake_s5cmd()
+    .env("LAKESYNC_FAKE_PACE_MS", "200")
+    .env(
+        "LAKESYNC_FAKE_ONCE",
+        &once.path().join("once").display().to_string(),
+    )
+    .to_command();
+    let mut child = child
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -350,17 +351,9 @@ fn the_pushgateway_gets_progress_during_the_run_grouped_by_job_and_shard() {
 
 #[test]
 fn a_dead_pushgateway_warns_and_the_sync_still_succeeds() {
-    let moto = Moto::start();
-    let dir = tempfile::tempdir().unwrap();
-    gen_fixtures(dir.path(), &["--files", "3"]);
-    moto.make_bucket("src");
-    moto.make_bucket("dst");
-    moto.upload_dir(dir.path(), "src", "");
+    let (moto, _fixtures) = Seed::archives(3).start();
     let dead = format!("http://127.0.0.1:{}", prom_stack::free_port());
-    let run = common::lakesync(&sync_to_lake(
-        &moto,
-        &["--pushgateway", &dead, "--progress-interval", "1"],
-    ));
+    let run = to_lake(&moto, &["--pushgateway", &dead, "--progress-interval", "1"]).run();
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.report()["totals"]["copied"], 6, "{}", run.stderr);
     assert_eq!(
@@ -378,7 +371,7 @@ fn a_dead_pushgateway_warns_and_the_sync_still_succeeds() {
     );
 
     // A bad URL is a usage error naming it, before anything runs.
-    let bad = common::lakesync(&sync_to_lake(&moto, &["--pushgateway", "https://gw:9091"]));
+    let bad = to_lake(&moto, &["--pushgateway", "https://gw:9091"]).run();
     assert_eq!(bad.code, 2, "{}", bad.stderr);
     assert!(
         bad.stderr.contains("https://gw:9091") && bad.stderr.contains("hint:"),

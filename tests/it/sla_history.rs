@@ -4,7 +4,15 @@
 //! copied with a much shorter duration (a synthetic fast past), so the real run is
 //! certain to be "more than 10% slower than the median".
 
-use crate::common::{self, seeded, sync_to_lake};
+use crate::common::{self, Moto, Seed, Sync};
+
+/// `lakesync sync` from `s3://src` to `s3://dst/lake` on `moto`, plus `extra`.
+fn to_lake(moto: &Moto, extra: &[&str]) -> common::Run {
+    Sync::new(moto)
+        .dest("s3://dst/lake")
+        .args(extra.iter().copied())
+        .run()
+}
 
 fn check<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     report["sla"]
@@ -17,13 +25,13 @@ fn check<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value
 
 #[test]
 fn a_run_slower_than_its_jobs_history_warns_in_report_summary_metrics_and_report_command() {
-    let (moto, _fixtures) = seeded(10, false);
+    let (moto, _fixtures) = Seed::archives(10).start();
     let work = tempfile::tempdir().unwrap();
     let history = work.path().join("history.jsonl");
     let h = history.display().to_string();
 
     // Without earlier runs: nothing to compare, so n/a; the run is recorded under its job.
-    let first = common::lakesync(&sync_to_lake(&moto, &["--history", &h, "-q"]));
+    let first = to_lake(&moto, &["--history", &h, "-q"]);
     assert_eq!(first.code, 0, "{}", first.stderr);
     let r1 = first.report();
     assert_eq!(check(&r1, "throughput_vs_history")["actual"], "n/a");
@@ -52,7 +60,7 @@ fn a_run_slower_than_its_jobs_history_warns_in_report_summary_metrics_and_report
     moto.s5cmd_ok(&["rm", "s3://dst/*"]);
     let metrics = work.path().join("lakesync.prom");
     let m = metrics.display().to_string();
-    let run = common::lakesync(&sync_to_lake(
+    let run = to_lake(
         &moto,
         &[
             "--history",
@@ -62,7 +70,7 @@ fn a_run_slower_than_its_jobs_history_warns_in_report_summary_metrics_and_report
             "--fail-on",
             "warning",
         ],
-    ));
+    );
     assert_eq!(
         run.code, 4,
         "a warning with --fail-on warning exits 4:\n{}",

