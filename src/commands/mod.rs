@@ -3,6 +3,7 @@
 //! command line, calls one of these, and prints the error.
 
 pub mod completions;
+pub mod doctor;
 pub mod merge;
 pub mod output;
 pub mod plan;

@@ -36,7 +36,9 @@ use crate::os::workdir::make_workdir_taking;
 use crate::plan::batch::Batch;
 use crate::plan::view::PlanGroups;
 use crate::report::history::HistoryEntry;
+use crate::report::live_metrics::{Live, LiveInput};
 use crate::report::metrics::MetricsInput;
+use crate::report::pushgateway::Pusher;
 use crate::report::{Report, RunFailure, Tool, now_rfc3339};
 use crate::run::attempt::Runner;
 use crate::run::execute::{BatchOutcome, Executor, Strategy};
@@ -168,9 +170,40 @@ pub async fn run_with(
             lakesync_cpu_seconds: own_cpu_seconds(),
             signal: interrupt.signal(),
             multipart_uploads_aborted: uploads.aborted(),
+            history: settings.history.as_deref().and_then(|path| {
+                crate::report::history::job_runs(path, &report::job_of(settings))
+                    .map_err(|e| {
+                        eprintln!(
+                            "warning: cannot read --history {} for SLAs over history: {e}",
+                            path.display()
+                        );
+                    })
+                    .ok()
+            }),
         },
     );
-    write_side_files(&report, settings);
+    let last_run = write_side_files(&report, settings);
+    let t = &report.totals;
+    driver
+        .live
+        .finish(
+            &last_run,
+            &LiveInput {
+                mode: report.mode,
+                in_progress: false,
+                objects_done: t.copied + t.failed,
+                objects_planned: t.planned,
+                bytes_done: t.bytes_copied,
+                bytes_planned: t.bytes_planned,
+                listing_done: true,
+                workers: report.batches.last().map_or(0, |b| b.next_workers),
+                failures: t.failed,
+                throttles: t.throttled,
+                started_unix: 0.0,
+                updated_unix: 0.0,
+            },
+        )
+        .await;
     Ok(report)
 }
 
@@ -236,6 +269,8 @@ struct Driver<'a> {
     executor: &'a Executor,
     state: RunState,
     progress: Progress,
+    /// Live metrics: the metrics file and the Pushgateway during the run.
+    live: Live,
     sampler: Option<Sampler>,
     controller: Controller,
     workers: u32,
@@ -303,7 +338,14 @@ impl<'a> Driver<'a> {
             interrupt,
             executor,
             state: RunState::default(),
-            progress: Progress::new(settings.quiet, settings.progress_interval, planned),
+            progress: Progress::new(settings.quiet, settings.progress_interval, planned.clone()),
+            live: Live::new(
+                settings.metrics_file.clone(),
+                settings.pushgateway.clone().map(Pusher::new),
+                (settings.progress_interval > 0)
+                    .then(|| Duration::from_secs(settings.progress_interval)),
+                planned,
+            ),
             sampler,
             workers: controller.initial().workers,
             controller,
@@ -434,12 +476,15 @@ impl<'a> Driver<'a> {
     }
 
     fn show_progress(&mut self, running: u64) {
-        self.progress.update(&Snapshot {
+        let snapshot = Snapshot {
             done: self.state.done() + running,
             done_bytes: self.state.bytes_copied,
             failed: self.state.failed,
             workers: self.workers,
-        });
+        };
+        self.progress.update(&snapshot);
+        let mode = self.state.mode(self.settings.strategy == Strategy::Staged);
+        self.live.tick(&snapshot, self.state.counts.throttled, mode);
     }
 
     fn batch_finished(&mut self, batch: &Batch, out: BatchOutcome) {
@@ -596,8 +641,9 @@ fn own_cpu_seconds() -> f64 {
     })
 }
 
-/// `--metrics-file` and `--history`: failures here are warnings, never a lost run.
-fn write_side_files(report: &Report, settings: &Settings) {
+/// `--history` (failures here are warnings, never a lost run); returns the last-run metrics
+/// for `--metrics-file` and `--pushgateway` (empty when neither is set).
+fn write_side_files(report: &Report, settings: &Settings) -> String {
     let rss = report
         .resources
         .as_ref()
@@ -607,8 +653,9 @@ fn write_side_files(report: &Report, settings: &Settings) {
         .as_ref()
         .map_or(0.0, |r| f64::from(r.cpu_avg_pct));
     let t = &report.totals;
-    if let Some(path) = &settings.metrics_file {
-        let text = crate::report::metrics::render(&MetricsInput {
+    let mut last_run = String::new();
+    if settings.metrics_file.is_some() || settings.pushgateway.is_some() {
+        last_run = crate::report::metrics::render(&MetricsInput {
             mode: report.mode,
             planned: t.planned,
             copied: t.copied,
@@ -626,14 +673,17 @@ fn write_side_files(report: &Report, settings: &Settings) {
             cpu_avg_pct: cpu,
             sla: &report.sla,
             finished_unix: jiff::Timestamp::now().as_second(),
+            files_per_s: report.throughput.files_per_s,
+            history_median_files_per_s: report
+                .sla_history
+                .as_ref()
+                .and_then(|h| h.median_files_per_s),
+            success_ratio_24h: report
+                .sla_history
+                .as_ref()
+                .and_then(|h| h.success_rate_24h)
+                .map(|r| r / 100.0),
         });
-        if let Err(e) = crate::report::metrics::write_atomic(path, &text) {
-            tracing::warn!(path = %path.display(), error = %e, "cannot write the metrics file");
-            eprintln!(
-                "warning: cannot write --metrics-file {}: {e}",
-                path.display()
-            );
-        }
     }
     if let Some(path) = &settings.history {
         let entry = HistoryEntry {
@@ -650,6 +700,9 @@ fn write_side_files(report: &Report, settings: &Settings) {
             sla: report.sla.clone(),
             worst_batch_seconds: report.batches.iter().map(|b| b.seconds).fold(0.0, f64::max),
             exit_code: report.exit_code,
+            // A dry run copies nothing on purpose: never compared with real runs.
+            job: (!report.dry_run).then(|| report::job_of(settings)),
+            validated: Some(t.validated),
         };
         if let Err(e) = crate::report::history::append(path, &entry) {
             eprintln!(
@@ -658,4 +711,5 @@ fn write_side_files(report: &Report, settings: &Settings) {
             );
         }
     }
+    last_run
 }

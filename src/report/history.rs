@@ -38,6 +38,53 @@ pub struct HistoryEntry {
     pub sla: Vec<Check>,
     pub worst_batch_seconds: f64,
     pub exit_code: i32,
+    /// The job this run belongs to (`sla_history::job_key`); absent in older lines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
+    /// Copied and confirmed by the validation listing; absent in older lines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validated: Option<u64>,
+}
+
+impl HistoryEntry {
+    /// The figures SLAs over history use; `None` when `finished_at` is not a timestamp.
+    pub fn figures(&self) -> Option<crate::report::sla_history::RunFigures> {
+        let at: jiff::Timestamp = self.finished_at.parse().ok()?;
+        Some(crate::report::sla_history::RunFigures {
+            finished_unix: at.as_second(),
+            planned: self.planned,
+            copied: self.validated.unwrap_or(self.copied).min(self.copied),
+            duration_seconds: self.duration_seconds,
+        })
+    }
+}
+
+/// The figures of every run of `job` in the history file at `path` (none when it does not
+/// exist yet); unreadable lines are skipped, as in [`summarise`].
+pub fn job_runs(path: &Path, job: &str) -> io::Result<Vec<crate::report::sla_history::RunFigures>> {
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut out = Vec::new();
+    let mut reader = BufReader::new(file);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            return Ok(out);
+        }
+        let Ok(text) = std::str::from_utf8(&line) else {
+            continue;
+        };
+        if let Ok(e) = serde_json::from_str::<HistoryEntry>(text.trim())
+            && e.job.as_deref() == Some(job)
+            && let Some(f) = e.figures()
+        {
+            out.push(f);
+        }
+    }
 }
 
 /// Append `e` as one line.
@@ -132,6 +179,21 @@ pub struct HistorySummary {
     pub worst_batches: Vec<WorstBatch>,
     /// Lines that were not a history entry (blank lines are not counted).
     pub unreadable_lines: u64,
+    /// SLAs over history per job, judged at each job's last run (entries that name a job).
+    pub jobs: Vec<JobSummary>,
+    /// Each job's runs, in file order, for `jobs`.
+    #[serde(skip)]
+    job_runs: BTreeMap<String, Vec<crate::report::sla_history::RunFigures>>,
+}
+
+/// One job's last run judged against its earlier runs (`sla_history::judge`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobSummary {
+    pub job: String,
+    pub runs: u64,
+    pub baseline: crate::report::sla_history::Baseline,
+    /// `throughput_vs_history` and `success_rate_24h` of the last run.
+    pub checks: Vec<Check>,
 }
 
 impl HistorySummary {
@@ -151,7 +213,30 @@ impl HistorySummary {
         }
     }
 
+    /// The per-job judgements, once every line is in.
+    fn finish(mut self) -> Self {
+        self.jobs = std::mem::take(&mut self.job_runs)
+            .into_iter()
+            .filter_map(|(job, mut runs)| {
+                let last = runs.pop()?;
+                let (checks, baseline) = crate::report::sla_history::judge(&last, &runs);
+                Some(JobSummary {
+                    job,
+                    runs: runs.len() as u64 + 1,
+                    baseline,
+                    checks,
+                })
+            })
+            .collect();
+        self
+    }
+
     fn add(&mut self, e: HistoryEntry) {
+        if let Some(job) = &e.job
+            && let Some(f) = e.figures()
+        {
+            self.job_runs.entry(job.clone()).or_default().push(f);
+        }
         self.runs += 1;
         self.planned_total += e.planned;
         self.copied_total += e.copied;
@@ -197,7 +282,7 @@ pub fn summarise_reader(reader: impl BufRead) -> io::Result<HistorySummary> {
         line.clear();
         // Bytes, not `lines()`: one line of invalid UTF-8 must not end the summary.
         if reader.read_until(b'\n', &mut line)? == 0 {
-            return Ok(s);
+            return Ok(s.finish());
         }
         s.add_line(&line);
     }
@@ -212,8 +297,8 @@ fn fmt_rate(r: Option<f64>) -> String {
     r.map_or_else(|| "n/a".to_string(), |r| format!("{r:.2}%"))
 }
 
-/// The summary for people: overall line, the last [`TEXT_ROWS`] runs, SLA compliance, the
-/// slowest batches.
+/// The summary for people: overall line, the last [`TEXT_ROWS`] runs, SLA compliance, SLAs
+/// over history per job, the slowest batches.
 pub fn render_text(s: &HistorySummary) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -259,12 +344,41 @@ pub fn render_text(s: &HistorySummary) -> String {
         for (name, c) in &s.sla {
             let _ = writeln!(
                 out,
-                "  {name:<16} {:>5} / {:>5} / {:>5}  ({} ok)",
+                "  {name:<22} {:>5} / {:>5} / {:>5}  ({} ok)",
                 c.ok,
                 c.warning,
                 c.critical,
                 fmt_rate(rate(c.ok, c.total()))
             );
+        }
+    }
+    if !s.jobs.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nSLAs over history (each job's last run against its earlier runs):"
+        );
+        let fps = |v: Option<f64>| v.map_or_else(|| "n/a".to_string(), |v| format!("{v:.1}"));
+        for j in &s.jobs {
+            let b = &j.baseline;
+            let _ = writeln!(out, "  {} ({} run(s))", j.job, j.runs);
+            let _ = writeln!(
+                out,
+                "    files/s {} vs median {} over {} run(s); success over 24 h {} ({} run(s))",
+                fps(b.files_per_s),
+                fps(b.median_files_per_s),
+                b.compared_runs,
+                fmt_rate(b.success_rate_24h),
+                b.runs_24h
+            );
+            for c in &j.checks {
+                let _ = writeln!(
+                    out,
+                    "    {:<22} {:<8} {}",
+                    c.name,
+                    c.status.as_str(),
+                    c.actual
+                );
+            }
         }
     }
     if !s.worst_batches.is_empty() {
@@ -309,7 +423,68 @@ mod tests {
             sla,
             worst_batch_seconds: worst,
             exit_code: i32::from(copied < planned),
+            job: None,
+            validated: None,
         }
+    }
+
+    #[test]
+    fn jobs_are_judged_at_their_last_run_against_their_own_history() {
+        let mut lines = String::new();
+        // Job a: four runs at 10 files/s, then one at 5 (degraded); job b: one run.
+        for (i, (job, copied, secs)) in [
+            ("a", 100, 10.0),
+            ("b", 100, 1.0),
+            ("a", 100, 10.0),
+            ("a", 100, 10.0),
+            ("a", 100, 10.0),
+            ("a", 100, 20.0),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut e = entry(&format!("2026-11-2{i}T00:00:00Z"), 100, copied, 1.0, vec![]);
+            e.duration_seconds = secs;
+            e.job = Some(job.into());
+            e.validated = Some(copied);
+            lines.push_str(&serde_json::to_string(&e).unwrap());
+            lines.push('\n');
+        }
+        // An older line without a job counts as a run but belongs to no job.
+        lines.push_str(
+            &serde_json::to_string(&entry("2026-11-01T00:00:00Z", 1, 1, 1.0, vec![])).unwrap(),
+        );
+        lines.push('\n');
+        let s = summarise_reader(std::io::Cursor::new(lines)).unwrap();
+        assert_eq!(s.runs, 7);
+        let jobs: Vec<&str> = s.jobs.iter().map(|j| j.job.as_str()).collect();
+        assert_eq!(jobs, ["a", "b"]);
+        let a = &s.jobs[0];
+        assert_eq!(a.runs, 5);
+        assert_eq!(a.baseline.median_files_per_s, Some(10.0));
+        assert_eq!(a.baseline.files_per_s, Some(5.0));
+        let t = a
+            .checks
+            .iter()
+            .find(|c| c.name == "throughput_vs_history")
+            .unwrap();
+        assert_eq!((t.status, t.value), (Status::Warning, 50.0));
+        // Runs a day apart: the 24 h window holds the last run only.
+        assert_eq!(a.baseline.runs_24h, 1);
+        let b = &s.jobs[1];
+        assert_eq!(b.runs, 1);
+        assert!(
+            b.checks
+                .iter()
+                .any(|c| c.name == "throughput_vs_history" && c.actual == "n/a")
+        );
+        let text = render_text(&s);
+        assert!(text.contains("SLAs over history"), "{text}");
+        assert!(
+            text.contains("files/s 5.0 vs median 10.0 over 4 run(s)"),
+            "{text}"
+        );
+        assert!(text.contains("throughput_vs_history  warning"), "{text}");
     }
 
     #[test]

