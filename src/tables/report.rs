@@ -252,6 +252,9 @@ impl TablesReport {
             sla: Vec::new(),
             worst_batch_seconds: 0.0,
             exit_code: self.exit_code,
+            // SLAs over history judge sync jobs; tables runs are not one of them.
+            job: None,
+            validated: None,
         }
     }
 
@@ -278,6 +281,13 @@ impl TablesReport {
             cpu_avg_pct: r.map_or(0.0, |r| f64::from(r.cpu_avg_pct)),
             sla: &[],
             finished_unix,
+            files_per_s: if self.duration_seconds > 0.0 {
+                t.converted as f64 / self.duration_seconds
+            } else {
+                0.0
+            },
+            history_median_files_per_s: None,
+            success_ratio_24h: None,
         });
         let p = crate::report::metrics::PREFIX;
         for (name, help, v) in [
