@@ -35,7 +35,7 @@ wheel: ## Python wheel with maturin (release) -> target/wheels/lakesync-*.whl (s
 
 test: tools tables-tools check-fixtures ## tools, check fixtures, cargo test --workspace (LAKESYNC_TOOLS=.tools)
 	$(CARGO) build --workspace
-	$(CARGO) test --workspace
+	$(CARGO) test --workspace --no-fail-fast
 
 # Every shell script and every Python file the project keeps (git's view, so that a new
 # script is linted without editing this list; .shellcheckrc holds shellcheck's settings).

@@ -428,7 +428,18 @@ fn copy_object_can_answer_200_with_an_error_body() {
     let bodies = st["copy_error_bodies"].as_u64().unwrap();
     assert!(bodies > 5, "{st}");
     assert_eq!(sim.ls("s3://lake/once/*", &[]).len() as u64, 62 - bodies);
-    // InternalError is retried: with s5cmd's retries every copy lands.
+    // InternalError is retried: with s5cmd's retries every copy lands. A fifth of the copies
+    // fail here, not half: s5cmd's backoff doubles per retry, and at 0.5 one object in 62
+    // failing ten times in a row (a 6% chance) kept the test waiting for minutes.
+    let sim = Sim::start(&[
+        "--as-of",
+        AS_OF,
+        "--dest-bucket",
+        "lake",
+        "--copy-error-fraction",
+        "0.2",
+    ]);
     sim.s5cmd_ok(&["--retry-count", "20", "cp", &src, "s3://lake/retried/"]);
     assert_eq!(sim.ls("s3://lake/retried/*", &[]).len(), 62);
+    assert!(sim.stats()["copy_error_bodies"].as_u64().unwrap() > 0);
 }
