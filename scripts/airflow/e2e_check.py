@@ -228,7 +228,12 @@ def cmd_sla(c: Ctx) -> None:
     own = [r["shard"] for r in reports if r.get("sla_status") != "ok" and r["exit_code"] == 0]
     expect(own, "SLA run: no shard breached its own SLA with exit 0 (LAKESYNC_FAIL_ON not proven unset)")
     expect(merged["totals"]["retried"] > 0, f"SLA run: nothing was retried: {merged['totals']}")
-    expect(merged["sla_status"] == "critical", f"SLA run: merged sla_status {merged['sla_status']}")
+    # Which shard's first s5cmd run loses its lines is a race (18 to 90 objects, and since
+    # CHECKSUMs copy in a second round only its zips): the merged error_rate lands between
+    # 4% and 25%, a warning or a critical breach. Either fails the DAG run at fail_on=warning.
+    expect(merged["sla_status"] in ("warning", "critical"), f"SLA run: merged sla_status {merged['sla_status']}")
+    rate = [s for s in merged["sla"] if s["name"] == "error_rate"]
+    expect(rate and rate[0]["status"] != "ok", f"SLA run: merged error_rate not breached: {rate}")
     expect(merged["exit_code"] == 4, f"SLA run: merged exit_code {merged['exit_code']}")
     bad = [f"{s['name']}={s['status']} ({s['actual']})" for s in merged["sla"] if s["status"] != "ok"]
     log = Path(c.a.log).read_text(errors="replace")
