@@ -632,10 +632,20 @@ def notes(res):
                    f"that run.")
     shares = [r["foreign_share"] for r in res["runs"]]
     if shares:
+        loads = [r["load1_start"] for r in res["runs"]]
         out.append(f"Other load on the machine during the runs (other engineers' builds): median "
                    f"{bench.median(shares) * 100:.0f}% of the machine's CPU, highest {max(shares) * 100:.0f}% "
-                   f"(per run: foreign_share in the JSON). Listing at 50 ms a request is latency-bound, so the "
-                   f"rates move less with load than CPU-bound figures would.")
+                   f"(per run: foreign_share in the JSON); 1-minute load average {min(loads):.1f}-{max(loads):.1f} "
+                   f"at the runs' starts on {res['machine']['nproc']} cores.")
+    lake = [r for r in res["runs"] if r["kind"] == "lakesync" and not r["job"] == "c"]
+    if lake:
+        r = max(lake, key=lambda r: r["s5cmd_cpu_s"])
+        out.append(f"Latency or CPU: one sequential listing at {res['latency_ms']} ms a page cannot pass "
+                   f"{1000 // max(res['latency_ms'], 1) * 1000:,} keys/s (lakesync and s5cmd sync list each side as "
+                   f"one stream). Parsing costs CPU too: in {r['job']}, lakesync's s5cmd children used "
+                   f"{r['s5cmd_cpu_s']} CPU-s in {r['wall_s']:.0f} s (lakesync itself {r['lakesync_cpu_s']}), so "
+                   f"on a loaded machine the rates are partly CPU-bound and lower than an idle machine's; "
+                   f"compare tools and builds within one results file, not across files.")
     return out
 
 
@@ -685,6 +695,12 @@ def machine(builds):
     }
 
 
+def usage_error(msg):
+    """Bad usage: the message (with its hint) on stderr, exit 2 (as argparse's own errors)."""
+    print(f"bench-scale: {msg}", file=sys.stderr)
+    sys.exit(2)
+
+
 def lakesync_builds(specs):
     """--lakesync NAME=PATH... -> {tool name: absolute path}; none: today's release build."""
     if not specs:
@@ -693,16 +709,16 @@ def lakesync_builds(specs):
     for spec in specs:
         name, sep, path = spec.partition("=")
         if not sep or not name or not path:
-            raise SystemExit(f"bench-scale: --lakesync {spec!r}: expected NAME=PATH\n"
+            usage_error(f"--lakesync {spec!r}: expected NAME=PATH\n"
                              "hint: --lakesync before=target/bench-baseline/REV/lakesync "
                              "(make bench-baseline REV=... builds it)")
         path = os.path.abspath(path)
         if not os.access(path, os.X_OK):
-            raise SystemExit(f"bench-scale: --lakesync {spec!r}: {path} is not an executable\n"
+            usage_error(f"--lakesync {spec!r}: {path} is not an executable\n"
                              "hint: cargo build --release, or make bench-baseline REV=<git revision>")
         tool = f"lakesync {name}"
         if tool in builds:
-            raise SystemExit(f"bench-scale: --lakesync {name!r} given twice\nhint: give each build its own NAME")
+            usage_error(f"--lakesync {name!r} given twice\nhint: give each build its own NAME")
         builds[tool] = path
     return builds
 
@@ -727,19 +743,30 @@ def main():
     ap.add_argument("--sim", default=SIM, help="the archive-sim binary (default target/release/archive-sim)")
     ap.add_argument("--sim-threads", type=int, default=1)
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
+    ap.add_argument("--render", metavar="JSON", help="only rewrite the Markdown of a results JSON (notes recomputed)")
     a = ap.parse_args()
+    if a.render:
+        with open(a.render) as f:
+            res = json.load(f)
+        res["notes"] = notes(res)
+        with open(a.render, "w") as f:
+            json.dump(res, f, indent=1)
+            f.write("\n")
+        with open(a.render[:-len(".json")] + ".md" if a.render.endswith(".json") else a.render + ".md", "w") as f:
+            f.write(markdown(res))
+        return 0
     if a.limit is None:
         a.limit = 60.0 if a.quick else 90.0
     if a.repeat < 1:
-        raise SystemExit(f"bench-scale: --repeat {a.repeat}: must be at least 1\nhint: --repeat 3")
+        usage_error(f"--repeat {a.repeat}: must be at least 1\nhint: --repeat 3")
     jobs = [j for j in (a.jobs or ("a1" if a.quick else ",".join(JOBS))).split(",") if j]
     kinds = [t for t in (a.tools or ("lakesync" if a.quick else ",".join(TOOLS))).split(",") if t]
     for j in jobs:
         if j not in JOBS:
-            raise SystemExit(f"bench-scale: no job {j!r}\nhint: jobs: {', '.join(JOBS)}")
+            usage_error(f"no job {j!r}\nhint: jobs: {', '.join(JOBS)}")
     for t in kinds:
         if t not in TOOLS:
-            raise SystemExit(f"bench-scale: no tool {t!r}\nhint: tools: {', '.join(TOOLS)} "
+            usage_error(f"no tool {t!r}\nhint: tools: {', '.join(TOOLS)} "
                              "(several lakesync builds: --lakesync NAME=PATH)")
     builds = lakesync_builds(a.lakesync)
     sim_exe = os.path.abspath(a.sim)
