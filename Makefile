@@ -128,9 +128,10 @@ bench-full: setup bench-tools ## bench + 10,000 small files and 8 large (10-100 
 # and all intervals into a mirrored destination, a one-month backfill, the daily job as 16
 # shards 4 at a time) against archive-sim with 50 ms per request, lakesync vs s5cmd sync,
 # aws s3 sync and rclone copy; each run stopped at 90 s and its listing extrapolated
-# (~21 min) -> bench/results/<date>-scale.{json,md}. SCALE_ARGS passes options (--limit, --jobs...).
+# (19.8 min measured, 2026-12-02) -> bench/results/<date>-scale.{json,md}. SCALE_ARGS passes options
+# (--quick, --limit, --jobs, --repeat, --lakesync NAME=PATH...; scale.py --help).
 SCALE_ARGS ?=
-bench-scale: tools ## lakesync vs peers at archive scale on archive-sim, 50 ms/request (~21 min)
+bench-scale: tools ## lakesync vs peers at archive scale on archive-sim, 50 ms/request (~20 min)
 	$(CARGO) build --release --workspace
 	scripts/bench/install_bench_tools.sh --peers-only
 	$(PYTHON) scripts/bench/scale.py $(SCALE_ARGS)

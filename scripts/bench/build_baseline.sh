@@ -51,7 +51,10 @@ cleanup
 trap cleanup EXIT
 git -C "$root" worktree add --detach --quiet "$src" "$rev" >&2
 echo "build_baseline: building lakesync at $short ($(git -C "$root" log -1 --format='%cI %s' "$rev" | cut -c1-100))" >&2
-(cd "$src" && cargo build --release --bin lakesync >&2)
+# --workspace, as `make bench-scale` builds this tree: the same packages, so the same unified
+# dependency features and the seeded dependencies are reused (`--bin lakesync` alone would
+# rebuild every dependency whose features differ, tokio and the AWS crates among them)
+(cd "$src" && cargo build --release --workspace >&2)
 mkdir -p "$out"
 cp "$CARGO_TARGET_DIR/release/lakesync" "$out/lakesync.tmp"
 mv "$out/lakesync.tmp" "$out/lakesync"
