@@ -39,6 +39,8 @@ usage: scripts/bench/scale.py [--quick] [--limit S] [--repeat N] [--latency-ms N
                               [--jobs a1,a2,b,c] [--tools lakesync,s5cmd-sync,aws-s3-sync,rclone-copy]
                               [--lakesync NAME=PATH]... [--as-of YYYY-MM-DD] [--workers N]
                               [--sim PATH] [--out DIR]
+       scripts/bench/scale.py --render RESULTS.json     (rewrite its Markdown)
+exit: 0 results written; 1 a run of the driver failed; 2 bad usage (with a hint)
   e.g. scripts/bench/scale.py --quick --lakesync before=target/bench-baseline/REV/lakesync \
            --lakesync after=target/release/lakesync          (a1, both builds, 60 s each)
 """
