@@ -108,7 +108,7 @@ report-check: tools ## real sync on moto -> lakesync report --html -> headless C
 	scripts/report_check.sh --out $(REPORT_DIR) --self-test $(REPORT_DIR)/run.html \
 		$(REPORT_DIR)/history.html $(REPORT_DIR)/fixture.html $(REPORT_DIR)/fixture-history.html
 
-.PHONY: bench bench-full bench-tools bench-scale sim-capacity
+.PHONY: bench bench-full bench-tools bench-scale bench-baseline sim-capacity
 # Benchmarks (bench/README.md): scripts/bench/bench.py runs lakesync (direct, staged), raw s5cmd on
 # lakesync's own command lines, s5cmd cp, aws s3 sync and rclone copy on the same objects,
 # alternating, measured from outside. Server: Garage, built once into .tools/garage (7+ min the
@@ -128,12 +128,21 @@ bench-full: setup bench-tools ## bench + 10,000 small files and 8 large (10-100 
 # and all intervals into a mirrored destination, a one-month backfill, the daily job as 16
 # shards 4 at a time) against archive-sim with 50 ms per request, lakesync vs s5cmd sync,
 # aws s3 sync and rclone copy; each run stopped at 90 s and its listing extrapolated
-# (~21 min) -> bench/results/<date>-scale.{json,md}. SCALE_ARGS passes options (--limit, --jobs...).
+# (19.8 min measured, 2026-12-02) -> bench/results/<date>-scale.{json,md}. SCALE_ARGS passes options
+# (--quick, --limit, --jobs, --repeat, --lakesync NAME=PATH...; scale.py --help).
 SCALE_ARGS ?=
-bench-scale: tools ## lakesync vs peers at archive scale on archive-sim, 50 ms/request (~21 min)
+bench-scale: tools ## lakesync vs peers at archive scale on archive-sim, 50 ms/request (~20 min)
 	$(CARGO) build --release --workspace
 	scripts/bench/install_bench_tools.sh --peers-only
 	$(PYTHON) scripts/bench/scale.py $(SCALE_ARGS)
+
+# lakesync at a git revision, for before/after runs in one bench-scale:
+#   make bench-baseline REV=main
+#   make bench-scale SCALE_ARGS="--quick --lakesync before=target/bench-baseline/<rev>/lakesync --lakesync after=target/release/lakesync"
+REV ?=
+bench-baseline: ## build lakesync at REV into target/bench-baseline/<rev>/lakesync (shared target dir)
+	@test -n "$(REV)" || { echo "error: REV is not set" >&2; echo "hint: make bench-baseline REV=main" >&2; exit 2; }
+	scripts/bench/build_baseline.sh $(REV)
 
 sim-capacity: tools ## archive-sim's own capacity (listed keys/s, copies/s, memory; ~2 min)
 	$(CARGO) build --release --workspace

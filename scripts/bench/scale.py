@@ -11,19 +11,22 @@ request, each run stopped at a time limit:
   b   a backfill: one month of daily 1m klines of every spot symbol into an empty destination
   c   a1 as 16 shards (lakesync --shard i/16), 4 at a time
 
-Tools: today's lakesync (the baseline the listing rework must beat), and the peers where they
-can do the job: `s5cmd sync` with a wildcard source, `aws s3 sync` and `rclone copy` with
-include filters. Every run gets its own destination bucket.
+Tools: lakesync (today's build, the baseline the listing rework must beat; or several builds
+as separate tools with --lakesync NAME=PATH, e.g. before/after a change), and the peers where
+they can do the job: `s5cmd sync` with a wildcard source, `aws s3 sync` and `rclone copy` with
+include filters. Every run gets its own destination bucket. The tools of a job run in an
+order rotated per repetition and per job (--repeat N: medians and [min-max] in the table).
 
 Per run: wall time; the requests the simulator served by kind, keys listed per bucket
 (/_sim/stats, reset before each run); objects wanted and landed (/_sim/count); CPU of the
 tool's process tree (os.wait4) split into lakesync (its report) and s5cmd; peak RSS of the
 tool and of its largest child (/proc polling, scripts/bench/bench.py's Poller); the
-simulator's own CPU. A run still going at --limit is stopped (SIGTERM to its process group;
-lakesync writes its partial report) and its listing extrapolated: projected time = elapsed x
-keys the job must list / keys it listed, with the keys to list counted by the simulator for
-what the tool lists (lakesync, s5cmd and aws list the whole data-type folder of both sides;
-rclone walks folders and lists only the interval folders its include filter allows).
+simulator's own CPU; the load average. A run still going at --limit is stopped (SIGTERM to
+its process group; lakesync writes its partial report) and its listing extrapolated:
+projected time = elapsed x keys the job must list / keys it listed, with the keys to list
+counted by the simulator for what the tool lists (lakesync, s5cmd and aws list the whole
+data-type folder of both sides; rclone walks folders and lists only the interval folders
+its include filter allows; every shard lists the whole selection).
 
 Job definitions are data (JOBS, TOOLS below) and are written into the results: rerun the
 same jobs after a change with `make bench-scale` and compare.
@@ -32,9 +35,14 @@ Safety: every tool runs with HTTP(S)_PROXY pointing at a closed local port (NO_P
 127.0.0.1), and aws-cli gets AWS_ENDPOINT_URL_S3: aws-cli's `--source-region` client
 ignores --endpoint-url and would otherwise try the real ap-northeast-1 endpoint.
 
-usage: scripts/bench/scale.py [--limit S] [--latency-ms N] [--jobs a1,a2,b,c]
-                              [--tools lakesync,s5cmd-sync,aws-s3-sync,rclone-copy]
-                              [--as-of YYYY-MM-DD] [--workers N] [--out DIR]
+usage: scripts/bench/scale.py [--quick] [--limit S] [--repeat N] [--latency-ms N]
+                              [--jobs a1,a2,b,c] [--tools lakesync,s5cmd-sync,aws-s3-sync,rclone-copy]
+                              [--lakesync NAME=PATH]... [--as-of YYYY-MM-DD] [--workers N]
+                              [--sim PATH] [--out DIR]
+       scripts/bench/scale.py --render RESULTS.json     (rewrite its Markdown)
+exit: 0 results written; 1 a run of the driver failed; 2 bad usage (with a hint)
+  e.g. scripts/bench/scale.py --quick --lakesync before=target/bench-baseline/REV/lakesync \
+           --lakesync after=target/release/lakesync          (a1, both builds, 60 s each)
 """
 
 import argparse
@@ -56,7 +64,7 @@ import bench  # noqa: E402  (the quick benchmark's /proc helpers and Poller)
 
 ROOT = bench.ROOT
 SIM = os.path.join(ROOT, "target", "release", "archive-sim")
-LAKESYNC = bench.LAKESYNC_BUILT
+LAKESYNC = bench.LAKESYNC_BUILT  # the default (and only) lakesync unless --lakesync NAME=PATH
 S5CMD = bench.S5CMD
 PEER_BIN = bench.PEER_BIN
 SRC_BUCKET = "data.binance.vision"
@@ -79,6 +87,7 @@ JOBS = {
 }
 # What each tool lists, for the extrapolation: "folder" = the whole data-type folder on both
 # sides; "walk" = only the interval folders the include filter lets a folder walk into.
+# "lakesync" stands for every --lakesync build (each a tool of its own in the results).
 TOOLS = {
     "lakesync": {"lists": "folder"},
     "s5cmd-sync": {"lists": "folder"},
@@ -95,9 +104,9 @@ def log(msg):
 
 
 class Sim:
-    def __init__(self, args):
+    def __init__(self, exe, args):
         self.args = args
-        self.p = subprocess.Popen([SIM, "--listen", "127.0.0.1:0", *args], stdin=subprocess.DEVNULL,
+        self.p = subprocess.Popen([exe, "--listen", "127.0.0.1:0", *args], stdin=subprocess.DEVNULL,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.url = self.p.stdout.readline().strip()
         if not self.url.startswith("http://127.0.0.1:"):
@@ -154,6 +163,14 @@ class TreePoller(bench.Poller):
         c = bench.proc_cpu_seconds(self.pid)
         if c is not None:
             self.root_cpu = c
+        # each child's CPU as last seen: os.wait4 counts a child only if its parent reaped it,
+        # and a lakesync stopped by SIGTERM may exit before its s5cmd children are reaped
+        if not hasattr(self, "child_cpu"):
+            self.child_cpu = {}
+        for pid in list(self.children):
+            c = bench.proc_cpu_seconds(pid)
+            if c is not None:
+                self.child_cpu[pid] = max(c, self.child_cpu.get(pid, 0.0))
 
 
 def run_limited(cmd, env, limit, stderr_path):
@@ -199,6 +216,7 @@ def run_limited(cmd, env, limit, stderr_path):
         "root_cpu_s": round(poller.root_cpu, 2) if poller.root_cpu is not None else None,
         "root_hwm_mb": round(poller.root_hwm_kb / 1024, 1), "child_hwm_mb": round(poller.child_hwm_kb / 1024, 1),
         "tree_rss_sum_mb": round(poller.tree_rss_sum_kb / 1024, 1),
+        "children_cpu_polled_s": round(sum(getattr(poller, "child_cpu", {}).values()), 2),
         "children": sorted(set(poller.children.values())),
     }
 
@@ -225,11 +243,26 @@ def default_as_of():
     return (now.date() if now >= noon else now.date() - datetime.timedelta(days=1)).isoformat()
 
 
+def kind_of(tool):
+    """The tool family: every lakesync build is "lakesync"."""
+    return "lakesync" if tool == "lakesync" or tool.startswith("lakesync ") else tool
+
+
+def slug(text):
+    return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
+
+
 class Scale:
-    def __init__(self, a, sim, tmp, dates):
+    def __init__(self, a, sim, tmp, dates, builds):
         self.a, self.sim, self.tmp, self.dates = a, sim, tmp, dates
-        self.lakesync = os.path.join(tmp, "lakesync")  # a private copy: others may rebuild
-        shutil.copy2(LAKESYNC, self.lakesync)
+        # tool name -> a private copy of the binary (others may rebuild theirs meanwhile)
+        self.lakesync = {}
+        self.builds = builds
+        for i, (tool, path) in enumerate(builds.items()):
+            d = os.path.join(tmp, f"lakesync-{i}")
+            os.makedirs(d)
+            self.lakesync[tool] = os.path.join(d, "lakesync")
+            shutil.copy2(path, self.lakesync[tool])
         self.aws = shutil.which("aws", path=PEER_BIN)
         self.rclone = shutil.which("rclone", path=PEER_BIN)
         self.aws_conf = os.path.join(tmp, "aws-config")
@@ -284,8 +317,8 @@ class Scale:
         start, end = self.job_days(job)
         url = self.sim.url
         pat = self.patterns(job)
-        if tool == "lakesync":
-            cmd = [self.lakesync, "sync", "--endpoint-url", url, "--dest", f"s3://{bucket}", "--market", "spot",
+        if kind_of(tool) == "lakesync":
+            cmd = [self.lakesync[tool], "sync", "--endpoint-url", url, "--dest", f"s3://{bucket}", "--market", "spot",
                    "--period", "daily", "--data-type", "klines", "--start", start, "--end", end,
                    "--workers", str(self.a.workers), "--report", report, "--progress-interval", "0", "-q"]
             if JOBS[job]["intervals"]:
@@ -309,7 +342,7 @@ class Scale:
     def keys_to_list(self, job, tool, bucket):
         """What the tool must list for this job, on each side (the simulator counts it)."""
         iv = JOBS[job]["intervals"]
-        if TOOLS[tool]["lists"] == "walk" and iv:
+        if TOOLS[kind_of(tool)]["lists"] == "walk" and iv:
             return {"source": self.sim.count(SRC_BUCKET, FOLDER, iv[0]), "dest": self.sim.count(bucket, FOLDER, iv[0])}
         return {"source": self.sim.count(SRC_BUCKET, FOLDER), "dest": self.sim.count(bucket, FOLDER)}
 
@@ -323,10 +356,9 @@ class Scale:
         iv = (JOBS[job]["intervals"] or [None])[0]
         return self.sim.count(bucket, FOLDER, iv, self.job_days(job))
 
-    def run(self, job, tool):
-        bucket = f"{job}-{tool}"
+    def run(self, job, tool, bucket, rep=0, order=0):
         spec = JOBS[job]
-        log(f"{job} {tool}: {spec['title']} -> s3://{bucket}")
+        log(f"{job} {tool} (repetition {rep + 1}, #{order + 1} in its order): {spec['title']} -> s3://{bucket}")
         to_list = self.keys_to_list(job, tool, bucket)
         wanted = self.wanted(job, bucket)
         before = self.landed(job, bucket)
@@ -334,39 +366,50 @@ class Scale:
         sim_cpu0, busy0, me0 = self.sim.cpu(), bench.machine_busy_seconds(), os.times()
         load0 = bench.loadavg()[0]
         t0 = time.monotonic()
-        procs = []
+        deadline = t0 + self.a.limit
         shards = spec.get("shards")
+        lakesync = kind_of(tool) == "lakesync"
+
+        def one(tag, shard=None):
+            rep_path = os.path.join(self.tmp, f"report-{bucket}-{tag}.json")
+            errp = os.path.join(self.tmp, f"stderr-{bucket}-{tag}.txt")
+            m = run_limited(self.command(job, tool, bucket, rep_path, shard=shard), self.env(tool),
+                            max(1.0, deadline - time.monotonic()), errp)
+            if lakesync:
+                m["report"] = lakesync_report(rep_path)
+            if m["rc"] != 0 and not m["stopped"]:
+                with open(errp, errors="replace") as f:
+                    m["stderr_tail"] = f.read()[-1500:]
+            return m
+
         if shards:
-            # `parallel` shards at once, for the limit; the rest is extrapolated in waves
-            waves = shards // spec["parallel"]
-            results = [None] * spec["parallel"]
+            # `parallel` shards at a time until all are done or the limit is reached; a shard
+            # not started by then is counted as not run (the projection covers it)
+            todo = list(range(shards))
+            lock = threading.Lock()
+            procs = []
 
-            def one(i):
-                rep = os.path.join(self.tmp, f"report-{job}-{i}.json")
-                m = run_limited(self.command(job, tool, bucket, rep, shard=i), self.env(tool), self.a.limit,
-                                os.path.join(self.tmp, f"stderr-{job}-{i}.txt"))
-                m["report"] = lakesync_report(rep)
-                m["shard"] = f"{i}/{shards}"
-                results[i] = m
+            def worker():
+                while True:
+                    with lock:
+                        if not todo or time.monotonic() >= deadline:
+                            return
+                        i = todo.pop(0)
+                    m = one(f"shard{i}", shard=i)
+                    m["shard"] = f"{i}/{shards}"
+                    with lock:
+                        procs.append(m)
 
-            threads = [threading.Thread(target=one, args=(i,)) for i in range(spec["parallel"])]
+            threads = [threading.Thread(target=worker) for _ in range(spec["parallel"])]
             for t in threads:
                 t.start()
             for t in threads:
                 t.join()
-            procs = results
+            procs.sort(key=lambda m: int(m["shard"].split("/")[0]))
+            not_run = len(todo)
         else:
-            rep = os.path.join(self.tmp, f"report-{job}-{tool}.json")
-            if os.path.exists(rep):
-                os.remove(rep)
-            errp = os.path.join(self.tmp, f"stderr-{job}-{tool}.txt")
-            m = run_limited(self.command(job, tool, bucket, rep), self.env(tool), self.a.limit, errp)
-            if tool == "lakesync":
-                m["report"] = lakesync_report(rep)
-            if m["rc"] != 0 and not m["stopped"]:
-                with open(errp, errors="replace") as f:
-                    m["stderr_tail"] = f.read()[-1500:]
-            procs = [m]
+            procs = [one("run")]
+            not_run = 0
         wall = time.monotonic() - t0
         st = self.sim.stats()
         sim_cpu = self.sim.cpu() - sim_cpu0
@@ -375,11 +418,12 @@ class Scale:
         tree_cpu = sum(p["tree_cpu_s"] for p in procs)
         mine = (me.user - me0.user) + (me.system - me0.system)
         foreign = max(0.0, busy - tree_cpu - sim_cpu - mine)
-        stopped = any(p["stopped"] for p in procs)
+        stopped = any(p["stopped"] for p in procs) or not_run > 0
         listed = {b: c["keys_listed"] for b, c in st["by_bucket"].items()}
         r = {
-            "job": job, "tool": tool, "bucket": bucket, "wall_s": round(wall, 2), "stopped": stopped,
-            "limit_s": self.a.limit, "rc": [p["rc"] for p in procs], "processes": procs,
+            "job": job, "tool": tool, "kind": kind_of(tool), "repetition": rep, "order": order, "bucket": bucket,
+            "wall_s": round(wall, 2), "stopped": stopped,
+            "limit_s": self.a.limit, "rc": [p["rc"] for p in procs], "processes": procs, "shards_not_run": not_run,
             "wanted": wanted, "landed": landed,
             "done": not stopped and all(p["rc"] == 0 for p in procs) and landed >= wanted,
             "requests": {k: v for k, v in st["requests"].items() if v}, "requests_total": st["requests_total"],
@@ -388,26 +432,31 @@ class Scale:
             "keys_to_list": to_list, "sim_cpu_s": round(sim_cpu, 2),
             "sim_cpu_share": round(sim_cpu / max(wall, 1e-9), 3), "sim_rss_peak_mb": round((self.sim.rss_kb() or 0) / 1024, 1),
             "tree_cpu_s": round(tree_cpu, 2), "foreign_share": round(foreign / max(wall * bench.NCPU, 1e-9), 3),
-            "load1_start": load0,
+            "load1_start": load0, "load1_end": bench.loadavg()[0],
         }
-        if tool == "lakesync":
+        if lakesync:
             own = [p["report"]["lakesync_cpu_seconds"] if p.get("report") and p["report"].get("lakesync_cpu_seconds")
                    is not None else p["root_cpu_s"] for p in procs]
             r["lakesync_cpu_s"] = round(sum(x or 0 for x in own), 2)
-            r["s5cmd_cpu_s"] = round(tree_cpu - r["lakesync_cpu_s"], 2)
+            # the tree's CPU minus lakesync's is exact when lakesync reaped its children; a
+            # stopped run may not have: then the children's CPU polled from /proc is larger
+            reaped = tree_cpu - r["lakesync_cpu_s"]
+            polled = sum(p.get("children_cpu_polled_s", 0) for p in procs)
+            r["s5cmd_cpu_s"] = round(max(reaped, polled), 2)
+            r["s5cmd_cpu_source"] = "wait4" if reaped >= polled else "polled"
         total_to_list = to_list["source"] + to_list["dest"]
-        per_process_listed = st["keys_listed"] / max(len(procs), 1)
         r["keys_per_s"] = round(st["keys_listed"] / max(wall, 1e-9))
-        if stopped and per_process_listed > 0:
-            per = wall * total_to_list / per_process_listed
-            r["projected_listing_s"] = round(per)
+        if stopped and st["keys_listed"] > 0:
+            # every process (each shard) lists the whole selection; at the measured rate of all
+            # the processes that ran at once, listing it `shards` times takes this long
+            r["projected_listing_s"] = round(wall * total_to_list * (shards or 1) / st["keys_listed"])
             if shards:
-                r["projected_total_s"] = round(per * (shards // spec["parallel"]))
-            r["list_requests_needed"] = round(total_to_list / 1000 * len(procs) * (shards // spec["parallel"] if shards else 1))
+                r["projected_per_shard_s"] = round(r["projected_listing_s"] * spec["parallel"] / shards)
+            r["list_requests_needed"] = round(total_to_list / 1000 * (shards or 1))
         elif stopped:
             r["projected_listing_s"] = None
         r["summary"] = outcome(r)
-        log(f"  {r['summary']}")
+        log(f"  {r['summary']} (load average {load0:.2f})")
         return r
 
 
@@ -428,6 +477,7 @@ def lakesync_report(path):
         "lakesync_cpu_seconds": rep.get("lakesync_cpu_seconds"),
         "rss_peak_bytes": res.get("rss_peak_bytes"), "child_rss_peak_bytes": res.get("child_rss_peak_bytes"),
         "by_kind": (rep.get("operations") or {}).get("by_kind"),
+        "listing": rep.get("listing"), "s5cmd_processes": (rep.get("operations") or {}).get("s5cmd_processes"),
         "error": (rep.get("error") or {}).get("message"),
     }
 
@@ -446,10 +496,47 @@ def outcome(r):
     if r["done"]:
         return f"done in {fmt_s(r['wall_s'])}: {r['landed']:,}/{r['wanted']:,} objects, {r['keys_listed']:,} keys listed"
     if r["stopped"]:
-        proj = r.get("projected_total_s", r.get("projected_listing_s"))
         return (f"stopped at {fmt_s(r['limit_s'])}: {r['keys_listed']:,} keys listed ({r['keys_per_s']:,}/s), "
-                f"{r['landed']:,}/{r['wanted']:,} objects; listing projected {fmt_s(proj)}")
+                f"{r['landed']:,}/{r['wanted']:,} objects; listing projected {fmt_s(r.get('projected_listing_s'))}")
     return f"FAILED rc={r['rc']}: {r['landed']:,}/{r['wanted']:,} objects"
+
+
+def spread(xs, fmt):
+    """median, and [min-max] when there is more than one value."""
+    xs = [x for x in xs if x is not None]
+    if not xs:
+        return "–"
+    if min(xs) == max(xs):
+        return fmt(xs[0])
+    return f"{fmt(bench.median(xs))} [{fmt(min(xs))}–{fmt(max(xs))}]"
+
+
+def cpu_of(r):
+    if r["kind"] == "lakesync":
+        return f"{r['lakesync_cpu_s']} / {r['s5cmd_cpu_s']}"
+    return f"{r['tree_cpu_s']}"
+
+
+def rss_of(r):
+    p = max(r["processes"], key=lambda p: p["root_hwm_mb"] + p["child_hwm_mb"]) if r["processes"] else None
+    if p is None:
+        return "–"
+    txt = f"{p['root_hwm_mb']} / {p['child_hwm_mb']}"
+    if len(r["processes"]) > 1:
+        txt += f" (largest of {len(r['processes'])})"
+    return txt
+
+
+def state_of(r):
+    return "done" if r["done"] else ("stopped" if r["stopped"] else "**failed**")
+
+
+def groups(runs):
+    """Runs by (job, tool), in the order they first ran."""
+    out = {}
+    for r in runs:
+        out.setdefault((r["job"], r["tool"]), []).append(r)
+    return out
 
 
 def markdown(res):
@@ -463,37 +550,52 @@ def markdown(res):
              f"Every request waits {res['latency_ms']} ms; S3's rate limits (5,500 reads, 3,500 writes a second "
              f"per prefix) on.")
     L.append(f"- Machine: {m['nproc']} cores ({m['cpu_model']}), {m['mem_total_kib'] / 1024 / 1024:.0f} GiB; "
-             f"load average at start {m['loadavg_start'][0]:.2f}. Tools: {m['lakesync_version']} (git "
-             f"{m['lakesync_git_rev']}{', tree differs' if m['lakesync_tree_dirty'] else ''}), s5cmd {m['s5cmd']}, "
-             f"{m['aws'] or 'aws: not installed'}, {m['rclone'] or 'rclone: not installed'}.")
-    L.append(f"- Each run stopped at {res['limit_s']} s (SIGTERM); a stopped run's listing is extrapolated "
-             f"(elapsed x keys to list / keys listed). `{res['command']}` took {res['total_seconds'] / 60:.1f} min.")
+             f"load average (1 min) {m['loadavg_start'][0]:.2f} at the start, {res['loadavg_end'][0]:.2f} at the "
+             f"end (per run in the tables). s5cmd {m['s5cmd']}, {m['aws'] or 'aws: not installed'}, "
+             f"{m['rclone'] or 'rclone: not installed'}.")
+    for tool, b in m["lakesync"].items():
+        rev = f"git {b['git_rev']}{', tree differs' if b.get('tree_dirty') else ''}" if b.get("git_rev") else "git revision unknown"
+        L.append(f"- `{tool}`: {b['version']} ({rev}; binary sha256 {b['sha256']}, built {b['mtime']}; {b['path']}).")
+    L.append(f"- Each run stopped at {res['limit_s']:.0f} s (SIGTERM to its process group); a stopped run's listing "
+             f"is extrapolated (elapsed x keys to list / keys listed). {res['repeat']} repetition(s) of every "
+             f"(job, tool), tools in an order rotated per job and repetition"
+             f"{'; medians with [min–max]' if res['repeat'] > 1 else ''}. `{res['command']}` took "
+             f"{res['total_seconds'] / 60:.1f} min.")
     L.append("")
-    L.append("| job | tool | outcome | wall s | objects landed / wanted | keys listed (src / dst) | keys/s | "
-             "LIST / COPY / HEAD / GET requests | keys to list (src / dst) | projected listing | "
-             "CPU s (lakesync / s5cmd, or tool) | peak RSS (tool / largest child) | sim CPU |")
-    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    L.append("| job | tool | runs | outcome | wall s | objects landed / wanted | keys listed/s | projected listing | "
+             "LIST / COPY / HEAD / GET requests | CPU s (lakesync / s5cmd, or tool) | peak RSS MB (tool / largest child) "
+             "| load avg |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for (job, tool), rs in groups(res["runs"]).items():
+        states = sorted({state_of(r) for r in rs})
+        req = lambda k: spread([r["requests"].get(k, 0) for r in rs], lambda x: f"{x:,.0f}")  # noqa: E731
+        proj = [r.get("projected_listing_s") for r in rs if r["stopped"]]
+        L.append(f"| {job} | {tool} | {len(rs)} | {', '.join(states)} | {spread([r['wall_s'] for r in rs], lambda x: f'{x:.0f}')} | "
+                 f"{spread([r['landed'] for r in rs], lambda x: f'{x:,.0f}')} / {rs[0]['wanted']:,} | "
+                 f"{spread([r['keys_per_s'] for r in rs], lambda x: f'{x:,.0f}')} | "
+                 f"{spread(proj, fmt_s) if proj else '–'} | "
+                 f"{req('list')} / {req('copy')} / {req('head')} / {req('get')} | "
+                 f"{'; '.join(cpu_of(r) for r in rs)} | {'; '.join(rss_of(r) for r in rs)} | "
+                 f"{', '.join(format(r['load1_start'], '.1f') for r in rs)} |")
+    L.append("")
+    L.append("## Runs")
+    L.append("")
+    L.append("In the order they ran (`#`: place in its job's rotated order).")
+    L.append("")
+    L.append("| job | tool | rep | # | outcome | wall s | landed / wanted | keys listed (src / dst) | keys to list "
+             "(src / dst) | keys/s | projected listing | requests (all kinds) | sim CPU | load avg |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in res["runs"]:
-        req = r["requests"]
         lb = r["keys_listed_by_bucket"]
         src, dst = lb.get(SRC_BUCKET, 0), lb.get(r["bucket"], 0)
-        if r["tool"] == "lakesync":
-            cpu = f"{r['lakesync_cpu_s']} / {r['s5cmd_cpu_s']}"
-        else:
-            cpu = f"{r['tree_cpu_s']}"
-        rss = " + ".join(f"{p['root_hwm_mb']} / {p['child_hwm_mb']} MB" for p in r["processes"][:1])
-        if len(r["processes"]) > 1:
-            rss += f" (each of {len(r['processes'])})"
-        state = "done" if r["done"] else ("stopped" if r["stopped"] else "**failed**")
-        proj = r.get("projected_total_s", r.get("projected_listing_s"))
-        proj_txt = fmt_s(proj) if r["stopped"] else "–"
-        if r.get("projected_total_s"):
-            proj_txt += f" ({fmt_s(r['projected_listing_s'])} per wave)"
-        L.append(f"| {r['job']} | {r['tool']} | {state} | {r['wall_s']:.0f} | {r['landed']:,} / {r['wanted']:,} | "
-                 f"{src:,} / {dst:,} | {r['keys_per_s']:,} | {req.get('list', 0):,} / {req.get('copy', 0):,} / "
-                 f"{req.get('head', 0):,} / {req.get('get', 0):,} | {r['keys_to_list']['source']:,} / "
-                 f"{r['keys_to_list']['dest']:,} | {proj_txt} | {cpu} | {rss} | "
-                 f"{r['sim_cpu_share'] * 100:.0f}% |")
+        proj = fmt_s(r.get("projected_listing_s")) if r["stopped"] else "–"
+        if r.get("projected_per_shard_s"):
+            proj += f" ({fmt_s(r['projected_per_shard_s'])} per shard)"
+        reqs = ", ".join(f"{k} {v:,}" for k, v in sorted(r["requests"].items()))
+        L.append(f"| {r['job']} | {r['tool']} | {r['repetition'] + 1} | {r['order'] + 1} | {r['summary']} | "
+                 f"{r['wall_s']:.0f} | {r['landed']:,} / {r['wanted']:,} | {src:,} / {dst:,} | "
+                 f"{r['keys_to_list']['source']:,} / {r['keys_to_list']['dest']:,} | {r['keys_per_s']:,} | {proj} | "
+                 f"{reqs} | {r['sim_cpu_share'] * 100:.0f}% | {r['load1_start']:.2f} |")
     L.append("")
     L.append("## Jobs")
     L.append("")
@@ -533,53 +635,198 @@ def notes(res):
         "16 shards 4 at a time list it 16 times in 4 waves.",
         "Objects wanted/landed are counted by the simulator (`/_sim/count`) in the run's destination for the "
         "job's interval and dates; a stopped run may have landed some.",
-        "CPU: lakesync's own from its report (getrusage), s5cmd's = the tree's (os.wait4) minus lakesync's; "
-        "peak RSS of the tool process (VmHWM) and of its largest child, polled every 50 ms. `sim CPU` is the "
-        "simulator's CPU over the run's wall time (100% = one core): it stayed far from its core.",
+        "CPU: lakesync's own from its report (getrusage), s5cmd's = the tree's (os.wait4) minus lakesync's, or, "
+        "when larger, the sum of its children's CPU polled from /proc every 50 ms (a lakesync stopped by SIGTERM "
+        "may exit before reaping its s5cmd children; wait4 then misses them; s5cmd_cpu_source in the JSON); "
+        "peak RSS of the tool process (VmHWM) and of its largest child, polled every 50 ms (a sharded run: the "
+        "largest shard). `sim CPU` is the simulator's CPU over the run's wall time (100% = one core).",
     ]
+    sims = [r["sim_cpu_share"] for r in res["runs"]]
+    if sims:
+        out.append(f"The simulator used at most {max(sims) * 100:.0f}% of one core in any run (median "
+                   f"{bench.median(sims) * 100:.0f}%), peak RSS {res['sim_rss_peak_mb']} MB: it was not the "
+                   f"bottleneck." if max(sims) < 0.5 else
+                   f"The simulator used up to {max(sims) * 100:.0f}% of one core in a run: it may have limited "
+                   f"that run.")
     shares = [r["foreign_share"] for r in res["runs"]]
     if shares:
+        loads = [r["load1_start"] for r in res["runs"]]
         out.append(f"Other load on the machine during the runs (other engineers' builds): median "
                    f"{bench.median(shares) * 100:.0f}% of the machine's CPU, highest {max(shares) * 100:.0f}% "
-                   f"(per run: foreign_share in the JSON). Listing at 50 ms a request is latency-bound, so the "
-                   f"rates move less with load than CPU-bound figures would.")
+                   f"(per run: foreign_share in the JSON); 1-minute load average {min(loads):.1f}-{max(loads):.1f} "
+                   f"at the runs' starts on {res['machine']['nproc']} cores.")
+    if any(r.get("kind", kind_of(r["tool"])) == "lakesync" and "s5cmd_cpu_source" not in r for r in res["runs"]):
+        out.append("s5cmd CPU here is the tree's CPU (os.wait4) minus lakesync's only: this run predates the "
+                   "driver's /proc polling of the children, and a lakesync stopped by SIGTERM may exit before "
+                   "reaping its s5cmd children, whose CPU wait4 then misses (seen in an A/A run of one binary: "
+                   "8.1 instead of the 16.7 CPU-s polled, in 25 s). Treat these s5cmd CPU figures as lower bounds.")
+    lake = [r for r in res["runs"] if r.get("kind", kind_of(r["tool"])) == "lakesync" and not r["job"] == "c"]
+    if lake:
+        r = max(lake, key=lambda r: r["s5cmd_cpu_s"])
+        out.append(f"Latency or CPU: one sequential listing at {res['latency_ms']} ms a page cannot pass "
+                   f"{1000 // max(res['latency_ms'], 1) * 1000:,} keys/s (lakesync and s5cmd sync list each side as "
+                   f"one stream). Parsing costs CPU too: in {r['job']}, lakesync's s5cmd children used "
+                   f"{'' if 's5cmd_cpu_source' in r else 'at least '}"
+                   f"{r['s5cmd_cpu_s']} CPU-s in {r['wall_s']:.0f} s (lakesync itself {r['lakesync_cpu_s']}), so "
+                   f"on a loaded machine the rates are partly CPU-bound and lower than an idle machine's; "
+                   f"compare tools and builds within one results file, not across files.")
     return out
+
+
+def machine(builds):
+    def first(path, prefix):
+        try:
+            with open(path) as f:
+                for line in f:
+                    if line.startswith(prefix):
+                        return line.split(":", 1)[1].strip()
+        except OSError:
+            pass
+        return "?"
+
+    def out(cmd):
+        try:
+            return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                  timeout=30).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+
+    aws = shutil.which("aws", path=PEER_BIN)
+    rclone = shutil.which("rclone", path=PEER_BIN)
+    lake = {}
+    for tool, path in builds.items():
+        b = {"path": os.path.relpath(path, ROOT) if path.startswith(ROOT + os.sep) else path,
+             "version": (out([path, "--version"]) or "?").splitlines()[0],
+             "sha256": bench.sha256_file(path)[:16],
+             "mtime": datetime.datetime.fromtimestamp(os.path.getmtime(path), datetime.timezone.utc)
+             .isoformat(timespec="seconds")}
+        rev_file = os.path.join(os.path.dirname(path), "REV")  # written by build_baseline.sh
+        if os.path.realpath(path) == os.path.realpath(LAKESYNC):
+            b["git_rev"] = out(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"])
+            b["tree_dirty"] = bool(out(["git", "-C", ROOT, "status", "--porcelain", "--", "src", "Cargo.toml",
+                                        "Cargo.lock"]))
+        elif os.path.exists(rev_file):
+            with open(rev_file) as f:
+                b["git_rev"] = f.read().split()[0][:12]
+        lake[tool] = b
+    return {
+        "nproc": bench.NCPU, "mem_total_kib": int(first("/proc/meminfo", "MemTotal").split()[0]),
+        "cpu_model": first("/proc/cpuinfo", "model name"), "kernel": os.uname().release,
+        "python": sys.version.split()[0], "s5cmd": out([S5CMD, "version"]),
+        "aws": out([aws, "--version"]) if aws else None,
+        "rclone": out([rclone, "version"]).splitlines()[0] if rclone else None,
+        "lakesync": lake, "loadavg_start": bench.loadavg(),
+    }
+
+
+def usage_error(msg):
+    """Bad usage: the message (with its hint) on stderr, exit 2 (as argparse's own errors)."""
+    print(f"bench-scale: {msg}", file=sys.stderr)
+    sys.exit(2)
+
+
+def lakesync_builds(specs):
+    """--lakesync NAME=PATH... -> {tool name: absolute path}; none: today's release build."""
+    if not specs:
+        return {"lakesync": LAKESYNC}
+    builds = {}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            usage_error(f"--lakesync {spec!r}: expected NAME=PATH\n"
+                             "hint: --lakesync before=target/bench-baseline/REV/lakesync "
+                             "(make bench-baseline REV=... builds it)")
+        path = os.path.abspath(path)
+        if not os.access(path, os.X_OK):
+            usage_error(f"--lakesync {spec!r}: {path} is not an executable\n"
+                             "hint: cargo build --release, or make bench-baseline REV=<git revision>")
+        tool = f"lakesync {name}"
+        if tool in builds:
+            usage_error(f"--lakesync {name!r} given twice\nhint: give each build its own NAME")
+        builds[tool] = path
+    return builds
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--limit", type=float, default=90.0, help="seconds before a run is stopped (default 90)")
+    ap.add_argument("--quick", action="store_true",
+                    help="one job to iterate with: a1, lakesync build(s) only, 60 s limit (~1-2 min a build); "
+                         "--jobs/--tools/--limit override its parts")
+    ap.add_argument("--limit", type=float, default=None, help="seconds before a run is stopped (default 90; 60 --quick)")
+    ap.add_argument("--repeat", type=int, default=1, help="runs of every (job, tool) (default 1); medians and [min-max]")
     ap.add_argument("--latency-ms", type=int, default=50)
-    ap.add_argument("--jobs", default="a1,a2,b,c", help=f"comma list of {', '.join(JOBS)}")
-    ap.add_argument("--tools", default=",".join(TOOLS), help=f"comma list of {', '.join(TOOLS)}")
+    ap.add_argument("--jobs", default=None, help=f"comma list of {', '.join(JOBS)} (default: all; a1 --quick)")
+    ap.add_argument("--tools", default=None,
+                    help=f"comma list of {', '.join(TOOLS)} (default: all; lakesync --quick); "
+                         "`lakesync` means every --lakesync build")
+    ap.add_argument("--lakesync", action="append", default=[], metavar="NAME=PATH",
+                    help="a lakesync binary to run as tool `lakesync NAME` (repeatable; default: "
+                         "target/release/lakesync as `lakesync`)")
     ap.add_argument("--as-of", default=None, help="archive-sim --as-of (default: the latest past noon UTC)")
     ap.add_argument("--workers", type=int, default=32, help="lakesync --workers, s5cmd --numworkers, aws/rclone concurrency")
+    ap.add_argument("--sim", default=SIM, help="the archive-sim binary (default target/release/archive-sim)")
     ap.add_argument("--sim-threads", type=int, default=1)
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
+    ap.add_argument("--render", metavar="JSON", help="only rewrite the Markdown of a results JSON (notes recomputed)")
     a = ap.parse_args()
-    jobs = [j for j in a.jobs.split(",") if j]
-    tools = [t for t in a.tools.split(",") if t]
+    if a.render:
+        with open(a.render) as f:
+            res = json.load(f)
+        res["notes"] = notes(res)
+        with open(a.render, "w") as f:
+            json.dump(res, f, indent=1)
+            f.write("\n")
+        with open(a.render[:-len(".json")] + ".md" if a.render.endswith(".json") else a.render + ".md", "w") as f:
+            f.write(markdown(res))
+        return 0
+    if a.limit is None:
+        a.limit = 60.0 if a.quick else 90.0
+    if a.repeat < 1:
+        usage_error(f"--repeat {a.repeat}: must be at least 1\nhint: --repeat 3")
+    jobs = [j for j in (a.jobs or ("a1" if a.quick else ",".join(JOBS))).split(",") if j]
+    kinds = [t for t in (a.tools or ("lakesync" if a.quick else ",".join(TOOLS))).split(",") if t]
     for j in jobs:
         if j not in JOBS:
-            raise SystemExit(f"bench-scale: no job {j!r}; jobs: {', '.join(JOBS)}")
-    for t in tools:
+            usage_error(f"no job {j!r}\nhint: jobs: {', '.join(JOBS)}")
+    for t in kinds:
         if t not in TOOLS:
-            raise SystemExit(f"bench-scale: no tool {t!r}; tools: {', '.join(TOOLS)}")
-    for exe, hint in ((SIM, "cargo build --release --workspace"), (LAKESYNC, "cargo build --release --workspace"),
-                      (S5CMD, "make tools")):
+            usage_error(f"no tool {t!r}\nhint: tools: {', '.join(TOOLS)} "
+                             "(several lakesync builds: --lakesync NAME=PATH)")
+    builds = lakesync_builds(a.lakesync)
+    sim_exe = os.path.abspath(a.sim)
+    for exe, hint in ((sim_exe, "cargo build --release --workspace"), (S5CMD, "make tools"),
+                      *((p, "cargo build --release --workspace") for p in builds.values())):
         if not os.path.exists(exe):
-            raise SystemExit(f"bench-scale: {exe} missing: run {hint}")
+            raise SystemExit(f"bench-scale: {exe} missing\nhint: {hint}")
     dates = days_of(a.as_of or default_as_of())
-    plan = [(j, t) for j in jobs for t in JOBS[j].get("tools", tools) if t in tools]
-    missing = [t for t in {t for _, t in plan} if t in ("aws-s3-sync", "rclone-copy")
+    missing = [t for t in kinds if t in ("aws-s3-sync", "rclone-copy")
                and not shutil.which(t.split("-")[0], path=PEER_BIN)]
     if missing:
         log(f"not installed (scripts/bench/install_bench_tools.sh --peers-only): {', '.join(missing)}; skipped")
-        plan = [(j, t) for j, t in plan if t not in missing]
+        kinds = [t for t in kinds if t not in missing]
+
+    def tools_of(job):
+        allowed = JOBS[job].get("tools", kinds)
+        out = []
+        for k in kinds:
+            if k in allowed:
+                out += list(builds) if k == "lakesync" else [k]
+        return out
+
+    # the plan: per job, every repetition runs the job's tools in an order rotated by the
+    # repetition and the job's place, so that no tool always goes first (or right after another)
+    plan = []
+    for ji, j in enumerate(jobs):
+        ts = tools_of(j)
+        for rep in range(a.repeat):
+            k = (rep + ji) % len(ts) if ts else 0
+            for order, t in enumerate(ts[k:] + ts[:k]):
+                bucket = f"{j}-{slug(t)}-{rep + 1}"
+                plan.append((j, t, bucket, rep, order))
     sim_args = ["--as-of", dates["as_of"], "--latency-ms", str(a.latency_ms), "--threads", str(a.sim_threads)]
-    for j, t in plan:
+    for j, t, bucket, _, _ in plan:
         mirror = JOBS[j]["dest"] == "mirror"
-        sim_args += ["--dest-bucket", f"{j}-{t}" + (f"=mirrored-through:{dates['mirrored_through']}" if mirror else "")]
+        sim_args += ["--dest-bucket", bucket + (f"=mirrored-through:{dates['mirrored_through']}" if mirror else "")]
     tmp = tempfile.mkdtemp(prefix="lakesync-bench-scale-")
 
     def on_signal(signum, _frame):
@@ -588,29 +835,32 @@ def main():
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGHUP, on_signal)
     t0 = time.monotonic()
-    sim = Sim(sim_args)
+    sim = Sim(sim_exe, sim_args)
     log(f"archive-sim at {sim.url} (pid {sim.pid}): {sim.describe}")
+    log(f"{len(plan)} runs, at most {a.limit:.0f} s each")
     res = None
     try:
-        sc = Scale(a, sim, tmp, dates)
+        sc = Scale(a, sim, tmp, dates, builds)
 
-        class SimServer(bench.Server):
-            name, version, version_line = "archive-sim", "0.1.0", "archive-sim (crates/archive-sim)"
+        def shown(cmd):
+            text = " ".join(cmd).replace(sim.url, "URL").replace(S5CMD, "s5cmd").replace(PEER_BIN + "/", "")
+            for path in sc.lakesync.values():
+                text = text.replace(path, "lakesync")
+            return text
 
-        res = {"format": 1, "date": datetime.date.today().isoformat(),
+        res = {"format": 2, "date": datetime.date.today().isoformat(),
                "started_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                "command": " ".join(["scripts/bench/scale.py"] + sys.argv[1:]),
-               "latency_ms": a.latency_ms, "limit_s": a.limit, "workers": a.workers, "sim_threads": a.sim_threads,
-               "sim_args": sim_args, "sim_describe": sim.describe, "dates": dates,
-               "jobs": {j: JOBS[j] for j in jobs}, "tools": {t: TOOLS[t] for t in tools},
-               "machine": bench.machine(SimServer(), sc.lakesync),
-               "commands": {j: {t: " ".join(sc.command(j, t, "B", "REPORT", shard=0 if JOBS[j].get("shards") else None))
-                                .replace(sim.url, "URL").replace(sc.lakesync, "lakesync").replace(S5CMD, "s5cmd")
-                                .replace(PEER_BIN + "/", "") for t in JOBS[j].get("tools", tools) if t in tools}
-                            for j in jobs},
+               "latency_ms": a.latency_ms, "limit_s": a.limit, "repeat": a.repeat, "workers": a.workers,
+               "sim_threads": a.sim_threads, "sim_args": sim_args, "sim_describe": sim.describe, "dates": dates,
+               "jobs": {j: JOBS[j] for j in jobs}, "tools": {t: TOOLS[t] for t in kinds},
+               "machine": machine(builds),
+               "commands": {j: {t: shown(sc.command(j, t, "B", "REPORT", shard=0 if JOBS[j].get("shards") else None))
+                                for t in tools_of(j)} for j in jobs},
                "runs": []}
-        for j, t in plan:
-            res["runs"].append(sc.run(j, t))
+        for i, (j, t, bucket, rep, order) in enumerate(plan):
+            log(f"[{i + 1}/{len(plan)}, {(time.monotonic() - t0) / 60:.1f} min]")
+            res["runs"].append(sc.run(j, t, bucket, rep, order))
         res["total_seconds"] = round(time.monotonic() - t0, 1)
         res["sim_rss_peak_mb"] = round((bench.status_of(sim.pid) or (0, 0, ""))[1] / 1024, 1)
         res["loadavg_end"] = bench.loadavg()
@@ -619,8 +869,9 @@ def main():
         sim.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(a.out, exist_ok=True)
-    partial = set(jobs) != set(JOBS) or set(tools) != set(TOOLS)
-    base = os.path.join(a.out, f"{res['date']}-scale{'-partial' if partial else ''}")
+    full = set(jobs) == set(JOBS) and set(kinds) == set(TOOLS) and not a.quick
+    suffix = "" if full else ("-quick" if a.quick else "-partial")
+    base = os.path.join(a.out, f"{res['date']}-scale{suffix}")
     with open(base + ".json", "w") as f:
         json.dump(res, f, indent=1)
         f.write("\n")
