@@ -1239,8 +1239,23 @@ fn details(b: &mut String, r: &Value) {
 pub fn render_history(summary: &Value) -> String {
     let s = summary;
     let rows = array_at(s, "/rows");
-    let runs = u64_at(s, "/runs");
     let mut b = String::new();
+    history_cards(&mut b, s, rows);
+    history_charts(&mut b, rows);
+    sla_compliance(&mut b, s);
+    worst_batches(&mut b, s);
+    history_rows(&mut b, rows);
+    let _ = write!(
+        b,
+        "<footer>rendered by lakesync {}</footer>",
+        env!("CARGO_PKG_VERSION")
+    );
+    page("lakesync history", &b)
+}
+
+/// The history page's title line and its cards (totals over every run).
+fn history_cards(b: &mut String, s: &Value, rows: &[Value]) {
+    let runs = u64_at(s, "/runs");
     let _ = write!(
         b,
         r#"<header><h1>lakesync history</h1><p class="sub">{}{}</p></header>"#,
@@ -1254,29 +1269,23 @@ pub fn render_history(summary: &Value) -> String {
         }
     );
     b.push_str(r#"<div class="cards">"#);
+    card(b, "runs", &na_or(runs, count), "in the history file", false);
     card(
-        &mut b,
-        "runs",
-        &na_or(runs, count),
-        "in the history file",
-        false,
-    );
-    card(
-        &mut b,
+        b,
         "success",
         &na_or(f64_at(s, "/success_rate_overall"), |v| format!("{v:.2}%")),
         "copied of planned, all runs",
         false,
     );
     card(
-        &mut b,
+        b,
         "planned",
         &na_or(u64_at(s, "/planned_total"), count),
         "all runs",
         false,
     );
     card(
-        &mut b,
+        b,
         "copied",
         &na_or(u64_at(s, "/copied_total"), count),
         "all runs",
@@ -1284,7 +1293,7 @@ pub fn render_history(summary: &Value) -> String {
     );
     let failed = u64_at(s, "/failed_total");
     card(
-        &mut b,
+        b,
         "failed",
         &na_or(failed, count),
         "all runs",
@@ -1292,14 +1301,17 @@ pub fn render_history(summary: &Value) -> String {
     );
     let unreadable = u64_at(s, "/unreadable_lines");
     card(
-        &mut b,
+        b,
         "unreadable lines",
         &na_or(unreadable, count),
         "skipped",
         unreadable.is_some_and(|u| u > 0),
     );
     b.push_str("</div>");
+}
 
+/// Runs over time: objects per run, and the success rate against the SLA's thresholds.
+fn history_charts(b: &mut String, rows: &[Value]) {
     let date = |x: Option<&Value>| {
         x.and_then(|x| str_at(x, "/finished_at"))
             .map(|t| t.get(..10).unwrap_or(t).to_string())
@@ -1322,7 +1334,7 @@ pub fn render_history(summary: &Value) -> String {
     };
     b.push_str(r#"<h2>Runs over time</h2><div class="charts">"#);
     render_chart(
-        &mut b,
+        b,
         &Chart {
             title: "Objects per run",
             unit: "count",
@@ -1352,7 +1364,7 @@ pub fn render_history(summary: &Value) -> String {
         },
     );
     render_chart(
-        &mut b,
+        b,
         &Chart {
             title: "Success rate per run",
             unit: "% copied of planned; dashed: 98% warning, 95% critical",
@@ -1382,16 +1394,6 @@ pub fn render_history(summary: &Value) -> String {
         },
     );
     b.push_str("</div>");
-
-    sla_compliance(&mut b, s);
-    worst_batches(&mut b, s);
-    history_rows(&mut b, rows);
-    let _ = write!(
-        b,
-        "<footer>rendered by lakesync {}</footer>",
-        env!("CARGO_PKG_VERSION")
-    );
-    page("lakesync history", &b)
 }
 
 fn sla_compliance(b: &mut String, s: &Value) {

@@ -303,6 +303,7 @@ fn futures_now<T>(h: tokio::task::JoinHandle<T>) -> Option<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::metrics::tests::{gauge, parse};
 
     fn input(in_progress: bool) -> LiveInput<'static> {
         LiveInput {
@@ -321,52 +322,33 @@ mod tests {
         }
     }
 
-    fn parse(text: &str) -> prometheus_parse::Scrape {
-        prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).expect("parses")
-    }
-
-    fn value(s: &prometheus_parse::Scrape, metric: &str, labels: &[(&str, &str)]) -> f64 {
-        let v: Vec<f64> = s
-            .samples
-            .iter()
-            .filter(|x| x.metric == metric)
-            .filter(|x| labels.iter().all(|(k, v)| x.labels.get(k) == Some(v)))
-            .map(|x| match x.value {
-                prometheus_parse::Value::Gauge(v) => v,
-                ref o => panic!("{metric}: {o:?}"),
-            })
-            .collect();
-        assert_eq!(v.len(), 1, "{metric} {labels:?}");
-        v[0]
-    }
-
     #[test]
     fn progress_round_trips_through_a_parser() {
         let text = render(&input(true));
         let s = parse(&text);
         let m = |n: &str| format!("{PREFIX}{n}");
         let d = [("mode", "direct")];
-        assert_eq!(value(&s, &m("in_progress"), &d), 1.0);
-        assert_eq!(value(&s, &m("objects"), &[("state", "done")]), 40.0);
-        assert_eq!(value(&s, &m("objects"), &[("state", "planned")]), 100.0);
+        assert_eq!(gauge(&s, &m("in_progress"), &d), 1.0);
+        assert_eq!(gauge(&s, &m("objects"), &[("state", "done")]), 40.0);
+        assert_eq!(gauge(&s, &m("objects"), &[("state", "planned")]), 100.0);
         assert!(
             text.contains("lakesync_run_bytes{mode=\"direct\",state=\"done\"} 9007199254740993\n")
         );
-        assert_eq!(value(&s, &m("listing_done"), &d), 0.0);
-        assert_eq!(value(&s, &m("workers"), &d), 32.0);
-        assert_eq!(value(&s, &m("failures"), &d), 2.0);
-        assert_eq!(value(&s, &m("throttles"), &d), 5.0);
+        assert_eq!(gauge(&s, &m("listing_done"), &d), 0.0);
+        assert_eq!(gauge(&s, &m("workers"), &d), 32.0);
+        assert_eq!(gauge(&s, &m("failures"), &d), 2.0);
+        assert_eq!(gauge(&s, &m("throttles"), &d), 5.0);
         assert_eq!(
-            value(&s, &m("started_timestamp_seconds"), &d),
+            gauge(&s, &m("started_timestamp_seconds"), &d),
             1_760_000_000.5
         );
         assert_eq!(
-            value(&s, &m("updated_timestamp_seconds"), &d),
+            gauge(&s, &m("updated_timestamp_seconds"), &d),
             1_760_000_030.25
         );
         assert_eq!(s.samples.len(), 11);
         let ended = parse(&render(&input(false)));
-        assert_eq!(value(&ended, &m("in_progress"), &d), 0.0);
+        assert_eq!(gauge(&ended, &m("in_progress"), &d), 0.0);
     }
 
     #[test]
@@ -389,7 +371,7 @@ mod tests {
         let text = format!("{}{}", keep_last_run(old), render(&input(true)));
         let s = parse(&text);
         assert_eq!(
-            value(&s, "lakesync_last_run_files", &[("state", "copied")]),
+            gauge(&s, "lakesync_last_run_files", &[("state", "copied")]),
             7.0
         );
         assert_eq!(text.matches("# TYPE lakesync_run_in_progress").count(), 1);

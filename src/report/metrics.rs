@@ -252,7 +252,7 @@ pub fn write_atomic(path: &Path, content: &str) -> io::Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::report::sla::Status;
 
@@ -295,11 +295,17 @@ mod tests {
         }
     }
 
-    fn parse(text: &str) -> prometheus_parse::Scrape {
+    /// Parse Prometheus text as Prometheus would (shared with the live metrics' tests).
+    pub(crate) fn parse(text: &str) -> prometheus_parse::Scrape {
         prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).expect("parses")
     }
 
-    fn gauge(s: &prometheus_parse::Scrape, metric: &str, labels: &[(&str, &str)]) -> f64 {
+    /// The one gauge sample of `metric` with these labels.
+    pub(crate) fn gauge(
+        s: &prometheus_parse::Scrape,
+        metric: &str,
+        labels: &[(&str, &str)],
+    ) -> f64 {
         let found: Vec<f64> = s
             .samples
             .iter()

@@ -25,7 +25,7 @@ use crate::list::listing::Listing;
 use crate::list::{ListError, Lister, Object};
 use crate::os::signals::Interrupt;
 use crate::report::{RunFailure, Tool};
-use crate::run::attempt::{Line, LineState, Runner};
+use crate::run::attempt::{AttemptsOutcome, Line, LineState, Runner};
 use crate::s3url::S3Url;
 use crate::s5cmd::cmdfile::{download_line, upload_line};
 use crate::s5cmd::{self, Globals};
@@ -205,6 +205,7 @@ struct BatchResult {
 }
 
 /// A file that did not make it, and where.
+#[derive(Debug, Clone)]
 struct Failed {
     stage: &'static str,
     error: String,
@@ -335,63 +336,102 @@ fn state_error(state: Option<&Option<LineState>>) -> String {
     }
 }
 
+/// A batch's private folder and the local name of each file in it (from positions, never
+/// from keys).
+struct BatchDir {
+    dir: PathBuf,
+    zips: Vec<PathBuf>,
+    checksums: Vec<PathBuf>,
+    parquets: Vec<PathBuf>,
+}
+
+impl BatchDir {
+    fn create(workdir: &Path, index: u64, n: usize) -> Result<BatchDir, Failed> {
+        let dir = workdir.join(format!("batch-{index:06}"));
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| {
+                failed(
+                    "download",
+                    format!("cannot create the batch folder {}: {e}", dir.display()),
+                    "pass --temp-dir DIR with a writable folder with free space",
+                )
+            })?;
+        let named = |ext: &str| -> Vec<PathBuf> {
+            (0..n).map(|j| dir.join(format!("{j:05}.{ext}"))).collect()
+        };
+        Ok(BatchDir {
+            zips: named("zip"),
+            checksums: named("CHECKSUM"),
+            parquets: named("parquet"),
+            dir,
+        })
+    }
+}
+
+impl BatchResult {
+    fn fail(&mut self, ctx: &BatchCtx, w: &Work, f: Failed) {
+        self.totals.failed += 1;
+        self.failures.push(FileFailure {
+            source: ctx.source.url_of(&w.zip.key),
+            table_file: ctx.dest.url_of(&w.partition.parquet_key()),
+            stage: f.stage,
+            error: f.error,
+            hint: f.hint,
+            line: f.line,
+        });
+    }
+}
+
+/// What a batch's download run produced: the command lines (None: a key s5cmd cannot
+/// carry), the line of each zip's CHECKSUM, and the outcome of every line.
+struct Downloaded {
+    lines: Vec<Option<Line>>,
+    checksum_line: Vec<Option<usize>>,
+    outcome: AttemptsOutcome,
+}
+
 async fn run_batch(ctx: Arc<BatchCtx>, index: u64, works: Vec<Work>) -> BatchResult {
     let mut out = BatchResult::default();
-    let dir = ctx.workdir.join(format!("batch-{index:06}"));
-    let fail_all = |out: &mut BatchResult, works: &[Work], f: &Failed| {
-        for w in works {
-            out.totals.failed += 1;
-            out.failures.push(FileFailure {
-                source: ctx.source.url_of(&w.zip.key),
-                table_file: ctx.dest.url_of(&w.partition.parquet_key()),
-                stage: f.stage,
-                error: f.error.clone(),
-                hint: f.hint.clone(),
-                line: None,
-            });
+    let files = match BatchDir::create(&ctx.workdir, index, works.len()) {
+        Ok(files) => files,
+        Err(f) => {
+            for w in &works {
+                out.fail(&ctx, w, f.clone());
+            }
+            return out;
         }
     };
-    if let Err(e) = std::fs::DirBuilder::new().mode(0o700).create(&dir) {
-        let f = failed(
-            "download",
-            format!("cannot create the batch folder {}: {e}", dir.display()),
-            "pass --temp-dir DIR with a writable folder with free space",
-        );
-        fail_all(&mut out, &works, &f);
-        return out;
-    }
-    let n = works.len();
-    let zip_local: Vec<PathBuf> = (0..n).map(|j| dir.join(format!("{j:05}.zip"))).collect();
-    let ck_local: Vec<PathBuf> = (0..n)
-        .map(|j| dir.join(format!("{j:05}.CHECKSUM")))
-        .collect();
-    let parquet_local: Vec<PathBuf> = (0..n)
-        .map(|j| dir.join(format!("{j:05}.parquet")))
-        .collect();
-    let mut lines: Vec<Option<Line>> = Vec::with_capacity(2 * n);
-    let mut ck_line: Vec<Option<usize>> = vec![None; n];
+    let dl = download(&ctx, index, &works, &files).await;
+    out.interrupted |= dl.outcome.counts.interrupted;
+    let converted = convert_downloaded(&ctx, &works, &files, &dl, &mut out).await;
+    upload(&ctx, index, &works, &files, converted, &mut out).await;
+    let _ = std::fs::remove_dir_all(&files.dir);
+    out
+}
+
+/// s5cmd downloads the batch's zips, then their CHECKSUMs, into its folder.
+async fn download(ctx: &BatchCtx, index: u64, works: &[Work], files: &BatchDir) -> Downloaded {
+    let line = |key: &str, local: &Path| {
+        let src = ctx.source.url_of(key);
+        let local = local.display().to_string();
+        download_line(&src, &local)
+            .ok()
+            .map(|t| Line::new(t, src, local))
+    };
+    let mut lines: Vec<Option<Line>> = Vec::with_capacity(2 * works.len());
     for (j, w) in works.iter().enumerate() {
-        let src = ctx.source.url_of(&w.zip.key);
-        let local = zip_local[j].display().to_string();
-        lines.push(
-            download_line(&src, &local)
-                .ok()
-                .map(|t| Line::new(t, src, local)),
-        );
+        lines.push(line(&w.zip.key, &files.zips[j]));
     }
+    let mut checksum_line = vec![None; works.len()];
     for (j, w) in works.iter().enumerate() {
         if let Some(c) = &w.checksum {
-            let src = ctx.source.url_of(&c.key);
-            let local = ck_local[j].display().to_string();
-            ck_line[j] = Some(lines.len());
-            lines.push(
-                download_line(&src, &local)
-                    .ok()
-                    .map(|t| Line::new(t, src, local)),
-            );
+            checksum_line[j] = Some(lines.len());
+            lines.push(line(&c.key, &files.checksums[j]));
         }
     }
-    let dl = ctx
+    let outcome = ctx
         .runner
         .run_lines(
             &format!("tables-{index:06}-download"),
@@ -400,28 +440,37 @@ async fn run_batch(ctx: Arc<BatchCtx>, index: u64, works: Vec<Work>) -> BatchRes
             &lines,
         )
         .await;
-    out.interrupted |= dl.counts.interrupted;
+    Downloaded {
+        lines,
+        checksum_line,
+        outcome,
+    }
+}
 
-    // Convert what arrived, on every core.
-    let mut tasks = Vec::with_capacity(n);
+/// Verify and convert what arrived, on every core (`--threads` permits); what did not
+/// arrive or did not convert is a failure in `out`.
+async fn convert_downloaded(
+    ctx: &BatchCtx,
+    works: &[Work],
+    files: &BatchDir,
+    dl: &Downloaded,
+    out: &mut BatchResult,
+) -> Vec<Option<Converted>> {
+    let mut tasks = Vec::with_capacity(works.len());
     for (j, w) in works.iter().enumerate() {
-        let source_url = ctx.source.url_of(&w.zip.key);
-        if lines[j].is_none() {
+        if dl.lines[j].is_none() || !dl.outcome.is_done(j) {
             tasks.push(None);
             continue;
         }
-        if !dl.is_done(j) {
-            tasks.push(None);
-            continue;
-        }
-        let ck = ck_line[j]
-            .filter(|&l| dl.is_done(l))
-            .map(|_| ck_local[j].clone());
+        let ck = dl.checksum_line[j]
+            .filter(|&l| dl.outcome.is_done(l))
+            .map(|_| files.checksums[j].clone());
         let Ok(permit) = ctx.converters.clone().acquire_owned().await else {
             tasks.push(None);
             continue;
         };
-        let (w, zip, out_path) = (w.clone(), zip_local[j].clone(), parquet_local[j].clone());
+        let source_url = ctx.source.url_of(&w.zip.key);
+        let (w, zip, out_path) = (w.clone(), files.zips[j].clone(), files.parquets[j].clone());
         let interrupt = ctx.interrupt.clone();
         tasks.push(Some(tokio::task::spawn_blocking(move || {
             let _permit = permit;
@@ -436,10 +485,10 @@ async fn run_batch(ctx: Arc<BatchCtx>, index: u64, works: Vec<Work>) -> BatchRes
             verify_and_convert(&w, &zip, ck.as_deref(), &out_path, &source_url)
         })));
     }
-    let mut converted: Vec<Option<Converted>> = vec![None; n];
+    let mut converted: Vec<Option<Converted>> = vec![None; works.len()];
     for (j, (w, task)) in works.iter().zip(tasks).enumerate() {
         let result = match task {
-            None if lines[j].is_none() => Err(failed(
+            None if dl.lines[j].is_none() => Err(failed(
                 "download",
                 "the key contains a control character, which an s5cmd command file cannot carry",
                 "rename the object at the source",
@@ -449,7 +498,7 @@ async fn run_batch(ctx: Arc<BatchCtx>, index: u64, works: Vec<Work>) -> BatchRes
                 format!(
                     "{}: {}",
                     ctx.source.url_of(&w.zip.key),
-                    state_error(dl.states.get(j))
+                    state_error(dl.outcome.states.get(j))
                 ),
                 "check the source, the endpoint and the credentials; run again to retry",
             )),
@@ -467,84 +516,202 @@ async fn run_batch(ctx: Arc<BatchCtx>, index: u64, works: Vec<Work>) -> BatchRes
                 out.convert_seconds += c.seconds;
                 converted[j] = Some(c);
             }
-            Err(f) => {
-                out.totals.failed += 1;
-                out.failures.push(FileFailure {
-                    source: ctx.source.url_of(&w.zip.key),
-                    table_file: ctx.dest.url_of(&w.partition.parquet_key()),
-                    stage: f.stage,
-                    error: f.error,
-                    hint: f.hint,
-                    line: f.line,
-                });
-            }
+            Err(f) => out.fail(ctx, w, f),
         }
     }
+    converted
+}
 
-    // Upload what converted.
-    let up_idx: Vec<usize> = (0..n).filter(|&j| converted[j].is_some()).collect();
+/// s5cmd uploads the Parquet files that converted; each uploaded one is a file of the report.
+async fn upload(
+    ctx: &BatchCtx,
+    index: u64,
+    works: &[Work],
+    files: &BatchDir,
+    mut converted: Vec<Option<Converted>>,
+    out: &mut BatchResult,
+) {
+    let up_idx: Vec<usize> = (0..works.len())
+        .filter(|&j| converted[j].is_some())
+        .collect();
+    if up_idx.is_empty() {
+        return;
+    }
     let up_lines: Vec<Option<Line>> = up_idx
         .iter()
         .map(|&j| {
-            let local = parquet_local[j].display().to_string();
+            let local = files.parquets[j].display().to_string();
             let dst = ctx.dest.url_of(&works[j].partition.parquet_key());
             upload_line(&local, &dst)
                 .ok()
                 .map(|t| Line::new(t, local, dst))
         })
         .collect();
-    if !up_lines.is_empty() {
-        let up = ctx
-            .runner
-            .run_lines(
-                &format!("tables-{index:06}-upload"),
-                &ctx.dest_globals,
-                ctx.workers,
-                &up_lines,
-            )
-            .await;
-        out.interrupted |= up.counts.interrupted;
-        for (k, &j) in up_idx.iter().enumerate() {
-            let w = &works[j];
-            let Some(c) = converted[j].take() else {
-                continue;
-            };
-            let table_file = ctx.dest.url_of(&w.partition.parquet_key());
-            if up.is_done(k) {
-                out.totals.converted += 1;
-                out.totals.rows += c.rows;
-                out.totals.csv_bytes += c.csv_bytes;
-                out.totals.bytes_out += c.parquet_bytes;
-                out.files.push(FileReport {
-                    source: ctx.source.url_of(&w.zip.key),
-                    table_file,
-                    reason: w.reason.as_str(),
-                    rows: c.rows,
-                    zip_bytes: c.zip_bytes,
-                    csv_bytes: c.csv_bytes,
-                    parquet_bytes: c.parquet_bytes,
-                    header: c.header,
-                    source_time_unit: c.source_unit.as_str(),
-                    time_column: c.time_column,
-                    min_time: c.min_time_us.map(convert::format_us),
-                    max_time: c.max_time_us.map(convert::format_us),
-                    convert_seconds: (c.seconds * 1e4).round() / 1e4,
+    let up = ctx
+        .runner
+        .run_lines(
+            &format!("tables-{index:06}-upload"),
+            &ctx.dest_globals,
+            ctx.workers,
+            &up_lines,
+        )
+        .await;
+    out.interrupted |= up.counts.interrupted;
+    for (k, &j) in up_idx.iter().enumerate() {
+        let w = &works[j];
+        let Some(c) = converted[j].take() else {
+            continue;
+        };
+        if !up.is_done(k) {
+            let error = format!("upload: {}", state_error(up.states.get(k)));
+            let hint = "check the destination bucket, the endpoint and the credentials; run again to retry";
+            out.fail(ctx, w, failed("upload", error, hint));
+            continue;
+        }
+        out.totals.converted += 1;
+        out.totals.rows += c.rows;
+        out.totals.csv_bytes += c.csv_bytes;
+        out.totals.bytes_out += c.parquet_bytes;
+        out.files.push(FileReport {
+            source: ctx.source.url_of(&w.zip.key),
+            table_file: ctx.dest.url_of(&w.partition.parquet_key()),
+            reason: w.reason.as_str(),
+            rows: c.rows,
+            zip_bytes: c.zip_bytes,
+            csv_bytes: c.csv_bytes,
+            parquet_bytes: c.parquet_bytes,
+            header: c.header,
+            source_time_unit: c.source_unit.as_str(),
+            time_column: c.time_column,
+            min_time: c.min_time_us.map(convert::format_us),
+            max_time: c.max_time_us.map(convert::format_us),
+            convert_seconds: (c.seconds * 1e4).round() / 1e4,
+        });
+    }
+}
+
+/// What the batches of a run added up to.
+#[derive(Default)]
+struct Collected {
+    totals: Totals,
+    files: Vec<FileReport>,
+    failures: Vec<FileFailure>,
+    files_omitted: u64,
+    failures_omitted: u64,
+    convert_seconds: f64,
+    interrupted: bool,
+    run_error: Option<RunFailure>,
+}
+
+/// Run the planner's batches, `DEPTH` in flight, until the planner is done, a signal
+/// arrives or a batch task dies; fold each batch as it finishes, in order.
+async fn collect_batches(
+    ctx: &Arc<BatchCtx>,
+    rx: &mut mpsc::Receiver<Vec<Work>>,
+    dry_run: bool,
+    interrupt: &Interrupt,
+) -> Collected {
+    let mut c = Collected::default();
+    let mut inflight: VecDeque<tokio::task::JoinHandle<BatchResult>> = VecDeque::new();
+    let mut index = 0u64;
+    let mut input_open = true;
+    loop {
+        while input_open && inflight.len() < DEPTH && !c.interrupted {
+            match rx.recv().await {
+                Some(works) if dry_run => drop(works),
+                Some(works) => {
+                    if interrupt.signal().is_some() {
+                        c.interrupted = true;
+                        break;
+                    }
+                    index += 1;
+                    inflight.push_back(tokio::spawn(run_batch(ctx.clone(), index, works)));
+                }
+                None => input_open = false,
+            }
+        }
+        let Some(next) = inflight.pop_front() else {
+            break;
+        };
+        match next.await {
+            Ok(b) => c.add(b),
+            Err(e) => {
+                c.run_error.get_or_insert(RunFailure {
+                    message: format!("a batch stopped unexpectedly: {e}"),
+                    hint: "this is a bug: please report it".into(),
                 });
-            } else {
-                out.totals.failed += 1;
-                out.failures.push(FileFailure {
-                    source: ctx.source.url_of(&w.zip.key),
-                    table_file,
-                    stage: "upload",
-                    error: format!("upload: {}", state_error(up.states.get(k))),
-                    hint: "check the destination bucket, the endpoint and the credentials; run again to retry".into(),
-                    line: None,
-                });
+                break;
             }
         }
     }
-    let _ = std::fs::remove_dir_all(&dir);
-    out
+    c
+}
+
+impl Collected {
+    fn add(&mut self, b: BatchResult) {
+        tracing::info!(
+            converted = b.totals.converted,
+            failed = b.totals.failed,
+            rows = b.totals.rows,
+            "tables batch done"
+        );
+        self.interrupted |= b.interrupted;
+        self.convert_seconds += b.convert_seconds;
+        self.totals += &b.totals;
+        for f in b.files {
+            if self.files.len() < MAX_LISTED {
+                self.files.push(f);
+            } else {
+                self.files_omitted += 1;
+            }
+        }
+        for f in b.failures {
+            if self.failures.len() < MAX_LISTED {
+                self.failures.push(f);
+            } else {
+                self.failures_omitted += 1;
+            }
+        }
+    }
+
+    /// The planner's counts; how it ended (an interruption, a listing error, a panic) goes
+    /// into the run's state.
+    fn planned(
+        &mut self,
+        joined: Result<Result<PlanStats, ListError>, tokio::task::JoinError>,
+    ) -> PlanStats {
+        match joined {
+            Ok(Ok(s)) => return s,
+            Ok(Err(ListError::Interrupted { .. })) => self.interrupted = true,
+            Ok(Err(e)) => {
+                self.run_error.get_or_insert(RunFailure {
+                    hint: e.hint().to_string(),
+                    message: e.to_string(),
+                });
+            }
+            Err(e) => {
+                self.run_error.get_or_insert(RunFailure {
+                    message: format!("the planner stopped unexpectedly: {e}"),
+                    hint: "this is a bug: please report it".into(),
+                });
+            }
+        }
+        PlanStats::default()
+    }
+
+    fn exit_code(&self, interrupt: &Interrupt) -> i32 {
+        if let Some(sig) = interrupt.signal() {
+            128 + sig
+        } else if self.interrupted {
+            exit_codes::INTERRUPTED_SIGTERM
+        } else if self.run_error.is_some() {
+            exit_codes::ENVIRONMENT
+        } else if self.totals.failed > 0 {
+            exit_codes::OBJECTS_FAILED
+        } else {
+            exit_codes::OK
+        }
+    }
 }
 
 /// Check that the endpoint accepts TCP connections, so an unreachable server is a clear
@@ -629,68 +796,7 @@ pub async fn run(settings: &TablesSettings, interrupt: Interrupt) -> Result<Tabl
         interrupt: interrupt.clone(),
     });
 
-    let mut totals = Totals::default();
-    let mut files: Vec<FileReport> = Vec::new();
-    let mut failures: Vec<FileFailure> = Vec::new();
-    let (mut files_omitted, mut failures_omitted) = (0u64, 0u64);
-    let mut convert_seconds = 0.0;
-    let mut interrupted = false;
-    let mut run_error: Option<RunFailure> = None;
-    let mut inflight: VecDeque<tokio::task::JoinHandle<BatchResult>> = VecDeque::new();
-    let mut index = 0u64;
-    let mut input_open = true;
-    loop {
-        while input_open && inflight.len() < DEPTH && !interrupted {
-            match rx.recv().await {
-                Some(works) if settings.dry_run => drop(works),
-                Some(works) => {
-                    if interrupt.signal().is_some() {
-                        interrupted = true;
-                        break;
-                    }
-                    index += 1;
-                    inflight.push_back(tokio::spawn(run_batch(ctx.clone(), index, works)));
-                }
-                None => input_open = false,
-            }
-        }
-        let Some(next) = inflight.pop_front() else {
-            break;
-        };
-        let b = match next.await {
-            Ok(b) => b,
-            Err(e) => {
-                run_error.get_or_insert(RunFailure {
-                    message: format!("a batch stopped unexpectedly: {e}"),
-                    hint: "this is a bug: please report it".into(),
-                });
-                break;
-            }
-        };
-        tracing::info!(
-            converted = b.totals.converted,
-            failed = b.totals.failed,
-            rows = b.totals.rows,
-            "tables batch done"
-        );
-        interrupted |= b.interrupted;
-        convert_seconds += b.convert_seconds;
-        totals += &b.totals;
-        for f in b.files {
-            if files.len() < MAX_LISTED {
-                files.push(f);
-            } else {
-                files_omitted += 1;
-            }
-        }
-        for f in b.failures {
-            if failures.len() < MAX_LISTED {
-                failures.push(f);
-            } else {
-                failures_omitted += 1;
-            }
-        }
-    }
+    let mut c = collect_batches(&ctx, &mut rx, settings.dry_run, &interrupt).await;
     drop(rx);
     let resources = sampler.map(|s| {
         let mut r = s.stop();
@@ -698,40 +804,20 @@ pub async fn run(settings: &TablesSettings, interrupt: Interrupt) -> Result<Tabl
         r.cpu_peak_pct = (r.cpu_peak_pct * 100.0).round() / 100.0;
         r
     });
-    let stats = match planning.await {
-        Ok(Ok(s)) => s,
-        Ok(Err(ListError::Interrupted { .. })) => {
-            interrupted = true;
-            PlanStats::default()
-        }
-        Ok(Err(e)) => {
-            run_error.get_or_insert(RunFailure {
-                hint: e.hint().to_string(),
-                message: e.to_string(),
-            });
-            PlanStats::default()
-        }
-        Err(e) => {
-            run_error.get_or_insert(RunFailure {
-                message: format!("the planner stopped unexpectedly: {e}"),
-                hint: "this is a bug: please report it".into(),
-            });
-            PlanStats::default()
-        }
-    };
+    let stats = c.planned(planning.await);
     // The planner counts what was selected and planned, the batches what was built.
-    totals += &stats.totals;
-    let exit_code = if let Some(sig) = interrupt.signal() {
-        128 + sig
-    } else if interrupted {
-        exit_codes::INTERRUPTED_SIGTERM
-    } else if run_error.is_some() {
-        exit_codes::ENVIRONMENT
-    } else if totals.failed > 0 {
-        exit_codes::OBJECTS_FAILED
-    } else {
-        exit_codes::OK
-    };
+    c.totals += &stats.totals;
+    let exit_code = c.exit_code(&interrupt);
+    let Collected {
+        totals,
+        files,
+        failures,
+        files_omitted,
+        failures_omitted,
+        convert_seconds,
+        interrupted,
+        run_error,
+    } = c;
     let mut report = TablesReport {
         format_version: crate::report::FORMAT_VERSION,
         tool: Tool {
