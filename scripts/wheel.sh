@@ -73,9 +73,17 @@ fi
 if command -v flock >/dev/null 2>&1; then exec 9>&-; fi
 
 rm -f "$OUT"/lakesync-*.whl
+# One build at a time: maturin moves the binary it built out of the target folder
+# (debug/lakesync -> maturin/lakesync), so two builds at once (the wheel and Airflow tests
+# run together) would find it gone.
+if command -v flock >/dev/null 2>&1; then
+    exec 8>"$TOOLS/.maturin-build.lock"
+    flock 8 || die "cannot lock $TOOLS/.maturin-build.lock"
+fi
 log "maturin build ${PROFILE[*]} --strip --out $OUT"
 (cd "$ROOT" && "$VENV/bin/maturin" build "${PROFILE[@]}" --strip --locked --out "$OUT") >&2 \
     || die "maturin build failed"
+if command -v flock >/dev/null 2>&1; then exec 8>&-; fi
 shopt -s nullglob
 wheels=("$OUT"/lakesync-*.whl)
 [[ ${#wheels[@]} -eq 1 ]] || die "expected one wheel in $OUT, found ${#wheels[@]}"
