@@ -134,6 +134,9 @@ pub async fn run_with(
     })?;
     driver.finish_side_outputs();
     driver.state.handle(RunEvent::Planned { stats, error });
+    if let Some(f) = driver.state.error.as_mut() {
+        explain_region_failure(f, settings);
+    }
     if interrupt.signal().is_some() {
         driver.state.handle(RunEvent::Interrupted);
     }
@@ -207,6 +210,33 @@ pub async fn run_with(
     Ok(report)
 }
 
+/// A listing refused for the wrong region: name the bucket, its region and the flag that
+/// sets it (which side's bucket the failed listing's URL is on decides the flag).
+fn explain_region_failure(f: &mut RunFailure, settings: &Settings) {
+    let Some((wrong, right)) = crate::s5cmd::output::region_mismatch(&f.message) else {
+        return;
+    };
+    let dest = settings.dest.bucket();
+    let (bucket, flag, var) = if f.message.contains(&format!("s3://{dest}/")) {
+        (dest, "--dest-region", "LAKESYNC_DEST_REGION")
+    } else {
+        (
+            settings.source.bucket(),
+            "--source-region",
+            "LAKESYNC_SOURCE_REGION",
+        )
+    };
+    f.message = format!(
+        "the bucket {bucket} is in region {right}, but its requests were signed for {wrong}: {}",
+        f.message
+    );
+    f.hint = format!(
+        "pass {flag} {right} (or set {var}, or the config key {}); with neither, s5cmd asks \
+         the bucket for its region (AWS_REGION / AWS_DEFAULT_REGION are never applied)",
+        flag.trim_start_matches("--")
+    );
+}
+
 /// The batch runner, with server-side copies on the destination's endpoint and credentials.
 fn executor(
     settings: &Settings,
@@ -225,7 +255,7 @@ fn executor(
             interrupt: sides.interrupt().clone(),
         },
         strategy: settings.strategy,
-        copy_globals: sides.dest_globals.clone(),
+        copy_globals: settings.copy_globals(),
         source: settings.source.clone(),
         dest: settings.dest.clone(),
         staged: StagedConfig {
