@@ -288,6 +288,10 @@ fn limits(settings: &Settings) -> Limits {
     }
 }
 
+/// A server-side batch of at least this many objects runs as pieces (`Driver::cut_piece`);
+/// smaller ones keep their wildcard lines whole (one process, one line, per folder).
+const PIECES_FROM_OBJECTS: usize = 500;
+
 /// Batches in flight: the join handle, and whether the batch runs alone.
 type Inflight = VecDeque<(tokio::task::JoinHandle<(Batch, BatchOutcome)>, bool)>;
 
@@ -311,6 +315,8 @@ struct Driver<'a> {
     commands_out: Option<std::io::BufWriter<std::fs::File>>,
     /// Server-side copies of finished batches, to tell running batches' progress apart.
     direct_done: u64,
+    /// The index of the next batch started (pieces of a long batch count as batches).
+    next_index: usize,
 }
 
 impl<'a> Driver<'a> {
@@ -384,6 +390,7 @@ impl<'a> Driver<'a> {
             copied_prefixes: CopiedPrefixes::default(),
             commands_out,
             direct_done: 0,
+            next_index: 0,
         })
     }
 
@@ -421,11 +428,23 @@ impl<'a> Driver<'a> {
                     },
                     None => break,
                 };
-                let alone = split && !batch.folders.is_empty();
-                if alone && !inflight.is_empty() && !self.settings.dry_run {
+                if split
+                    && !batch.folders.is_empty()
+                    && !inflight.is_empty()
+                    && !self.settings.dry_run
+                {
                     waiting = Some(batch);
                     break;
                 }
+                let mut batch = batch;
+                if let Some(rest) = self.cut_piece(&mut batch) {
+                    waiting = Some(rest);
+                }
+                if !self.settings.dry_run {
+                    batch.index = self.next_index;
+                    self.next_index += 1;
+                }
+                let alone = split && !batch.folders.is_empty();
                 if self.interrupt.signal().is_some() {
                     self.state.handle(RunEvent::Interrupted);
                     break;
@@ -469,6 +488,27 @@ impl<'a> Driver<'a> {
         }
     }
 
+    /// A long server-side batch (a big wildcard folder line, a big `--batch-size`) runs as
+    /// pieces, so that the governor decides between them instead of once at its end: the
+    /// piece is `batch` (cut to 2 x workers objects: two rounds of work at the current
+    /// count, a quick measurement), the rest is returned. Batches under
+    /// [`PIECES_FROM_OBJECTS`], staged batches, `--fixed-workers` and dry runs are not cut.
+    fn cut_piece(&self, batch: &mut Batch) -> Option<Batch> {
+        if self.settings.strategy == Strategy::Staged
+            || !self.settings.adaptive_workers
+            || self.settings.dry_run
+            || batch.items.len() < PIECES_FROM_OBJECTS
+        {
+            return None;
+        }
+        let piece = (2 * self.workers as usize).max(32);
+        if batch.items.len() <= piece + piece / 2 {
+            return None;
+        }
+        let front = batch.split_off_front(piece)?;
+        Some(std::mem::replace(batch, front))
+    }
+
     fn spawn_batch(
         &self,
         batch: Batch,
@@ -476,10 +516,12 @@ impl<'a> Driver<'a> {
     ) -> tokio::task::JoinHandle<(Batch, BatchOutcome)> {
         let exec = self.executor.clone();
         let total = self.workers;
+        let epoch = self.controller.epoch();
         tokio::spawn(async move {
             let mut out = exec.run_batch(&batch, per_process).await;
             // Report and govern the total, whatever each process got.
             out.workers = total;
+            out.epoch = epoch;
             (batch, out)
         })
     }
@@ -525,6 +567,7 @@ impl<'a> Driver<'a> {
             .unwrap_or_default();
         let decision = self.controller.next(&BatchSignal {
             workers: out.workers,
+            epoch: out.epoch,
             files: out.files,
             seconds: out.seconds,
             throttled: out.counts.throttled,
