@@ -108,7 +108,7 @@ report-check: tools ## real sync on moto -> lakesync report --html -> headless C
 	scripts/report_check.sh --out $(REPORT_DIR) --self-test $(REPORT_DIR)/run.html \
 		$(REPORT_DIR)/history.html $(REPORT_DIR)/fixture.html $(REPORT_DIR)/fixture-history.html
 
-.PHONY: bench bench-full bench-tools bench-scale bench-baseline sim-capacity
+.PHONY: bench bench-full bench-tools bench-scale bench-baseline bench-wan sim-capacity
 # Benchmarks (bench/README.md): scripts/bench/bench.py runs lakesync (direct, staged), raw s5cmd on
 # lakesync's own command lines, s5cmd cp, aws s3 sync and rclone copy on the same objects,
 # alternating, measured from outside. Server: Garage, built once into .tools/garage (7+ min the
@@ -131,6 +131,10 @@ bench-full: setup bench-tools ## bench + 10,000 small files and 8 large (10-100 
 # (19.8 min measured, 2026-12-02) -> bench/results/<date>-scale.{json,md}. SCALE_ARGS passes options
 # (--quick, --limit, --jobs, --repeat, --lakesync NAME=PATH...; scale.py --help).
 SCALE_ARGS ?=
+bench-wan: tools ## issue 14: ~2,000 tiny objects at 60 ms/request, lakesync vs s5cmd cp 256 on archive-sim -> bench/results/<date>-wan.{json,md}
+	$(CARGO) build --release --workspace
+	$(PYTHON) scripts/bench/wan.py $(WAN_ARGS)
+
 bench-scale: tools ## lakesync vs peers at archive scale on archive-sim, 50 ms/request (~20 min)
 	$(CARGO) build --release --workspace
 	scripts/bench/install_bench_tools.sh --peers-only

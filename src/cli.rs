@@ -261,6 +261,23 @@ pub struct SidesArgs {
         help_heading = "Sides"
     )]
     pub dest_profile: Option<String>,
+    /// Region of the source bucket (default: ap-northeast-1 for s3://data.binance.vision,
+    /// else s5cmd asks the bucket). AWS_REGION / AWS_DEFAULT_REGION are never applied.
+    #[arg(
+        long,
+        env = "LAKESYNC_SOURCE_REGION",
+        value_name = "REGION",
+        help_heading = "Sides"
+    )]
+    pub source_region: Option<String>,
+    /// Region of the destination bucket (default: s5cmd asks the bucket).
+    #[arg(
+        long,
+        env = "LAKESYNC_DEST_REGION",
+        value_name = "REGION",
+        help_heading = "Sides"
+    )]
+    pub dest_region: Option<String>,
     /// Read the source without signing requests (default: on for s3://data.binance.vision).
     #[arg(long, env = "LAKESYNC_SOURCE_NO_SIGN", help_heading = "Sides")]
     pub source_no_sign: bool,

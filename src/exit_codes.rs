@@ -68,7 +68,8 @@ pub const TABLE: &[Documented] = &[
         ENVIRONMENT,
         "STOPPED",
         "environment error: s5cmd missing or unusable, endpoint unreachable, bucket missing, \
-         credentials refused, temp dir unusable, listing failed",
+         credentials refused, a bucket in another region than its requests were signed for, \
+         temp dir unusable, listing failed",
     ),
     row(
         SLA_BREACH,

@@ -572,29 +572,25 @@ pub fn run(settings: &Settings, config: &ConfigInUse) -> Vec<Line> {
     }
 
     // One listing per side, with that side's signing, profile and endpoint.
-    let globals = |endpoint: &Option<Endpoint>, no_sign, profile: &Option<String>| Globals {
-        endpoint_url: endpoint.as_ref().map(|e| e.url.clone()),
-        no_sign_request: no_sign,
-        profile: profile.clone(),
-        retry_count: 1,
-    };
     let plan = [
         (
             "source",
             &settings.source,
             &source,
-            globals(
-                &settings.source_endpoint,
-                settings.source_no_sign,
-                &settings.source_profile,
-            ),
+            Globals {
+                retry_count: 1,
+                ..settings.source_globals()
+            },
             false,
         ),
         (
             "dest",
             &settings.dest,
             &dest,
-            globals(&settings.dest_endpoint, false, &settings.dest_profile),
+            Globals {
+                retry_count: 1,
+                ..settings.dest_globals()
+            },
             true,
         ),
     ];

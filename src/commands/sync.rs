@@ -134,6 +134,9 @@ pub async fn run_with(
     })?;
     driver.finish_side_outputs();
     driver.state.handle(RunEvent::Planned { stats, error });
+    if let Some(f) = driver.state.error.as_mut() {
+        explain_region_failure(f, settings);
+    }
     if interrupt.signal().is_some() {
         driver.state.handle(RunEvent::Interrupted);
     }
@@ -207,6 +210,33 @@ pub async fn run_with(
     Ok(report)
 }
 
+/// A listing refused for the wrong region: name the bucket, its region and the flag that
+/// sets it (which side's bucket the failed listing's URL is on decides the flag).
+fn explain_region_failure(f: &mut RunFailure, settings: &Settings) {
+    let Some((wrong, right)) = crate::s5cmd::output::region_mismatch(&f.message) else {
+        return;
+    };
+    let dest = settings.dest.bucket();
+    let (bucket, flag, var) = if f.message.contains(&format!("s3://{dest}/")) {
+        (dest, "--dest-region", "LAKESYNC_DEST_REGION")
+    } else {
+        (
+            settings.source.bucket(),
+            "--source-region",
+            "LAKESYNC_SOURCE_REGION",
+        )
+    };
+    f.message = format!(
+        "the bucket {bucket} is in region {right}, but its requests were signed for {wrong}: {}",
+        f.message
+    );
+    f.hint = format!(
+        "pass {flag} {right} (or set {var}, or the config key {}); with neither, s5cmd asks \
+         the bucket for its region (AWS_REGION / AWS_DEFAULT_REGION are never applied)",
+        flag.trim_start_matches("--")
+    );
+}
+
 /// The batch runner, with server-side copies on the destination's endpoint and credentials.
 fn executor(
     settings: &Settings,
@@ -225,7 +255,7 @@ fn executor(
             interrupt: sides.interrupt().clone(),
         },
         strategy: settings.strategy,
-        copy_globals: sides.dest_globals.clone(),
+        copy_globals: settings.copy_globals(),
         source: settings.source.clone(),
         dest: settings.dest.clone(),
         staged: StagedConfig {
@@ -258,6 +288,10 @@ fn limits(settings: &Settings) -> Limits {
     }
 }
 
+/// A server-side batch of at least this many objects runs as pieces (`Driver::cut_piece`);
+/// smaller ones keep their wildcard lines whole (one process, one line, per folder).
+const PIECES_FROM_OBJECTS: usize = 500;
+
 /// Batches in flight: the join handle, and whether the batch runs alone.
 type Inflight = VecDeque<(tokio::task::JoinHandle<(Batch, BatchOutcome)>, bool)>;
 
@@ -281,6 +315,8 @@ struct Driver<'a> {
     commands_out: Option<std::io::BufWriter<std::fs::File>>,
     /// Server-side copies of finished batches, to tell running batches' progress apart.
     direct_done: u64,
+    /// The index of the next batch started (pieces of a long batch count as batches).
+    next_index: usize,
 }
 
 impl<'a> Driver<'a> {
@@ -354,6 +390,7 @@ impl<'a> Driver<'a> {
             copied_prefixes: CopiedPrefixes::default(),
             commands_out,
             direct_done: 0,
+            next_index: 0,
         })
     }
 
@@ -391,11 +428,23 @@ impl<'a> Driver<'a> {
                     },
                     None => break,
                 };
-                let alone = split && !batch.folders.is_empty();
-                if alone && !inflight.is_empty() && !self.settings.dry_run {
+                if split
+                    && !batch.folders.is_empty()
+                    && !inflight.is_empty()
+                    && !self.settings.dry_run
+                {
                     waiting = Some(batch);
                     break;
                 }
+                let mut batch = batch;
+                if let Some(rest) = self.cut_piece(&mut batch) {
+                    waiting = Some(rest);
+                }
+                if !self.settings.dry_run {
+                    batch.index = self.next_index;
+                    self.next_index += 1;
+                }
+                let alone = split && !batch.folders.is_empty();
                 if self.interrupt.signal().is_some() {
                     self.state.handle(RunEvent::Interrupted);
                     break;
@@ -439,6 +488,27 @@ impl<'a> Driver<'a> {
         }
     }
 
+    /// A long server-side batch (a big wildcard folder line, a big `--batch-size`) runs as
+    /// pieces, so that the governor decides between them instead of once at its end: the
+    /// piece is `batch` (cut to 2 x workers objects: two rounds of work at the current
+    /// count, a quick measurement), the rest is returned. Batches under
+    /// [`PIECES_FROM_OBJECTS`], staged batches, `--fixed-workers` and dry runs are not cut.
+    fn cut_piece(&self, batch: &mut Batch) -> Option<Batch> {
+        if self.settings.strategy == Strategy::Staged
+            || !self.settings.adaptive_workers
+            || self.settings.dry_run
+            || batch.items.len() < PIECES_FROM_OBJECTS
+        {
+            return None;
+        }
+        let piece = (2 * self.workers as usize).max(32);
+        if batch.items.len() <= piece + piece / 2 {
+            return None;
+        }
+        let front = batch.split_off_front(piece)?;
+        Some(std::mem::replace(batch, front))
+    }
+
     fn spawn_batch(
         &self,
         batch: Batch,
@@ -446,10 +516,12 @@ impl<'a> Driver<'a> {
     ) -> tokio::task::JoinHandle<(Batch, BatchOutcome)> {
         let exec = self.executor.clone();
         let total = self.workers;
+        let epoch = self.controller.epoch();
         tokio::spawn(async move {
             let mut out = exec.run_batch(&batch, per_process).await;
             // Report and govern the total, whatever each process got.
             out.workers = total;
+            out.epoch = epoch;
             (batch, out)
         })
     }
@@ -495,6 +567,7 @@ impl<'a> Driver<'a> {
             .unwrap_or_default();
         let decision = self.controller.next(&BatchSignal {
             workers: out.workers,
+            epoch: out.epoch,
             files: out.files,
             seconds: out.seconds,
             throttled: out.counts.throttled,

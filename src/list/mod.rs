@@ -93,6 +93,7 @@ impl Lister {
         let mut running = match s5cmd::process::spawn(
             &self.binary,
             &args,
+            &self.globals.child_env(),
             self.timeout,
             Duration::from_secs(2),
             &self.interrupt,

@@ -34,18 +34,8 @@ impl Sides {
         }
         Ok(Self {
             binary,
-            source_globals: Globals {
-                endpoint_url: settings.source_endpoint.as_ref().map(|e| e.url.clone()),
-                no_sign_request: settings.source_no_sign,
-                profile: settings.source_profile.clone(),
-                retry_count: settings.retry_count,
-            },
-            dest_globals: Globals {
-                endpoint_url: settings.dest_endpoint.as_ref().map(|e| e.url.clone()),
-                no_sign_request: false,
-                profile: settings.dest_profile.clone(),
-                retry_count: settings.retry_count,
-            },
+            source_globals: settings.source_globals(),
+            dest_globals: settings.dest_globals(),
             interrupt: interrupt.clone(),
             timeout: settings.batch_timeout,
         })

@@ -33,6 +33,44 @@ impl Batch {
     pub fn bytes(&self) -> u64 {
         self.items.iter().map(|i| i.object.size).sum()
     }
+
+    /// Cut off the first `n` objects (more when the cut would part a zip from the
+    /// `.zip.CHECKSUM` right after it) as a batch of their own, so that a long batch runs
+    /// as pieces the governor can decide between. Each part keeps only the wildcard lines
+    /// that lie wholly inside it (a part of a folder would copy the rest twice); the other
+    /// members become one line each. The piece has this batch's index; `self` keeps the
+    /// rest. None when nothing would remain.
+    pub fn split_off_front(&mut self, n: usize) -> Option<Batch> {
+        let mut cut = n.max(1);
+        while cut < self.items.len()
+            && self.items[cut - 1].object.key.ends_with(".zip")
+            && self.items[cut].object.key == format!("{}.CHECKSUM", self.items[cut - 1].object.key)
+        {
+            cut += 1;
+        }
+        if cut >= self.items.len() {
+            return None;
+        }
+        let rest = self.items.split_off(cut);
+        let front = std::mem::replace(&mut self.items, rest);
+        let (mut head, mut tail) = (Vec::new(), Vec::new());
+        for f in std::mem::take(&mut self.folders) {
+            if f.start + f.len <= cut {
+                head.push(f);
+            } else if f.start >= cut {
+                tail.push(FolderRange {
+                    start: f.start - cut,
+                    ..f
+                });
+            }
+        }
+        self.folders = tail;
+        Some(Batch {
+            index: self.index,
+            items: front,
+            folders: head,
+        })
+    }
 }
 
 /// A batch holding wildcard lines may grow to this many objects (one s5cmd process for a
@@ -146,6 +184,74 @@ pub fn batch_count(n: u64, size: usize) -> u64 {
 
 #[cfg(test)]
 mod tests {
+
+    fn item_at(key: &str) -> Item {
+        Item {
+            object: Object {
+                key: key.into(),
+                size: 1,
+                etag: None,
+                last_modified: None,
+            },
+            reason: Reason::Missing,
+        }
+    }
+
+    #[test]
+    fn a_long_batch_splits_into_pieces_keeping_pairs_and_whole_folders() {
+        let mut keys = vec!["a/1".to_string(), "a/2".to_string()];
+        for d in 0..4 {
+            keys.push(format!("b/{d}.zip"));
+            keys.push(format!("b/{d}.zip.CHECKSUM"));
+        }
+        keys.extend(["c/1".to_string(), "c/2".to_string()]);
+        let mut b = Batch {
+            index: 7,
+            items: keys.iter().map(|k| item_at(k)).collect(),
+            folders: vec![
+                FolderRange {
+                    prefix: "a/".into(),
+                    start: 0,
+                    len: 2,
+                },
+                FolderRange {
+                    prefix: "b/".into(),
+                    start: 2,
+                    len: 8,
+                },
+                FolderRange {
+                    prefix: "c/".into(),
+                    start: 10,
+                    len: 2,
+                },
+            ],
+        };
+        // A cut after b/0.zip moves past its CHECKSUM.
+        let p = b.split_off_front(3).unwrap();
+        let keys_of = |b: &Batch| {
+            b.items
+                .iter()
+                .map(|i| i.object.key.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(keys_of(&p), ["a/1", "a/2", "b/0.zip", "b/0.zip.CHECKSUM"]);
+        assert_eq!(p.index, 7);
+        // Only a/ lies wholly in the piece; b/ is cut, so neither part copies it whole.
+        assert_eq!(p.folders.len(), 1);
+        assert_eq!(p.folders[0].prefix, "a/");
+        assert_eq!(b.items.len(), 8);
+        assert_eq!(b.folders.len(), 1);
+        assert_eq!(
+            (
+                b.folders[0].prefix.as_str(),
+                b.folders[0].start,
+                b.folders[0].len
+            ),
+            ("c/", 6, 2)
+        );
+        assert!(b.split_off_front(8).is_none(), "nothing would remain");
+        assert_eq!(b.items.len(), 8);
+    }
     use super::*;
 
     fn item(i: usize) -> Item {

@@ -153,7 +153,13 @@ impl Runner {
             ledger.out.counts.attempts = attempt;
             let file = self.workdir.join(format!("{tag}-attempt-{attempt}.txt"));
             let first = attempt == 1 && !folders.is_empty();
-            if let Err(e) = write_command_file(&file, ledger.texts(&pending, first).into_iter()) {
+            if let Err(e) = write_command_file(
+                &file,
+                ledger
+                    .texts(&pending, first)
+                    .into_iter()
+                    .map(|t| globals.with_cp_regions(t)),
+            ) {
                 ledger.unwritten(
                     &pending,
                     format!("cannot write the command file {}: {e}", file.display()),
@@ -229,6 +235,7 @@ impl Runner {
         let mut running = match s5cmd::process::spawn(
             &self.binary,
             &args,
+            &globals.child_env(),
             self.batch_timeout,
             self.grace,
             &self.interrupt,
@@ -479,9 +486,9 @@ impl<'a> Ledger<'a> {
 }
 
 /// Write a command file readable by us only (0600): it names every key of the batch.
-pub fn write_command_file<'a>(
+pub fn write_command_file(
     path: &Path,
-    lines: impl Iterator<Item = &'a str>,
+    lines: impl Iterator<Item = impl AsRef<str>>,
 ) -> std::io::Result<()> {
     let f = std::fs::OpenOptions::new()
         .write(true)
@@ -491,7 +498,7 @@ pub fn write_command_file<'a>(
         .open(path)?;
     let mut w = std::io::BufWriter::new(f);
     for l in lines {
-        w.write_all(l.as_bytes())?;
+        w.write_all(l.as_ref().as_bytes())?;
         w.write_all(b"\n")?;
     }
     w.flush()

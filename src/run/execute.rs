@@ -54,6 +54,8 @@ pub struct BatchOutcome {
     pub failures: Vec<Failure>,
     pub seconds: f64,
     pub workers: u32,
+    /// The governor's epoch when the batch started (set by the caller).
+    pub epoch: u64,
     /// The first few unparsed lines (all are counted in `counts.unparsed`).
     pub unparsed: Vec<String>,
     pub counts: Counters,

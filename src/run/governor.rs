@@ -20,13 +20,31 @@
 //!    raising on it would ratchet the count up on noise. (A settled count at the maximum
 //!    reports `at_maximum` rather than `hold`.)
 //!
+//! Every decision that changes the count starts a new *epoch*, and each batch carries the
+//! epoch it started in. With two batches in flight, the one that finishes after a decision
+//! measured the count before it: such a stale signal never raises, settles or compares
+//! throughput (it would undo the decision: the count alternated between the two batches'
+//! counts before); it still cuts, but only when it ran at or below the current count (one
+//! throttled batch at 64 workers after a cut to 32 does not cut again).
+//!
+//! A raise is x1.5, or x2 when the batch was latency-bound: each object kept a worker busy
+//! for at least [`LATENCY_BOUND_SECONDS`] (workers / files per second), which is what a WAN
+//! round trip per request looks like; there, throughput grows with the count until
+//! s5cmd's own 256 or the CPU and memory headroom.
+//!
 //! Every raise is capped by the maximum, by the batch's file count (workers beyond the
 //! number of commands in a batch idle), and by headroom: memory and CPU are projected
 //! linearly from the last batch (pessimistic: lakesync's own base does not grow with
 //! workers), and the count stops where the projection would cross a ceiling.
 
-/// Direct mode (server-side copies): up to 50 concurrent operations (spec 2.2.2).
-pub const DIRECT_MAX_WORKERS: u32 = 50;
+/// Direct mode (server-side copies): up to s5cmd's own default pool, 256. The spec's 50
+/// (2.2.2) is where `--workers` may start; past it the governor goes only on measured gains
+/// (latency-bound copies at WAN latency gain up to about 256).
+pub const DIRECT_MAX_WORKERS: u32 = 256;
+/// The spec's ceiling on the configured (starting) count (2.2.2).
+pub const SPEC_MAX_WORKERS: u32 = 50;
+/// Seconds of worker time per object above which a batch counts as latency-bound.
+pub const LATENCY_BOUND_SECONDS: f64 = 0.04;
 /// Staged mode (download then upload): up to 10 (spec 2.2.2).
 pub const STAGED_MAX_WORKERS: u32 = 10;
 /// lakesync plus its s5cmd children (spec 3.1.1 / 8.1.1).
@@ -92,6 +110,8 @@ impl Limits {
 pub struct BatchSignal {
     /// Workers the batch ran with.
     pub workers: u32,
+    /// The controller's epoch when the batch started ([`Controller::epoch`]).
+    pub epoch: u64,
     pub files: usize,
     pub seconds: f64,
     /// SlowDown / 503 errors seen.
@@ -153,6 +173,8 @@ enum Phase {
 pub struct Controller {
     limits: Limits,
     current: u32,
+    /// Bumped by every decision that changes the count.
+    epoch: u64,
     phase: Phase,
     cooldown: u32,
     cpu_over_streak: u32,
@@ -166,6 +188,7 @@ impl Controller {
         Self {
             limits,
             current: initial_workers.clamp(limits.min_workers, limits.max_workers),
+            epoch: 0,
             phase: Phase::Probe,
             cooldown: 0,
             cpu_over_streak: 0,
@@ -182,6 +205,11 @@ impl Controller {
 
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    /// The epoch a batch started now runs in; pass it back in its [`BatchSignal`].
+    pub fn epoch(&self) -> u64 {
+        self.epoch
     }
 
     /// Decide the worker count for the next batch from the last batch's signal.
@@ -206,6 +234,21 @@ impl Controller {
         } else {
             None
         };
+        if last.epoch != self.epoch {
+            // Started before the last decision: it measured another count.
+            return match cut {
+                Some(reason) if ran <= self.current => {
+                    self.cooldown = COOLDOWN_BATCHES;
+                    self.cpu_over_streak = 0;
+                    self.phase = Phase::Probe;
+                    self.decide((ran / 2).max(l.min_workers), reason)
+                }
+                _ => Decision {
+                    workers: self.current,
+                    reason: Reason::Hold,
+                },
+            };
+        }
         if let Some(reason) = cut {
             self.cooldown = COOLDOWN_BATCHES;
             self.cpu_over_streak = 0;
@@ -249,7 +292,13 @@ impl Controller {
             self.phase = Phase::Settled;
             return self.decide(ran, Reason::AtMaximum);
         }
-        let wanted = ran.saturating_mul(RAISE_NUM).div_ceil(RAISE_DEN).min(cap);
+        let latency_bound = f64::from(ran) / files_per_s >= LATENCY_BOUND_SECONDS;
+        let wanted = if latency_bound {
+            ran.saturating_mul(2)
+        } else {
+            ran.saturating_mul(RAISE_NUM).div_ceil(RAISE_DEN)
+        }
+        .min(cap);
         let by_memory = headroom(ran, last.rss_peak_bytes as f64, l.max_memory_bytes as f64);
         let by_cpu = headroom(
             ran,
@@ -282,7 +331,11 @@ impl Controller {
     }
 
     fn decide(&mut self, workers: u32, reason: Reason) -> Decision {
-        self.current = workers.clamp(self.limits.min_workers, self.limits.max_workers);
+        let workers = workers.clamp(self.limits.min_workers, self.limits.max_workers);
+        if workers != self.current {
+            self.epoch += 1;
+        }
+        self.current = workers;
         Decision {
             workers: self.current,
             reason,
@@ -310,11 +363,88 @@ mod tests {
 
     const MB: u64 = 1_000_000;
 
+    impl Controller {
+        /// `next` with a signal from a batch started after the last decision.
+        fn fresh(&mut self, s: &BatchSignal) -> Decision {
+            let epoch = self.epoch;
+            self.next(&BatchSignal { epoch, ..*s })
+        }
+    }
+
+    /// Two batches in flight: A and B start at 32; A's signal raises to 48 (a new epoch);
+    /// B, still at 32, finishes next. Before, B's signal was read as the base and the count
+    /// went back to 32 and up again, alternating; now it holds 48, and the next fresh
+    /// batch (C, at 48) is compared with A.
+    #[test]
+    fn a_stale_signal_from_the_other_batch_in_flight_never_undoes_a_decision() {
+        let mut c = Controller::new(Limits::direct(), 32);
+        let e0 = c.epoch();
+        let a = BatchSignal {
+            epoch: e0,
+            ..calm(32, 1.0)
+        };
+        let d = c.next(&a);
+        assert_eq!((d.workers, d.reason), (48, Reason::Probe));
+        assert_ne!(c.epoch(), e0);
+        // B ran at 32 in the old epoch, and was even faster: it must not count.
+        let b = BatchSignal {
+            epoch: e0,
+            ..calm(32, 0.5)
+        };
+        assert_eq!(
+            c.next(&b),
+            Decision {
+                workers: 48,
+                reason: Reason::Hold
+            }
+        );
+        // C at 48, 60% faster than A: the probe paid off.
+        let d = c.fresh(&calm(48, 0.625));
+        assert_eq!((d.workers, d.reason), (72, Reason::ThroughputImproved));
+        // A stale throttled batch that ran above the current count does not cut again...
+        let mut c = Controller::new(Limits::direct(), 32);
+        let e0 = c.epoch();
+        let throttled = |w, epoch| BatchSignal {
+            throttled: 1,
+            epoch,
+            ..calm(w, 1.0)
+        };
+        assert_eq!(c.next(&throttled(32, e0)).workers, 16);
+        assert_eq!(c.next(&throttled(32, e0)).workers, 16);
+        // ...but one at or below it does.
+        let e1 = c.epoch();
+        assert_eq!(c.next(&throttled(16, e1)).workers, 8);
+        assert_eq!(c.next(&throttled(8, e1)).workers, 4);
+    }
+
+    /// At WAN latency each object holds a worker for a round trip: the raise doubles, up
+    /// to s5cmd's 256 (past the spec's 50), while each raise pays off.
+    #[test]
+    fn latency_bound_batches_double_past_50_up_to_256() {
+        let mut c = Controller::new(Limits::direct(), 32);
+        // 60 ms per copy: files/s = workers / 0.06.
+        let wan = |w: u32| BatchSignal {
+            files: 2000,
+            seconds: 2000.0 * 0.06 / f64::from(w),
+            ..calm(w, 1.0)
+        };
+        let ds = run(&mut c, 5, wan);
+        assert_eq!(workers(&ds), vec![64, 128, 256, 256, 256]);
+        assert_eq!(ds[0].reason, Reason::Probe);
+        assert_eq!(ds[1].reason, Reason::ThroughputImproved);
+        assert_eq!(ds[2].reason, Reason::AtMaximum);
+        // Staged stays at its 10.
+        let mut c = Controller::new(Limits::staged(), 8);
+        assert_eq!(run(&mut c, 3, wan).last().unwrap().workers, 10);
+    }
+
     /// A calm batch: 100 files in `seconds`, 50 MB, 5% CPU.
     fn calm(workers: u32, seconds: f64) -> BatchSignal {
         BatchSignal {
             workers,
-            files: 100,
+            epoch: 0,
+            // Many files a second per worker: not latency-bound (x1.5 raises).
+            files: 10_000,
             seconds,
             throttled: 0,
             rss_peak_bytes: 50 * MB,
@@ -332,7 +462,10 @@ mod tests {
         let mut w = c.initial().workers;
         (0..n)
             .map(|_| {
-                let d = c.next(&signal(w));
+                let d = c.fresh(&BatchSignal {
+                    epoch: c.epoch(),
+                    ..signal(w)
+                });
                 w = d.workers;
                 d
             })
@@ -385,7 +518,7 @@ mod tests {
     #[test]
     fn memory_above_ceiling_cuts() {
         let mut c = Controller::new(Limits::direct(), 20);
-        let d = c.next(&BatchSignal {
+        let d = c.fresh(&BatchSignal {
             rss_peak_bytes: 501 * MB,
             ..calm(20, 1.0)
         });
@@ -398,7 +531,7 @@ mod tests {
         );
         // Exactly at the ceiling is not above it: no cut, but no room to raise either.
         let mut c = Controller::new(Limits::direct(), 20);
-        let d = c.next(&BatchSignal {
+        let d = c.fresh(&BatchSignal {
             rss_peak_bytes: 500 * MB,
             ..calm(20, 1.0)
         });
@@ -415,7 +548,7 @@ mod tests {
     fn raise_stops_short_of_the_memory_ceiling() {
         // 400 MB at 10 workers projects to 500 MB at 12.5: raise to 12, not 15.
         let mut c = Controller::new(Limits::direct(), 10);
-        let d = c.next(&BatchSignal {
+        let d = c.fresh(&BatchSignal {
             rss_peak_bytes: 400 * MB,
             ..calm(10, 1.0)
         });
@@ -428,7 +561,7 @@ mod tests {
         );
         // At 480 MB no raise fits at all.
         let mut c = Controller::new(Limits::direct(), 10);
-        let d = c.next(&BatchSignal {
+        let d = c.fresh(&BatchSignal {
             rss_peak_bytes: 480 * MB,
             ..calm(10, 1.0)
         });
@@ -450,7 +583,7 @@ mod tests {
         };
         let mut c = Controller::new(Limits::direct(), 10);
         assert_eq!(
-            c.next(&hot(10)),
+            c.fresh(&hot(10)),
             Decision {
                 workers: 10,
                 reason: Reason::Hold
@@ -458,7 +591,7 @@ mod tests {
         );
         // Back to calm: no cut, and the pending probe goes ahead.
         assert_eq!(
-            c.next(&calm(10, 1.0)),
+            c.fresh(&calm(10, 1.0)),
             Decision {
                 workers: 15,
                 reason: Reason::Probe
@@ -466,9 +599,9 @@ mod tests {
         );
 
         let mut c = Controller::new(Limits::direct(), 10);
-        assert_eq!(c.next(&hot(10)).workers, 10);
+        assert_eq!(c.fresh(&hot(10)).workers, 10);
         assert_eq!(
-            c.next(&hot(10)),
+            c.fresh(&hot(10)),
             Decision {
                 workers: 5,
                 reason: Reason::CpuCeiling
@@ -476,7 +609,7 @@ mod tests {
         );
         // The streak restarts after a cut: one more hot batch alone does not cut again.
         assert_eq!(
-            c.next(&hot(5)),
+            c.fresh(&hot(5)),
             Decision {
                 workers: 5,
                 reason: Reason::Hold
@@ -491,8 +624,8 @@ mod tests {
             ..calm(w, 1.0)
         };
         let mut c = Controller::new(Limits::direct(), 10);
-        c.next(&spiky(10));
-        assert_eq!(c.next(&spiky(10)).reason, Reason::CpuCeiling);
+        c.fresh(&spiky(10));
+        assert_eq!(c.fresh(&spiky(10)).reason, Reason::CpuCeiling);
     }
 
     #[test]
@@ -522,7 +655,11 @@ mod tests {
 
     #[test]
     fn improving_throughput_ramps_to_max_and_stops() {
-        let mut c = Controller::new(Limits::direct(), 4);
+        let spec = Limits {
+            max_workers: SPEC_MAX_WORKERS,
+            ..Limits::direct()
+        };
+        let mut c = Controller::new(spec, 4);
         let ds = run(&mut c, 10, linear);
         assert_eq!(workers(&ds), vec![6, 9, 14, 21, 32, 48, 50, 50, 50, 50]);
         assert_eq!(ds[0].reason, Reason::Probe);
@@ -543,10 +680,10 @@ mod tests {
     #[test]
     fn gains_below_five_percent_settle() {
         let mut c = Controller::new(Limits::direct(), 10);
-        assert_eq!(c.next(&calm(10, 1.0)).workers, 15);
+        assert_eq!(c.fresh(&calm(10, 1.0)).workers, 15);
         // 100 files in 0.96 s: +4.2%, not enough.
         assert_eq!(
-            c.next(&calm(15, 0.96)),
+            c.fresh(&calm(15, 0.96)),
             Decision {
                 workers: 15,
                 reason: Reason::ThroughputFlat
@@ -554,7 +691,7 @@ mod tests {
         );
         // Settled: a faster batch at the same count is content, not workers.
         assert_eq!(
-            c.next(&calm(15, 0.5)),
+            c.fresh(&calm(15, 0.5)),
             Decision {
                 workers: 15,
                 reason: Reason::Hold
@@ -589,13 +726,13 @@ mod tests {
             throttled: 1,
             ..calm(w, 1.0)
         };
-        assert_eq!(c.next(&throttled(16)).workers, 8);
-        assert_eq!(c.next(&calm(8, 1.0)).reason, Reason::Hold);
-        assert_eq!(c.next(&throttled(8)).workers, 4);
+        assert_eq!(c.fresh(&throttled(16)).workers, 8);
+        assert_eq!(c.fresh(&calm(8, 1.0)).reason, Reason::Hold);
+        assert_eq!(c.fresh(&throttled(8)).workers, 4);
         // The cooldown restarted.
-        assert_eq!(c.next(&calm(4, 1.0)).reason, Reason::Hold);
-        assert_eq!(c.next(&calm(4, 1.0)).reason, Reason::Hold);
-        assert_eq!(c.next(&calm(4, 1.0)).reason, Reason::Probe);
+        assert_eq!(c.fresh(&calm(4, 1.0)).reason, Reason::Hold);
+        assert_eq!(c.fresh(&calm(4, 1.0)).reason, Reason::Hold);
+        assert_eq!(c.fresh(&calm(4, 1.0)).reason, Reason::Probe);
     }
 
     #[test]
@@ -606,14 +743,14 @@ mod tests {
             ..calm(4, 1.0)
         };
         assert_eq!(
-            c.next(&small),
+            c.fresh(&small),
             Decision {
                 workers: 5,
                 reason: Reason::AtMaximum
             }
         );
         let mut c = Controller::new(Limits::direct(), 8);
-        let d = c.next(&BatchSignal {
+        let d = c.fresh(&BatchSignal {
             files: 5,
             ..calm(8, 1.0)
         });
@@ -635,13 +772,13 @@ mod tests {
             ..calm(4, 1.0)
         };
         assert_eq!(
-            c.next(&empty),
+            c.fresh(&empty),
             Decision {
                 workers: 4,
                 reason: Reason::Hold
             }
         );
-        assert_eq!(c.next(&calm(4, 1.0)).reason, Reason::Probe);
+        assert_eq!(c.fresh(&calm(4, 1.0)).reason, Reason::Probe);
     }
 
     #[test]
@@ -658,7 +795,7 @@ mod tests {
         assert_eq!(Controller::new(Limits::staged(), 99).initial().workers, 10);
         // A signal reporting a count outside the limits is clamped, never echoed.
         let mut c = Controller::new(Limits::staged(), 4);
-        let d = c.next(&calm(40, 1.0));
+        let d = c.fresh(&calm(40, 1.0));
         assert!(d.workers <= STAGED_MAX_WORKERS);
     }
 
@@ -675,7 +812,7 @@ mod tests {
             let mut w = c.initial().workers;
             (0..40)
                 .map(|i| {
-                    let d = c.next(&script(i, w));
+                    let d = c.fresh(&script(i, w));
                     w = d.workers;
                     assert!((1..=50).contains(&d.workers));
                     d

@@ -88,6 +88,8 @@ pub struct S3Api {
     identity: Identity,
     /// Region used for signing (resolved or detected per bucket).
     region: String,
+    /// The settings named `region` for this side: no detection.
+    region_given: bool,
 }
 
 impl std::fmt::Debug for S3Api {
@@ -195,9 +197,11 @@ impl S3Api {
             .endpoint_url
             .as_ref()
             .map(|e| e.trim_end_matches('/').to_string());
-        let region = identity
+        // The side's own region (flag, or the Binance bucket's) before the environment's.
+        let region = globals
             .region
             .clone()
+            .or_else(|| identity.region.clone())
             .unwrap_or_else(|| "us-east-1".into());
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(TIMEOUT))
@@ -209,6 +213,7 @@ impl S3Api {
             agent,
             endpoint,
             identity,
+            region_given: globals.region.is_some(),
             region,
         })
     }
@@ -216,7 +221,7 @@ impl S3Api {
     /// On AWS without a configured region, ask the bucket for its own (HeadBucket answers
     /// `x-amz-bucket-region` even when it refuses), as s5cmd's region detection does.
     pub fn detect_region(&mut self, bucket: &str) {
-        if self.endpoint.is_some() || self.identity.region.is_some() {
+        if self.endpoint.is_some() || self.identity.region.is_some() || self.region_given {
             return;
         }
         let url = format!("https://s3.amazonaws.com/{}", encode(bucket, false));

@@ -161,6 +161,10 @@ pub fn classify_error(error: &str) -> ErrorClass {
         "EntityTooLarge",
         "MethodNotAllowed",
         "no object found",
+        // The region is wrong for every request of the process: retrying cannot help.
+        "AuthorizationHeaderMalformed",
+        "BucketRegionError",
+        "PermanentRedirect",
     ];
     const THROTTLED: &[&str] = &[
         "SlowDown",
@@ -175,6 +179,31 @@ pub fn classify_error(error: &str) -> ErrorClass {
     } else {
         ErrorClass::Transient
     }
+}
+
+/// A request signed for the wrong region, as s5cmd reports it: `(signed for, the
+/// bucket's region)`. S3's global endpoint answers `AuthorizationHeaderMalformed ... the
+/// region 'us-east-1' is wrong; expecting 'ap-northeast-1'`; a regional one a 301 that
+/// aws-sdk-go turns into `BucketRegionError: incorrect region, the bucket is not in
+/// 'us-east-1' region ..., bucket is in 'ap-northeast-1' region`.
+pub fn region_mismatch(error: &str) -> Option<(String, String)> {
+    fn quoted_after<'a>(s: &'a str, marker: &str) -> Option<(&'a str, &'a str)> {
+        let rest = &s[s.find(marker)? + marker.len()..];
+        let (value, after) = rest.split_once('\'')?;
+        Some((value, after))
+    }
+    if let Some((wrong, after)) = quoted_after(error, "the region '")
+        && let Some((right, _)) = quoted_after(after, "expecting '")
+    {
+        return Some((wrong.to_string(), right.to_string()));
+    }
+    if error.contains("BucketRegionError")
+        && let Some((wrong, after)) = quoted_after(error, "bucket is not in '")
+        && let Some((right, _)) = quoted_after(after, "bucket is in '")
+    {
+        return Some((wrong.to_string(), right.to_string()));
+    }
+    None
 }
 
 /// The short S3 error code at the start of an s5cmd error (`NoSuchKey: The specified ...`).
@@ -196,6 +225,21 @@ mod tests {
     const LS_ERR: &str =
         r#"{"operation":"ls","command":"ls s3://src/data/nothing/*","error":"no object found"}"#;
     const STAT: &str = r#"{"operation":"cp","success":3,"error":1}"#;
+
+    #[test]
+    fn region_errors_name_both_regions() {
+        // Printed by s5cmd v2.3.0 against archive-sim (--wrong-region malformed / redirect).
+        let malformed = "AuthorizationHeaderMalformed: The authorization header is malformed; the region 'us-east-1' is wrong; expecting 'ap-northeast-1'\n\tstatus code: 400, request id: 1, host id: ";
+        let redirect = "BucketRegionError: incorrect region, the bucket is not in 'us-east-1' region at endpoint 'http://127.0.0.1:1', bucket is in 'ap-northeast-1' region\nstatus code: 301";
+        for e in [malformed, redirect] {
+            assert_eq!(
+                region_mismatch(e),
+                Some(("us-east-1".into(), "ap-northeast-1".into()))
+            );
+            assert_eq!(classify_error(e), ErrorClass::Permanent);
+        }
+        assert_eq!(region_mismatch("NoSuchKey: the region 'x'"), None);
+    }
 
     #[test]
     fn server_side_copy_success_has_no_size() {

@@ -15,7 +15,13 @@ use tokio::sync::mpsc;
 use super::output::{Event, parse_line};
 use crate::os::signals::{self, Interrupt};
 
-/// s5cmd's global flags for one process (they cannot be set per command-file line).
+/// The environment variables through which s5cmd (aws-sdk-go v1) takes a region. Any of
+/// them set switches off s5cmd's per-bucket region detection for every bucket of the
+/// process, so lakesync never passes on its own: each child gets exactly the region of the
+/// one bucket it serves, or none (s5cmd then asks each bucket, one HeadBucket).
+pub const REGION_VARS: [&str; 2] = ["AWS_REGION", "AWS_DEFAULT_REGION"];
+
+/// s5cmd's global settings for one process (they cannot be set per command-file line).
 #[derive(Debug, Clone, Default)]
 pub struct Globals {
     pub endpoint_url: Option<String>,
@@ -23,9 +29,47 @@ pub struct Globals {
     pub profile: Option<String>,
     /// Per-request retries inside s5cmd.
     pub retry_count: u32,
+    /// The region of the one bucket this process works on (listing one side, downloading
+    /// from the source, uploading to the destination), given to the child as `AWS_REGION`;
+    /// None: the child gets no region variable and s5cmd detects each bucket's region.
+    pub region: Option<String>,
+    /// Region flags written into every `cp` line of a command file (server-side copies
+    /// touch two buckets, so a process-wide region cannot serve them).
+    pub cp_region_flags: Option<String>,
 }
 
 impl Globals {
+    /// The child's environment changes: the region variables removed, then `AWS_REGION`
+    /// set to this side's region when it is known.
+    pub fn child_env(&self) -> Vec<(&'static str, Option<String>)> {
+        let mut env: Vec<(&'static str, Option<String>)> =
+            REGION_VARS.iter().map(|k| (*k, None)).collect();
+        if let Some(r) = &self.region {
+            env[0].1 = Some(r.clone());
+        }
+        env
+    }
+
+    /// `line` with this process's `cp` region flags inserted after the subcommand.
+    pub fn with_cp_regions<'a>(&self, line: &'a str) -> std::borrow::Cow<'a, str> {
+        match (&self.cp_region_flags, line.strip_prefix("cp ")) {
+            (Some(flags), Some(rest)) => format!("cp {flags} {rest}").into(),
+            _ => line.into(),
+        }
+    }
+
+    /// The `cp` line flags for server-side copies from a bucket in `source` to one in
+    /// `dest`. s5cmd v2.3.0's `--source-region` alone also sets the destination's, so it
+    /// is given only with `--destination-region`; a region not known is left to s5cmd's
+    /// detection.
+    pub fn copy_region_flags(source: Option<&str>, dest: Option<&str>) -> Option<String> {
+        match (source, dest) {
+            (Some(s), Some(d)) => Some(format!("--source-region {s} --destination-region {d}")),
+            (_, Some(d)) => Some(format!("--destination-region {d}")),
+            _ => None,
+        }
+    }
+
     pub fn args(&self) -> Vec<OsString> {
         let mut args: Vec<OsString> = vec!["--json".into()];
         if let Some(url) = &self.endpoint_url {
@@ -98,11 +142,18 @@ impl Running {
 pub fn spawn(
     binary: &Path,
     args: &[OsString],
+    env: &[(&str, Option<String>)],
     deadline: Option<Duration>,
     grace: Duration,
     interrupt: &Interrupt,
 ) -> std::io::Result<Running> {
     let mut cmd = Command::new(binary);
+    for (k, v) in env {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
     cmd.args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -219,4 +270,53 @@ async fn pump(
         }
     }
     n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn region_variables_never_reach_the_child_unless_the_side_names_one() {
+        let g = Globals::default();
+        assert_eq!(
+            g.child_env(),
+            vec![("AWS_REGION", None), ("AWS_DEFAULT_REGION", None)]
+        );
+        let g = Globals {
+            region: Some("ap-northeast-1".into()),
+            ..Globals::default()
+        };
+        assert_eq!(
+            g.child_env(),
+            vec![
+                ("AWS_REGION", Some("ap-northeast-1".into())),
+                ("AWS_DEFAULT_REGION", None)
+            ]
+        );
+    }
+
+    #[test]
+    fn copy_lines_carry_both_regions_or_only_the_destination() {
+        let f = Globals::copy_region_flags;
+        assert_eq!(
+            f(Some("ap-northeast-1"), Some("eu-west-1")).as_deref(),
+            Some("--source-region ap-northeast-1 --destination-region eu-west-1")
+        );
+        // --source-region alone would also sign the destination for the source's region.
+        assert_eq!(f(Some("ap-northeast-1"), None), None);
+        assert_eq!(
+            f(None, Some("eu-west-1")).as_deref(),
+            Some("--destination-region eu-west-1")
+        );
+        let g = Globals {
+            cp_region_flags: f(Some("a"), Some("b")),
+            ..Globals::default()
+        };
+        assert_eq!(
+            g.with_cp_regions("cp --raw 's3://x/k' 's3://y/k'"),
+            "cp --source-region a --destination-region b --raw 's3://x/k' 's3://y/k'"
+        );
+        assert_eq!(g.with_cp_regions("rm 's3://y/k'"), "rm 's3://y/k'");
+    }
 }

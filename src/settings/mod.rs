@@ -17,10 +17,13 @@ use crate::plan::shard::Shard;
 use crate::report::sla::Status;
 use crate::run::execute::Strategy;
 use crate::s3url::S3Url;
+use crate::s5cmd::Globals;
 use crate::select::{Selection, SelectionFlags};
 
 /// The public Binance archive bucket.
 pub const BINANCE_BUCKET: &str = "data.binance.vision";
+/// Its region (AWS Tokyo), known so that no request has to ask for it.
+pub const BINANCE_REGION: &str = "ap-northeast-1";
 
 /// Spec 2.2.2 bounds.
 pub const BATCH_SIZE_RANGE: std::ops::RangeInclusive<i64> = 1..=1000;
@@ -122,6 +125,11 @@ pub struct Settings {
     pub dest_endpoint: Option<Endpoint>,
     pub source_profile: Option<String>,
     pub dest_profile: Option<String>,
+    /// The source bucket's region: `--source-region`, else the Binance bucket's own, else
+    /// None (s5cmd asks the bucket). AWS_REGION / AWS_DEFAULT_REGION never count.
+    pub source_region: Option<String>,
+    /// The destination bucket's region: `--dest-region`, else None (s5cmd asks the bucket).
+    pub dest_region: Option<String>,
     pub strategy: Strategy,
     pub require_checksum: bool,
     pub selection: Option<Selection>,
@@ -268,6 +276,8 @@ impl Settings {
             dest_endpoint: sides.dest_endpoint,
             source_profile: sides.source_profile,
             dest_profile: sides.dest_profile,
+            source_region: sides.source_region,
+            dest_region: sides.dest_region,
             strategy: sides.strategy,
             require_checksum: tuning.require_checksum,
             selection,
@@ -302,6 +312,44 @@ impl Settings {
             source_no_sign: sides.source_no_sign,
             temp_dir: tuning.temp_dir,
         })
+    }
+
+    /// s5cmd's settings for a process that reads the source (listing, downloads).
+    pub fn source_globals(&self) -> Globals {
+        Globals {
+            endpoint_url: self.source_endpoint.as_ref().map(|e| e.url.clone()),
+            no_sign_request: self.source_no_sign,
+            profile: self.source_profile.clone(),
+            retry_count: self.retry_count,
+            region: self.source_region.clone(),
+            cp_region_flags: None,
+        }
+    }
+
+    /// s5cmd's settings for a process that works on the destination (listing, uploads).
+    pub fn dest_globals(&self) -> Globals {
+        Globals {
+            endpoint_url: self.dest_endpoint.as_ref().map(|e| e.url.clone()),
+            no_sign_request: false,
+            profile: self.dest_profile.clone(),
+            retry_count: self.retry_count,
+            region: self.dest_region.clone(),
+            cp_region_flags: None,
+        }
+    }
+
+    /// s5cmd's settings for server-side copies: the destination's endpoint and
+    /// credentials, and each line's two regions as `cp` flags (a process-wide region would
+    /// sign one of the two buckets for the other's region).
+    pub fn copy_globals(&self) -> Globals {
+        Globals {
+            region: None,
+            cp_region_flags: Globals::copy_region_flags(
+                self.source_region.as_deref(),
+                self.dest_region.as_deref(),
+            ),
+            ..self.dest_globals()
+        }
     }
 
     /// Whether whole key prefixes are copied with one wildcard line: server-side copies, the
@@ -342,8 +390,29 @@ struct ResolvedSides {
     dest_endpoint: Option<Endpoint>,
     source_profile: Option<String>,
     dest_profile: Option<String>,
+    source_region: Option<String>,
+    dest_region: Option<String>,
     source_no_sign: bool,
     strategy: Strategy,
+}
+
+/// A region name as given, checked for shape only (custom servers name theirs freely,
+/// e.g. Garage's `garage`): 1-64 ASCII letters, digits, `-` or `_`. Empty: not given.
+fn region_of(flag: &str, value: &Option<String>) -> Result<Option<String>, Error> {
+    let Some(v) = value.as_deref().map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    if v.len() > 64
+        || !v
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(Error::usage(
+            format!("invalid {flag} value {v:?}: not a region name"),
+            format!("pass the bucket's region as AWS writes it, e.g. {flag} eu-west-1"),
+        ));
+    }
+    Ok(Some(v.to_string()))
 }
 
 impl ResolvedSides {
@@ -354,9 +423,14 @@ impl ResolvedSides {
             dest_endpoint,
             source_profile,
             dest_profile,
+            source_region,
+            dest_region,
             source_no_sign,
             mode,
         } = args;
+        let source_region = region_of("--source-region", source_region)?
+            .or_else(|| (source.bucket() == BINANCE_BUCKET).then(|| BINANCE_REGION.to_string()));
+        let dest_region = region_of("--dest-region", dest_region)?;
         let endpoint_of = |flag: &str, v: &Option<String>| {
             v.as_deref()
                 .filter(|s| !s.is_empty())
@@ -401,6 +475,8 @@ impl ResolvedSides {
             dest_endpoint,
             source_profile: source_profile.clone(),
             dest_profile: dest_profile.clone(),
+            source_region,
+            dest_region,
             source_no_sign: *source_no_sign || source.bucket() == BINANCE_BUCKET,
             strategy,
         })
@@ -744,6 +820,32 @@ mod tests {
                 .unwrap()
                 .source_no_sign
         );
+    }
+
+    #[test]
+    fn regions() {
+        let s = resolve(&[]).unwrap();
+        assert_eq!((s.source_region, s.dest_region), (None, None));
+        let s = resolve(&["--source-region", "eu-west-1", "--dest-region", "garage"]).unwrap();
+        assert_eq!(s.source_region.as_deref(), Some("eu-west-1"));
+        assert_eq!(s.dest_region.as_deref(), Some("garage"));
+        let mut a = args(&[]);
+        a.source = "s3://data.binance.vision".into();
+        let s = Settings::resolve(&a, &Env::default()).unwrap();
+        assert_eq!(s.source_region.as_deref(), Some(BINANCE_REGION));
+        a.sides.source_region = Some("us-west-2".into());
+        let s = Settings::resolve(&a, &Env::default()).unwrap();
+        assert_eq!(
+            s.source_region.as_deref(),
+            Some("us-west-2"),
+            "the flag wins"
+        );
+        for (flag, bad) in [("--dest-region", "eu west 1"), ("--source-region", "x/y")] {
+            let err = resolve(&[flag, bad]).unwrap_err();
+            assert!(err.message().contains(flag), "{err:?}");
+            assert!(err.message().contains(bad), "{err:?}");
+            assert!(err.hint().contains(flag), "{err:?}");
+        }
     }
 
     #[test]

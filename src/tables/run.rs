@@ -752,12 +752,18 @@ pub async fn run(settings: &TablesSettings, interrupt: Interrupt) -> Result<Tabl
         no_sign_request: settings.source_no_sign,
         profile: settings.source_profile.clone(),
         retry_count: settings.retry_count,
+        // The archive's region is known; any other bucket's is left to s5cmd to detect
+        // (AWS_REGION is never passed on: see `s5cmd::process::REGION_VARS`).
+        region: (settings.source.bucket() == crate::settings::BINANCE_BUCKET)
+            .then(|| crate::settings::BINANCE_REGION.to_string()),
+        ..Globals::default()
     };
     let dest_globals = Globals {
         endpoint_url: settings.dest_endpoint.as_ref().map(|e| e.url.clone()),
         no_sign_request: false,
         profile: settings.dest_profile.clone(),
         retry_count: settings.retry_count,
+        ..Globals::default()
     };
     let lister = |g: &Globals| Lister {
         binary: binary.path.clone(),

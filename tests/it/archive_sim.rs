@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::common::{lakesync, lakesync_bin};
+use crate::common::{lakesync, lakesync_bin, lakesync_with};
 
 /// archive-sim, built next to lakesync by `cargo build --workspace` (`make test` does it).
 fn archive_sim_bin() -> PathBuf {
@@ -157,4 +157,142 @@ fn plan_sync_and_verify_against_the_full_size_archive() {
     assert_eq!(vr["totals"]["checked"], 120, "{vr}");
     assert_eq!(vr["totals"]["ok"], 120, "{vr}");
     assert_eq!(vr["totals"]["checksum_ok"], 60, "{vr}");
+}
+
+/// AWS_REGION=us-east-1 in lakesync's environment (common on Airflow hosts) and the archive
+/// in ap-northeast-1: lakesync gives each s5cmd the region of the bucket it works on, so the
+/// listing and the copies work; before, s5cmd signed every request for us-east-1 and the
+/// archive refused them. A wrong --dest-region is a named error with the flag to set.
+#[test]
+fn regions_aws_region_in_the_environment_and_a_wrong_dest_region() {
+    for wrong_region in ["malformed", "redirect"] {
+        let sim = Sim::start(&[
+            "--as-of",
+            "2026-11-30",
+            "--hole-fraction",
+            "0",
+            "--wrong-region",
+            wrong_region,
+            "--dest-region",
+            "eu-west-1",
+            "--dest-bucket",
+            "lake",
+        ]);
+        let url = sim.url.as_str();
+        let env = [
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+        ];
+
+        // The destination's region given; the source's known (the Binance bucket).
+        let mut args = vec!["sync"];
+        args.extend(selection(
+            url,
+            "BTCUSDT",
+            &["--dest-region", "eu-west-1", "--report", "-", "-q"],
+        ));
+        let run = lakesync_with(&args, &env);
+        assert_eq!(run.code, 0, "{wrong_region}: {}", run.stderr);
+        let r = run.report();
+        assert_eq!(r["totals"]["copied"], 40, "{r}");
+        assert_eq!(r["totals"]["validated"], 40, "{r}");
+
+        // Neither region given for the destination: s5cmd asks the bucket (the environment's
+        // us-east-1 is not applied to it).
+        let mut args = vec!["plan"];
+        args.extend(selection(url, "ETHUSDT", &["--format", "json"]));
+        let plan = lakesync_with(&args, &env);
+        assert_eq!(plan.code, 0, "{wrong_region}: {}", plan.stderr);
+
+        // A wrong --dest-region: exit 3, the bucket, its region and the flag named.
+        let mut args = vec!["sync"];
+        args.extend(selection(
+            url,
+            "BTCUSDT",
+            &["--dest-region", "ap-south-1", "--report", "-", "-q"],
+        ));
+        let run = lakesync_with(&args, &env);
+        assert_eq!(
+            run.code, 3,
+            "{wrong_region}: {}\n{}",
+            run.stdout, run.stderr
+        );
+        assert!(
+            run.stderr.contains(
+                "the bucket lake is in region eu-west-1, but its requests were signed for ap-south-1"
+            ),
+            "{wrong_region}: {}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains("hint: pass --dest-region eu-west-1"),
+            "{}",
+            run.stderr
+        );
+    }
+}
+
+/// At 60 ms a request, a whole folder (one wildcard line, ~1,000 objects) runs as pieces and
+/// the governor, seeing latency-bound batches, raises the worker count past the spec's 50
+/// during the run (it stopped at 50 before, and decided only once the folder was done).
+/// Without the raise past 50 this fails (checked: [32, 32, 44, 44, ...] at most).
+#[test]
+fn governor_raises_workers_past_50_inside_a_latency_bound_run() {
+    let sim = Sim::start(&[
+        "--as-of",
+        "2019-01-01",
+        "--hole-fraction",
+        "0",
+        "--latency-ms",
+        "60",
+        "--dest-bucket",
+        "lake",
+    ]);
+    let run = lakesync(&[
+        "sync",
+        "--endpoint-url",
+        &sim.url,
+        "--dest",
+        "s3://lake/binance",
+        "--market",
+        "spot",
+        "--period",
+        "daily",
+        "--data-type",
+        "klines",
+        "--symbols",
+        "BTCUSDT",
+        "--interval",
+        "1h",
+        "--dest-region",
+        "us-east-1",
+        // The spec's 25% of this (2-core, shared) machine caps the count before latency
+        // does: this test is about the latency-bound raise.
+        "--max-cpu-pct",
+        "100",
+        "--report",
+        "-",
+        "-q",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let r = run.report();
+    let copied = r["totals"]["copied"].as_u64().unwrap();
+    assert!(copied > 900, "{}", r["totals"]);
+    assert_eq!(r["totals"]["validated"], copied);
+    let batches = r["batches"].as_array().unwrap();
+    assert!(batches.len() >= 3, "one folder, yet pieces: {batches:?}");
+    let workers: Vec<u64> = batches
+        .iter()
+        .map(|b| b["workers"].as_u64().unwrap())
+        .collect();
+    let reasons: Vec<&str> = batches
+        .iter()
+        .map(|b| b["governor"].as_str().unwrap_or(""))
+        .collect();
+    eprintln!("workers per batch {workers:?}, governor {reasons:?}");
+    assert_eq!(workers[0], 32, "{workers:?}");
+    assert!(
+        workers.iter().any(|&w| w > 50),
+        "the governor never went past 50: {workers:?}"
+    );
 }

@@ -27,6 +27,7 @@ fn lister(moto: &Moto) -> Lister {
             no_sign_request: true,
             profile: None,
             retry_count: 1,
+            ..Globals::default()
         },
         interrupt: Interrupt::never(),
         timeout: Some(Duration::from_secs(120)),

@@ -323,6 +323,7 @@ pub(crate) mod tests {
                 failures,
                 seconds: 1.5,
                 workers: 8,
+                epoch: 0,
                 unparsed: Vec::new(),
                 counts,
             },
