@@ -422,7 +422,8 @@ fn the_report_counts_listing_per_side_and_validation_lists_only_what_was_copied(
     assert_eq!(l["validation"]["keys"], 2, "only the copied span: {l}");
     assert_eq!(l["validation"]["prefixes"], 1);
     assert_eq!(l["validation"]["processes"], 1);
-    assert!(l["in_flight_max"].as_u64().unwrap() >= 2);
+    // One prefix: its destination is listed once its source is in (paired listing).
+    assert!(l["in_flight_max"].as_u64().unwrap() >= 1);
     let copy = r["throughput"]["copy_seconds"].as_f64().unwrap();
     assert!(copy > 0.0 && copy <= r["duration_seconds"].as_f64().unwrap());
 }
