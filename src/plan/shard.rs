@@ -147,7 +147,11 @@ pub fn in_symbol_folder(rel_prefix: &str) -> bool {
 }
 
 fn unit_has_interval(segments: &[&str]) -> bool {
-    let market = if segments.first() == Some(&"futures") { 2 } else { 1 };
+    let market = if segments.first() == Some(&"futures") {
+        2
+    } else {
+        1
+    };
     segments
         .get(market + 1)
         .is_some_and(|t| crate::select::archive::has_interval(t))
@@ -271,7 +275,10 @@ mod tests {
             ("data/spot/daily/klines/", false),
             ("data/spot/daily/klines/BTC", false),
             ("data/spot/daily/klines/BTCUSDT/", true),
-            ("data/spot/daily/klines/BTCUSDT/1m/BTCUSDT-1m-2024-01-", true),
+            (
+                "data/spot/daily/klines/BTCUSDT/1m/BTCUSDT-1m-2024-01-",
+                true,
+            ),
             ("data/futures/um/daily/trades/BTCUSDT/", true),
             ("data/futures/um/daily/trades/", false),
             ("data/spot/daily/klines//", false),

@@ -26,14 +26,14 @@ use crate::list::listing::{LISTING_PREFETCH, ListingErrors, PlanListings, SideLi
 use crate::list::multi::{GroupError, ListCounts};
 use crate::list::paired::{PairedConfig, PairedCounts, PairedError, PrefixPair, Side, list_paired};
 use crate::list::{ListError, Lister, Object};
-use crate::plan::shard::in_symbol_folder;
-use crate::select::{Discovered, Selection};
 use crate::os::progress::Planned;
 use crate::plan::batch::{Batch, Batcher, Item};
 use crate::plan::folders::{FolderTracker, Planned as FolderPlan};
+use crate::plan::shard::in_symbol_folder;
 use crate::plan::view::PlanGroups;
 use crate::plan::{Decision, Merge, OrderError};
 use crate::run::execute::MAX_SERVER_SIDE_COPY;
+use crate::select::{Discovered, Selection};
 use crate::settings::Settings;
 
 /// What planning decided: in full, or up to where it stopped.
@@ -332,7 +332,10 @@ fn group_lines(sel: Option<&Selection>, prefixes: &[String], in_flight: usize) -
         per_prefix * crate::select::archive::INTERVALS.len() as u64
     };
     let lines = (GROUP_KEYS / widest.max(1)) as usize;
-    lines.clamp(in_flight.max(1), crate::list::paired::DEFAULT_GROUP_LINES.max(in_flight))
+    lines.clamp(
+        in_flight.max(1),
+        crate::list::paired::DEFAULT_GROUP_LINES.max(in_flight),
+    )
 }
 
 /// One segment being listed.
@@ -409,7 +412,11 @@ impl Decisions {
             }
             Segment::Grouped(prefixes) => {
                 let cfg = PairedConfig {
-                    group_lines: group_lines(self.selection.as_ref(), &prefixes, self.cfg.in_flight),
+                    group_lines: group_lines(
+                        self.selection.as_ref(),
+                        &prefixes,
+                        self.cfg.in_flight,
+                    ),
                     ..self.cfg
                 };
                 let (tx, rx) = mpsc::channel(2);

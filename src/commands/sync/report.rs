@@ -256,8 +256,8 @@ fn evaluate_sla(
 mod tests {
     use super::*;
     use crate::commands::sync::planner::PlanStats;
-    use crate::list::multi::ListCounts;
     use crate::commands::sync::state::RunEvent;
+    use crate::list::multi::ListCounts;
     use crate::run::outcome::{Counters, OpCounts};
 
     fn settings(extra: &[&str]) -> Settings {
