@@ -405,6 +405,17 @@ pub struct TuningArgs {
         help_heading = "Tuning"
     )]
     pub grace_seconds: i64,
+    /// Listings (`ls` lines) in flight per side while planning and validating (1-1000).
+    /// Narrowed prefixes are listed many per `s5cmd run`, this many at a time; the default
+    /// keeps a WAN round trip of ~50 ms per LIST request busy (see "Listing" in the README).
+    #[arg(
+        long,
+        env = "LAKESYNC_LIST_CONCURRENCY",
+        default_value_t = crate::list::paired::DEFAULT_IN_FLIGHT as i64,
+        allow_negative_numbers = true,
+        help_heading = "Tuning"
+    )]
+    pub list_concurrency: i64,
     /// Copy every object one command line each, even where every object under a key prefix
     /// is to be copied (by default such a prefix, a folder or a year of daily files, goes as
     /// one s5cmd wildcard line, which costs s5cmd less than half the CPU per object; see

@@ -9,15 +9,8 @@ use std::sync::{Arc, Mutex};
 use crate::cli::{FormatArg, PlanArgs};
 use crate::commands::{Ui, install_signals, output, runtime, settings};
 use crate::error::Error;
-use crate::list::discover::{self, FolderChoice};
-use crate::list::multi::ListCounts;
-use crate::list::paired::DEFAULT_IN_FLIGHT;
-use crate::list::sides::Sides;
-use crate::os::signals::Interrupt;
-use crate::os::workdir::make_workdir;
 use crate::plan::view::PlanGroups;
 use crate::report::Report;
-use crate::settings::Settings;
 
 pub fn run(args: &PlanArgs, ui: Ui) -> Result<i32, Error> {
     let mut settings = settings(&args.sync, ui)?;
@@ -35,18 +28,12 @@ pub fn run(args: &PlanArgs, ui: Ui) -> Result<i32, Error> {
         .selection
         .as_ref()
         .map_or((None, None), |s| s.date_range());
-    // How the selection's open folders would be listed (discovery + the cost choice).
-    let listing = match rt.block_on(listing_choices(&settings, &Interrupt::never())) {
-        Ok(l) => Some(l),
-        Err(e) => {
-            eprintln!("warning: {}\nhint: {}", e.message(), e.hint());
-            None
-        }
-    };
-    let listing = listing.filter(|(choices, _)| !choices.is_empty());
     let g = groups
         .lock()
         .map_err(|_| Error::internal("the plan was not readable"))?;
+    // How the selection's open folders were listed (discovery + the cost choice), exactly
+    // as the run did it.
+    let listing = (!g.listing.is_empty()).then(|| (g.listing.clone(), report.listing.discovery));
     let text = match args.format {
         FormatArg::Text => g.render_table(start, end).into_bytes(),
         FormatArg::Json => {
@@ -87,31 +74,4 @@ fn plan_json(
     j["selection"] = serde_json::json!(report.selection);
     j["batches"] = serde_json::json!(report.totals.batches);
     j
-}
-
-/// The listing choices of the selection, and what discovery cost. Empty when there is
-/// nothing to discover (no selection, `--symbols` given, or a source manifest).
-pub async fn listing_choices(
-    settings: &Settings,
-    interrupt: &Interrupt,
-) -> Result<(Vec<FolderChoice>, ListCounts), Error> {
-    let Some(sel) = &settings.selection else {
-        return Ok(Default::default());
-    };
-    if settings.source_manifest.is_some() || sel.open_folders().is_empty() {
-        return Ok(Default::default());
-    }
-    let sides = Sides::prepare(settings, interrupt).await?;
-    let workdir = make_workdir(settings.temp_dir.as_deref())?;
-    let lister = sides.lister(&sides.source_globals);
-    let (found, counts) = discover::discover(
-        &lister,
-        &settings.source,
-        sel,
-        DEFAULT_IN_FLIGHT,
-        workdir.path(),
-    )
-    .await
-    .map_err(|e| Error::env(format!("symbol discovery: {e}"), e.hint()))?;
-    Ok((discover::choose(sel, &found), counts))
 }

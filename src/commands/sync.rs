@@ -102,6 +102,7 @@ pub async fn run_with(
         settings: settings.clone(),
         planned: planned.clone(),
         groups,
+        list_dir: workdir.path().to_path_buf(),
     };
     let (batch_tx, batch_rx) = mpsc::channel::<Batch>(2);
     let planning = tokio::task::spawn_blocking(move || planner.run(batch_tx));

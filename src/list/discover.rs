@@ -81,9 +81,10 @@ pub fn symbols_of(folder_key: &str, dirs: &[String]) -> Vec<String> {
     out
 }
 
-/// Keys one prefix of `period` is expected to hold: the days (or months) of a bounded
-/// range, twice (zip + CHECKSUM); a folder's whole history otherwise.
-fn keys_per_prefix(sel: &Selection, period: Period) -> u64 {
+/// Keys one narrowed prefix of `period` is expected to hold: the days (or months) of a
+/// bounded range, twice (zip + CHECKSUM); a (symbol, interval) folder's whole history
+/// otherwise.
+pub fn expected_keys(sel: &Selection, period: Period) -> u64 {
     match (sel.bounded_range(), period) {
         (Some((s, e)), Period::Daily) => {
             let days = s
@@ -124,7 +125,7 @@ pub fn choose(sel: &Selection, discovered: &Discovered) -> Vec<FolderChoice> {
         };
         let intervals = all_interval_folders(market, data_type);
         let whole = (symbols.len() as u64 * intervals * history).div_ceil(PAGE_KEYS);
-        let per_prefix = keys_per_prefix(sel, period).div_ceil(PAGE_KEYS).max(1);
+        let per_prefix = expected_keys(sel, period).div_ceil(PAGE_KEYS).max(1);
         let narrowed_requests = narrowed * per_prefix;
         out.push(FolderChoice {
             folder,

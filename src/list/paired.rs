@@ -9,6 +9,7 @@
 //! merging pair by pair never waits on unrelated prefixes.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::mpsc;
 
@@ -142,9 +143,32 @@ async fn list_side(
         .await
 }
 
+/// Lines in flight on both sides now, and the most seen.
+#[derive(Default)]
+struct InFlight {
+    now: AtomicU64,
+    max: AtomicU64,
+}
+
+impl InFlight {
+    fn start(&self, n: u64) {
+        let now = self.now.fetch_add(n, Ordering::Relaxed) + n;
+        self.max.fetch_max(now, Ordering::Relaxed);
+    }
+
+    fn end(&self, n: u64) {
+        self.now.fetch_sub(n, Ordering::Relaxed);
+    }
+}
+
 /// List `prefixes` (relative to both folders) on both sides and send each group's pairs
 /// into `tx`, in prefix order. Stops at the first failure, which is sent as the last item,
 /// or when the receiver goes away.
+///
+/// The two sides are two pipelines: the source lists group after group (one group ahead at
+/// most), the destination lists each group's wanted prefixes as soon as that group's source
+/// is in, and the group's pairs go out as soon as its destination is in: a consumer never
+/// waits on a later group's listing.
 pub async fn list_paired(
     source: Side<'_>,
     dest: Side<'_>,
@@ -153,55 +177,79 @@ pub async fn list_paired(
     dir: &Path,
     tx: mpsc::Sender<Result<Vec<PrefixPair>, PairedError>>,
 ) -> PairedCounts {
-    let mut counts = PairedCounts::default();
     let lines = |n: usize| n.min(cfg.in_flight.max(1)) as u64;
-    let mut groups = prefixes.chunks(cfg.group_lines.max(1));
-    // The group whose source is listed and whose destination is listed next.
-    let mut prev: Option<(&[String], Vec<PrefixListing>)> = None;
-    loop {
-        let next = groups.next();
-        if next.is_none() && prev.is_none() {
-            break;
-        }
-        let wanted = prev
-            .as_ref()
-            .map(|(g, s)| dest_wanted(s, g))
-            .unwrap_or_default();
-        let src_prefixes = next.unwrap_or_default();
-        counts.in_flight_max = counts
-            .in_flight_max
-            .max(lines(wanted.len()) + lines(src_prefixes.len()));
-        let (d, s) = tokio::join!(
-            list_side(&dest, &wanted, cfg, dir),
-            list_side(&source, src_prefixes, cfg, dir)
-        );
-        let (d, s) = match (d, s) {
-            (Ok(d), Ok(s)) => (d, s),
-            (Err(e), _) | (_, Err(e)) => {
-                let _ = tx.send(Err(e.into())).await;
-                return counts;
+    let flight = InFlight::default();
+    let (stx, mut srx) = mpsc::channel::<Result<(&[String], Vec<PrefixListing>), PairedError>>(1);
+    let sources = async {
+        let mut counts = ListCounts::default();
+        for g in prefixes.chunks(cfg.group_lines.max(1)) {
+            flight.start(lines(g.len()));
+            let s = list_side(&source, g, cfg, dir).await;
+            flight.end(lines(g.len()));
+            let item = match s {
+                Ok(s) => {
+                    counts += ListCounts::of(&s);
+                    match first_error(&s) {
+                        Some(e) => Err(e.into()),
+                        None => Ok((g, s)),
+                    }
+                }
+                Err(e) => Err(e.into()),
+            };
+            let failed = item.is_err();
+            if stx.send(item).await.is_err() || failed {
+                break;
             }
-        };
-        if !d.is_empty() {
-            counts.dest += ListCounts::of(&d);
         }
-        if !s.is_empty() {
-            counts.source += ListCounts::of(&s);
-        }
-        if let Some(e) = first_error(&d).or_else(|| first_error(&s)) {
-            let _ = tx.send(Err(e.into())).await;
-            return counts;
-        }
-        if let Some((g, src)) = prev.take() {
-            counts.dest_skipped += (g.len() - wanted.len()) as u64;
+        drop(stx);
+        counts
+    };
+    let dests = async {
+        let mut counts = ListCounts::default();
+        let mut skipped = 0u64;
+        while let Some(item) = srx.recv().await {
+            let (g, src) = match item {
+                Ok(x) => x,
+                Err(e) => {
+                    let _ = tx.send(Err(e)).await;
+                    break;
+                }
+            };
+            let wanted = dest_wanted(&src, g);
+            flight.start(lines(wanted.len()));
+            let d = list_side(&dest, &wanted, cfg, dir).await;
+            flight.end(lines(wanted.len()));
+            let d = match d {
+                Ok(d) => d,
+                Err(e) => {
+                    let _ = tx.send(Err(e.into())).await;
+                    break;
+                }
+            };
+            if !d.is_empty() {
+                counts += ListCounts::of(&d);
+            }
+            if let Some(e) = first_error(&d) {
+                let _ = tx.send(Err(e.into())).await;
+                break;
+            }
+            skipped += (g.len() - wanted.len()) as u64;
             let pairs = assemble(g, src, d, source.folder, dest.folder);
             if tx.send(Ok(pairs)).await.is_err() {
-                return counts;
+                break;
             }
         }
-        prev = next.map(|g| (g, s));
+        // Stop the source side too: nobody takes its groups any more.
+        drop(srx);
+        (counts, skipped)
+    };
+    let (source_counts, (dest_counts, dest_skipped)) = tokio::join!(sources, dests);
+    PairedCounts {
+        source: source_counts,
+        dest: dest_counts,
+        dest_skipped,
+        in_flight_max: flight.max.load(Ordering::Relaxed),
     }
-    counts
 }
 
 #[cfg(test)]

@@ -129,6 +129,39 @@ pub fn unit_of(rel_key: &str) -> &str {
     }
 }
 
+/// Whether a key prefix (relative to the source folder) lies inside one symbol folder
+/// (`data/{market}/{period}/{type}/{SYMBOL}/...`): what such a prefix holds is bounded by
+/// one symbol's history, so it can be listed in a group with others
+/// ([`crate::list::paired`]) rather than streamed.
+pub fn in_symbol_folder(rel_prefix: &str) -> bool {
+    let Some(below) = rel_prefix.strip_prefix("data/") else {
+        return false;
+    };
+    let segments: Vec<&str> = below.split('/').collect();
+    let Some(unit) = unit_len(&segments) else {
+        return false;
+    };
+    // The unit without its interval segment (kline types): market, period, type, symbol.
+    let n = unit - usize::from(segments.len() > 1 && unit_has_interval(&segments));
+    segments.len() > n && segments[..n].iter().all(|s| !s.is_empty())
+}
+
+fn unit_has_interval(segments: &[&str]) -> bool {
+    let market = if segments.first() == Some(&"futures") {
+        2
+    } else {
+        1
+    };
+    segments
+        .get(market + 1)
+        .is_some_and(|t| crate::select::archive::has_interval(t))
+}
+
+/// Whether a key prefix lies inside one unit folder (one (symbol, interval) folder).
+pub fn within_unit(rel_prefix: &str) -> bool {
+    prefix_unit(rel_prefix).is_some()
+}
+
 /// The unit a prefix lies in, when it lies in one: the prefix reaches at least the unit
 /// folder's closing `/`.
 fn prefix_unit(rel_prefix: &str) -> Option<&str> {
@@ -237,6 +270,22 @@ mod tests {
             ("", ""),
         ] {
             assert_eq!(unit_of(key), unit, "{key}");
+        }
+        for (p, inside) in [
+            ("data/spot/daily/klines/", false),
+            ("data/spot/daily/klines/BTC", false),
+            ("data/spot/daily/klines/BTCUSDT/", true),
+            (
+                "data/spot/daily/klines/BTCUSDT/1m/BTCUSDT-1m-2024-01-",
+                true,
+            ),
+            ("data/futures/um/daily/trades/BTCUSDT/", true),
+            ("data/futures/um/daily/trades/", false),
+            ("data/spot/daily/klines//", false),
+            ("", false),
+            ("other/", false),
+        ] {
+            assert_eq!(in_symbol_folder(p), inside, "{p}");
         }
         let s = Shard { index: 0, count: 3 };
         assert_eq!(s.owns_prefix("data/spot/daily/klines/"), None);

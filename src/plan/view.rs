@@ -30,6 +30,9 @@ pub struct Group {
 #[derive(Debug, Default)]
 pub struct PlanGroups {
     groups: BTreeMap<String, Group>,
+    /// How each discovered data-type folder was listed (whole or narrowed), as the
+    /// planner chose it.
+    pub listing: Vec<crate::list::discover::FolderChoice>,
 }
 
 fn reason_name(r: Reason) -> String {

@@ -334,7 +334,9 @@ fn add_listing(acc: &mut crate::report::ListingReport, l: &crate::report::Listin
         dest,
         validation,
         in_flight_max,
+        dest_skipped,
     } = l;
+    acc.dest_skipped += dest_skipped;
     acc.discovery += *discovery;
     acc.source += *source;
     acc.dest += *dest;

@@ -162,6 +162,10 @@ pub struct ListingReport {
     pub validation: crate::list::multi::ListCounts,
     /// The most listings (`ls` lines) in flight at once while planning.
     pub in_flight_max: u64,
+    /// Prefixes whose destination was not listed because the source had nothing there
+    /// (sync never deletes).
+    #[serde(default)]
+    pub dest_skipped: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -139,6 +139,8 @@ pub struct Settings {
     pub retry_count: u32,
     pub batch_timeout: Option<Duration>,
     pub grace: Duration,
+    /// `ls` lines in flight per side (`--list-concurrency`).
+    pub list_concurrency: usize,
     pub max_memory_bytes: u64,
     pub max_cpu_avg_pct: f32,
     pub adaptive_workers: bool,
@@ -287,6 +289,7 @@ impl Settings {
             retry_count: tuning.retry_count,
             batch_timeout: tuning.batch_timeout,
             grace: tuning.grace,
+            list_concurrency: tuning.list_concurrency,
             max_memory_bytes: governor.max_memory_bytes,
             max_cpu_avg_pct: governor.max_cpu_avg_pct,
             adaptive_workers: governor.adaptive_workers,
@@ -366,8 +369,15 @@ impl Settings {
     /// With `--shard`, a prefix inside one (symbol, interval) folder that another shard owns
     /// is left out: each shard lists only its own (see [`crate::plan::shard`]).
     pub fn prefixes(&self) -> Vec<String> {
+        self.prefixes_with(&crate::select::Discovered::new())
+    }
+
+    /// [`Settings::prefixes`] with the symbols of open folders from discovery
+    /// ([`crate::select::Selection::prefixes_with`]): with `--shard`, each shard keeps only
+    /// the discovered (symbol, interval) prefixes it owns.
+    pub fn prefixes_with(&self, discovered: &crate::select::Discovered) -> Vec<String> {
         let mut prefixes = match &self.selection {
-            Some(sel) => sel.prefixes(),
+            Some(sel) => sel.prefixes_with(discovered),
             None => vec![String::new()],
         };
         if let Some(sh) = self.shard {
@@ -521,6 +531,7 @@ struct ResolvedTuning {
     retry_count: u32,
     batch_timeout: Option<Duration>,
     grace: Duration,
+    list_concurrency: usize,
     folder_copies_allowed: bool,
     require_checksum: bool,
     max_local_bytes: Option<u64>,
@@ -537,6 +548,7 @@ impl ResolvedTuning {
             retry_count,
             batch_timeout,
             grace_seconds,
+            list_concurrency,
             no_folder_copies,
             require_checksum,
             max_local_bytes,
@@ -564,6 +576,12 @@ impl ResolvedTuning {
             " seconds (0 turns the watchdog off)",
         )?;
         let grace = in_range("--grace-seconds", *grace_seconds, 0..=3600, "")?;
+        let list_concurrency = in_range(
+            "--list-concurrency",
+            *list_concurrency,
+            1..=1000,
+            " (listings in flight per side)",
+        )? as usize;
         if let Some(dir) = temp_dir
             && dir.as_os_str().is_empty()
         {
@@ -585,6 +603,7 @@ impl ResolvedTuning {
             retry_count,
             batch_timeout: (batch_timeout > 0).then(|| Duration::from_secs(batch_timeout as u64)),
             grace: Duration::from_secs(grace as u64),
+            list_concurrency,
             folder_copies_allowed: !no_folder_copies,
             require_checksum: *require_checksum,
             max_local_bytes: *max_local_bytes,

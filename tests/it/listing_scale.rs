@@ -423,7 +423,201 @@ fn the_report_counts_listing_per_side_and_validation_lists_only_what_was_copied(
     assert_eq!(l["validation"]["keys"], 2, "only the copied span: {l}");
     assert_eq!(l["validation"]["prefixes"], 1);
     assert_eq!(l["validation"]["processes"], 1);
-    assert!(l["in_flight_max"].as_u64().unwrap() >= 2);
+    // One prefix: its destination is listed once its source is in (paired listing).
+    assert!(l["in_flight_max"].as_u64().unwrap() >= 1);
     let copy = r["throughput"]["copy_seconds"].as_f64().unwrap();
     assert!(copy > 0.0 && copy <= r["duration_seconds"].as_f64().unwrap());
+}
+
+/// The fixture of the sync-level tests: 30 spot symbols with 1m and 1h klines. S00-S19
+/// hold 2024-01-01..03, S20-S24 stop after 01-02 (their day-3 prefix is empty), S25-S29
+/// are new (nothing of them at the destination); the destination is mirrored through
+/// 01-02 and also holds OLD0-OLD2, gone from the source.
+fn many_symbols(moto: &Moto) -> usize {
+    moto.make_bucket("src");
+    moto.make_bucket("dst");
+    let key = |s: &str, iv: &str, d: &str| {
+        format!("data/spot/daily/klines/{s}/{iv}/{s}-{iv}-2024-01-{d}.zip")
+    };
+    let mut src = Vec::new();
+    let mut dst = Vec::new();
+    for i in 0..30 {
+        let s = format!("S{i:02}USDT");
+        let days: &[&str] = if (20..25).contains(&i) {
+            &["01", "02"]
+        } else {
+            &["01", "02", "03"]
+        };
+        for iv in ["1m", "1h"] {
+            for d in days {
+                src.push(key(&s, iv, d));
+                if i < 25 && *d != "03" {
+                    dst.push(key(&s, iv, d));
+                }
+            }
+        }
+    }
+    for i in 0..3 {
+        dst.push(key(&format!("OLD{i}"), "1m", "03"));
+    }
+    let src_tree = tempfile::tempdir().unwrap();
+    let dst_tree = tempfile::tempdir().unwrap();
+    write_tree(src_tree.path(), &src);
+    write_tree(dst_tree.path(), &dst);
+    moto.upload_dir(src_tree.path(), "src", "");
+    moto.upload_dir(dst_tree.path(), "dst", "");
+    src.len()
+}
+
+/// The daily job's selection: day 3, 1m klines of every spot symbol (no `--symbols`).
+fn day_three<'a>(moto: &'a Moto, command: &'a str, dest: &'a str) -> Vec<&'a str> {
+    vec![
+        command,
+        "--endpoint-url",
+        &moto.url,
+        "--source",
+        "s3://src",
+        "--dest",
+        dest,
+        "--market",
+        "spot",
+        "--period",
+        "daily",
+        "--data-type",
+        "klines",
+        "--interval",
+        "1m",
+        "--start",
+        "2024-01-03",
+        "--end",
+        "2024-01-03",
+        "--report",
+        "-",
+    ]
+}
+
+/// Without `--symbols`, a one-day sync discovers the symbols and lists only their day-3
+/// prefixes, both sides in grouped s5cmd runs: the source's day (25 keys of 170), the
+/// destination only where the source has something (not for the 5 symbols that stopped,
+/// nor for OLD*, gone from the source). On the code before this change the whole
+/// data-type folder was listed on both sides.
+#[test]
+fn a_sync_without_symbols_lists_only_the_narrowed_prefixes_of_the_day() {
+    let moto = Moto::start();
+    let all = many_symbols(&moto);
+    assert_eq!(all, 170);
+    let mut args = day_three(&moto, "sync", "s3://dst");
+    args.extend(["--list-concurrency", "8"]);
+    let run = crate::common::lakesync(&args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let r = run.report();
+    assert_eq!(r["totals"]["copied"], 25, "{}", r["totals"]);
+    assert_eq!(r["totals"]["validated"], 25);
+    assert_eq!(r["totals"]["skipped"], 0);
+    let l = &r["listing"];
+    assert_eq!(l["discovery"]["prefixes"], 1, "{l}");
+    assert_eq!(l["discovery"]["requests"], 1, "{l}");
+    assert_eq!(
+        l["source"]["prefixes"], 30,
+        "one per discovered symbol: {l}"
+    );
+    assert_eq!(l["source"]["keys"], 25, "the day's objects only: {l}");
+    assert_eq!(l["dest"]["prefixes"], 25, "{l}");
+    assert_eq!(l["dest"]["keys"], 0, "{l}");
+    assert_eq!(l["dest_skipped"], 5, "{l}");
+    // 30 prefixes in groups: a handful of processes, not one per prefix.
+    assert!(l["source"]["processes"].as_u64().unwrap() <= 2, "{l}");
+    assert!(l["in_flight_max"].as_u64().unwrap() <= 16, "{l}");
+    assert_eq!(r["plan"]["prefixes"], 30);
+
+    // Run again: everything is there now, nothing to copy, the same listing.
+    let run = crate::common::lakesync(&args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let r = run.report();
+    assert_eq!(r["totals"]["copied"], 0, "{}", r["totals"]);
+    assert_eq!(r["totals"]["skipped"], 25);
+    assert_eq!(r["listing"]["dest"]["keys"], 25, "{}", r["listing"]);
+
+    // With --symbols (two given, one of them missing): grouped as well.
+    let mut args = day_three(&moto, "sync", "s3://dst/again");
+    args.extend(["--symbols", "S03USDT,NOPEUSDT"]);
+    let run = crate::common::lakesync(&args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let r = run.report();
+    assert_eq!(r["totals"]["copied"], 1, "{}", r["totals"]);
+    let l = &r["listing"];
+    assert_eq!(l["source"]["prefixes"], 2, "{l}");
+    assert_eq!(
+        l["source"]["processes"], 1,
+        "both prefixes in one s5cmd run: {l}"
+    );
+    assert_eq!(l["dest_skipped"], 1, "{l}");
+    assert_eq!(l["discovery"]["requests"], 0, "{l}");
+}
+
+/// Shards after discovery: each lists only the (symbol, interval) prefixes it owns, so
+/// together they list what one run lists (plus one discovery each), and their plans are
+/// disjoint and complete.
+#[test]
+fn shards_divide_the_discovered_prefixes_disjoint_and_complete() {
+    let moto = Moto::start();
+    many_symbols(&moto);
+    let work = tempfile::tempdir().unwrap();
+    let plan = |shard: Option<String>| {
+        let cmds = work.path().join(format!(
+            "{}.txt",
+            shard.as_deref().unwrap_or("all").replace('/', "-")
+        ));
+        let cmds_arg = cmds.display().to_string();
+        let mut args = day_three(&moto, "sync", "s3://dst/fresh");
+        args.extend(["--dry-run", "--write-commands", &cmds_arg]);
+        if let Some(s) = &shard {
+            args.extend(["--shard", s]);
+        }
+        let run = crate::common::lakesync(&args);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let keys: Vec<String> = std::fs::read_to_string(&cmds)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        (run.report(), keys)
+    };
+    let (whole, all_lines) = plan(None);
+    assert_eq!(whole["totals"]["planned"], 25, "{}", whole["totals"]);
+    let requests = |r: &serde_json::Value| {
+        r["listing"]["source"]["requests"].as_u64().unwrap()
+            + r["listing"]["dest"]["requests"].as_u64().unwrap()
+    };
+    let (mut planned, mut prefixes, mut list_requests) = (0, 0, 0);
+    let mut lines = Vec::new();
+    for i in 0..3 {
+        let (r, l) = plan(Some(format!("{i}/3")));
+        planned += r["totals"]["planned"].as_u64().unwrap();
+        prefixes += r["listing"]["source"]["prefixes"].as_u64().unwrap();
+        list_requests += requests(&r);
+        assert!(
+            r["listing"]["source"]["prefixes"].as_u64().unwrap() < 30,
+            "a shard lists only its own: {}",
+            r["listing"]
+        );
+        lines.extend(l);
+    }
+    assert_eq!(planned, 25);
+    assert_eq!(prefixes, 30, "the shards' prefixes add up to one run's");
+    assert!(
+        list_requests * 10 <= requests(&whole) * 12,
+        "{list_requests} LIST requests over the shards, {} unsharded",
+        requests(&whole)
+    );
+    let n = lines.len();
+    lines.sort();
+    lines.dedup();
+    assert_eq!(lines.len(), n, "no object in two shards");
+    let mut all_lines = all_lines;
+    all_lines.sort();
+    assert_eq!(
+        lines, all_lines,
+        "the shards together copy what one run copies"
+    );
 }

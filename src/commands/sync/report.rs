@@ -75,7 +75,7 @@ impl Report {
         let settings = ctx.settings;
         let c = &state.counts;
         let p = &state.plan;
-        let prefixes = settings.prefixes().len() as u64;
+        let prefixes = p.prefixes;
         let totals = Totals {
             selected: p.selected,
             planned: p.planned,
@@ -93,8 +93,13 @@ impl Report {
         };
         let operations = Operations {
             by_kind: c.ops,
-            // Batch processes, the validation listings, and each side's planning listings.
-            s5cmd_processes: c.processes + state.listings + 2 * prefixes,
+            // Batch processes, the validation listings, discovery and each side's planning
+            // listings.
+            s5cmd_processes: c.processes
+                + state.listings
+                + p.discovery.processes
+                + p.source_list.processes
+                + p.dest_list.processes,
             local_bytes_written: c.local_bytes_written,
             unparsed_lines: c.unparsed,
             unplanned_copies: c.unplanned,
@@ -134,16 +139,12 @@ impl Report {
                 listing_seconds: round3(p.listing_seconds),
             },
             listing: ListingReport {
+                discovery: p.discovery,
                 source: p.source_list,
                 dest: p.dest_list,
                 validation: state.validation_list,
-                // Each side keeps LISTING_PREFETCH listings (one process each) started.
-                in_flight_max: if p.source_list.prefixes + p.dest_list.prefixes > 0 {
-                    2 * crate::list::listing::LISTING_PREFETCH as u64
-                } else {
-                    0
-                },
-                ..ListingReport::default()
+                in_flight_max: p.in_flight_max,
+                dest_skipped: p.dest_skipped,
             },
             operations,
             throughput: Throughput {
@@ -256,6 +257,7 @@ mod tests {
     use super::*;
     use crate::commands::sync::planner::PlanStats;
     use crate::commands::sync::state::RunEvent;
+    use crate::list::multi::ListCounts;
     use crate::run::outcome::{Counters, OpCounts};
 
     fn settings(extra: &[&str]) -> Settings {
@@ -323,6 +325,15 @@ mod tests {
                 batches: 1,
                 listing_seconds: 0.12345,
                 complete: !interrupted,
+                prefixes: 1,
+                source_list: ListCounts {
+                    processes: 1,
+                    ..ListCounts::default()
+                },
+                dest_list: ListCounts {
+                    processes: 1,
+                    ..ListCounts::default()
+                },
                 ..Default::default()
             },
             error: None,
@@ -351,9 +362,9 @@ mod tests {
         assert_eq!(r.mode, "direct");
         assert_eq!(r.duration_seconds, 2.0);
         assert_eq!(r.plan.listing_seconds, 0.123);
-        let prefixes = settings.prefixes().len() as u64;
         // The batch's process, the validation listing, both sides' planning listings.
-        assert_eq!(r.operations.s5cmd_processes, 1 + 1 + 2 * prefixes);
+        assert_eq!(r.operations.s5cmd_processes, 1 + 1 + 2);
+        assert_eq!(r.plan.prefixes, 1);
         assert_eq!(r.operations.s5cmd_ops, 2);
         assert_eq!(r.operations.per_file, 1.0);
         assert_eq!(r.operations.unplanned_copies, 1);

@@ -93,7 +93,12 @@ impl RunState {
                 self.plan = stats;
                 self.planning_done = true;
                 match error {
-                    Some(PlanError::List(ListError::Interrupted { .. })) => self.interrupted = true,
+                    Some(
+                        PlanError::List(ListError::Interrupted { .. })
+                        | PlanError::Discover(crate::list::discover::DiscoverError::List(
+                            ListError::Interrupted { .. },
+                        )),
+                    ) => self.interrupted = true,
                     // The listing's failure is the cause of whatever else went wrong.
                     Some(e) => {
                         self.error = Some(RunFailure {
