@@ -75,7 +75,7 @@ def main():
         if not os.path.exists(b):
             raise SystemExit(f"bench-wan: {b} is missing: run `cargo build --release --workspace`")
     tools = ["lakesync", "s5cmd-cp-256"]
-    sim = scale.Sim(["--latency-ms", str(a.latency_ms), "--as-of", a.as_of, "--hole-fraction", "0",
+    sim = scale.Sim(scale.SIM, ["--latency-ms", str(a.latency_ms), "--as-of", a.as_of, "--hole-fraction", "0",
                      "--dest-bucket", "lake", "--threads", "2"])
     runs = []
     try:
