@@ -905,24 +905,29 @@ def overhead(sc):
 # ---------------------------------------------------------------- machine and report
 
 
+def file_field(path, prefix):
+    """The value after the first `prefix...:` line of a file such as /proc/cpuinfo ("?" if none)."""
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith(prefix):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "?"
+
+
+def command_output(cmd):
+    """A command's stdout and stderr, stripped; None when it cannot run or takes over 30 s."""
+    try:
+        return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              timeout=30).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+
+
 def machine(server, lakesync_copy):
-    def first(path, prefix):
-        try:
-            with open(path) as f:
-                for line in f:
-                    if line.startswith(prefix):
-                        return line.split(":", 1)[1].strip()
-        except OSError:
-            pass
-        return "?"
-
-    def out(cmd):
-        try:
-            return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                  timeout=30).stdout.strip()
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-
+    first, out = file_field, command_output
     rev = out(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"])
     dirty = out(["git", "-C", ROOT, "status", "--porcelain", "--", "src", "Cargo.toml", "Cargo.lock"])
     aws = shutil.which("aws", path=PEER_BIN)

@@ -674,23 +674,7 @@ def notes(res):
 
 
 def machine(builds):
-    def first(path, prefix):
-        try:
-            with open(path) as f:
-                for line in f:
-                    if line.startswith(prefix):
-                        return line.split(":", 1)[1].strip()
-        except OSError:
-            pass
-        return "?"
-
-    def out(cmd):
-        try:
-            return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                  timeout=30).stdout.strip()
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-
+    first, out = bench.file_field, bench.command_output
     aws = shutil.which("aws", path=PEER_BIN)
     rclone = shutil.which("rclone", path=PEER_BIN)
     lake = {}
