@@ -3,13 +3,10 @@
 //! through a day. `plan`, `sync` (direct and staged) and `verify --deep` work on it unchanged,
 //! with s5cmd finding each bucket's region itself (no AWS_REGION).
 
-use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::Stdio;
 
+use crate::common::child::Sim;
 use crate::common::{lakesync, lakesync_bin, lakesync_with};
 
 /// archive-sim, built next to lakesync by `cargo build --workspace` (`make test` does it).
@@ -23,53 +20,8 @@ fn archive_sim_bin() -> PathBuf {
     p
 }
 
-struct Sim {
-    child: Child,
-    url: String,
-}
-
-impl Sim {
-    fn start(args: &[&str]) -> Sim {
-        let mut cmd = Command::new(archive_sim_bin());
-        cmd.args(["--listen", "127.0.0.1:0"])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
-        let mut child = cmd.spawn().expect("cannot start archive-sim");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(120))
-            .unwrap_or_default();
-        if !line.starts_with("http://127.0.0.1:") {
-            let _ = child.kill();
-            panic!("archive-sim did not print its URL (got {line:?})");
-        }
-        Sim {
-            child,
-            url: line.trim().to_string(),
-        }
-    }
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn start_sim(args: &[&str]) -> Sim {
+    Sim::spawn(&archive_sim_bin(), args, Stdio::null())
 }
 
 fn selection<'a>(url: &'a str, symbols: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
@@ -100,7 +52,7 @@ fn selection<'a>(url: &'a str, symbols: &'a str, extra: &[&'a str]) -> Vec<&'a s
 #[test]
 fn plan_sync_and_verify_against_the_full_size_archive() {
     // Mirrored through the 27th: the 28th and 29th are new (the 30th is not out yet).
-    let sim = Sim::start(&[
+    let sim = start_sim(&[
         "--as-of",
         "2026-11-30",
         "--hole-fraction",
@@ -166,7 +118,7 @@ fn plan_sync_and_verify_against_the_full_size_archive() {
 #[test]
 fn regions_aws_region_in_the_environment_and_a_wrong_dest_region() {
     for wrong_region in ["malformed", "redirect"] {
-        let sim = Sim::start(&[
+        let sim = start_sim(&[
             "--as-of",
             "2026-11-30",
             "--hole-fraction",
@@ -238,7 +190,7 @@ fn regions_aws_region_in_the_environment_and_a_wrong_dest_region() {
 /// Without the raise past 50 this fails (checked: [32, 32, 44, 44, ...] at most).
 #[test]
 fn governor_raises_workers_past_50_inside_a_latency_bound_run() {
-    let sim = Sim::start(&[
+    let sim = start_sim(&[
         "--as-of",
         "2019-01-01",
         "--hole-fraction",
