@@ -24,8 +24,9 @@ fn start_sim(args: &[&str]) -> Sim {
     Sim::spawn(&archive_sim_bin(), args, Stdio::null())
 }
 
-fn selection<'a>(url: &'a str, symbols: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut v = vec![
+/// The archive's spot daily klines of `symbols` at `intervals`, into s3://lake/binance.
+fn spot_klines<'a>(url: &'a str, symbols: &'a str, intervals: &'a str) -> Vec<&'a str> {
+    vec![
         "--endpoint-url",
         url,
         "--dest",
@@ -39,12 +40,14 @@ fn selection<'a>(url: &'a str, symbols: &'a str, extra: &[&'a str]) -> Vec<&'a s
         "--symbols",
         symbols,
         "--interval",
-        "1m,1h",
-        "--start",
-        "2026-11-20",
-        "--end",
-        "2026-11-29",
-    ];
+        intervals,
+    ]
+}
+
+/// [`spot_klines`] at 1m and 1h from 2026-11-20 to 2026-11-29, then `extra`.
+fn selection<'a>(url: &'a str, symbols: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = spot_klines(url, symbols, "1m,1h");
+    v.extend_from_slice(&["--start", "2026-11-20", "--end", "2026-11-29"]);
     v.extend_from_slice(extra);
     v
 }
@@ -136,14 +139,18 @@ fn regions_aws_region_in_the_environment_and_a_wrong_dest_region() {
             ("AWS_DEFAULT_REGION", "us-east-1"),
         ];
 
+        let sync_with_dest_region = |region: &str| {
+            let mut args = vec!["sync"];
+            args.extend(selection(
+                url,
+                "BTCUSDT",
+                &["--dest-region", region, "--report", "-", "-q"],
+            ));
+            lakesync_with(&args, &env)
+        };
+
         // The destination's region given; the source's known (the Binance bucket).
-        let mut args = vec!["sync"];
-        args.extend(selection(
-            url,
-            "BTCUSDT",
-            &["--dest-region", "eu-west-1", "--report", "-", "-q"],
-        ));
-        let run = lakesync_with(&args, &env);
+        let run = sync_with_dest_region("eu-west-1");
         assert_eq!(run.code, 0, "{wrong_region}: {}", run.stderr);
         let r = run.report();
         assert_eq!(r["totals"]["copied"], 40, "{r}");
@@ -157,13 +164,7 @@ fn regions_aws_region_in_the_environment_and_a_wrong_dest_region() {
         assert_eq!(plan.code, 0, "{wrong_region}: {}", plan.stderr);
 
         // A wrong --dest-region: exit 3, the bucket, its region and the flag named.
-        let mut args = vec!["sync"];
-        args.extend(selection(
-            url,
-            "BTCUSDT",
-            &["--dest-region", "ap-south-1", "--report", "-", "-q"],
-        ));
-        let run = lakesync_with(&args, &env);
+        let run = sync_with_dest_region("ap-south-1");
         assert_eq!(
             run.code, 3,
             "{wrong_region}: {}\n{}",
@@ -200,22 +201,9 @@ fn governor_raises_workers_past_50_inside_a_latency_bound_run() {
         "--dest-bucket",
         "lake",
     ]);
-    let run = lakesync(&[
-        "sync",
-        "--endpoint-url",
-        &sim.url,
-        "--dest",
-        "s3://lake/binance",
-        "--market",
-        "spot",
-        "--period",
-        "daily",
-        "--data-type",
-        "klines",
-        "--symbols",
-        "BTCUSDT",
-        "--interval",
-        "1h",
+    let mut args = vec!["sync"];
+    args.extend(spot_klines(&sim.url, "BTCUSDT", "1h"));
+    args.extend([
         "--dest-region",
         "us-east-1",
         // The spec's 25% of this (2-core, shared) machine caps the count before latency
@@ -226,6 +214,7 @@ fn governor_raises_workers_past_50_inside_a_latency_bound_run() {
         "-",
         "-q",
     ]);
+    let run = lakesync(&args);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let r = run.report();
     let copied = r["totals"]["copied"].as_u64().unwrap();
