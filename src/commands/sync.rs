@@ -386,12 +386,16 @@ impl<'a> Driver<'a> {
     /// slow objects) overlaps the next batch's start. A batch holding whole folders
     /// (wildcard lines, usually hundreds of objects) runs alone with the full worker count:
     /// s5cmd copies a folder faster with more workers, and its tail is short beside its
-    /// length. Results are taken in batch order.
+    /// length. Pieces of a cut batch ([`Self::cut_piece`]) overlap like other batches: a
+    /// piece is short, and its CHECKSUM round and tail would otherwise leave the workers
+    /// idle (at WAN latency a run of pieces one at a time took twice as long). Results are
+    /// taken in batch order.
     async fn copy_batches(&mut self, mut batch_rx: mpsc::Receiver<Batch>) {
         const DEPTH: usize = 2;
         let split = self.settings.strategy != Strategy::Staged;
         let mut inflight: Inflight = VecDeque::new();
-        let mut waiting: Option<Batch> = None;
+        // A batch waiting to start, and whether it is what is left of a cut batch.
+        let mut waiting: Option<(Batch, bool)> = None;
         let mut input_open = true;
         // Start of the current stretch with at least one batch copying.
         let mut busy_since: Option<Instant> = None;
@@ -400,10 +404,10 @@ impl<'a> Driver<'a> {
                 && !self.state.interrupted
                 && !inflight.iter().any(|(_, alone)| *alone)
             {
-                let batch = match waiting.take() {
-                    Some(b) => b,
+                let (batch, rest_of_cut) = match waiting.take() {
+                    Some(w) => w,
                     None if input_open => match batch_rx.recv().await {
-                        Some(b) => b,
+                        Some(b) => (b, false),
                         None => {
                             input_open = false;
                             break;
@@ -413,21 +417,26 @@ impl<'a> Driver<'a> {
                 };
                 if split
                     && !batch.folders.is_empty()
+                    && !rest_of_cut
                     && !inflight.is_empty()
                     && !self.settings.dry_run
                 {
-                    waiting = Some(batch);
+                    waiting = Some((batch, rest_of_cut));
                     break;
                 }
                 let mut batch = batch;
+                let mut piece = rest_of_cut;
                 if let Some(rest) = self.cut_piece(&mut batch) {
-                    waiting = Some(rest);
+                    waiting = Some((rest, true));
+                    piece = true;
                 }
                 if !self.settings.dry_run {
                     batch.index = self.next_index;
                     self.next_index += 1;
                 }
-                let alone = split && !batch.folders.is_empty();
+                // Pieces overlap like any batches: one's CHECKSUM round and tail run
+                // beside the next one's start.
+                let alone = split && !batch.folders.is_empty() && !piece;
                 if self.interrupt.signal().is_some() {
                     self.state.handle(RunEvent::Interrupted);
                     break;
@@ -459,7 +468,10 @@ impl<'a> Driver<'a> {
                 self.state.handle(RunEvent::Copying(t.elapsed()));
             }
             match joined {
-                Ok((batch, out)) => self.batch_finished(&batch, out).await,
+                Ok((batch, out)) => {
+                    let backlog = waiting.as_ref().map_or(0, |(b, _)| b.items.len());
+                    self.batch_finished(&batch, out, backlog).await;
+                }
                 Err(e) => {
                     self.state.handle(RunEvent::Stopped(RunFailure {
                         message: format!("a batch stopped unexpectedly: {e}"),
@@ -542,7 +554,9 @@ impl<'a> Driver<'a> {
         self.live.tick(&snapshot, self.state.counts.throttled, mode);
     }
 
-    async fn batch_finished(&mut self, batch: &Batch, out: BatchOutcome) {
+    /// `backlog`: objects of a cut batch still waiting to start (a raise may go past this
+    /// piece's own size).
+    async fn batch_finished(&mut self, batch: &Batch, out: BatchOutcome, backlog: usize) {
         let window = self
             .sampler
             .as_ref()
@@ -552,6 +566,7 @@ impl<'a> Driver<'a> {
             workers: out.workers,
             epoch: out.epoch,
             files: out.files,
+            backlog,
             seconds: out.seconds,
             throttled: out.counts.throttled,
             rss_peak_bytes: window.rss_peak_bytes,

@@ -28,7 +28,7 @@
 //! counts before); it still cuts, but only when it ran at or below the current count (one
 //! throttled batch at 64 workers after a cut to 32 does not cut again).
 //!
-//! A raise is x1.5, or x2 when the batch was latency-bound: each object kept a worker busy
+//! A raise is x1.5, or x4 when the batch was latency-bound: each object kept a worker busy
 //! for at least [`LATENCY_BOUND_SECONDS`] (workers / files per second), which is what a WAN
 //! round trip per request looks like; there, throughput grows with the count until
 //! s5cmd's own 256 or the CPU and memory headroom.
@@ -44,6 +44,10 @@
 pub const DIRECT_MAX_WORKERS: u32 = 256;
 /// The spec's ceiling on the configured (starting) count (2.2.2).
 pub const SPEC_MAX_WORKERS: u32 = 50;
+/// A latency-bound batch raises the count this many times (the CPU and memory projections
+/// still cap it): at WAN latency throughput grows with the count, and a doubling took four
+/// pieces to reach 256 from the default 32.
+pub const LATENCY_RAISE: u32 = 4;
 /// Seconds of worker time per object above which a batch counts as latency-bound.
 pub const LATENCY_BOUND_SECONDS: f64 = 0.04;
 /// Staged mode (download then upload): up to 10 (spec 2.2.2).
@@ -116,6 +120,9 @@ pub struct BatchSignal {
     /// The controller's epoch when the batch started ([`Controller::epoch`]).
     pub epoch: u64,
     pub files: usize,
+    /// Objects known to be waiting behind this batch (the rest of a batch cut into
+    /// pieces): a raise is capped by the larger of this and `files`, not by a piece.
+    pub backlog: usize,
     pub seconds: f64,
     /// SlowDown / 503 errors seen.
     pub throttled: u64,
@@ -294,7 +301,7 @@ impl Controller {
             return self.decide(ran, Reason::Hold);
         };
         let l = self.limits;
-        let by_files = u32::try_from(last.files).unwrap_or(u32::MAX);
+        let by_files = u32::try_from(last.files.max(last.backlog)).unwrap_or(u32::MAX);
         let cap = l.max_workers.min(by_files.max(l.min_workers));
         if ran >= cap {
             self.phase = Phase::Settled;
@@ -302,7 +309,7 @@ impl Controller {
         }
         let latency_bound = f64::from(ran) / files_per_s >= LATENCY_BOUND_SECONDS;
         let wanted = if latency_bound {
-            ran.saturating_mul(2)
+            ran.saturating_mul(LATENCY_RAISE)
         } else {
             ran.saturating_mul(RAISE_NUM).div_ceil(RAISE_DEN)
         }
@@ -457,10 +464,21 @@ mod tests {
             ..calm(w, 1.0)
         };
         let ds = run(&mut c, 5, wan);
-        assert_eq!(workers(&ds), vec![64, 128, 256, 256, 256]);
+        assert_eq!(workers(&ds), vec![128, 256, 256, 256, 256]);
         assert_eq!(ds[0].reason, Reason::Probe);
-        assert_eq!(ds[1].reason, Reason::ThroughputImproved);
-        assert_eq!(ds[2].reason, Reason::AtMaximum);
+        assert_eq!(ds[1].reason, Reason::AtMaximum);
+        // A piece of 64 objects with 2,000 behind it raises past its own size...
+        let mut c = Controller::new(Limits::direct(), 32);
+        let piece = |backlog| BatchSignal {
+            files: 64,
+            backlog,
+            seconds: 64.0 * 0.06 / 32.0,
+            ..calm(32, 1.0)
+        };
+        assert_eq!(c.fresh(&piece(2000)).workers, 128);
+        // ...and a last batch of 64 does not.
+        let mut c = Controller::new(Limits::direct(), 32);
+        assert_eq!(c.fresh(&piece(0)).workers, 64);
         // Staged stays at its 10.
         let mut c = Controller::new(Limits::staged(), 8);
         assert_eq!(run(&mut c, 3, wan).last().unwrap().workers, 10);
@@ -473,6 +491,7 @@ mod tests {
             epoch: 0,
             // Many files a second per worker: not latency-bound (x1.5 raises).
             files: 10_000,
+            backlog: 0,
             seconds,
             throttled: 0,
             rss_peak_bytes: 50 * MB,
