@@ -1,6 +1,7 @@
 //! The run report: a versioned JSON document (stdout or a file) and a human summary
 //! (stderr). Building both is pure; the README documents every field.
 
+pub mod cost;
 pub mod history;
 pub mod html;
 pub mod live_metrics;
@@ -57,6 +58,10 @@ pub struct Report {
     pub listing: ListingReport,
     pub operations: Operations,
     pub throughput: Throughput,
+    /// S3 requests by class, bytes across regions and their estimated price (spec 5.1.1).
+    /// Absent from reports of earlier versions (read as zeros).
+    #[serde(default)]
+    pub cost: cost::Estimate,
     pub batches: Vec<BatchReport>,
     pub failures: Vec<Failure>,
     pub failures_omitted: u64,
