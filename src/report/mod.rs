@@ -327,6 +327,22 @@ impl Report {
                 t.retried
             );
         }
+        let c = &self.cost;
+        if !self.dry_run && c.files > 0 {
+            let crossed = c
+                .bytes_cross_region
+                .map_or_else(|| "unknown".to_string(), human_bytes);
+            let _ = writeln!(
+                s,
+                "  cost estimate: ${:.6} (${:.9}/file) at {} prices as of {}: {} PUT-class and {} GET-class requests, {crossed} across regions",
+                c.usd_total,
+                c.usd_per_file,
+                c.prices.name,
+                c.prices.as_of,
+                c.requests.put_class,
+                c.requests.get_class,
+            );
+        }
         if !self.plan.reasons.is_empty() {
             let reasons: Vec<String> = self
                 .plan
