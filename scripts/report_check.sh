@@ -32,13 +32,9 @@ usage() { usage_from_header; }
 
 FILES=()
 while [[ $# -gt 0 ]]; do
+    TAKEN=1
     case "$1" in
-        --out)
-            [[ $# -ge 2 ]] || usage
-            OUT="$2"
-            shift
-            ;;
-        --out=*) OUT="${1#--out=}" ;;
+        --out | --out=*) option_value OUT "$@" ;;
         --self-test) SELF_TEST=1 ;;
         -h | --help) usage ;;
         -*)
@@ -47,7 +43,7 @@ while [[ $# -gt 0 ]]; do
             ;;
         *) FILES+=("$1") ;;
     esac
-    shift
+    shift "$TAKEN"
 done
 [[ ${#FILES[@]} -gt 0 || $SELF_TEST -eq 1 ]] || usage
 for f in "${FILES[@]}"; do

@@ -27,30 +27,21 @@ CMD=""
 PORT=""
 NAME="moto"
 while [[ $# -gt 0 ]]; do
+    TAKEN=1
     case "$1" in
         start | stop | status | url)
             [[ -z "$CMD" ]] || usage
             CMD="$1"
             ;;
-        --port)
-            [[ $# -ge 2 ]] || usage
-            PORT="$2"
-            shift
-            ;;
-        --port=*) PORT="${1#--port=}" ;;
-        --name)
-            [[ $# -ge 2 ]] || usage
-            NAME="$2"
-            shift
-            ;;
-        --name=*) NAME="${1#--name=}" ;;
+        --port | --port=*) option_value PORT "$@" ;;
+        --name | --name=*) option_value NAME "$@" ;;
         -h | --help) usage ;;
         *)
             echo "s3-server.sh: unknown argument: $1" >&2
             usage
             ;;
     esac
-    shift
+    shift "$TAKEN"
 done
 [[ -n "$CMD" ]] || usage
 check_name "$NAME"

@@ -18,7 +18,6 @@ set -euo pipefail
 # shellcheck source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
-S5CMD="$TOOLS/bin/s5cmd"
 GEN="$ROOT/scripts/gen_fixtures.py"
 CACHE_ROOT="$TOOLS/fixtures-cache"
 
@@ -30,31 +29,17 @@ PREFIX=""
 USE_CACHE=1
 GEN_ARGS=()
 while [[ $# -gt 0 ]]; do
+    TAKEN=1
     case "$1" in
-        --endpoint-url)
-            [[ $# -ge 2 ]] || usage
-            ENDPOINT="$2"
-            shift
-            ;;
-        --endpoint-url=*) ENDPOINT="${1#*=}" ;;
-        --bucket)
-            [[ $# -ge 2 ]] || usage
-            BUCKET="$2"
-            shift
-            ;;
-        --bucket=*) BUCKET="${1#*=}" ;;
-        --prefix)
-            [[ $# -ge 2 ]] || usage
-            PREFIX="$2"
-            shift
-            ;;
-        --prefix=*) PREFIX="${1#*=}" ;;
+        --endpoint-url | --endpoint-url=*) option_value ENDPOINT "$@" ;;
+        --bucket | --bucket=*) option_value BUCKET "$@" ;;
+        --prefix | --prefix=*) option_value PREFIX "$@" ;;
         --no-cache) USE_CACHE=0 ;;
         --out | --out=* | --manifest) die "$1 is chosen by seed.sh; do not pass it" ;;
         -h | --help) usage ;;
         *) GEN_ARGS+=("$1") ;;
     esac
-    shift
+    shift "$TAKEN"
 done
 [[ -n "$ENDPOINT" ]] || die "--endpoint-url is required"
 [[ -n "$BUCKET" ]] || die "--bucket is required"

@@ -17,21 +17,14 @@
 # Environment: LAKESYNC_MATURIN_VENV (default .tools/maturin-venv), PYTHON (venv creator).
 # Needs cargo and python3 (with venv) and access to PyPI for the first install.
 set -euo pipefail
+# shellcheck source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 MATURIN_PIN="maturin==1.16.0"
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
-TOOLS="$ROOT/.tools"
 VENV="${LAKESYNC_MATURIN_VENV:-$TOOLS/maturin-venv}"
-PYTHON="${PYTHON:-python3}"
 OUT="$ROOT/target/wheels"
 PROFILE=(--release)
-
-die() {
-    echo "wheel.sh: error: $*" >&2
-    exit 1
-}
-log() { echo "wheel.sh: $*" >&2; }
 
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -51,15 +44,8 @@ mkdir -p "$TOOLS" "$OUT" || die "cannot create $TOOLS or $OUT"
 OUT="$(cd "$OUT" && pwd -P)"
 
 # One installer at a time (make and cargo test may run this together).
-if command -v flock >/dev/null 2>&1; then
-    exec 9>"$TOOLS/.maturin-install.lock"
-    flock 9 || die "cannot lock $TOOLS/.maturin-install.lock"
-fi
-if ! "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
-    log "creating venv $VENV"
-    rm -rf "$VENV"
-    "$PYTHON" -m venv "$VENV" || die "'$PYTHON -m venv $VENV' failed (Debian: apt-get install python3-venv)"
-fi
+lock_file "$TOOLS/.maturin-install.lock"
+ensure_venv "$VENV"
 STAMP="$VENV/.lakesync-maturin"
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$MATURIN_PIN" && -x "$VENV/bin/maturin" ]]; then
     log "$MATURIN_PIN already installed in $VENV"
@@ -70,7 +56,7 @@ else
         || die "pip install $MATURIN_PIN failed"
     printf '%s\n' "$MATURIN_PIN" >"$STAMP"
 fi
-if command -v flock >/dev/null 2>&1; then exec 9>&-; fi
+unlock_file
 
 rm -f "$OUT"/lakesync-*.whl
 # One build at a time: maturin moves the binary it built out of the target folder

@@ -48,8 +48,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 HERE="$ROOT/scripts/airflow"
 AF_VENV="${LAKESYNC_AIRFLOW_VENV:-$TOOLS/airflow-venv}"
 CONSTRAINTS="$HERE/constraints.txt"
-PYTHON="${PYTHON:-python3}"
-S5CMD="$TOOLS/bin/s5cmd"
 
 T_START=$(date +%s.%N)
 # A failed check, in the words the test looks for (not common.sh's "error:").

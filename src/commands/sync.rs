@@ -26,8 +26,7 @@ use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
 use crate::error::Error;
-use crate::list::Lister;
-use crate::list::paired::{DEFAULT_GROUP_LINES, DEFAULT_IN_FLIGHT};
+use crate::list::paired::DEFAULT_GROUP_LINES;
 use crate::list::sides::Sides;
 use crate::os::progress::{Planned, Progress, Snapshot};
 use crate::os::resources::Sampler;
@@ -48,8 +47,7 @@ use crate::run::staged::{STAGED_MAX_WORKERS, StagedConfig};
 use crate::s3api::leftovers::UploadTracker;
 use crate::s5cmd::ErrorClass;
 use crate::settings::Settings;
-use crate::validate::narrow::{CopiedPrefixes, PrefixesListing};
-use crate::validate::{Check, Spill, merge_checks};
+use crate::validate::overlap::{Target, Validation, Validator};
 
 use planner::Planner;
 use report::RunContext;
@@ -108,14 +106,17 @@ pub async fn run_with(
     let planning = tokio::task::spawn_blocking(move || planner.run(batch_tx));
     let executor = executor(settings, &sides, workdir.path(), &uploads);
     let limits = limits(settings);
-    let mut driver = Driver::new(
-        settings,
-        &interrupt,
-        &executor,
-        workdir.path(),
-        planned,
-        limits,
-    )?;
+    // Validation lists what each batch copied while the next batches copy.
+    let validator = (!settings.dry_run).then(|| {
+        Validator::start(Target {
+            lister: sides.lister(&sides.dest_globals),
+            folder: settings.dest.clone(),
+            in_flight: settings.list_concurrency,
+            group_lines: DEFAULT_GROUP_LINES.max(settings.list_concurrency),
+            dir: workdir.path().to_path_buf(),
+        })
+    });
+    let mut driver = Driver::new(settings, &interrupt, &executor, planned, limits, validator)?;
 
     driver.copy_batches(batch_rx).await;
     driver.progress.finish();
@@ -141,14 +142,8 @@ pub async fn run_with(
     if interrupt.signal().is_some() {
         driver.state.handle(RunEvent::Interrupted);
     }
-    let state = &driver.state;
-    // Validate what this run copied against a fresh destination listing (nothing can be
-    // listed once a signal came).
-    if !settings.dry_run && driver.spill.count() > 0 && state.error.is_none() && !state.interrupted
-    {
-        let lister = sides.lister(&sides.dest_globals);
-        let prefixes = driver.copied_prefixes.prefixes();
-        for event in validate(settings, lister, driver.spill, prefixes, workdir.path()).await? {
+    if let Some(v) = driver.validator.take() {
+        for event in validation_events(v.finish().await, settings) {
             driver.state.handle(event);
         }
     }
@@ -297,7 +292,7 @@ const PIECES_FROM_OBJECTS: usize = 500;
 type Inflight = VecDeque<(tokio::task::JoinHandle<(Batch, BatchOutcome)>, bool)>;
 
 /// The I/O around the run state: batches, progress, the sampler, the governor, the
-/// validation spill and `--write-commands`. Everything that happens becomes an event.
+/// overlapping validation and `--write-commands`. Everything that happens becomes an event.
 struct Driver<'a> {
     settings: &'a Settings,
     interrupt: &'a Interrupt,
@@ -309,10 +304,8 @@ struct Driver<'a> {
     sampler: Option<Sampler>,
     controller: Controller,
     workers: u32,
-    spill: Spill,
-    spill_error: Option<std::io::Error>,
-    /// Validation lists the folders of what was copied, narrowed to the copied keys' span.
-    copied_prefixes: CopiedPrefixes,
+    /// Checks each finished batch's copies against the destination (none in a dry run).
+    validator: Option<Validator>,
     commands_out: Option<std::io::BufWriter<std::fs::File>>,
     /// Server-side copies of finished batches, to tell running batches' progress apart.
     direct_done: u64,
@@ -325,19 +318,10 @@ impl<'a> Driver<'a> {
         settings: &'a Settings,
         interrupt: &'a Interrupt,
         executor: &'a Executor,
-        workdir: &Path,
         planned: Arc<Planned>,
         limits: Limits,
+        validator: Option<Validator>,
     ) -> Result<Self, Error> {
-        let spill = Spill::create(&workdir.join("copied.jsonl")).map_err(|e| {
-            Error::env(
-                format!(
-                    "cannot write in the working folder {}: {e}",
-                    workdir.display()
-                ),
-                "pass --temp-dir DIR with a writable folder",
-            )
-        })?;
         let commands_out = match &settings.write_commands {
             Some(p) => Some(std::io::BufWriter::new(
                 std::fs::OpenOptions::new()
@@ -386,9 +370,7 @@ impl<'a> Driver<'a> {
             sampler,
             workers: controller.initial().workers,
             controller,
-            spill,
-            spill_error: None,
-            copied_prefixes: CopiedPrefixes::default(),
+            validator,
             commands_out,
             direct_done: 0,
             next_index: 0,
@@ -404,7 +386,7 @@ impl<'a> Driver<'a> {
     /// slow objects) overlaps the next batch's start. A batch holding whole folders
     /// (wildcard lines, usually hundreds of objects) runs alone with the full worker count:
     /// s5cmd copies a folder faster with more workers, and its tail is short beside its
-    /// length. Results are taken in batch order, so the validation spill stays sorted.
+    /// length. Results are taken in batch order.
     async fn copy_batches(&mut self, mut batch_rx: mpsc::Receiver<Batch>) {
         const DEPTH: usize = 2;
         let split = self.settings.strategy != Strategy::Staged;
@@ -477,7 +459,7 @@ impl<'a> Driver<'a> {
                 self.state.handle(RunEvent::Copying(t.elapsed()));
             }
             match joined {
-                Ok((batch, out)) => self.batch_finished(&batch, out),
+                Ok((batch, out)) => self.batch_finished(&batch, out).await,
                 Err(e) => {
                     self.state.handle(RunEvent::Stopped(RunFailure {
                         message: format!("a batch stopped unexpectedly: {e}"),
@@ -560,7 +542,7 @@ impl<'a> Driver<'a> {
         self.live.tick(&snapshot, self.state.counts.throttled, mode);
     }
 
-    fn batch_finished(&mut self, batch: &Batch, out: BatchOutcome) {
+    async fn batch_finished(&mut self, batch: &Batch, out: BatchOutcome) {
         let window = self
             .sampler
             .as_ref()
@@ -585,13 +567,14 @@ impl<'a> Driver<'a> {
         for line in &out.unparsed {
             tracing::warn!(batch = out.index, line = %line, "s5cmd printed a line that is not the expected JSON");
         }
-        for &i in &out.copied {
-            self.copied_prefixes.push(&batch.items[i].object.key);
-            if self.spill_error.is_none()
-                && let Err(e) = self.spill.push(&batch.items[i].object)
-            {
-                self.spill_error = Some(e);
-            }
+        if let Some(v) = &self.validator {
+            v.submit(
+                out.copied
+                    .iter()
+                    .map(|&i| batch.items[i].object.clone())
+                    .collect(),
+            )
+            .await;
         }
         tracing::info!(
             batch = out.index,
@@ -624,7 +607,7 @@ impl<'a> Driver<'a> {
         }
     }
 
-    /// Flush `--write-commands` and turn a failed spill into a stop.
+    /// Flush `--write-commands`.
     fn finish_side_outputs(&mut self) {
         if let Some(mut w) = self.commands_out.take()
             && let Err(e) = std::io::Write::flush(&mut w)
@@ -634,76 +617,33 @@ impl<'a> Driver<'a> {
                 hint: "check the path and free space".into(),
             }));
         }
-        if let Some(e) = self.spill_error.take() {
-            self.state.handle(RunEvent::Stopped(RunFailure {
-                message: format!("cannot record copied objects for validation: {e}"),
-                hint: "free space in the temp folder or pass --temp-dir".into(),
-            }));
-        }
     }
 }
 
-/// List the destination afresh and check every object this run copied (spilled in key
-/// order) against it. `prefixes` are the narrowed prefixes of the copied objects
-/// ([`CopiedPrefixes`]), listed many per `s5cmd run`.
-async fn validate(
-    settings: &Settings,
-    dest_lister: Lister,
-    spill: Spill,
-    prefixes: Vec<String>,
-    workdir: &Path,
-) -> Result<Vec<RunEvent<'static>>, Error> {
-    let listings = RunEvent::Listings(prefixes.len().div_ceil(DEFAULT_GROUP_LINES) as u64);
-    let list_dir = workdir.to_path_buf();
-    let dest = settings.dest.clone();
-    let source = settings.source.clone();
-    let handle = Handle::current();
-    let expected = spill.into_reader().map_err(|e| {
-        Error::env(
-            format!("cannot read back the copied-objects file: {e}"),
-            "free space in the temp folder or pass --temp-dir",
-        )
-    })?;
-    let checked = tokio::task::spawn_blocking(move || {
-        let listing = PrefixesListing::new(
-            &handle,
-            dest_lister,
-            dest.clone(),
-            prefixes,
-            DEFAULT_IN_FLIGHT,
-            DEFAULT_GROUP_LINES,
-            list_dir,
-        );
-        let err = listing.error.clone();
-        let counts = listing.counts.clone();
-        let mut ok = 0u64;
-        let mut bad = Vec::new();
-        merge_checks(expected, listing, |o, c| match c {
-            Check::Ok => ok += 1,
-            other => bad.push(Failure {
-                key: dest.key(&o.key),
-                source: source.url_of(&o.key),
-                error: other.describe(),
+/// The run events of a finished validation: what its listings cost, then what it found.
+fn validation_events(v: Validation, settings: &Settings) -> Vec<RunEvent<'static>> {
+    let mut events = vec![
+        RunEvent::Listings(v.listed.processes),
+        RunEvent::ValidationListed(v.listed),
+    ];
+    if v.ok > 0 || !v.bad.is_empty() {
+        let bad = v
+            .bad
+            .into_iter()
+            .map(|(o, c)| Failure {
+                key: settings.dest.key(&o.key),
+                source: settings.source.url_of(&o.key),
+                error: c.describe(),
                 class: ErrorClass::Integrity,
                 attempts: 0,
-            }),
-        });
-        let e = err.borrow_mut().take();
-        let listed = RunEvent::ValidationListed(*counts.borrow());
-        match e {
-            Some(e) => [listed, RunEvent::ValidationFailed(e)],
-            None => [listed, RunEvent::Validated { ok, bad }],
-        }
-    })
-    .await
-    .map_err(|e| {
-        Error::env(
-            format!("validation stopped unexpectedly: {e}"),
-            "this is a bug: please report it",
-        )
-    })?;
-    let [listed, checked] = checked;
-    Ok(vec![listings, listed, checked])
+            })
+            .collect();
+        events.push(RunEvent::Validated { ok: v.ok, bad });
+    }
+    if let Some(e) = v.error {
+        events.push(RunEvent::ValidationFailed(e));
+    }
+    events
 }
 
 /// User + system CPU seconds of this process (threads included, children excluded).

@@ -4,9 +4,10 @@
 //!
 //! Policy, checked in this order after every batch:
 //!
-//! 1. **Cut** (halve, never below the minimum) when the batch was throttled (any
-//!    SlowDown/503), when its memory peak went above the ceiling, or when CPU was above a
-//!    ceiling (average or peak) for 2 consecutive batches: one noisy peak never cuts. A cut
+//! 1. **Cut** (never below the minimum) when the batch was throttled (any SlowDown/503)
+//!    or its memory peak went above the ceiling (halve), or when CPU was above a ceiling
+//!    (average or peak) for 2 consecutive batches (one noisy peak never cuts): to the count
+//!    projected at 90% of the ceiling, between half and one less than what ran. A cut
 //!    starts a cooldown.
 //! 2. **Cooldown**: for 2 batches after a cut the count holds, so a throttled endpoint is not
 //!    hammered again at once and the count does not oscillate.
@@ -57,6 +58,8 @@ pub const CPU_PEAK_CEILING_PCT: f32 = 50.0;
 pub const COOLDOWN_BATCHES: u32 = 2;
 /// Consecutive batches above a CPU ceiling before a cut.
 pub const CPU_SUSTAINED_BATCHES: u32 = 2;
+/// A CPU cut aims at this fraction of the ceiling that was crossed.
+pub const CPU_CUT_TARGET: f64 = 0.9;
 /// A probe pays off when files/s rises by more than this fraction.
 pub const IMPROVEMENT: f64 = 0.05;
 /// Raise factor (numerator / denominator), rounded up.
@@ -253,7 +256,12 @@ impl Controller {
             self.cooldown = COOLDOWN_BATCHES;
             self.cpu_over_streak = 0;
             self.phase = Phase::Probe;
-            return self.decide((ran / 2).max(l.min_workers), reason);
+            let to = if reason == Reason::CpuCeiling {
+                cpu_cut(ran, last, &l)
+            } else {
+                ran / 2
+            };
+            return self.decide(to.max(l.min_workers), reason);
         }
         if self.cooldown > 0 {
             self.cooldown -= 1;
@@ -341,6 +349,26 @@ impl Controller {
             reason,
         }
     }
+}
+
+/// A cut for sustained CPU above a ceiling: to the count whose linear projection lands at
+/// [`CPU_CUT_TARGET`] of the ceiling that was crossed most, never below half of what ran
+/// and always below it. At WAN latency s5cmd's CPU grows with the copies in flight, and a
+/// halving undershot (workers went 90, 45, then back up), where the projection settles
+/// close to the ceiling.
+fn cpu_cut(ran: u32, last: &BatchSignal, l: &Limits) -> u32 {
+    let ratio = |used: f32, ceiling: f32| {
+        if used > 0.0 {
+            f64::from(ceiling) / f64::from(used)
+        } else {
+            1.0
+        }
+    };
+    let fit = ratio(last.cpu_avg_pct, l.max_cpu_avg_pct)
+        .min(ratio(last.cpu_peak_pct, l.max_cpu_peak_pct))
+        * CPU_CUT_TARGET;
+    let to = (f64::from(ran) * fit).floor() as u32;
+    to.clamp(ran / 2, ran.saturating_sub(1))
 }
 
 /// The largest worker count whose linear projection of `used` (measured at `workers`) stays
@@ -600,21 +628,35 @@ mod tests {
 
         let mut c = Controller::new(Limits::direct(), 10);
         assert_eq!(c.fresh(&hot(10)).workers, 10);
+        // 30% average and 60% peak against 25% and 50%: the projection of 90% of the
+        // ceilings is 10 x 25/30 x 0.9 = 7.5.
         assert_eq!(
             c.fresh(&hot(10)),
             Decision {
-                workers: 5,
+                workers: 7,
                 reason: Reason::CpuCeiling
             }
         );
         // The streak restarts after a cut: one more hot batch alone does not cut again.
         assert_eq!(
-            c.fresh(&hot(5)),
+            c.fresh(&hot(7)),
             Decision {
-                workers: 5,
+                workers: 7,
                 reason: Reason::Hold
             }
         );
+        // Far above the ceiling the cut is a halving at most; just above it, one worker
+        // at least.
+        let l = Limits::direct();
+        let at = |avg, peak| BatchSignal {
+            cpu_avg_pct: avg,
+            cpu_peak_pct: peak,
+            ..calm(100, 1.0)
+        };
+        assert_eq!(cpu_cut(100, &at(90.0, 100.0), &l), 50);
+        assert_eq!(cpu_cut(100, &at(25.5, 30.0), &l), 88);
+        assert_eq!(cpu_cut(100, &at(24.0, 50.5), &l), 89);
+        assert_eq!(cpu_cut(1, &at(90.0, 100.0), &l), 0);
     }
 
     #[test]

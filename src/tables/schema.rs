@@ -67,15 +67,6 @@ const KLINES: &[Column] = &[
     col("ignore", Ignore),
 ];
 
-const FUTURES_TRADES: &[Column] = &[
-    col("id", Int),
-    col("price", Float),
-    col("qty", Float),
-    col("quote_qty", Float),
-    col("time", EpochTime),
-    col("is_buyer_maker", Bool),
-];
-
 const SPOT_TRADES: &[Column] = &[
     col("id", Int),
     col("price", Float),
@@ -85,16 +76,8 @@ const SPOT_TRADES: &[Column] = &[
     col("is_buyer_maker", Bool),
     col("is_best_match", Bool),
 ];
-
-const FUTURES_AGG_TRADES: &[Column] = &[
-    col("agg_trade_id", Int),
-    col("price", Float),
-    col("quantity", Float),
-    col("first_trade_id", Int),
-    col("last_trade_id", Int),
-    col("transact_time", EpochTime),
-    col("is_buyer_maker", Bool),
-];
+/// Futures trades are spot's without `is_best_match`.
+const FUTURES_TRADES: &[Column] = SPOT_TRADES.split_at(SPOT_TRADES.len() - 1).0;
 
 const SPOT_AGG_TRADES: &[Column] = &[
     col("agg_trade_id", Int),
@@ -106,6 +89,8 @@ const SPOT_AGG_TRADES: &[Column] = &[
     col("is_buyer_maker", Bool),
     col("is_best_match", Bool),
 ];
+/// Futures aggTrades are spot's without `is_best_match`.
+const FUTURES_AGG_TRADES: &[Column] = SPOT_AGG_TRADES.split_at(SPOT_AGG_TRADES.len() - 1).0;
 
 const FUNDING_RATE: &[Column] = &[
     col("calc_time", EpochTime),

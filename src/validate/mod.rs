@@ -2,17 +2,14 @@
 //! listing shows it with the source's size (and the source's ETag, where both are plain
 //! MD5s).
 //!
-//! The objects a run copied are spilled, in key order, to a private file as they complete,
-//! then merged with the destination listing: memory stays flat however many were copied.
+//! The objects each batch copied are checked against a listing of their narrowed prefixes
+//! while the next batches copy ([`overlap`]): memory is bounded by the hand-overs waiting
+//! for a check, however many objects the run copies.
 
 pub mod checksum;
 pub mod narrow;
+pub mod overlap;
 pub mod verify;
-
-use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
 
 use crate::list::Object;
 
@@ -83,49 +80,6 @@ pub fn merge_checks(
     }
 }
 
-/// A private append-only file of copied objects (JSON lines).
-pub struct Spill {
-    path: PathBuf,
-    writer: BufWriter<File>,
-    count: u64,
-}
-
-impl Spill {
-    pub fn create(path: &Path) -> std::io::Result<Self> {
-        let f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)?;
-        Ok(Self {
-            path: path.to_path_buf(),
-            writer: BufWriter::new(f),
-            count: 0,
-        })
-    }
-
-    pub fn push(&mut self, o: &Object) -> std::io::Result<()> {
-        serde_json::to_writer(&mut self.writer, o)?;
-        self.writer.write_all(b"\n")?;
-        self.count += 1;
-        Ok(())
-    }
-
-    pub fn count(&self) -> u64 {
-        self.count
-    }
-
-    /// Finish writing and read the objects back in the order written.
-    pub fn into_reader(mut self) -> std::io::Result<impl Iterator<Item = Object>> {
-        self.writer.flush()?;
-        let f = File::open(&self.path)?;
-        Ok(BufReader::new(f)
-            .lines()
-            .map_while(Result::ok)
-            .filter_map(|l| serde_json::from_str(&l).ok()))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,24 +141,5 @@ mod tests {
                 ("f".into(), Check::Missing),
             ]
         );
-    }
-
-    #[test]
-    fn spill_round_trips_and_is_private() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("copied.jsonl");
-        let mut s = Spill::create(&p).unwrap();
-        let objs = vec![o("a b'c\"ü", 1, Some("e")), o("z", 2, None)];
-        for x in &objs {
-            s.push(x).unwrap();
-        }
-        assert_eq!(s.count(), 2);
-        assert_eq!(
-            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
-        let back: Vec<_> = s.into_reader().unwrap().collect();
-        assert_eq!(back, objs);
     }
 }

@@ -4,21 +4,12 @@
 //! Copied keys are grouped by their (symbol, interval) folder ([`crate::plan::shard::unit_of`]);
 //! each folder's prefix is the common beginning of the smallest and largest copied key in
 //! it, so one day copied into a folder of eight years lists that day, not the folder. The
-//! prefixes are listed with grouped `s5cmd run`s ([`crate::list::multi`]) and handed over
-//! group by group, in key order, for [`super::merge_checks`].
+//! prefixes are listed with grouped `s5cmd run`s ([`crate::list::multi`]) by
+//! [`super::overlap`], batch by batch while the copying goes on.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::rc::Rc;
 
-use tokio::runtime::Handle;
-use tokio::sync::mpsc;
-
-use crate::list::multi::{ListCounts, LsKind};
-use crate::list::{ListError, Lister, Object};
 use crate::plan::shard::unit_of;
-use crate::s3url::S3Url;
 
 /// Collects the copied keys' folders and key span; order of arrival does not matter.
 #[derive(Debug, Default, Clone)]
@@ -74,109 +65,6 @@ impl CopiedPrefixes {
             }
         }
         kept
-    }
-}
-
-/// The destination listing of the prefixes, as one key-ordered stream (keys relative to
-/// the folder). Runs on a blocking thread; the listings run on the runtime, one group of
-/// `group_lines` prefixes at a time with `in_flight` lines each. A failure ends the stream
-/// and is left in `error`.
-pub struct PrefixesListing {
-    rx: mpsc::Receiver<Result<Vec<Object>, ListError>>,
-    current: std::vec::IntoIter<Object>,
-    folder: S3Url,
-    pub error: Rc<RefCell<Option<ListError>>>,
-    pub counts: Rc<RefCell<ListCounts>>,
-    counts_rx: mpsc::UnboundedReceiver<ListCounts>,
-}
-
-impl PrefixesListing {
-    pub fn new(
-        handle: &Handle,
-        lister: Lister,
-        folder: S3Url,
-        prefixes: Vec<String>,
-        in_flight: usize,
-        group_lines: usize,
-        dir: PathBuf,
-    ) -> Self {
-        let (tx, rx) = mpsc::channel(2);
-        let (counts_tx, counts_rx) = mpsc::unbounded_channel();
-        let bucket = folder.bucket().to_owned();
-        let keys: Vec<String> = prefixes.iter().map(|p| folder.key(p)).collect();
-        handle.spawn(async move {
-            for group in keys.chunks(group_lines.max(1)) {
-                let listed = lister
-                    .list_group(&bucket, group, LsKind::Objects, in_flight, &dir)
-                    .await;
-                let listings = match listed {
-                    Ok(l) => l,
-                    Err(e) => {
-                        let _ = tx
-                            .send(Err(ListError::Failed {
-                                url: format!("s3://{bucket}/"),
-                                error: e.to_string(),
-                            }))
-                            .await;
-                        return;
-                    }
-                };
-                let _ = counts_tx.send(ListCounts::of(&listings));
-                let mut objects = Vec::new();
-                for l in listings {
-                    if let Some(e) = l.error {
-                        let _ = tx.send(Err(e)).await;
-                        return;
-                    }
-                    objects.extend(l.objects);
-                }
-                if tx.send(Ok(objects)).await.is_err() {
-                    return;
-                }
-            }
-        });
-        Self {
-            rx,
-            current: Vec::new().into_iter(),
-            folder,
-            error: Rc::default(),
-            counts: Rc::default(),
-            counts_rx,
-        }
-    }
-
-    fn take_counts(&mut self) {
-        while let Ok(c) = self.counts_rx.try_recv() {
-            *self.counts.borrow_mut() += c;
-        }
-    }
-}
-
-impl Iterator for PrefixesListing {
-    type Item = Object;
-
-    fn next(&mut self) -> Option<Object> {
-        loop {
-            if let Some(mut o) = self.current.next() {
-                let Some(rel) = self.folder.relative(&o.key) else {
-                    continue;
-                };
-                o.key = rel.to_owned();
-                return Some(o);
-            }
-            if self.error.borrow().is_some() {
-                return None;
-            }
-            let next = self.rx.blocking_recv();
-            self.take_counts();
-            match next? {
-                Ok(objects) => self.current = objects.into_iter(),
-                Err(e) => {
-                    *self.error.borrow_mut() = Some(e);
-                    return None;
-                }
-            }
-        }
     }
 }
 

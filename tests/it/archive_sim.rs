@@ -3,13 +3,10 @@
 //! through a day. `plan`, `sync` (direct and staged) and `verify --deep` work on it unchanged,
 //! with s5cmd finding each bucket's region itself (no AWS_REGION).
 
-use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::Stdio;
 
+use crate::common::child::Sim;
 use crate::common::{lakesync, lakesync_bin, lakesync_with};
 
 /// archive-sim, built next to lakesync by `cargo build --workspace` (`make test` does it).
@@ -23,57 +20,13 @@ fn archive_sim_bin() -> PathBuf {
     p
 }
 
-struct Sim {
-    child: Child,
-    url: String,
+fn start_sim(args: &[&str]) -> Sim {
+    Sim::spawn(&archive_sim_bin(), args, Stdio::null())
 }
 
-impl Sim {
-    fn start(args: &[&str]) -> Sim {
-        let mut cmd = Command::new(archive_sim_bin());
-        cmd.args(["--listen", "127.0.0.1:0"])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
-        let mut child = cmd.spawn().expect("cannot start archive-sim");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(120))
-            .unwrap_or_default();
-        if !line.starts_with("http://127.0.0.1:") {
-            let _ = child.kill();
-            panic!("archive-sim did not print its URL (got {line:?})");
-        }
-        Sim {
-            child,
-            url: line.trim().to_string(),
-        }
-    }
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn selection<'a>(url: &'a str, symbols: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut v = vec![
+/// The archive's spot daily klines of `symbols` at `intervals`, into s3://lake/binance.
+fn spot_klines<'a>(url: &'a str, symbols: &'a str, intervals: &'a str) -> Vec<&'a str> {
+    vec![
         "--endpoint-url",
         url,
         "--dest",
@@ -87,12 +40,14 @@ fn selection<'a>(url: &'a str, symbols: &'a str, extra: &[&'a str]) -> Vec<&'a s
         "--symbols",
         symbols,
         "--interval",
-        "1m,1h",
-        "--start",
-        "2026-11-20",
-        "--end",
-        "2026-11-29",
-    ];
+        intervals,
+    ]
+}
+
+/// [`spot_klines`] at 1m and 1h from 2026-11-20 to 2026-11-29, then `extra`.
+fn selection<'a>(url: &'a str, symbols: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = spot_klines(url, symbols, "1m,1h");
+    v.extend_from_slice(&["--start", "2026-11-20", "--end", "2026-11-29"]);
     v.extend_from_slice(extra);
     v
 }
@@ -100,7 +55,7 @@ fn selection<'a>(url: &'a str, symbols: &'a str, extra: &[&'a str]) -> Vec<&'a s
 #[test]
 fn plan_sync_and_verify_against_the_full_size_archive() {
     // Mirrored through the 27th: the 28th and 29th are new (the 30th is not out yet).
-    let sim = Sim::start(&[
+    let sim = start_sim(&[
         "--as-of",
         "2026-11-30",
         "--hole-fraction",
@@ -166,7 +121,7 @@ fn plan_sync_and_verify_against_the_full_size_archive() {
 #[test]
 fn regions_aws_region_in_the_environment_and_a_wrong_dest_region() {
     for wrong_region in ["malformed", "redirect"] {
-        let sim = Sim::start(&[
+        let sim = start_sim(&[
             "--as-of",
             "2026-11-30",
             "--hole-fraction",
@@ -184,14 +139,18 @@ fn regions_aws_region_in_the_environment_and_a_wrong_dest_region() {
             ("AWS_DEFAULT_REGION", "us-east-1"),
         ];
 
+        let sync_with_dest_region = |region: &str| {
+            let mut args = vec!["sync"];
+            args.extend(selection(
+                url,
+                "BTCUSDT",
+                &["--dest-region", region, "--report", "-", "-q"],
+            ));
+            lakesync_with(&args, &env)
+        };
+
         // The destination's region given; the source's known (the Binance bucket).
-        let mut args = vec!["sync"];
-        args.extend(selection(
-            url,
-            "BTCUSDT",
-            &["--dest-region", "eu-west-1", "--report", "-", "-q"],
-        ));
-        let run = lakesync_with(&args, &env);
+        let run = sync_with_dest_region("eu-west-1");
         assert_eq!(run.code, 0, "{wrong_region}: {}", run.stderr);
         let r = run.report();
         assert_eq!(r["totals"]["copied"], 40, "{r}");
@@ -205,13 +164,7 @@ fn regions_aws_region_in_the_environment_and_a_wrong_dest_region() {
         assert_eq!(plan.code, 0, "{wrong_region}: {}", plan.stderr);
 
         // A wrong --dest-region: exit 3, the bucket, its region and the flag named.
-        let mut args = vec!["sync"];
-        args.extend(selection(
-            url,
-            "BTCUSDT",
-            &["--dest-region", "ap-south-1", "--report", "-", "-q"],
-        ));
-        let run = lakesync_with(&args, &env);
+        let run = sync_with_dest_region("ap-south-1");
         assert_eq!(
             run.code, 3,
             "{wrong_region}: {}\n{}",
@@ -238,7 +191,7 @@ fn regions_aws_region_in_the_environment_and_a_wrong_dest_region() {
 /// Without the raise past 50 this fails (checked: [32, 32, 44, 44, ...] at most).
 #[test]
 fn governor_raises_workers_past_50_inside_a_latency_bound_run() {
-    let sim = Sim::start(&[
+    let sim = start_sim(&[
         "--as-of",
         "2019-01-01",
         "--hole-fraction",
@@ -248,22 +201,9 @@ fn governor_raises_workers_past_50_inside_a_latency_bound_run() {
         "--dest-bucket",
         "lake",
     ]);
-    let run = lakesync(&[
-        "sync",
-        "--endpoint-url",
-        &sim.url,
-        "--dest",
-        "s3://lake/binance",
-        "--market",
-        "spot",
-        "--period",
-        "daily",
-        "--data-type",
-        "klines",
-        "--symbols",
-        "BTCUSDT",
-        "--interval",
-        "1h",
+    let mut args = vec!["sync"];
+    args.extend(spot_klines(&sim.url, "BTCUSDT", "1h"));
+    args.extend([
         "--dest-region",
         "us-east-1",
         // The spec's 25% of this (2-core, shared) machine caps the count before latency
@@ -274,6 +214,7 @@ fn governor_raises_workers_past_50_inside_a_latency_bound_run() {
         "-",
         "-q",
     ]);
+    let run = lakesync(&args);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let r = run.report();
     let copied = r["totals"]["copied"].as_u64().unwrap();

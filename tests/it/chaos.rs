@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{Listed, Seed, assert_mirrors, lakesync_bin, s5cmd_bin, test_env};
+use crate::common::{Listed, Seed, Sync, assert_mirrors};
 use crate::support::fault_proxy::{FaultConfig, FaultProxy};
 
 /// splitmix64, as the proxy uses: the moments of the signals.
@@ -39,34 +39,15 @@ fn run_once(
     cut: Cut,
 ) -> (Option<i32>, Option<serde_json::Value>) {
     let _ = std::fs::remove_file(report);
-    let mut child = Command::new(lakesync_bin())
-        .args([
-            "sync",
-            "--endpoint-url",
-            &proxy.url,
-            "--source",
-            "s3://src",
-            "--dest",
-            "s3://dst/lake",
-            "--batch-size",
-            "10",
-            "--grace-seconds",
-            "3",
-            "--temp-dir",
-            &work.display().to_string(),
-            "--history",
-            &history.display().to_string(),
-            "--report",
-            &report.display().to_string(),
-            "--no-sampling",
-            "-q",
-        ])
-        .envs(test_env())
-        .env("LAKESYNC_S5CMD", s5cmd_bin())
-        .env_remove("AWS_REGION")
-        .env_remove("AWS_DEFAULT_REGION")
-        .env_remove("S3_ENDPOINT_URL")
-        .stdin(Stdio::null())
+    let mut child = Sync::at(&proxy.url)
+        .dest("s3://dst/lake")
+        .batch_size(10)
+        .args(["--grace-seconds", "3"])
+        .temp_dir(work)
+        .args(["--history".to_string(), history.display().to_string()])
+        .args(["--no-sampling", "-q"])
+        .report(report)
+        .to_command()
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

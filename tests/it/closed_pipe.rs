@@ -2,21 +2,18 @@
 //! stdout exits as it would have, with nothing on stderr about the pipe and no panic, when
 //! the reader is gone (`lakesync completions bash | head -c 20`).
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
-use crate::common::{Seed, Sync, lakesync_bin, s5cmd_bin, test_env};
+use crate::common::cli::command;
+use crate::common::{Seed, Sync};
 
 /// Run lakesync with stdout a pipe whose reading end is already closed, so its first write
 /// fails with EPIPE (Rust ignores SIGPIPE: the write returns BrokenPipe).
 fn with_closed_stdout(args: &[&str]) -> (i32, String) {
     let (reader, writer) = std::io::pipe().expect("pipe");
     drop(reader);
-    let out = Command::new(lakesync_bin())
+    let out = command()
         .args(args)
-        .envs(test_env())
-        .env("LAKESYNC_S5CMD", s5cmd_bin())
-        .env_remove("S3_ENDPOINT_URL")
-        .stdin(Stdio::null())
         .stdout(writer)
         .stderr(Stdio::piped())
         .output()

@@ -7,19 +7,11 @@ const WHOLE: &str = "data/spot/daily/klines/BTCUSDT/1m/";
 const PARTLY_THERE: &str = "data/spot/daily/klines/ETHUSDT/1m/";
 const WITH_SUBFOLDER: &str = "data/spot/daily/klines/BNBUSDT/1m/";
 /// The selection of WHOLE alone.
-const WHOLE_SELECTION: [&str; 10] = [
-    "--market",
-    "spot",
-    "--period",
-    "daily",
-    "--data-type",
-    "klines",
-    "--symbols",
-    "BTCUSDT",
-    "--interval",
-    "1m",
-];
-
+fn whole_selection(sync: Sync) -> Sync {
+    sync.select("spot", "daily", "klines")
+        .symbols("BTCUSDT")
+        .interval("1m")
+}
 /// A moto server whose bucket `src` holds `archives` generated daily klines archives (a zip
 /// and its CHECKSUM each, all in WHOLE, from 2024-12-20 on), and an empty bucket `dst`.
 fn klines_source(archives: usize) -> (Moto, tempfile::TempDir) {
@@ -171,10 +163,7 @@ fn sync_whole_folder_through_fake_any(
     env: &[(&str, &str)],
 ) -> Run {
     let once = dir.path().join("once");
-    let mut sync = sync(moto)
-        .fake_s5cmd()
-        .mode("direct")
-        .args(WHOLE_SELECTION)
+    let mut sync = whole_selection(sync(moto).fake_s5cmd().mode("direct"))
         .args(more.iter().copied())
         .env("LAKESYNC_FAKE_ONCE", once.to_str().unwrap());
     for (k, v) in env {
@@ -316,10 +305,7 @@ fn a_folder_member_direct_cannot_copy_lands_staged_in_auto_mode() {
 #[test]
 fn a_date_range_backfill_copies_whole_months_by_name_prefix() {
     let (moto, dir) = klines_source(100);
-    let backfill =
-        sync(&moto)
-            .args(WHOLE_SELECTION)
-            .args(["--start", "2025-01-01", "--end", "2025-02-28"]);
+    let backfill = whole_selection(sync(&moto)).dates("2025-01-01", "2025-02-28");
     let cmds = dir.path().join("commands.txt");
     let d = backfill
         .clone()

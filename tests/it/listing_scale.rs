@@ -16,7 +16,7 @@ use lakesync::s3url::S3Url;
 use lakesync::s5cmd::Globals;
 use lakesync::select::{Selection, SelectionFlags};
 
-use crate::common::{Moto, s5cmd_bin};
+use crate::common::{Moto, Sync, s5cmd_bin};
 
 fn lister(moto: &Moto) -> Lister {
     Lister {
@@ -323,34 +323,17 @@ async fn both_sides_in_groups_where_symbols_appear_or_vanish() {
     assert_eq!(found["data/spot/daily/klines/"], ["AAA", "BBB", "DDD"]);
 
     // `lakesync plan` shows the choice made from those counts.
-    let moto_url = moto.url.clone();
-    let run = tokio::task::spawn_blocking(move || {
-        crate::common::lakesync(&[
-            "plan",
-            "--endpoint-url",
-            &moto_url,
-            "--source",
-            "s3://src",
-            "--dest",
-            "s3://dst/lake",
-            "--market",
-            "spot",
-            "--period",
-            "daily",
-            "--data-type",
-            "klines",
-            "--interval",
-            "1m",
-            "--start",
-            "2024-01-01",
-            "--end",
-            "2024-01-31",
-            "--format",
-            "json",
-        ])
-    })
-    .await
-    .unwrap();
+    let plan = Sync::new(&moto)
+        .command("plan")
+        .dest("s3://dst/lake")
+        .select("spot", "daily", "klines")
+        .interval("1m")
+        .dates("2024-01-01", "2024-01-31")
+        .no_report()
+        .args(["--format", "json"]);
+    let run = tokio::task::spawn_blocking(move || plan.run())
+        .await
+        .unwrap();
     assert_eq!(run.code, 0, "{}", run.stderr);
     let j: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     let folder = &j["listing"]["folders"][0];
@@ -390,27 +373,11 @@ fn the_report_counts_listing_per_side_and_validation_lists_only_what_was_copied(
     write_tree(dst_tree.path(), &old);
     moto.upload_dir(src_tree.path(), "src", "");
     moto.upload_dir(dst_tree.path(), "dst", "");
-    let run = crate::common::lakesync(&[
-        "sync",
-        "--endpoint-url",
-        &moto.url,
-        "--source",
-        "s3://src",
-        "--dest",
-        "s3://dst",
-        "--market",
-        "spot",
-        "--period",
-        "daily",
-        "--data-type",
-        "klines",
-        "--interval",
-        "1m",
-        "--symbols",
-        "AAA",
-        "--report",
-        "-",
-    ]);
+    let run = Sync::new(&moto)
+        .select("spot", "daily", "klines")
+        .interval("1m")
+        .symbols("AAA")
+        .run();
     assert_eq!(run.code, 0, "{}", run.stderr);
     let r = run.report();
     assert_eq!(r["totals"]["copied"], 2, "{}", r["totals"]);
@@ -470,32 +437,13 @@ fn many_symbols(moto: &Moto) -> usize {
 }
 
 /// The daily job's selection: day 3, 1m klines of every spot symbol (no `--symbols`).
-fn day_three<'a>(moto: &'a Moto, command: &'a str, dest: &'a str) -> Vec<&'a str> {
-    vec![
-        command,
-        "--endpoint-url",
-        &moto.url,
-        "--source",
-        "s3://src",
-        "--dest",
-        dest,
-        "--market",
-        "spot",
-        "--period",
-        "daily",
-        "--data-type",
-        "klines",
-        "--interval",
-        "1m",
-        "--start",
-        "2024-01-03",
-        "--end",
-        "2024-01-03",
-        "--report",
-        "-",
-    ]
+fn day_three(moto: &Moto, dest: &str) -> Sync {
+    Sync::new(moto)
+        .dest(dest)
+        .select("spot", "daily", "klines")
+        .interval("1m")
+        .dates("2024-01-03", "2024-01-03")
 }
-
 /// Without `--symbols`, a one-day sync discovers the symbols and lists only their day-3
 /// prefixes, both sides in grouped s5cmd runs: the source's day (25 keys of 170), the
 /// destination only where the source has something (not for the 5 symbols that stopped,
@@ -506,9 +454,8 @@ fn a_sync_without_symbols_lists_only_the_narrowed_prefixes_of_the_day() {
     let moto = Moto::start();
     let all = many_symbols(&moto);
     assert_eq!(all, 170);
-    let mut args = day_three(&moto, "sync", "s3://dst");
-    args.extend(["--list-concurrency", "8"]);
-    let run = crate::common::lakesync(&args);
+    let sync = day_three(&moto, "s3://dst").args(["--list-concurrency", "8"]);
+    let run = sync.run();
     assert_eq!(run.code, 0, "{}", run.stderr);
     let r = run.report();
     assert_eq!(r["totals"]["copied"], 25, "{}", r["totals"]);
@@ -531,7 +478,7 @@ fn a_sync_without_symbols_lists_only_the_narrowed_prefixes_of_the_day() {
     assert_eq!(r["plan"]["prefixes"], 30);
 
     // Run again: everything is there now, nothing to copy, the same listing.
-    let run = crate::common::lakesync(&args);
+    let run = sync.run();
     assert_eq!(run.code, 0, "{}", run.stderr);
     let r = run.report();
     assert_eq!(r["totals"]["copied"], 0, "{}", r["totals"]);
@@ -539,9 +486,9 @@ fn a_sync_without_symbols_lists_only_the_narrowed_prefixes_of_the_day() {
     assert_eq!(r["listing"]["dest"]["keys"], 25, "{}", r["listing"]);
 
     // With --symbols (two given, one of them missing): grouped as well.
-    let mut args = day_three(&moto, "sync", "s3://dst/again");
-    args.extend(["--symbols", "S03USDT,NOPEUSDT"]);
-    let run = crate::common::lakesync(&args);
+    let run = day_three(&moto, "s3://dst/again")
+        .symbols("S03USDT,NOPEUSDT")
+        .run();
     assert_eq!(run.code, 0, "{}", run.stderr);
     let r = run.report();
     assert_eq!(r["totals"]["copied"], 1, "{}", r["totals"]);
@@ -569,12 +516,12 @@ fn shards_divide_the_discovered_prefixes_disjoint_and_complete() {
             shard.as_deref().unwrap_or("all").replace('/', "-")
         ));
         let cmds_arg = cmds.display().to_string();
-        let mut args = day_three(&moto, "sync", "s3://dst/fresh");
-        args.extend(["--dry-run", "--write-commands", &cmds_arg]);
+        let mut sync =
+            day_three(&moto, "s3://dst/fresh").args(["--dry-run", "--write-commands", &cmds_arg]);
         if let Some(s) = &shard {
-            args.extend(["--shard", s]);
+            sync = sync.args(["--shard", s]);
         }
-        let run = crate::common::lakesync(&args);
+        let run = sync.run();
         assert_eq!(run.code, 0, "{}", run.stderr);
         let keys: Vec<String> = std::fs::read_to_string(&cmds)
             .unwrap()

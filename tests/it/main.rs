@@ -31,4 +31,5 @@ mod staging_space;
 mod sync_direct;
 mod sync_staged;
 mod tables;
+mod validation;
 mod wheel;

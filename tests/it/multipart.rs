@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use lakesync::s3api::S3Api;
 use lakesync::s5cmd::Globals;
 
-use crate::common::{Moto, lakesync_bin, s5cmd_bin, test_env, tools_dir};
+use crate::common::cli::command;
+use crate::common::{Moto, tools_dir};
 use crate::support::fault_proxy::{FaultConfig, FaultProxy};
 
 const BIG: &str = "data/big.bin";
@@ -144,14 +145,8 @@ impl Setup {
     }
 
     fn spawn(&self, report: &str) -> Child {
-        Command::new(lakesync_bin())
+        command()
             .args(self.args(report))
-            .envs(test_env())
-            .env("LAKESYNC_S5CMD", s5cmd_bin())
-            .env_remove("AWS_REGION")
-            .env_remove("AWS_DEFAULT_REGION")
-            .env_remove("S3_ENDPOINT_URL")
-            .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -10,7 +10,7 @@ use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
-use crate::common::{Moto, lakesync};
+use crate::common::{Moto, Sync};
 
 const FOLDER: &str = "data/spot/daily/klines/BTCUSDT/1m/";
 
@@ -86,23 +86,11 @@ fn a_small_temp_disk_stages_what_fits_and_keeps_the_rest_with_its_checksum() {
     moto.upload_dir(&local.path().join(FOLDER), "src", FOLDER);
     assert_eq!(moto.list("src", "").len(), 6);
 
-    let temp = tmpfs.path().display().to_string();
-    let run = lakesync(&[
-        "sync",
-        "--endpoint-url",
-        &moto.url,
-        "--source",
-        "s3://src",
-        "--dest",
-        "s3://dst",
-        "--mode",
-        "staged",
-        "--temp-dir",
-        &temp,
-        "--no-sampling",
-        "--report",
-        "-",
-    ]);
+    let run = Sync::new(&moto)
+        .mode("staged")
+        .temp_dir(tmpfs.path())
+        .arg("--no-sampling")
+        .run();
     assert_eq!(run.code, 1, "{}", run.stderr);
     let r = run.report();
     assert_eq!(r["totals"]["copied"], 4, "{}", r["totals"]);

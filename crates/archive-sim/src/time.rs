@@ -125,6 +125,15 @@ pub fn push_num(out: &mut Vec<u8>, n: u64, width: usize) {
     out.extend_from_slice(&buf[i..]);
 }
 
+/// `HH:MM:SS` for `sod` seconds into the day.
+pub fn push_time_of_day(out: &mut Vec<u8>, sod: i64) {
+    push_num(out, (sod / 3600) as u64, 2);
+    out.push(b':');
+    push_num(out, (sod / 60 % 60) as u64, 2);
+    out.push(b':');
+    push_num(out, (sod % 60) as u64, 2);
+}
+
 /// `2024-01-02T07:12:33.000Z` (S3 listings) for a time in milliseconds since the epoch.
 pub fn push_iso_ms(out: &mut Vec<u8>, ms: i64) {
     let secs = ms.div_euclid(1000);
@@ -132,11 +141,7 @@ pub fn push_iso_ms(out: &mut Vec<u8>, ms: i64) {
     let sod = secs.rem_euclid(SECS_PER_DAY);
     push_day(out, day);
     out.push(b'T');
-    push_num(out, (sod / 3600) as u64, 2);
-    out.push(b':');
-    push_num(out, (sod / 60 % 60) as u64, 2);
-    out.push(b':');
-    push_num(out, (sod % 60) as u64, 2);
+    push_time_of_day(out, sod);
     out.push(b'.');
     push_num(out, ms.rem_euclid(1000) as u64, 3);
     out.push(b'Z');

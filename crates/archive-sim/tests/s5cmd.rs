@@ -258,15 +258,10 @@ fn slow_down_above_the_request_rate() {
     ]);
     let dir = tempfile::tempdir().unwrap();
     let src = format!("{SRC}/data/spot/daily/klines/BTCUSDT/1d/BTCUSDT-1d-2024-0*");
-    let out = sim.s5cmd(&[
-        "--retry-count",
-        "0",
-        "--numworkers",
-        "32",
-        "cp",
-        &src,
-        &format!("{}/", dir.path().display()),
-    ]);
+    // No retries: the first SlowDown is what s5cmd reports.
+    let cp_once =
+        |dest: &str| sim.s5cmd(&["--retry-count", "0", "--numworkers", "32", "cp", &src, dest]);
+    let out = cp_once(&format!("{}/", dir.path().display()));
     assert!(!out.status.success());
     assert!(stderr(&out).contains("SlowDown"), "{}", stderr(&out));
     let st = sim.stats();
@@ -275,15 +270,7 @@ fn slow_down_above_the_request_rate() {
     // Writes have their own budget: 5 copies a second per partition. (Wait for the listing's
     // read token to come back first.)
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    let out = sim.s5cmd(&[
-        "--retry-count",
-        "0",
-        "--numworkers",
-        "32",
-        "cp",
-        &src,
-        "s3://lake/x/",
-    ]);
+    let out = cp_once("s3://lake/x/");
     assert!(stderr(&out).contains("SlowDown"), "{}", stderr(&out));
     let by_prefix = sim.stats()["by_prefix"].to_string();
     assert!(by_prefix.contains("lake/x/"), "{by_prefix}");
@@ -411,14 +398,17 @@ fn sigterm_stops_it() {
 
 #[test]
 fn copy_object_can_answer_200_with_an_error_body() {
-    let sim = Sim::start(&[
-        "--as-of",
-        AS_OF,
-        "--dest-bucket",
-        "lake",
-        "--copy-error-fraction",
-        "0.5",
-    ]);
+    let with_copy_errors = |fraction: &str| {
+        Sim::start(&[
+            "--as-of",
+            AS_OF,
+            "--dest-bucket",
+            "lake",
+            "--copy-error-fraction",
+            fraction,
+        ])
+    };
+    let sim = with_copy_errors("0.5");
     let src = format!("{SRC}/data/spot/daily/klines/BTCUSDT/1d/BTCUSDT-1d-2024-01-*");
     // No retries: aws-sdk-go reads the error out of the 200 body and the copy fails.
     let out = sim.s5cmd(&["--retry-count", "0", "cp", &src, "s3://lake/once/"]);
@@ -431,14 +421,7 @@ fn copy_object_can_answer_200_with_an_error_body() {
     // InternalError is retried: with s5cmd's retries every copy lands. A fifth of the copies
     // fail here, not half: s5cmd's backoff doubles per retry, and at 0.5 one object in 62
     // failing ten times in a row (a 6% chance) kept the test waiting for minutes.
-    let sim = Sim::start(&[
-        "--as-of",
-        AS_OF,
-        "--dest-bucket",
-        "lake",
-        "--copy-error-fraction",
-        "0.2",
-    ]);
+    let sim = with_copy_errors("0.2");
     sim.s5cmd_ok(&["--retry-count", "20", "cp", &src, "s3://lake/retried/"]);
     assert_eq!(sim.ls("s3://lake/retried/*", &[]).len(), 62);
     assert!(sim.stats()["copy_error_bodies"].as_u64().unwrap() > 0);

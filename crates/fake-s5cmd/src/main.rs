@@ -6,6 +6,9 @@
 //! anything but `ls` lines (a run file of `ls` lines only is passed through):
 //! - `LAKESYNC_FAKE_BEFORE_RUN="rm s3://b/k"`: run this s5cmd subcommand (with the same
 //!   global flags) first, e.g. to delete a source object between listing and copying.
+//! - `LAKESYNC_FAKE_AFTER_RUN="rm s3://b/k"`: run this s5cmd subcommand after the real run
+//!   ended (its output already handed on), e.g. to delete an object s5cmd reported copied,
+//!   as a destination that acknowledged a copy and lost it would.
 //! - `LAKESYNC_FAKE_NOISE=1`: print non-JSON lines (usage text, a truncated JSON line) on
 //!   stdout and stderr around the real output.
 //! - `LAKESYNC_FAKE_HANG=1`: never finish (sleep), to exercise the batch watchdog.
@@ -79,16 +82,7 @@ fn main() -> ExitCode {
             std::thread::sleep(std::time::Duration::from_secs(3600));
         }
     }
-    if let Ok(before) = std::env::var("LAKESYNC_FAKE_BEFORE_RUN") {
-        let status = Command::new(&real)
-            .args(&globals)
-            .args(before.split_whitespace())
-            .stdout(Stdio::null())
-            .status();
-        if !matches!(status, Ok(s) if s.success()) {
-            eprintln!("lakesync-test-s5cmd: the BEFORE_RUN command failed: {status:?}");
-        }
-    }
+    side_command(&real, &globals, "LAKESYNC_FAKE_BEFORE_RUN");
     let noise = std::env::var_os("LAKESYNC_FAKE_NOISE").is_some();
     let mut swallow: usize = std::env::var("LAKESYNC_FAKE_SWALLOW")
         .ok()
@@ -135,7 +129,24 @@ fn main() -> ExitCode {
         println!("{{\"operation\":\"cp\",\"success\":true,\"source\":\"s3://trunc");
     }
     let code = child.wait().map(|s| s.code().unwrap_or(1)).unwrap_or(1);
+    side_command(&real, &globals, "LAKESYNC_FAKE_AFTER_RUN");
     ExitCode::from(code as u8)
+}
+
+/// Run the s5cmd subcommand in the environment variable `var`, if set, with the run's
+/// global flags; its output is dropped, a failure is said on stderr.
+fn side_command(real: &std::ffi::OsStr, globals: &[&String], var: &str) {
+    let Ok(command) = std::env::var(var) else {
+        return;
+    };
+    let status = Command::new(real)
+        .args(globals)
+        .args(command.split_whitespace())
+        .stdout(Stdio::null())
+        .status();
+    if !matches!(status, Ok(s) if s.success()) {
+        eprintln!("lakesync-test-s5cmd: the {var} command failed: {status:?}");
+    }
 }
 
 fn passthrough(cmd: &mut Command) -> ExitCode {

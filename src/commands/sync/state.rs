@@ -71,6 +71,8 @@ pub struct RunState {
     pub validated: u64,
     /// Whether a validation listing compared the copies.
     pub validation_ran: bool,
+    /// Copies the validation listing did not show as copied (also in `failed`).
+    pub validation_bad: u64,
     /// Sum of batch wall times.
     pub copy_seconds: f64,
     /// Wall seconds with at least one batch copying (batches overlap: not their sum).
@@ -112,7 +114,8 @@ impl RunState {
             RunEvent::BatchFinished(done) => self.batch_finished(done),
             RunEvent::Validated { ok, bad } => {
                 self.validation_ran = true;
-                self.validated = ok;
+                self.validated += ok;
+                self.validation_bad += bad.len() as u64;
                 self.failed += bad.len() as u64;
                 for f in bad {
                     self.record_failure(f);
@@ -218,12 +221,14 @@ impl RunState {
             )
         };
         let not_attempted = p.planned.saturating_sub(self.done());
-        let validated = if self.validation_ran {
-            String::new()
-        } else if self.copied > 0 {
-            "; the copies were not validated".to_string()
-        } else {
-            String::new()
+        // Validation overlaps the copying: part of the copies may have been checked.
+        let unchecked = self
+            .copied
+            .saturating_sub(self.validated + self.validation_bad);
+        let validated = match (unchecked, self.validation_ran) {
+            (0, _) => String::new(),
+            (_, false) => "; the copies were not validated".to_string(),
+            (n, true) => format!("; {n} of the copies were not validated"),
         };
         Some(RunFailure {
             message: format!(
@@ -605,5 +610,27 @@ pub(crate) mod tests {
             f.message
         );
         assert!(clean_run().interruption(Some(15)).is_none());
+        // Validation overlaps the copying: one of the two copies was checked before the
+        // signal, and the message counts the other.
+        s.handle(RunEvent::Validated {
+            ok: 1,
+            bad: Vec::new(),
+        });
+        let f = s.interruption(Some(15)).unwrap();
+        assert!(
+            f.message.ends_with("; 1 of the copies were not validated"),
+            "{}",
+            f.message
+        );
+        s.handle(RunEvent::Validated {
+            ok: 1,
+            bad: Vec::new(),
+        });
+        assert!(
+            s.interruption(Some(15))
+                .unwrap()
+                .message
+                .ends_with("7 not attempted")
+        );
     }
 }

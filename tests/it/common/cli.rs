@@ -168,6 +168,31 @@ impl Sync {
         self.args(["--attempts".to_string(), n.to_string()])
     }
 
+    /// `--market M --period P --data-type T`: the folder a selection starts from.
+    pub fn select(self, market: &str, period: &str, data_type: &str) -> Self {
+        self.args([
+            "--market",
+            market,
+            "--period",
+            period,
+            "--data-type",
+            data_type,
+        ])
+    }
+
+    pub fn symbols(self, symbols: &str) -> Self {
+        self.args(["--symbols", symbols])
+    }
+
+    pub fn interval(self, interval: &str) -> Self {
+        self.args(["--interval", interval])
+    }
+
+    /// `--start START --end END` (inclusive).
+    pub fn dates(self, start: &str, end: &str) -> Self {
+        self.args(["--start", start, "--end", end])
+    }
+
     pub fn temp_dir(self, dir: &Path) -> Self {
         self.args(["--temp-dir".to_string(), dir.display().to_string()])
     }

@@ -7,6 +7,10 @@
 //!
 //! Missing tools are a hard failure, never a silent skip: `make test` installs them.
 
+// The child-process helpers archive-sim's tests use too: one copy for both.
+#[path = "../../../crates/archive-sim/tests/support/child.rs"]
+#[expect(dead_code, reason = "Sim::pid serves archive-sim's own signal tests")]
+pub mod child;
 pub mod cli;
 pub mod seed;
 pub mod snapshot;
@@ -16,7 +20,6 @@ pub use seed::Seed;
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -92,14 +95,9 @@ impl Moto {
                 .stdin(Stdio::null())
                 .stdout(log.reopen().unwrap())
                 .stderr(log.reopen().unwrap());
-            // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
-            unsafe {
-                cmd.pre_exec(|| {
-                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                    Ok(())
-                });
-            }
-            let mut child = cmd.spawn().expect("cannot start moto_server");
+            let mut child = child::die_with_parent(&mut cmd)
+                .spawn()
+                .expect("cannot start moto_server");
             let deadline = Instant::now() + Duration::from_secs(30);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = child.try_wait() {
@@ -138,14 +136,7 @@ impl Moto {
     }
 
     pub fn s5cmd_ok(&self, args: &[&str]) -> String {
-        let out = self.s5cmd(args);
-        assert!(
-            out.status.success(),
-            "s5cmd {args:?} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        child::success_stdout(args, &self.s5cmd(args))
     }
 
     pub fn make_bucket(&self, name: &str) {

@@ -10,10 +10,11 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use crate::common::child::die_with_parent;
 
 /// Ok when the three packages are installed (installing them if this machine can), else the
 /// reason they are not.
@@ -69,14 +70,7 @@ impl Daemon {
         cmd.stdin(Stdio::null())
             .stdout(log.reopen().unwrap())
             .stderr(log.reopen().unwrap());
-        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
-        let mut child = cmd
+        let mut child = die_with_parent(&mut cmd)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
         let deadline = Instant::now() + Duration::from_secs(30);

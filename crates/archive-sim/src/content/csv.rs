@@ -658,11 +658,7 @@ fn push_datetime(out: &mut Vec<u8>, secs: i64) {
     crate::time::push_day(out, secs.div_euclid(SECS_PER_DAY) as i32);
     let sod = secs.rem_euclid(SECS_PER_DAY);
     out.push(b' ');
-    push_num(out, (sod / 3600) as u64, 2);
-    out.push(b':');
-    push_num(out, (sod / 60 % 60) as u64, 2);
-    out.push(b':');
-    push_num(out, (sod % 60) as u64, 2);
+    crate::time::push_time_of_day(out, sod);
 }
 
 /// Rows of a kline file: the period divided by the interval (at least one).

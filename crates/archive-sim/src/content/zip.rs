@@ -71,6 +71,17 @@ impl ZipPlan {
         self.local_len() + self.csv_len
     }
 
+    /// The fields the local header and the central directory entry share: time, date, CRC-32,
+    /// compressed and uncompressed sizes (equal: stored), name length.
+    fn put_entry_fields(&self, v: &mut Vec<u8>, crc: u32) {
+        v.extend_from_slice(&self.dos_time.to_le_bytes());
+        v.extend_from_slice(&self.dos_date.to_le_bytes());
+        v.extend_from_slice(&crc.to_le_bytes());
+        v.extend_from_slice(&(self.csv_len as u32).to_le_bytes());
+        v.extend_from_slice(&(self.csv_len as u32).to_le_bytes());
+        v.extend_from_slice(&(self.entry.len() as u16).to_le_bytes());
+    }
+
     /// The local header (it carries the CSV's CRC-32).
     fn local_header(&self, crc: u32) -> Vec<u8> {
         let mut v = Vec::with_capacity(self.local_len() as usize);
@@ -78,12 +89,7 @@ impl ZipPlan {
         v.extend_from_slice(&10u16.to_le_bytes()); // version needed: 1.0 (stored)
         v.extend_from_slice(&0u16.to_le_bytes()); // flags
         v.extend_from_slice(&0u16.to_le_bytes()); // method: stored
-        v.extend_from_slice(&self.dos_time.to_le_bytes());
-        v.extend_from_slice(&self.dos_date.to_le_bytes());
-        v.extend_from_slice(&crc.to_le_bytes());
-        v.extend_from_slice(&(self.csv_len as u32).to_le_bytes());
-        v.extend_from_slice(&(self.csv_len as u32).to_le_bytes());
-        v.extend_from_slice(&(self.entry.len() as u16).to_le_bytes());
+        self.put_entry_fields(&mut v, crc);
         v.extend_from_slice(&0u16.to_le_bytes()); // extra field length
         v.extend_from_slice(&self.entry);
         v
@@ -97,12 +103,7 @@ impl ZipPlan {
         v.extend_from_slice(&10u16.to_le_bytes());
         v.extend_from_slice(&0u16.to_le_bytes());
         v.extend_from_slice(&0u16.to_le_bytes());
-        v.extend_from_slice(&self.dos_time.to_le_bytes());
-        v.extend_from_slice(&self.dos_date.to_le_bytes());
-        v.extend_from_slice(&crc.to_le_bytes());
-        v.extend_from_slice(&(self.csv_len as u32).to_le_bytes());
-        v.extend_from_slice(&(self.csv_len as u32).to_le_bytes());
-        v.extend_from_slice(&(self.entry.len() as u16).to_le_bytes());
+        self.put_entry_fields(&mut v, crc);
         v.extend_from_slice(&[0; 2]); // extra
         v.extend_from_slice(&[0; 2]); // comment
         v.extend_from_slice(&[0; 2]); // disk

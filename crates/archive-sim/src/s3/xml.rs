@@ -191,19 +191,7 @@ pub fn list_result(e: &ListEcho<'_>, page: &Page) -> Vec<u8> {
 
 /// The text of every `<tag>...</tag>` in a document, unescaped.
 pub fn all_texts(doc: &[u8], tag: &str) -> Vec<Vec<u8>> {
-    let open = format!("<{tag}>");
-    let close = format!("</{tag}>");
-    let mut out = Vec::new();
-    let mut rest = doc;
-    while let Some(i) = find(rest, open.as_bytes()) {
-        let after = &rest[i + open.len()..];
-        let Some(j) = find(after, close.as_bytes()) else {
-            break;
-        };
-        out.push(unescape(&after[..j]));
-        rest = &after[j + close.len()..];
-    }
-    out
+    blocks(doc, tag).into_iter().map(unescape).collect()
 }
 
 /// The blocks between `<tag>` and `</tag>` (raw).

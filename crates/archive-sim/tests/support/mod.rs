@@ -1,16 +1,18 @@
 //! Test support: start archive-sim on a free port (killed when dropped, and by the kernel if
-//! the test process dies), run the real s5cmd against it, read /_sim/stats.
+//! the test process dies: [`child`], which lakesync's `tests/it` shares), run the real
+//! s5cmd against it, read /_sim/stats.
 //!
 //! The s5cmd binary is `$LAKESYNC_TOOLS/bin/s5cmd` (LAKESYNC_TOOLS defaults to
 //! `<repo>/.tools`, which `make test` fills); a missing one fails the test, never skips it.
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+mod child;
+
+pub use child::{Sim, success_stdout};
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 pub fn repo_root() -> PathBuf {
@@ -30,47 +32,13 @@ pub fn s5cmd_bin() -> PathBuf {
     p
 }
 
-pub struct Sim {
-    child: Child,
-    pub url: String,
-}
-
 impl Sim {
     pub fn start(args: &[&str]) -> Sim {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_archive-sim"));
-        cmd.args(["--listen", "127.0.0.1:0"])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
-        let mut child = cmd.spawn().expect("cannot start archive-sim");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(120))
-            .unwrap_or_default();
-        let url = line.trim().to_string();
-        if !url.starts_with("http://127.0.0.1:") {
-            let _ = child.kill();
-            panic!("archive-sim did not print its URL (got {line:?})");
-        }
-        Sim { child, url }
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
+        Sim::spawn(
+            Path::new(env!("CARGO_BIN_EXE_archive-sim")),
+            args,
+            Stdio::inherit(),
+        )
     }
 
     /// s5cmd against this server with test credentials and no region in the environment (so
@@ -97,14 +65,7 @@ impl Sim {
     }
 
     pub fn s5cmd_ok(&self, args: &[&str]) -> String {
-        let out = self.s5cmd(args);
-        assert!(
-            out.status.success(),
-            "s5cmd {args:?} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        success_stdout(args, &self.s5cmd(args))
     }
 
     /// `s5cmd --json ls URL`: (key or prefix, size, etag, is_dir) per line.
@@ -134,13 +95,6 @@ impl Sim {
 
     pub fn reset(&self) {
         http_json(&self.url, "POST", "/_sim/reset");
-    }
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
