@@ -220,6 +220,23 @@ pub struct SyncArgs {
     pub governor: GovernorArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    pub cost: CostArgs,
+}
+
+/// How the cost estimate in the report and `plan` is priced.
+#[derive(Debug, Clone, Args)]
+pub struct CostArgs {
+    /// Price S3 requests and transfer from this TOML file (put_per_1000, get_per_1000,
+    /// inter_region_per_gb, internet_out_per_gb, name, as_of, staged_via_internet; keys left
+    /// out keep AWS's us-east-1 list prices). See "Cost" in the README.
+    #[arg(
+        long,
+        env = "LAKESYNC_PRICE_TABLE",
+        value_name = "FILE",
+        help_heading = "Cost"
+    )]
+    pub price_table: Option<PathBuf>,
 }
 
 /// Where the two sides are and how they are reached (endpoints, profiles, signing), and

@@ -2,7 +2,8 @@
 //! skipped, and why, by archive folder) as a table or JSON on stdout, with how the
 //! selection would be listed: for every data-type folder whose symbols the selection leaves
 //! open, the symbols discovery finds and whether one whole listing or narrowed prefixes is
-//! cheaper ([`crate::list::discover::choose`]).
+//! cheaper ([`crate::list::discover::choose`]), and what copying the planned objects would
+//! cost server-side (direct) and staged, side by side ([`crate::report::cost::of_plan`]).
 
 use std::sync::{Arc, Mutex};
 
@@ -10,7 +11,7 @@ use crate::cli::{FormatArg, PlanArgs};
 use crate::commands::{Ui, install_signals, output, runtime, settings};
 use crate::error::Error;
 use crate::plan::view::PlanGroups;
-use crate::report::Report;
+use crate::report::{Report, cost};
 
 pub fn run(args: &PlanArgs, ui: Ui) -> Result<i32, Error> {
     let mut settings = settings(&args.sync, ui)?;
@@ -34,10 +35,26 @@ pub fn run(args: &PlanArgs, ui: Ui) -> Result<i32, Error> {
     // How the selection's open folders were listed (discovery + the cost choice), exactly
     // as the run did it.
     let listing = (!g.listing.is_empty()).then(|| (g.listing.clone(), report.listing.discovery));
+    // What the planned objects would cost each way, with the listings this dry run made.
+    let l = &report.listing;
+    let (direct, staged) = cost::of_plan(
+        &g.sizes,
+        cost::Listed {
+            source: l.source.requests + l.discovery.requests,
+            dest: l.dest.requests,
+        },
+        &settings.prices,
+        &settings.cost_route(),
+    );
     let text = match args.format {
-        FormatArg::Text => g.render_table(start, end).into_bytes(),
+        FormatArg::Text => {
+            let mut t = g.render_table(start, end);
+            t.push_str(&cost::render_side_by_side(&direct, &staged));
+            t.into_bytes()
+        }
         FormatArg::Json => {
             let mut j = plan_json(&g, &report, start, end);
+            j["cost"] = serde_json::json!({ "direct": direct, "staged": staged });
             if let Some((choices, counts)) = &listing {
                 j["listing"] = serde_json::json!({
                     "discovery_requests": counts.requests,

@@ -33,6 +33,8 @@ pub struct PlanGroups {
     /// How each discovered data-type folder was listed (whole or narrowed), as the
     /// planner chose it.
     pub listing: Vec<crate::list::discover::FolderChoice>,
+    /// The sizes of the objects to copy, for the cost estimate.
+    pub sizes: crate::report::cost::Sizes,
 }
 
 fn reason_name(r: Reason) -> String {
@@ -50,6 +52,7 @@ impl PlanGroups {
         let g = self.groups.entry(group).or_default();
         match reason {
             Some(r) => {
+                self.sizes.add(size);
                 g.copy += 1;
                 g.copy_bytes += size;
                 *g.reasons.entry(reason_name(r)).or_default() += 1;

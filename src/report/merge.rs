@@ -170,6 +170,14 @@ impl Fold {
         acc.lakesync_cpu_seconds = 0.0;
         acc.duration_seconds = 0.0;
         acc.throughput = Default::default();
+        // Kept: the price table and the regions (one run, one command line).
+        acc.cost = crate::report::cost::Estimate {
+            prices: first.cost.prices.clone(),
+            source_region: first.cost.source_region.clone(),
+            dest_region: first.cost.dest_region.clone(),
+            bytes_cross_region: Some(0),
+            ..Default::default()
+        };
         acc.interrupted = false;
         acc.error = None;
         acc.exit_code = exit_codes::OK;
@@ -216,6 +224,7 @@ impl Fold {
             listing,
             operations,
             throughput,
+            cost,
             batches,
             failures,
             failures_omitted,
@@ -254,6 +263,7 @@ impl Fold {
         add_listing(&mut acc.listing, &listing);
         add_operations(&mut acc.operations, &operations);
         acc.throughput.copy_seconds = acc.throughput.copy_seconds.max(throughput.copy_seconds);
+        acc.cost.merge(&cost);
         self.batch_shards
             .extend(std::iter::repeat_n(label.clone(), batches.len()));
         acc.batches.extend(batches);
@@ -576,6 +586,54 @@ mod tests {
             .unwrap()
             .clone();
         assert_eq!(success["status"], "critical", "{success}");
+    }
+
+    #[test]
+    fn cost_adds_up_across_shards() {
+        use crate::report::cost::{self, Moved, PriceTable, Requests, Route, SideRequests};
+        let with_cost = |shard: &str, copied: u64| {
+            let mut r = shard_report(shard, copied, 0, 0);
+            r.cost = cost::estimate(
+                Requests::new(
+                    SideRequests::default(),
+                    SideRequests {
+                        copy: copied,
+                        ..Default::default()
+                    },
+                ),
+                Moved {
+                    direct: copied << 30,
+                    staged: 0,
+                },
+                copied,
+                &PriceTable::default(),
+                &Route {
+                    source_region: Some("ap-northeast-1".into()),
+                    dest_region: Some("us-east-1".into()),
+                    staged_via_internet: false,
+                },
+            );
+            r
+        };
+        let m = merged(
+            &[("a", with_cost("0/2", 10)), ("b", with_cost("1/2", 5))],
+            None,
+        );
+        let c = &m["cost"];
+        assert_eq!(c["requests"]["dest"]["copy"], 15, "{c}");
+        assert_eq!(c["requests"]["put_class"], 15);
+        assert_eq!(c["bytes_cross_region"], 15u64 << 30);
+        assert_eq!(c["files"], 15);
+        assert_eq!(c["prices"]["name"], cost::DEFAULT_NAME);
+        assert_eq!(c["source_region"], "ap-northeast-1");
+        // 15 copies at 0.005 per 1,000 and 15 GB at 0.02.
+        let total = c["usd_total"].as_f64().unwrap();
+        assert!(
+            (total - (15.0 * 0.005 / 1000.0 + 15.0 * 0.02)).abs() < 1e-9,
+            "{c}"
+        );
+        let per_file = c["usd_per_file"].as_f64().unwrap();
+        assert!((per_file - total / 15.0).abs() < 1e-9, "{c}");
     }
 
     #[test]

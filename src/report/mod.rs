@@ -1,6 +1,7 @@
 //! The run report: a versioned JSON document (stdout or a file) and a human summary
 //! (stderr). Building both is pure; the README documents every field.
 
+pub mod cost;
 pub mod history;
 pub mod html;
 pub mod live_metrics;
@@ -57,6 +58,10 @@ pub struct Report {
     pub listing: ListingReport,
     pub operations: Operations,
     pub throughput: Throughput,
+    /// S3 requests by class, bytes across regions and their estimated price (spec 5.1.1).
+    /// Absent from reports of earlier versions (read as zeros).
+    #[serde(default)]
+    pub cost: cost::Estimate,
     pub batches: Vec<BatchReport>,
     pub failures: Vec<Failure>,
     pub failures_omitted: u64,
@@ -320,6 +325,22 @@ impl Report {
                 self.settings.workers,
                 self.operations.per_file,
                 t.retried
+            );
+        }
+        let c = &self.cost;
+        if !self.dry_run && c.files > 0 {
+            let crossed = c
+                .bytes_cross_region
+                .map_or_else(|| "unknown".to_string(), human_bytes);
+            let _ = writeln!(
+                s,
+                "  cost estimate: ${:.6} (${:.9}/file) at {} prices as of {}: {} PUT-class and {} GET-class requests, {crossed} across regions",
+                c.usd_total,
+                c.usd_per_file,
+                c.prices.name,
+                c.prices.as_of,
+                c.requests.put_class,
+                c.requests.get_class,
             );
         }
         if !self.plan.reasons.is_empty() {

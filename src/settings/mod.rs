@@ -10,7 +10,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cli::{
-    FailOnArg, GovernorArgs, ModeArg, OutputArgs, SelectionArgs, SidesArgs, SyncArgs, TuningArgs,
+    CostArgs, FailOnArg, GovernorArgs, ModeArg, OutputArgs, SelectionArgs, SidesArgs, SyncArgs,
+    TuningArgs,
 };
 use crate::error::Error;
 use crate::plan::shard::Shard;
@@ -169,6 +170,8 @@ pub struct Settings {
     pub s5cmd_env: Option<PathBuf>,
     pub source_no_sign: bool,
     pub temp_dir: Option<PathBuf>,
+    /// Prices for the cost estimate (`--price-table`, else AWS's us-east-1 list prices).
+    pub prices: crate::report::cost::PriceTable,
 }
 
 fn in_range(
@@ -232,6 +235,7 @@ impl Settings {
             tuning,
             governor,
             output,
+            cost,
         } = args;
         let source = S3Url::parse("--source", source)?;
         let dest = S3Url::parse("--dest", dest)?;
@@ -271,6 +275,7 @@ impl Settings {
             })
             .transpose()?;
         let output = ResolvedOutput::resolve(output)?;
+        let prices = resolve_prices(cost)?;
         Ok(Self {
             source,
             dest,
@@ -314,7 +319,18 @@ impl Settings {
             s5cmd_env: env.lakesync_s5cmd.as_ref().map(PathBuf::from),
             source_no_sign: sides.source_no_sign,
             temp_dir: tuning.temp_dir,
+            prices,
         })
+    }
+
+    /// Where a copy's bytes go, for the cost estimate: each bucket's region as resolved
+    /// (None: s5cmd asks the bucket, and lakesync does not know it).
+    pub fn cost_route(&self) -> crate::report::cost::Route {
+        crate::report::cost::Route {
+            source_region: self.source_region.clone(),
+            dest_region: self.dest_region.clone(),
+            staged_via_internet: self.prices.staged_via_internet,
+        }
     }
 
     /// s5cmd's settings for a process that reads the source (listing, downloads).
@@ -392,6 +408,22 @@ impl Settings {
         self.selection.as_ref().is_none_or(|s| s.matches(rel))
             && self.shard.is_none_or(|sh| sh.owns(rel))
     }
+}
+
+/// The price table: `--price-table FILE` read and checked, else the defaults.
+fn resolve_prices(args: &CostArgs) -> Result<crate::report::cost::PriceTable, Error> {
+    let CostArgs { price_table } = args;
+    let Some(path) = price_table else {
+        return Ok(crate::report::cost::PriceTable::default());
+    };
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::usage(
+            format!("invalid --price-table value {shown:?}: {e}"),
+            "pass a readable TOML file (see \"Cost\" in the README), or leave --price-table out for AWS's us-east-1 list prices",
+        )
+    })?;
+    crate::report::cost::PriceTable::parse(&text, &shown)
 }
 
 /// The sides, resolved: endpoints, profiles, signing, and the copy strategy they allow.
@@ -964,6 +996,37 @@ mod tests {
         let s = resolve(&["--source-profile", "a", "--dest-profile", "b"]).unwrap();
         assert_eq!(s.strategy, Strategy::Staged);
         assert!(resolve(&["--dest-profile", "has space"]).is_err());
+    }
+
+    #[test]
+    fn price_tables() {
+        assert_eq!(
+            resolve(&[]).unwrap().prices,
+            crate::report::cost::PriceTable::default()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("prices.toml");
+        std::fs::write(&good, "name = \"eu\"\nput_per_1000 = 0.0054\n").unwrap();
+        let s = resolve(&["--price-table", good.to_str().unwrap()]).unwrap();
+        assert_eq!(
+            (s.prices.name.as_str(), s.prices.put_per_1000),
+            ("eu", 0.0054)
+        );
+        let bad = dir.path().join("bad.toml");
+        std::fs::write(&bad, "get_per_1000 = -0.1\n").unwrap();
+        let missing = dir.path().join("missing.toml");
+        for (path, needle) in [(&bad, "get_per_1000 = -0.1"), (&missing, "missing.toml")] {
+            let err = resolve(&["--price-table", path.to_str().unwrap()]).unwrap_err();
+            assert!(err.message().contains("--price-table"), "{err:?}");
+            assert!(err.message().contains(needle), "{err:?}");
+            assert!(!err.hint().is_empty(), "{err:?}");
+        }
+        let s = resolve(&["--source-region", "eu-west-1"]).unwrap();
+        assert_eq!(
+            s.cost_route().crosses(),
+            None,
+            "the destination's region is not known"
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod archive_sim;
 mod chaos;
 mod closed_pipe;
 mod config;
+mod cost;
 mod doctor;
 mod fault_proxy_selftest;
 mod faults;

@@ -64,6 +64,8 @@ pub struct PlanStats {
     pub dest_skipped: u64,
     /// The most `ls` lines in flight at once (both sides).
     pub in_flight_max: u64,
+    /// The planned objects' sizes (multipart parts, for the cost estimate).
+    pub sizes: crate::report::cost::Sizes,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -254,6 +256,7 @@ impl Planner {
                 Decision::Copy { object, reason } => {
                     stats.planned += 1;
                     stats.bytes_planned += object.size;
+                    stats.sizes.add(object.size);
                     let name = serde_json::to_value(reason)
                         .ok()
                         .and_then(|v| v.as_str().map(String::from))

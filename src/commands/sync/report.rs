@@ -151,6 +151,7 @@ impl Report {
                 copy_seconds: round3(state.copy_wall_seconds),
                 ..Default::default()
             },
+            cost: Default::default(),
             batches: state.batches.clone(),
             failures: state.failures.clone(),
             failures_omitted: state.failures_omitted,
@@ -167,6 +168,12 @@ impl Report {
             exit_code: 0,
         };
         report.finish_derived();
+        report.cost = crate::report::cost::of_run(
+            &crate::report::cost::RunCounts::from_report(&report),
+            &p.sizes,
+            &settings.prices,
+            &settings.cost_route(),
+        );
         evaluate_sla(&mut report, settings, ctx.limits, ctx.history.as_deref());
         report.exit_code = exit_code(
             state,
