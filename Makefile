@@ -108,7 +108,7 @@ report-check: tools ## real sync on moto -> lakesync report --html -> headless C
 	scripts/report_check.sh --out $(REPORT_DIR) --self-test $(REPORT_DIR)/run.html \
 		$(REPORT_DIR)/history.html $(REPORT_DIR)/fixture.html $(REPORT_DIR)/fixture-history.html
 
-.PHONY: bench bench-full bench-tools bench-scale bench-baseline bench-wan sim-capacity
+.PHONY: bench bench-full bench-tools bench-scale bench-scale-13 bench-baseline bench-wan sim-capacity
 # Benchmarks (bench/README.md): scripts/bench/bench.py runs lakesync (direct, staged), raw s5cmd on
 # lakesync's own command lines, s5cmd cp, aws s3 sync and rclone copy on the same objects,
 # alternating, measured from outside. Server: Garage, built once into .tools/garage (7+ min the
@@ -129,7 +129,10 @@ bench-full: setup bench-tools ## bench + 10,000 small files and 8 large (10-100 
 # shards 4 at a time) against archive-sim with 50 ms per request, lakesync vs s5cmd sync,
 # aws s3 sync and rclone copy; each run stopped at 90 s and its listing extrapolated
 # (19.8 min measured, 2026-12-02) -> bench/results/<date>-scale.{json,md}. SCALE_ARGS passes options
-# (--quick, --limit, --jobs, --repeat, --lakesync NAME=PATH...; scale.py --help).
+# (--quick, --limit, --jobs, --only, --repeat, --lakesync NAME=PATH...; scale.py --help).
+# bench-scale-13: issue 13's history (a1 on 1 vs 8 years of archive) and 200-symbol targets
+# only, lakesync only, 3 repetitions -> bench/results/<date>-scale-history-s200[-<builds>].{json,md}
+# (before/after: make bench-scale-13 SCALE_ARGS="--lakesync before=... --lakesync after=...").
 SCALE_ARGS ?=
 bench-wan: tools ## issue 14: ~2,000 tiny objects at 60 ms/request, lakesync vs s5cmd cp 256 on archive-sim -> bench/results/<date>-wan.{json,md}
 	$(CARGO) build --release --workspace
@@ -139,6 +142,10 @@ bench-scale: tools ## lakesync vs peers at archive scale on archive-sim, 50 ms/r
 	$(CARGO) build --release --workspace
 	scripts/bench/install_bench_tools.sh --peers-only
 	$(PYTHON) scripts/bench/scale.py $(SCALE_ARGS)
+
+bench-scale-13: tools ## issue 13's history (1y vs 8y) and 200-symbol targets on archive-sim (~3-6 min)
+	$(CARGO) build --release --workspace
+	$(PYTHON) scripts/bench/scale.py --only history,s200 --repeat 3 $(SCALE_ARGS)
 
 # lakesync at a git revision, for before/after runs in one bench-scale:
 #   make bench-baseline REV=main

@@ -11,6 +11,17 @@ request, each run stopped at a time limit:
   b   a backfill: one month of daily 1m klines of every spot symbol into an empty destination
   c   a1 as 16 shards (lakesync --shard i/16), 4 at a time
 
+and the scenarios of issue 13's two targets that other runs never measured (lakesync only,
+chosen with --only; each job runs on a simulator of its own, started once for the run):
+
+  history  (jobs h1y, h8y) a1 against an archive of 1 year of history and one of 8 years
+           (archive-sim --history-years 1 / 8; the days since are the same archive's);
+           target: within 10% in wall time and LIST requests
+  s200     (jobs s200, s200-symbols) 200 spot symbols x 1m x 30 days of daily files (12,000
+           keys; a model folder written from crates/archive-sim/model), 40 ms a request:
+           one day (400 copies) into a destination mirrored through the day before, without
+           and with --symbols naming all 200; target: <= 2 s end to end, both
+
 Tools: lakesync (today's build, the baseline the listing rework must beat; or several builds
 as separate tools with --lakesync NAME=PATH, e.g. before/after a change), and the peers where
 they can do the job: `s5cmd sync` with a wildcard source, `aws s3 sync` and `rclone copy` with
@@ -36,13 +47,15 @@ Safety: every tool runs with HTTP(S)_PROXY pointing at a closed local port (NO_P
 ignores --endpoint-url and would otherwise try the real ap-northeast-1 endpoint.
 
 usage: scripts/bench/scale.py [--quick] [--limit S] [--repeat N] [--latency-ms N]
-                              [--jobs a1,a2,b,c] [--tools lakesync,s5cmd-sync,aws-s3-sync,rclone-copy]
+                              [--jobs a1,a2,b,c | --only SCENARIO,...]
+                              [--tools lakesync,s5cmd-sync,aws-s3-sync,rclone-copy]
                               [--lakesync NAME=PATH]... [--as-of YYYY-MM-DD] [--workers N]
                               [--sim PATH] [--out DIR]
        scripts/bench/scale.py --render RESULTS.json     (rewrite its Markdown)
 exit: 0 results written; 1 a run of the driver failed; 2 bad usage (with a hint)
   e.g. scripts/bench/scale.py --quick --lakesync before=target/bench-baseline/REV/lakesync \
            --lakesync after=target/release/lakesync          (a1, both builds, 60 s each)
+       scripts/bench/scale.py --only history,s200 --repeat 3   (issue 13's unmeasured targets)
 """
 
 import argparse
@@ -74,6 +87,10 @@ FOLDER = "data/spot/daily/klines/"  # the data-type folder every job selects fro
 # `days`: "day" = the day before --as-of (published on --as-of), "month" = the calendar month
 # before --as-of's month. `dest`: "mirror" = mirrored through the day before `day`, "empty".
 # `intervals`: kline intervals selected (None: all). `shards`/`parallel`: lakesync --shard.
+# `archive`: the simulator the job runs on, when not the default (the whole archive at
+# --latency-ms): `history_years` (archive-sim --history-years N), `model` ("s200": a model
+# folder of S200_SYMBOLS spot symbols with S200_DAYS days of 1m klines), `latency_ms`.
+# `symbols`: "model" = lakesync --symbols naming every symbol of the job's model folder.
 JOBS = {
     "a1": {"title": "daily job, one interval: yesterday's 1m klines of every spot symbol",
            "days": "day", "intervals": ["1m"], "dest": "mirror"},
@@ -84,7 +101,36 @@ JOBS = {
     "c": {"title": "a1 as 16 shards (--shard i/16), 4 at a time",
           "days": "day", "intervals": ["1m"], "dest": "mirror", "shards": 16, "parallel": 4,
           "tools": ["lakesync"]},
+    "h1y": {"title": "a1 on an archive of 1 year of history (archive-sim --history-years 1)",
+            "days": "day", "intervals": ["1m"], "dest": "mirror", "tools": ["lakesync"],
+            "archive": {"history_years": 1}},
+    "h8y": {"title": "a1 on an archive of 8 years of history (archive-sim --history-years 8)",
+            "days": "day", "intervals": ["1m"], "dest": "mirror", "tools": ["lakesync"],
+            "archive": {"history_years": 8}},
+    "s200": {"title": "200 spot symbols x 1m x 30 days (12,000 keys), 40 ms a request: one day "
+                      "(400 copies) into a destination holding the days before, without --symbols",
+             "days": "day", "intervals": ["1m"], "dest": "mirror", "tools": ["lakesync"],
+             "archive": {"model": "s200", "latency_ms": 40}},
+    "s200-symbols": {"title": "the same with --symbols naming all 200 symbols",
+                     "days": "day", "intervals": ["1m"], "dest": "mirror", "tools": ["lakesync"],
+                     "archive": {"model": "s200", "latency_ms": 40}, "symbols": "model"},
 }
+# What a run with no --jobs/--only runs (the issue-12 jobs); the others are chosen by name.
+DEFAULT_JOBS = ["a1", "a2", "b", "c"]
+# --only: scenarios, each a group of jobs whose runs are interleaved (per repetition the
+# jobs in an order rotated too), so that the machine's load drifts over both sides of a
+# comparison alike. Every job is a scenario of its own as well.
+SCENARIOS = {
+    "history": {"jobs": ["h1y", "h8y"],
+                "target": "issue 13: listing cost does not grow with history: the same job against 1 year "
+                          "and 8 years of archive within 10% in wall time and LIST requests"},
+    "s200": {"jobs": ["s200", "s200-symbols"],
+             "target": "issue 13: the 200-symbol case (200 symbols x 1m x 30 days, 40 ms a request, a "
+                       "one-day run): <= 2 s end to end with and without --symbols"},
+}
+S200_SYMBOLS = 200
+S200_DAYS = 30
+MODEL_DIR = os.path.join(ROOT, "crates", "archive-sim", "model")
 # What each tool lists, for the extrapolation: "folder" = the whole data-type folder on both
 # sides; "walk" = only the interval folders the include filter lets a folder walk into.
 # "lakesync" stands for every --lakesync build (each a tool of its own in the results).
@@ -252,9 +298,64 @@ def slug(text):
     return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
 
 
+def archive_key(job):
+    """The simulator a job runs on: "full" (the whole archive at --latency-ms) or e.g. "1y",
+    "s200-40ms"."""
+    spec = JOBS[job].get("archive") or {}
+    parts = []
+    if spec.get("history_years"):
+        parts.append(f"{spec['history_years']}y")
+    if spec.get("model"):
+        parts.append(spec["model"])
+    if spec.get("latency_ms") is not None:
+        parts.append(f"{spec['latency_ms']}ms")
+    return "-".join(parts) or "full"
+
+
+def write_s200_model(dst, first_day):
+    """A model folder for the 200-symbol case: the first S200_SYMBOLS spot symbols (byte
+    order) of the embedded active list, each with only the 1m interval folder and its first
+    day on `first_day`, in both spot files (so all of them are active: none is delisted);
+    um and cm without symbols; the re-upload list as it is. With --no-new-listings and
+    --hole-fraction 0 the source's data/spot/daily/klines/ then holds S200_SYMBOLS x days x
+    2 keys (zip + CHECKSUM). Returns the symbols."""
+    os.makedirs(dst)
+    with open(os.path.join(MODEL_DIR, "spot_active_2025-05-03.csv")) as f:
+        lines = f.read().splitlines()
+    header = lines[0]
+    names = sorted({ln.split(",")[1] for ln in lines[1:] if ln.strip() and ln.split(",")[0] == "spot"})
+    names = names[:S200_SYMBOLS]
+    rows = [f'spot,{n},{first_day},"1m"' for n in names]
+    for name in ("spot_daily_klines_2025-04-11.csv", "spot_active_2025-05-03.csv"):
+        with open(os.path.join(dst, name), "w") as f:
+            f.write("\n".join([header, *rows]) + "\n")
+    for name in ("um_daily_klines_2025-04-11.csv", "cm_daily_klines_2025-04-11.csv",
+                 "um_active_2025-05-03.csv", "cm_active_2025-05.csv"):
+        with open(os.path.join(dst, name), "w") as f:
+            f.write(header + "\n")
+    shutil.copy(os.path.join(MODEL_DIR, "reuploads_2022-04-21_aggTrades.csv"), dst)
+    return names
+
+
+def sim_args_of(key, job, a, dates, models):
+    """archive-sim's flags for the simulator `key` (its destination buckets aside)."""
+    spec = JOBS[job].get("archive") or {}
+    latency = spec.get("latency_ms", a.latency_ms)
+    args = ["--as-of", dates["as_of"], "--latency-ms", str(latency), "--threads", str(a.sim_threads)]
+    if spec.get("history_years"):
+        # no holes: a series' hole is placed from its first day, which the cut-off moves, so
+        # with holes the two archives' day could differ by a symbol or two
+        args += ["--history-years", str(spec["history_years"]), "--hole-fraction", "0"]
+    if spec.get("model"):
+        args += ["--model", models[spec["model"]]["dir"], "--no-new-listings", "--hole-fraction", "0"]
+    return args
+
+
 class Scale:
-    def __init__(self, a, sim, tmp, dates, builds):
-        self.a, self.sim, self.tmp, self.dates = a, sim, tmp, dates
+    def __init__(self, a, sims, tmp, dates, builds, models=None):
+        # sims: archive key -> Sim; models: model name -> {"dir", "symbols"}
+        self.a, self.sims, self.tmp, self.dates = a, sims, tmp, dates
+        self.models = models or {}
         # tool name -> a private copy of the binary (others may rebuild theirs meanwhile)
         self.lakesync = {}
         self.builds = builds
@@ -271,7 +372,10 @@ class Scale:
         self.empty = os.path.join(tmp, "empty")
         open(self.empty, "w").close()
 
-    def env(self, tool):
+    def sim_of(self, job):
+        return self.sims[archive_key(job)]
+
+    def env(self, tool, sim):
         """No inherited AWS/LAKESYNC/RCLONE settings; any key; no region for lakesync and s5cmd
         (s5cmd then asks each bucket's region with HeadBucket); a dead proxy for everything
         that is not 127.0.0.1."""
@@ -284,12 +388,12 @@ class Scale:
                  NO_PROXY="127.0.0.1,localhost", http_proxy="http://127.0.0.1:9",
                  https_proxy="http://127.0.0.1:9", no_proxy="127.0.0.1,localhost")
         if tool == "aws-s3-sync":
-            e.update(AWS_ENDPOINT_URL=self.sim.url, AWS_ENDPOINT_URL_S3=self.sim.url)
+            e.update(AWS_ENDPOINT_URL=sim.url, AWS_ENDPOINT_URL_S3=sim.url)
         if tool == "rclone-copy":
             e["RCLONE_CONFIG"] = self.empty
             for name, region in (("SRC", "ap-northeast-1"), ("DST", "us-east-1")):
                 e.update({f"RCLONE_CONFIG_{name}_TYPE": "s3", f"RCLONE_CONFIG_{name}_PROVIDER": "Other",
-                          f"RCLONE_CONFIG_{name}_ENDPOINT": self.sim.url,
+                          f"RCLONE_CONFIG_{name}_ENDPOINT": sim.url,
                           f"RCLONE_CONFIG_{name}_ACCESS_KEY_ID": "bench",
                           f"RCLONE_CONFIG_{name}_SECRET_ACCESS_KEY": "bench",
                           f"RCLONE_CONFIG_{name}_REGION": region})
@@ -315,7 +419,7 @@ class Scale:
 
     def command(self, job, tool, bucket, report, shard=None):
         start, end = self.job_days(job)
-        url = self.sim.url
+        url = self.sim_of(job).url
         pat = self.patterns(job)
         if kind_of(tool) == "lakesync":
             cmd = [self.lakesync[tool], "sync", "--endpoint-url", url, "--dest", f"s3://{bucket}", "--market", "spot",
@@ -323,6 +427,9 @@ class Scale:
                    "--workers", str(self.a.workers), "--report", report, "--progress-interval", "0", "-q"]
             if JOBS[job]["intervals"]:
                 cmd += ["--interval", ",".join(JOBS[job]["intervals"])]
+            if JOBS[job].get("symbols") == "model":
+                model = JOBS[job]["archive"]["model"]
+                cmd += ["--symbols", ",".join(self.models[model]["symbols"])]
             if shard is not None:
                 cmd += ["--shard", f"{shard}/{JOBS[job]['shards']}"]
             return cmd
@@ -342,19 +449,21 @@ class Scale:
     def keys_to_list(self, job, tool, bucket):
         """What the tool must list for this job, on each side (the simulator counts it)."""
         iv = JOBS[job]["intervals"]
+        sim = self.sim_of(job)
         if TOOLS[kind_of(tool)]["lists"] == "walk" and iv:
-            return {"source": self.sim.count(SRC_BUCKET, FOLDER, iv[0]), "dest": self.sim.count(bucket, FOLDER, iv[0])}
-        return {"source": self.sim.count(SRC_BUCKET, FOLDER), "dest": self.sim.count(bucket, FOLDER)}
+            return {"source": sim.count(SRC_BUCKET, FOLDER, iv[0]), "dest": sim.count(bucket, FOLDER, iv[0])}
+        return {"source": sim.count(SRC_BUCKET, FOLDER), "dest": sim.count(bucket, FOLDER)}
 
     def wanted(self, job, bucket):
         """Objects the job must copy: the selection at the source minus what the mirror holds."""
         iv = (JOBS[job]["intervals"] or [None])[0]
         days = self.job_days(job)
-        return self.sim.count(SRC_BUCKET, FOLDER, iv, days) - self.sim.count(bucket, FOLDER, iv, days)
+        sim = self.sim_of(job)
+        return sim.count(SRC_BUCKET, FOLDER, iv, days) - sim.count(bucket, FOLDER, iv, days)
 
     def landed(self, job, bucket):
         iv = (JOBS[job]["intervals"] or [None])[0]
-        return self.sim.count(bucket, FOLDER, iv, self.job_days(job))
+        return self.sim_of(job).count(bucket, FOLDER, iv, self.job_days(job))
 
     def run(self, job, tool, bucket, rep=0, order=0):
         spec = JOBS[job]
@@ -362,8 +471,9 @@ class Scale:
         to_list = self.keys_to_list(job, tool, bucket)
         wanted = self.wanted(job, bucket)
         before = self.landed(job, bucket)
-        self.sim.reset()
-        sim_cpu0, busy0, me0 = self.sim.cpu(), bench.machine_busy_seconds(), os.times()
+        sim = self.sim_of(job)
+        sim.reset()
+        sim_cpu0, busy0, me0 = sim.cpu(), bench.machine_busy_seconds(), os.times()
         load0 = bench.loadavg()[0]
         t0 = time.monotonic()
         deadline = t0 + self.a.limit
@@ -373,7 +483,7 @@ class Scale:
         def one(tag, shard=None):
             rep_path = os.path.join(self.tmp, f"report-{bucket}-{tag}.json")
             errp = os.path.join(self.tmp, f"stderr-{bucket}-{tag}.txt")
-            m = run_limited(self.command(job, tool, bucket, rep_path, shard=shard), self.env(tool),
+            m = run_limited(self.command(job, tool, bucket, rep_path, shard=shard), self.env(tool, sim),
                             max(1.0, deadline - time.monotonic()), errp)
             if lakesync:
                 m["report"] = lakesync_report(rep_path)
@@ -411,8 +521,8 @@ class Scale:
             procs = [one("run")]
             not_run = 0
         wall = time.monotonic() - t0
-        st = self.sim.stats()
-        sim_cpu = self.sim.cpu() - sim_cpu0
+        st = sim.stats()
+        sim_cpu = sim.cpu() - sim_cpu0
         busy, me = bench.machine_busy_seconds() - busy0, os.times()
         landed = self.landed(job, bucket) - before
         tree_cpu = sum(p["tree_cpu_s"] for p in procs)
@@ -430,7 +540,8 @@ class Scale:
             "keys_listed": st["keys_listed"], "keys_listed_by_bucket": listed,
             "prefixes_listed": st["prefixes_listed"], "throttled": st["throttled"], "errors": st["errors"],
             "keys_to_list": to_list, "sim_cpu_s": round(sim_cpu, 2),
-            "sim_cpu_share": round(sim_cpu / max(wall, 1e-9), 3), "sim_rss_peak_mb": round((self.sim.rss_kb() or 0) / 1024, 1),
+            "sim_cpu_share": round(sim_cpu / max(wall, 1e-9), 3), "sim_rss_peak_mb": round((sim.rss_kb() or 0) / 1024, 1),
+            "sim": archive_key(job), "list_requests_by_bucket": {b: c["lists"] for b, c in st["by_bucket"].items()},
             "tree_cpu_s": round(tree_cpu, 2), "foreign_share": round(foreign / max(wall * bench.NCPU, 1e-9), 3),
             "load1_start": load0, "load1_end": bench.loadavg()[0],
         }
@@ -473,6 +584,9 @@ def lakesync_report(path):
         "selected": t.get("selected"), "planned": t.get("planned"), "skipped": t.get("skipped"),
         "copied": t.get("copied"), "validated": t.get("validated"), "failed": t.get("failed"),
         "listing_seconds": (rep.get("plan") or {}).get("listing_seconds"),
+        "duration_seconds": rep.get("duration_seconds"),
+        "copy_seconds": (rep.get("throughput") or {}).get("copy_seconds"),
+        "batches": len(rep.get("batches") or []),
         "prefixes": (rep.get("plan") or {}).get("prefixes"),
         "lakesync_cpu_seconds": rep.get("lakesync_cpu_seconds"),
         "rss_peak_bytes": res.get("rss_peak_bytes"), "child_rss_peak_bytes": res.get("child_rss_peak_bytes"),
@@ -542,13 +656,22 @@ def groups(runs):
 def markdown(res):
     m = res["machine"]
     d = res["dates"]
-    L = [f"# lakesync at archive scale, {res['date']} (archive-sim, {res['latency_ms']} ms per request)", ""]
-    L.append(f"- Server: archive-sim (this repository, release build, {res['sim_threads']} runtime thread): "
-             f"`{res['sim_describe']}`.")
+    sims = res.get("sims") or {"full": {"args": res["sim_args"], "describe": res["sim_describe"]}}
+    lat = sorted({int(v["args"][v["args"].index("--latency-ms") + 1]) for v in sims.values()
+                  if "--latency-ms" in v["args"]} or {res["latency_ms"]})
+    L = [f"# lakesync at archive scale, {res['date']} (archive-sim, {' / '.join(map(str, lat))} ms per request)", ""]
+    if list(sims) == ["full"]:
+        L.append(f"- Server: archive-sim (this repository, release build, {res['sim_threads']} runtime thread): "
+                 f"`{res['sim_describe']}`.")
+    else:
+        L.append(f"- Servers: archive-sim (this repository, release build, {res['sim_threads']} runtime thread), one "
+                 f"per archive:")
+        for key, v in sims.items():
+            L.append(f"  - `{key}` (`{sim_flags(v['args'])}`): `{v['describe']}`")
     L.append(f"- As of {d['as_of']}: the daily jobs copy {d['day']} into destinations mirrored through "
              f"{d['mirrored_through']}; the backfill copies {d['month'][0]}..{d['month'][1]} into an empty one. "
-             f"Every request waits {res['latency_ms']} ms; S3's rate limits (5,500 reads, 3,500 writes a second "
-             f"per prefix) on.")
+             f"Every request waits {' / '.join(map(str, lat))} ms; S3's rate limits (5,500 reads, 3,500 writes a "
+             f"second per prefix) on.")
     L.append(f"- Machine: {m['nproc']} cores ({m['cpu_model']}), {m['mem_total_kib'] / 1024 / 1024:.0f} GiB; "
              f"load average (1 min) {m['loadavg_start'][0]:.2f} at the start, {res['loadavg_end'][0]:.2f} at the "
              f"end (per run in the tables). s5cmd {m['s5cmd']}, {m['aws'] or 'aws: not installed'}, "
@@ -562,6 +685,9 @@ def markdown(res):
              f"{'; medians with [min–max]' if res['repeat'] > 1 else ''}. `{res['command']}` took "
              f"{res['total_seconds'] / 60:.1f} min.")
     L.append("")
+    if res.get("scenarios"):
+        L += scenario_sections(res)
+        L += ["## All runs by job and tool", ""]
     L.append("| job | tool | runs | outcome | wall s | objects landed / wanted | keys listed/s | projected listing | "
              "LIST / COPY / HEAD / GET requests | CPU s (lakesync / s5cmd, or tool) | peak RSS MB (tool / largest child) "
              "| load avg |")
@@ -615,7 +741,171 @@ def markdown(res):
     return "\n".join(L) + "\n"
 
 
+def sim_flags(args):
+    """archive-sim's flags without the destination buckets (one per run)."""
+    out, skip = [], False
+    for x in args:
+        if skip:
+            skip = False
+            continue
+        if x == "--dest-bucket":
+            skip = True
+            continue
+        out.append(x)
+    return " ".join(out)
+
+
+def listing_of(r):
+    """lakesync's report `listing` summed over the run's processes: stage -> counts."""
+    total = {}
+    for p in r["processes"]:
+        lst = (p.get("report") or {}).get("listing") or {}
+        for stage in ("discovery", "source", "dest", "validation"):
+            c = lst.get(stage) or {}
+            t = total.setdefault(stage, {"requests": 0, "keys": 0, "prefixes": 0, "processes": 0})
+            for k in t:
+                t[k] += c.get(k) or 0
+        if lst:
+            total["in_flight_max"] = max(total.get("in_flight_max", 0), lst.get("in_flight_max") or 0)
+            total["dest_skipped"] = total.get("dest_skipped", 0) + (lst.get("dest_skipped") or 0)
+    return total
+
+
+def cpu_total(r):
+    """lakesync's CPU plus its s5cmd children's (or the tool's)."""
+    if r.get("kind", kind_of(r["tool"])) == "lakesync":
+        return round((r.get("lakesync_cpu_s") or 0) + (r.get("s5cmd_cpu_s") or 0), 2)
+    return r["tree_cpu_s"]
+
+
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return bench.median(xs) if xs else None
+
+
+def report_cell(rs, field):
+    """A figure of lakesync's report (one process per run), median [min-max]."""
+    return spread([((r["processes"][0].get("report") or {}).get(field) if len(r["processes"]) == 1 else None)
+                   for r in rs], lambda x: f"{x:.2f}")
+
+
+def stage_cell(rs, stage, what="requests"):
+    return spread([listing_of(r).get(stage, {}).get(what) for r in rs], lambda x: f"{x:,.0f}")
+
+
+def scenario_sections(res):
+    """The target sections of the --only scenarios (history, s200)."""
+    L = []
+    runs = res["runs"]
+    for name, sc in (res.get("scenarios") or {}).items():
+        L += [f"## Scenario `{name}`", "", f"Target ({sc['target']}).", ""]
+        tools = []
+        for r in runs:
+            if r["job"] in sc["jobs"] and r["tool"] not in tools:
+                tools.append(r["tool"])
+        L.append("| tool | job | runs | outcome | wall s | lakesync report: run / planning listing / copying s "
+                 "| CPU s (lakesync + s5cmd) | LIST requests (simulator: src / dst) "
+                 "| lakesync report: LIST requests discovery / source / dest / validation | keys listed (simulator: "
+                 "src / dst) | symbol folders seen (delimiter) | objects landed / wanted | load avg |")
+        L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        by = {}
+        for t in tools:
+            for j in sc["jobs"]:
+                rs = [r for r in runs if r["job"] == j and r["tool"] == t]
+                by[(t, j)] = rs
+                if not rs:
+                    continue
+                lb = lambda r, side: (r["list_requests_by_bucket"].get(SRC_BUCKET if side == "src" else r["bucket"], 0)  # noqa: E731
+                                      if "list_requests_by_bucket" in r else None)
+                kb = lambda r, side: r["keys_listed_by_bucket"].get(SRC_BUCKET if side == "src" else r["bucket"], 0)  # noqa: E731
+                n0 = lambda x: f"{x:,.0f}"  # noqa: E731
+                L.append(f"| {t} | {j} | {len(rs)} | {', '.join(sorted({state_of(r) for r in rs}))} | "
+                         f"{spread([r['wall_s'] for r in rs], lambda x: f'{x:.2f}')} | "
+                         f"{report_cell(rs, 'duration_seconds')} / {report_cell(rs, 'listing_seconds')} / "
+                         f"{report_cell(rs, 'copy_seconds')} | "
+                         f"{spread([cpu_total(r) for r in rs], lambda x: f'{x:.2f}')} | "
+                         f"{spread([r['requests'].get('list', 0) for r in rs], n0)} "
+                         f"({spread([lb(r, 'src') for r in rs], n0)} / {spread([lb(r, 'dst') for r in rs], n0)}) | "
+                         f"{stage_cell(rs, 'discovery')} / {stage_cell(rs, 'source')} / {stage_cell(rs, 'dest')} / "
+                         f"{stage_cell(rs, 'validation')} | "
+                         f"{spread([r['keys_listed'] for r in rs], n0)} ({spread([kb(r, 'src') for r in rs], n0)} / "
+                         f"{spread([kb(r, 'dst') for r in rs], n0)}) | "
+                         f"{spread([r.get('prefixes_listed') for r in rs], n0)} | "
+                         f"{spread([r['landed'] for r in rs], n0)} / {rs[0]['wanted']:,} | "
+                         f"{', '.join(format(r['load1_start'], '.1f') for r in rs)} |")
+        L.append("")
+        if name == "history":
+            L += history_verdicts(tools, by)
+        elif name == "s200":
+            L += s200_verdicts(tools, by)
+        L.append("")
+    return L
+
+
+def ratio_line(label, a_rs, b_rs, value, fmt="{:.2f}"):
+    """8y/1y of the medians, and of the runs paired by repetition (median [min-max])."""
+    ma, mb = med([value(r) for r in a_rs]), med([value(r) for r in b_rs])
+    if not ma or mb is None:
+        return None, f"{label}: –"
+    ratio = mb / ma
+    pairs = []
+    for rb in b_rs:
+        ra = [r for r in a_rs if r["repetition"] == rb["repetition"]]
+        if ra and value(ra[0]):
+            pairs.append(value(rb) / value(ra[0]))
+    txt = f"{label}: {fmt.format(mb)} / {fmt.format(ma)} = **{ratio:.3f}**"
+    if len(pairs) > 1:
+        txt += f" (per repetition {spread(pairs, lambda x: f'{x:.3f}')})"
+    return ratio, txt
+
+
+def history_verdicts(tools, by):
+    L = []
+    for t in tools:
+        one, eight = by.get((t, "h1y")) or [], by.get((t, "h8y")) or []
+        if not one or not eight:
+            continue
+        comparable = all(r["done"] for r in one + eight)
+        rw, tw = ratio_line("wall time (s)", one, eight, lambda r: r["wall_s"])
+        rl, tl = ratio_line("LIST requests (simulator)", one, eight, lambda r: r["requests"].get("list", 0), "{:,.0f}")
+        _, tk = ratio_line("keys listed (simulator)", one, eight, lambda r: r["keys_listed"], "{:,.0f}")
+        _, tc = ratio_line("CPU s (lakesync + s5cmd)", one, eight, cpu_total)
+        _, ts = ratio_line("source prefixes listed (report)", one, eight,
+                           lambda r: listing_of(r).get("source", {}).get("prefixes"), "{:,.0f}")
+        met = comparable and rw is not None and rl is not None and abs(rw - 1) <= 0.10 and abs(rl - 1) <= 0.10
+        verdict = ("**met**" if met else "**not met**") if comparable else "**not comparable** (a run did not finish)"
+        L.append(f"- `{t}`, 8 years / 1 year (medians): {tw}; {tl}; {tk}; {tc}; {ts}. Within 10% in wall time "
+                 f"and LIST requests: {verdict}.")
+    return L
+
+
+def s200_verdicts(tools, by):
+    L = []
+    for t in tools:
+        parts = []
+        met = True
+        for j, label in (("s200", "without --symbols"), ("s200-symbols", "with --symbols (all 200)")):
+            rs = by.get((t, j)) or []
+            if not rs:
+                met = False
+                continue
+            w = med([r["wall_s"] for r in rs])
+            ok = all(r["done"] for r in rs) and w <= 2.0
+            met = met and ok
+            parts.append(f"{label} {spread([r['wall_s'] for r in rs], lambda x: f'{x:.2f}')} s "
+                         f"({'<=' if ok else '>'} 2 s)")
+        L.append(f"- `{t}`: {'; '.join(parts)}: **{'met' if met else 'not met'}** (median wall time, end to end).")
+    return L
+
+
 def notes(res):
+    scen_jobs = {j for sc in (res.get("scenarios") or {}).values() for j in sc["jobs"]}
+    if scen_jobs and all(r["job"] in scen_jobs for r in res["runs"]):
+        return scenario_notes(res) + load_notes(res)
+    return base_notes(res) + scenario_notes(res) + load_notes(res) + latency_notes(res)
+
+
+def base_notes(res):
     out = [
         "Regions: lakesync and s5cmd run with no AWS_REGION/AWS_DEFAULT_REGION and an empty AWS config, so "
         "s5cmd asks each bucket's region with HeadBucket (answered with x-amz-bucket-region: ap-northeast-1 "
@@ -641,6 +931,50 @@ def notes(res):
         "peak RSS of the tool process (VmHWM) and of its largest child, polled every 50 ms (a sharded run: the "
         "largest shard). `sim CPU` is the simulator's CPU over the run's wall time (100% = one core).",
     ]
+    return out
+
+
+def scenario_notes(res):
+    out = []
+    scen = res.get("scenarios") or {}
+    if scen:
+        out.append("Regions: lakesync runs with no AWS_REGION/AWS_DEFAULT_REGION and an empty AWS config, so s5cmd "
+                   "asks each bucket's region with HeadBucket (head_bucket requests) and signs each side for it.")
+        out.append("Objects wanted/landed are counted by the simulator (`/_sim/count`) in the run's destination for "
+                   "the job's interval and day. Wall time is the lakesync process's, from its start to its exit "
+                   "(planning, copying, validation, s5cmd starts); `run / planning listing / copying` are its "
+                   "report's `duration_seconds`, `plan.listing_seconds` and `throughput.copy_seconds`. CPU: "
+                   "lakesync's own (getrusage, its report) plus its s5cmd children's (os.wait4 of the tree, or "
+                   "polled from /proc when larger).")
+    if "history" in scen:
+        out.append("history: h1y and h8y run the same a1 command line against two simulators of the same "
+                   "--as-of, started with `--history-years 1` and `--history-years 8` (and `--hole-fraction 0`, since a hole is placed from its series' first day, which the cut-off moves): every series starts on "
+                   "--as-of minus N years at the earliest and the symbols that ended before then are gone; "
+                   "everything since (symbols, lifetimes, publication, sizes) is the full archive's, so the day "
+                   "copied and the destination's mirror of the days before hold the same objects in both (objects "
+                   "wanted are equal). What differs is history only: older days in every symbol folder and the "
+                   "folders of symbols delisted between the two cut-offs. The target compares medians; "
+                   "'per repetition' pairs the two runs of one repetition, which ran next to each other.")
+    if "s200" in scen:
+        m = (res.get("models") or {}).get("s200") or {}
+        out.append(f"s200: a model folder written by the driver from crates/archive-sim/model: the first "
+                   f"{len(m.get('symbols', [])) or S200_SYMBOLS} spot symbols (byte order) of "
+                   f"spot_active_2025-05-03.csv, only the 1m interval folder, first day {m.get('first_day', '?')} "
+                   f"(so {S200_DAYS} days up to the day copied), all active, no um/cm symbols; the simulator with "
+                   f"`--model DIR --no-new-listings --hole-fraction 0 --latency-ms 40`. "
+                   f"data/spot/daily/klines/ then holds 200 x {S200_DAYS} x 2 = 12,000 keys (a zip 0.3% of days "
+                   f"1-4 days late may be missing on the last day: objects wanted says so). s200-symbols passes "
+                   f"`--symbols` with the 200 names; s200 leaves symbols open (discovery).")
+    if scen:
+        out.append("Wall time on this shared machine moves with the other engineers' load (see load avg and "
+                   "foreign_share); the LIST requests (counted by the simulator, and by lakesync's report "
+                   "`listing`: one per page of up to 1,000 entries per listed prefix) are exact, and CPU-seconds "
+                   "depend less on the load than wall time.")
+    return out
+
+
+def load_notes(res):
+    out = []
     sims = [r["sim_cpu_share"] for r in res["runs"]]
     if sims:
         out.append(f"The simulator used at most {max(sims) * 100:.0f}% of one core in any run (median "
@@ -660,6 +994,11 @@ def notes(res):
                    "driver's /proc polling of the children, and a lakesync stopped by SIGTERM may exit before "
                    "reaping its s5cmd children, whose CPU wait4 then misses (seen in an A/A run of one binary: "
                    "8.1 instead of the 16.7 CPU-s polled, in 25 s). Treat these s5cmd CPU figures as lower bounds.")
+    return out
+
+
+def latency_notes(res):
+    out = []
     lake = [r for r in res["runs"] if r.get("kind", kind_of(r["tool"])) == "lakesync" and not r["job"] == "c"]
     if lake:
         r = max(lake, key=lambda r: r["s5cmd_cpu_s"])
@@ -731,6 +1070,25 @@ def lakesync_builds(specs):
     return builds
 
 
+def plan_runs(units, tools_of, repeat):
+    """The runs in order: per unit (a scenario's jobs, or one job), every repetition runs the
+    unit's jobs in an order rotated by the repetition, and each job's tools in an order
+    rotated by the repetition and the job's place, so that no tool (and no side of a
+    scenario's comparison) always goes first. Returns (job, tool, bucket, rep, order)."""
+    plan = []
+    ji = 0
+    for unit in units:
+        for rep in range(repeat):
+            k = rep % len(unit)
+            for uj, j in enumerate(unit[k:] + unit[:k]):
+                ts = tools_of(j)
+                t0 = (rep + ji + unit.index(j)) % len(ts) if ts else 0
+                for order, t in enumerate(ts[t0:] + ts[:t0]):
+                    plan.append((j, t, f"{j}-{slug(t)}-{rep + 1}", rep, order))
+        ji += len(unit)
+    return plan
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true",
@@ -738,8 +1096,13 @@ def main():
                          "--jobs/--tools/--limit override its parts")
     ap.add_argument("--limit", type=float, default=None, help="seconds before a run is stopped (default 90; 60 --quick)")
     ap.add_argument("--repeat", type=int, default=1, help="runs of every (job, tool) (default 1); medians and [min-max]")
-    ap.add_argument("--latency-ms", type=int, default=50)
-    ap.add_argument("--jobs", default=None, help=f"comma list of {', '.join(JOBS)} (default: all; a1 --quick)")
+    ap.add_argument("--latency-ms", type=int, default=50,
+                    help="added to every request (default 50; the s200 jobs use their own 40)")
+    ap.add_argument("--jobs", default=None,
+                    help=f"comma list of {', '.join(JOBS)} (default: {','.join(DEFAULT_JOBS)}; a1 --quick)")
+    ap.add_argument("--only", default=None, metavar="SCENARIO,...",
+                    help=f"comma list of scenarios ({', '.join(SCENARIOS)}) or jobs, instead of --jobs; a "
+                         "scenario's jobs run interleaved, and the results get a section on its target")
     ap.add_argument("--tools", default=None,
                     help=f"comma list of {', '.join(TOOLS)} (default: all; lakesync --quick); "
                          "`lakesync` means every --lakesync build")
@@ -767,11 +1130,31 @@ def main():
         a.limit = 60.0 if a.quick else 90.0
     if a.repeat < 1:
         usage_error(f"--repeat {a.repeat}: must be at least 1\nhint: --repeat 3")
-    jobs = [j for j in (a.jobs or ("a1" if a.quick else ",".join(JOBS))).split(",") if j]
-    kinds = [t for t in (a.tools or ("lakesync" if a.quick else ",".join(TOOLS))).split(",") if t]
-    for j in jobs:
-        if j not in JOBS:
-            usage_error(f"no job {j!r}\nhint: jobs: {', '.join(JOBS)}")
+    scenarios = []
+    if a.only is not None:
+        if a.jobs is not None:
+            usage_error("--only and --jobs both given\nhint: --only history,s200 (scenarios or jobs), or --jobs a1,a2")
+        units = []
+        for name in [x for x in a.only.split(",") if x]:
+            if name in SCENARIOS:
+                scenarios.append(name)
+                units.append(list(SCENARIOS[name]["jobs"]))
+            elif name in JOBS:
+                units.append([name])
+            else:
+                usage_error(f"no scenario or job {name!r}\nhint: scenarios: {', '.join(SCENARIOS)}; "
+                            f"jobs: {', '.join(JOBS)}")
+        if not units:
+            usage_error("--only names nothing\nhint: --only history,s200")
+    else:
+        units = [[j] for j in (a.jobs or ("a1" if a.quick else ",".join(DEFAULT_JOBS))).split(",") if j]
+        for (j,) in units:
+            if j not in JOBS:
+                usage_error(f"no job {j!r}\nhint: jobs: {', '.join(JOBS)}; scenarios (--only): {', '.join(SCENARIOS)}")
+    jobs = [j for u in units for j in u]
+    if len(set(jobs)) != len(jobs):
+        usage_error(f"a job is named twice in {a.only or a.jobs!r}\nhint: name each scenario or job once")
+    kinds = [t for t in (a.tools or ("lakesync" if a.quick or scenarios else ",".join(TOOLS))).split(",") if t]
     for t in kinds:
         if t not in TOOLS:
             usage_error(f"no tool {t!r}\nhint: tools: {', '.join(TOOLS)} "
@@ -797,21 +1180,24 @@ def main():
                 out += list(builds) if k == "lakesync" else [k]
         return out
 
-    # the plan: per job, every repetition runs the job's tools in an order rotated by the
-    # repetition and the job's place, so that no tool always goes first (or right after another)
-    plan = []
-    for ji, j in enumerate(jobs):
-        ts = tools_of(j)
-        for rep in range(a.repeat):
-            k = (rep + ji) % len(ts) if ts else 0
-            for order, t in enumerate(ts[k:] + ts[:k]):
-                bucket = f"{j}-{slug(t)}-{rep + 1}"
-                plan.append((j, t, bucket, rep, order))
-    sim_args = ["--as-of", dates["as_of"], "--latency-ms", str(a.latency_ms), "--threads", str(a.sim_threads)]
-    for j, t, bucket, _, _ in plan:
-        mirror = JOBS[j]["dest"] == "mirror"
-        sim_args += ["--dest-bucket", bucket + (f"=mirrored-through:{dates['mirrored_through']}" if mirror else "")]
+    plan = plan_runs(units, tools_of, a.repeat)
     tmp = tempfile.mkdtemp(prefix="lakesync-bench-scale-")
+    # the model folders some jobs need, written from crates/archive-sim/model
+    models = {}
+    for j in jobs:
+        model = (JOBS[j].get("archive") or {}).get("model")
+        if model == "s200" and model not in models:
+            first = (datetime.date.fromisoformat(dates["day"]) - datetime.timedelta(days=S200_DAYS - 1)).isoformat()
+            d = os.path.join(tmp, "model-s200")
+            models[model] = {"dir": d, "first_day": first, "symbols": write_s200_model(d, first)}
+    # one simulator per archive the jobs need, each with the destination buckets of its runs
+    sim_specs = {}
+    for j, t, bucket, _, _ in plan:
+        key = archive_key(j)
+        if key not in sim_specs:
+            sim_specs[key] = sim_args_of(key, j, a, dates, models)
+        mirror = JOBS[j]["dest"] == "mirror"
+        sim_specs[key] += ["--dest-bucket", bucket + (f"=mirrored-through:{dates['mirrored_through']}" if mirror else "")]
 
     def on_signal(signum, _frame):
         raise SystemExit(128 + signum)
@@ -819,24 +1205,35 @@ def main():
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGHUP, on_signal)
     t0 = time.monotonic()
-    sim = Sim(sim_exe, sim_args)
-    log(f"archive-sim at {sim.url} (pid {sim.pid}): {sim.describe}")
-    log(f"{len(plan)} runs, at most {a.limit:.0f} s each")
+    sims = {}
     res = None
     try:
-        sc = Scale(a, sim, tmp, dates, builds)
+        for key, args in sim_specs.items():
+            sims[key] = Sim(sim_exe, args)
+            log(f"archive-sim {key} at {sims[key].url} (pid {sims[key].pid}): {sims[key].describe}")
+        log(f"{len(plan)} runs, at most {a.limit:.0f} s each")
+        sc = Scale(a, sims, tmp, dates, builds, models)
 
         def shown(cmd):
-            text = " ".join(cmd).replace(sim.url, "URL").replace(S5CMD, "s5cmd").replace(PEER_BIN + "/", "")
+            text = " ".join(cmd).replace(S5CMD, "s5cmd").replace(PEER_BIN + "/", "")
+            for sim in sims.values():
+                text = text.replace(sim.url, "URL")
             for path in sc.lakesync.values():
                 text = text.replace(path, "lakesync")
+            for name, m in models.items():
+                text = text.replace(",".join(m["symbols"]), f"<the {len(m['symbols'])} symbols of the {name} model>")
             return text
 
-        res = {"format": 2, "date": datetime.date.today().isoformat(),
+        first = next(iter(sims))
+        res = {"format": 3, "date": datetime.date.today().isoformat(),
                "started_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                "command": " ".join(["scripts/bench/scale.py"] + sys.argv[1:]),
                "latency_ms": a.latency_ms, "limit_s": a.limit, "repeat": a.repeat, "workers": a.workers,
-               "sim_threads": a.sim_threads, "sim_args": sim_args, "sim_describe": sim.describe, "dates": dates,
+               "sim_threads": a.sim_threads, "sim_args": sims[first].args, "sim_describe": sims[first].describe,
+               "sims": {k: {"args": [x if not x.startswith(tmp) else "TMP" + x[len(tmp):] for x in s.args],
+                            "describe": s.describe} for k, s in sims.items()},
+               "models": {k: {"first_day": m["first_day"], "symbols": m["symbols"]} for k, m in models.items()},
+               "dates": dates, "scenarios": {n: SCENARIOS[n] for n in scenarios},
                "jobs": {j: JOBS[j] for j in jobs}, "tools": {t: TOOLS[t] for t in kinds},
                "machine": machine(builds),
                "commands": {j: {t: shown(sc.command(j, t, "B", "REPORT", shard=0 if JOBS[j].get("shards") else None))
@@ -846,15 +1243,23 @@ def main():
             log(f"[{i + 1}/{len(plan)}, {(time.monotonic() - t0) / 60:.1f} min]")
             res["runs"].append(sc.run(j, t, bucket, rep, order))
         res["total_seconds"] = round(time.monotonic() - t0, 1)
-        res["sim_rss_peak_mb"] = round((bench.status_of(sim.pid) or (0, 0, ""))[1] / 1024, 1)
+        res["sim_rss_peak_mb"] = max(round((bench.status_of(s.pid) or (0, 0, ""))[1] / 1024, 1) for s in sims.values())
         res["loadavg_end"] = bench.loadavg()
         res["notes"] = notes(res)
     finally:
-        sim.stop()
+        for sim in sims.values():
+            sim.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(a.out, exist_ok=True)
-    full = set(jobs) == set(JOBS) and set(kinds) == set(TOOLS) and not a.quick
-    suffix = "" if full else ("-quick" if a.quick else "-partial")
+    full = set(jobs) == set(DEFAULT_JOBS) and set(kinds) == set(TOOLS) and not a.quick
+    if scenarios:
+        # named after the scenarios (and the builds), so that a before/after run of the same
+        # scenarios does not overwrite the single-build results of the same day
+        suffix = "-" + "-".join(scenarios)
+        if a.lakesync:
+            suffix += "-" + "-".join(slug(t[len("lakesync "):]) for t in builds)
+    else:
+        suffix = "" if full else ("-quick" if a.quick else "-partial")
     base = os.path.join(a.out, f"{res['date']}-scale{suffix}")
     with open(base + ".json", "w") as f:
         json.dump(res, f, indent=1)

@@ -9,7 +9,9 @@ use clap::Parser;
 
 use crate::archive::{ArchiveOptions, as_of_ms};
 use crate::s3::{Latency, WrongRegion};
-use crate::time::{Day, SECS_PER_DAY, fmt_day, now_ms, parse_day};
+use crate::time::{
+    Day, SECS_PER_DAY, civil_from_days, days_from_civil, fmt_day, now_ms, parse_day,
+};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -77,6 +79,11 @@ pub struct Args {
     /// Only the symbols of the model files (no invented listings after May 2025).
     #[arg(long)]
     pub no_new_listings: bool,
+    /// Only the last N years of history: every series starts on --as-of minus N years
+    /// (same month and day; 29 Feb: 28 Feb) at the earliest, and symbols that ended before
+    /// then are gone. The days after that are the full archive's.
+    #[arg(long, value_name = "N")]
+    pub history_years: Option<u32>,
     /// Give one source zip another size (e.g. above 5 GiB, to meet CopyObject's limit).
     #[arg(long = "size-override", value_name = "KEY=BYTES")]
     pub size_overrides: Vec<String>,
@@ -124,6 +131,8 @@ pub struct Settings {
     pub copy_error_fraction: f64,
     pub archive: ArchiveOptions,
     pub new_listings: bool,
+    /// `--history-years`: the first day of the history kept (`None`: all of it).
+    pub history_from: Option<Day>,
     pub size_overrides: Vec<(String, u64)>,
     pub max_kept_bytes: u64,
     pub stats_top: usize,
@@ -207,6 +216,18 @@ fn dest_spec(s: &str) -> Result<DestSpec, UsageError> {
         ));
     }
     Ok(spec)
+}
+
+/// The same month and day `years` years before `day` (29 Feb: 28 Feb).
+pub fn years_before(day: Day, years: u32) -> Day {
+    let (y, m, d) = civil_from_days(day);
+    let y = y - years as i32;
+    let d = if (m, d) == (2, 29) && civil_from_days(days_from_civil(y, 2, 29)).1 != 2 {
+        28
+    } else {
+        d
+    };
+    days_from_civil(y, m, d)
 }
 
 /// The default `--as-of`: the latest day whose 12:00 UTC has passed.
@@ -313,6 +334,16 @@ impl Args {
                 }
             }
         }
+        let history_from = match self.history_years {
+            None => None,
+            Some(n @ 1..=20) => Some(years_before(as_of, n)),
+            Some(n) => {
+                return Err(usage(
+                    format!("--history-years {n} is out of range"),
+                    "use 1 to 20 (the archive starts in 2017; leave the flag out for all of it)",
+                ));
+            }
+        };
         if self.threads == 0 || self.threads > 64 {
             return Err(usage(
                 format!("--threads {} is out of range", self.threads),
@@ -342,6 +373,7 @@ impl Args {
                 hole_fraction: fraction("--hole-fraction", self.hole_fraction)?,
             },
             new_listings: !self.no_new_listings,
+            history_from,
             size_overrides,
             max_kept_bytes: self.max_kept_mb.saturating_mul(1 << 20),
             stats_top: self.stats_top,
@@ -410,6 +442,26 @@ mod tests {
                 .resolve()
                 .is_err()
         );
+    }
+
+    #[test]
+    fn history_years() {
+        let s = args(&["--as-of", "2026-12-01", "--history-years", "8"])
+            .resolve()
+            .unwrap();
+        assert_eq!(s.history_from.map(fmt_day).as_deref(), Some("2018-12-01"));
+        let s = args(&["--as-of", "2026-12-01"]).resolve().unwrap();
+        assert_eq!(s.history_from, None);
+        for bad in ["0", "21"] {
+            let e = args(&["--as-of", "2026-12-01", "--history-years", bad])
+                .resolve()
+                .unwrap_err();
+            assert!(e.message.contains("--history-years"), "{e}");
+            assert!(!e.hint.is_empty());
+        }
+        let leap = crate::time::days_from_civil(2024, 2, 29);
+        assert_eq!(fmt_day(years_before(leap, 1)), "2023-02-28");
+        assert_eq!(fmt_day(years_before(leap, 4)), "2020-02-29");
     }
 
     #[test]

@@ -47,10 +47,13 @@ pub fn build_state(s: &Settings) -> Result<State, StartError> {
     let opts = ModelOptions {
         grow_until: s.new_listings.then_some(s.as_of),
     };
-    let model = match &s.model {
+    let mut model = match &s.model {
         Some(dir) => Model::load_dir(dir, opts)?,
         None => Model::embedded(opts)?,
     };
+    if let Some(from) = s.history_from {
+        model.keep_history_from(from);
+    }
     let mut archive = Archive::build(model, s.archive);
     archive.size_overrides = s
         .size_overrides

@@ -198,6 +198,18 @@ impl Model {
     pub fn count(&self, market: Market) -> usize {
         self.symbols.iter().filter(|s| s.market == market).count()
     }
+
+    /// `--history-years`: keep only the history from `from` on. A symbol that ended before
+    /// `from` is dropped; every other symbol starts on `from` at the earliest. Everything
+    /// else (lifetimes, activity, names, invented listings) is what the full model says, so
+    /// the days from `from` on are the full archive's, symbol for symbol.
+    pub fn keep_history_from(&mut self, from: Day) {
+        self.symbols
+            .retain(|s| s.last.is_none_or(|last| last >= from));
+        for s in &mut self.symbols {
+            s.first = s.first.max(from);
+        }
+    }
 }
 
 struct Row {
@@ -535,6 +547,38 @@ mod tests {
                 assert!(last >= s.first, "{} ends before it starts", s.name);
             }
         }
+    }
+
+    #[test]
+    fn history_from_drops_ended_symbols_and_clamps_first_days() {
+        let until = days_from_civil(2026, 12, 1);
+        let full = model(Some(until));
+        let from = days_from_civil(2025, 12, 1);
+        let mut cut = model(Some(until));
+        cut.keep_history_from(from);
+        assert!(cut.symbols.len() < full.symbols.len());
+        for s in &full.symbols {
+            let kept = cut
+                .symbols
+                .iter()
+                .find(|t| t.market == s.market && t.name == s.name);
+            if s.last.is_some_and(|l| l < from) {
+                assert!(kept.is_none(), "{} ended before {from}", s.name);
+                continue;
+            }
+            let t = kept.unwrap_or_else(|| panic!("{} lost", s.name));
+            assert_eq!(t.first, s.first.max(from), "{}", s.name);
+            assert_eq!(t.last, s.last, "{}", s.name);
+            assert_eq!(t.intervals, s.intervals, "{}", s.name);
+        }
+        let btc = |m: &Model| {
+            m.symbols
+                .iter()
+                .find(|s| s.market == Market::Spot && &*s.name == "BTCUSDT")
+                .map(|s| s.first)
+        };
+        assert_eq!(btc(&cut), Some(from));
+        assert_eq!(fmt_day(btc(&full).unwrap()), "2017-08-17");
     }
 
     #[test]
