@@ -8,3 +8,4 @@ pub mod execute;
 pub mod governor;
 pub mod outcome;
 pub mod staged;
+pub mod throttle;
