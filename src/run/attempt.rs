@@ -277,6 +277,12 @@ impl Runner {
             for (plan, log) in plans.iter().zip(logs) {
                 ledger.end_attempt(&plan.lines, log);
             }
+            // Prefixes that still landed lines in this attempt.
+            let landed: BTreeSet<&str> = all
+                .iter()
+                .filter(|&&i| ledger.out.is_done(i))
+                .map(|&i| ledger.prefix[i])
+                .collect();
             let throttled = hit.values().map(|h| h.0).sum::<u64>() + unattributed;
             if throttled > 0 {
                 throttled_here.extend(hit.keys().copied());
@@ -295,7 +301,7 @@ impl Runner {
                 } else {
                     self.throttle.with(|t| {
                         for (p, (n, ran_with)) in &hit {
-                            t.throttled(p, *ran_with, *n);
+                            t.throttled(p, *ran_with, *n, landed.contains(p));
                             tracing::warn!(
                                 tag,
                                 prefix = p,

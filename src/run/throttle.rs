@@ -27,8 +27,9 @@
 //! **Limits**: a prefix throttled in an attempt gets half the concurrency it ran with (the
 //! workers of its process, or fewer when it had fewer lines there: s5cmd's pool works
 //! through a prefix's lines, which lie together in key order, with up to that many at
-//! once), at least 1, and a backoff that starts at [`BACKOFF_BASE`] and doubles per throttle
-//! up to [`BACKOFF_MAX`]. After [`RECOVER_AFTER`] clean runs (a batch's round of lines with
+//! once), at least 1, and a backoff (waited before its throttled lines are retried) that
+//! starts at [`BACKOFF_BASE`] and doubles per throttled attempt that landed none of the
+//! prefix's lines, up to [`BACKOFF_MAX`]. After [`RECOVER_AFTER`] clean runs (a batch's round of lines with
 //! lines of the prefix and no throttle there) the limit doubles and the backoff resets;
 //! once the limit reaches the run's count the prefix is free again.
 
@@ -246,8 +247,11 @@ impl ThrottleTable {
     }
 
     /// `prefix` answered `errors` throttling errors while `ran_with` workers could work on
-    /// it: halve that (at least 1), and double its backoff.
-    pub fn throttled(&mut self, prefix: &str, ran_with: u32, errors: u64) {
+    /// it: halve that (at least 1). Its backoff doubles when the attempt `landed` none of
+    /// its lines, and stays when some landed (the prefix takes requests at some rate: the
+    /// lower concurrency and the wait pace it; doubling then would only idle it, and two
+    /// batches in flight throttled at once would double it twice).
+    pub fn throttled(&mut self, prefix: &str, ran_with: u32, errors: u64, landed: bool) {
         let workers = (ran_with / 2).max(1);
         let l = self.limits.entry(prefix.to_string()).or_insert(Limit {
             workers,
@@ -257,6 +261,8 @@ impl ThrottleTable {
         l.workers = l.workers.min(workers);
         l.backoff = if l.backoff.is_zero() {
             BACKOFF_BASE
+        } else if landed {
+            l.backoff
         } else {
             (l.backoff * 2).min(BACKOFF_MAX)
         };
@@ -433,16 +439,18 @@ mod tests {
         let mut t = ThrottleTable::default();
         let hot = "s3://lake/data/spot/daily/klines/BTCUSDT/";
         assert_eq!((t.limit(hot), t.backoff(hot)), (None, Duration::ZERO));
-        t.throttled(hot, 32, 40);
+        t.throttled(hot, 32, 40, false);
         assert_eq!((t.limit(hot), t.backoff(hot)), (Some(16), BACKOFF_BASE));
-        t.throttled(hot, 16, 3);
+        t.throttled(hot, 16, 3, false);
         assert_eq!(t.limit(hot), Some(8));
         assert_eq!(t.backoff(hot), BACKOFF_BASE * 2);
         // A throttle measured at a higher count (another batch in flight) never raises it.
-        t.throttled(hot, 32, 1);
+        // Some of its lines landed: the backoff stays.
+        t.throttled(hot, 32, 1, true);
         assert_eq!(t.limit(hot), Some(8));
+        assert_eq!(t.backoff(hot), BACKOFF_BASE * 2);
         for _ in 0..20 {
-            t.throttled(hot, 1, 1);
+            t.throttled(hot, 1, 1, false);
         }
         assert_eq!((t.limit(hot), t.backoff(hot)), (Some(1), BACKOFF_MAX));
         // Recovery: doubling after every RECOVER_AFTER clean runs, lifted at the full count.
@@ -469,9 +477,9 @@ mod tests {
             ]
         );
         // A throttle during recovery restarts the count of clean runs.
-        t.throttled(hot, 8, 1);
+        t.throttled(hot, 8, 1, false);
         t.clean(hot, 32);
-        t.throttled(hot, 4, 1);
+        t.throttled(hot, 4, 1, false);
         t.clean(hot, 32);
         assert_eq!(t.limit(hot), Some(2));
         // Other prefixes are never touched; cleaning an unlimited prefix is a no-op.
@@ -486,8 +494,8 @@ mod tests {
     #[test]
     fn groups_split_limited_prefixes_into_their_own_processes() {
         let mut t = ThrottleTable::default();
-        t.throttled("a/", 8, 1); // 4
-        t.throttled("c/", 64, 1); // 32: not below the run's count
+        t.throttled("a/", 8, 1, false); // 4
+        t.throttled("c/", 64, 1, false); // 32: not below the run's count
         let g = groups(&["a/", "b/", "a/", "c/", "b/"], &t, 32);
         assert_eq!(
             g,
@@ -514,7 +522,7 @@ mod tests {
             .map(|i| format!("p{i:02}/"))
             .collect();
         for (i, n) in names.iter().enumerate() {
-            t.throttled(n, 2 + 2 * i as u32, 1);
+            t.throttled(n, 2 + 2 * i as u32, 1, false);
         }
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
         let g = groups(&refs, &t, 64);

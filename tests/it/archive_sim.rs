@@ -23,13 +23,13 @@ fn archive_sim_bin() -> PathBuf {
     p
 }
 
-struct Sim {
+pub(crate) struct Sim {
     child: Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Sim {
-    fn start(args: &[&str]) -> Sim {
+    pub(crate) fn start(args: &[&str]) -> Sim {
         let mut cmd = Command::new(archive_sim_bin());
         cmd.args(["--listen", "127.0.0.1:0"])
             .args(args)

@@ -30,4 +30,5 @@ mod staging_space;
 mod sync_direct;
 mod sync_staged;
 mod tables;
+mod throttling;
 mod wheel;
