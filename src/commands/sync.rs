@@ -169,6 +169,7 @@ pub async fn run_with(
             lakesync_cpu_seconds: own_cpu_seconds(),
             signal: interrupt.signal(),
             multipart_uploads_aborted: uploads.aborted(),
+            throttling: executor.runner.throttle.with(|t| t.summary()),
             history: settings.history.as_deref().and_then(|path| {
                 crate::report::history::job_runs(path, &report::job_of(settings))
                     .map_err(|e| {
@@ -249,6 +250,7 @@ fn executor(
             batch_timeout: settings.batch_timeout,
             grace: settings.grace,
             interrupt: sides.interrupt().clone(),
+            throttle: Default::default(),
         },
         strategy: settings.strategy,
         copy_globals: settings.copy_globals(),
@@ -562,6 +564,7 @@ impl<'a> Driver<'a> {
             .as_ref()
             .map(Sampler::take_window)
             .unwrap_or_default();
+        let (prefixes, throttled_prefixes) = out.spread.signal(out.counts.throttled);
         let decision = self.controller.next(&BatchSignal {
             workers: out.workers,
             epoch: out.epoch,
@@ -569,6 +572,8 @@ impl<'a> Driver<'a> {
             backlog,
             seconds: out.seconds,
             throttled: out.counts.throttled,
+            prefixes,
+            throttled_prefixes,
             rss_peak_bytes: window.rss_peak_bytes,
             cpu_avg_pct: window.cpu_avg_pct,
             cpu_peak_pct: window.cpu_peak_pct,

@@ -168,6 +168,7 @@ impl Fold {
         acc.resources = None;
         acc.sampler_overhead_ms = None;
         acc.lakesync_cpu_seconds = 0.0;
+        acc.throttling = Default::default();
         acc.duration_seconds = 0.0;
         acc.throughput = Default::default();
         // Kept: the price table and the regions (one run, one command line).
@@ -212,6 +213,7 @@ impl Fold {
             // Each shard's own history judgement; the merged whole has none (shards are
             // separate jobs in the history).
             sla_history: _,
+            throttling,
             mode,
             interrupted,
             shard,
@@ -285,6 +287,7 @@ impl Fold {
             *acc.sampler_overhead_ms.get_or_insert(0.0) += ms;
         }
         acc.lakesync_cpu_seconds += lakesync_cpu_seconds;
+        acc.throttling.merge(throttling);
         if severity(exit_code) > severity(self.worst_exit) {
             self.worst_exit = exit_code;
         }

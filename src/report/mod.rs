@@ -80,6 +80,9 @@ pub struct Report {
     /// With `--history`: what the run was compared with (SLAs over history).
     #[serde(default)]
     pub sla_history: Option<crate::report::sla_history::Baseline>,
+    /// The partition prefixes that answered SlowDown/503 and what it cost each.
+    #[serde(default)]
+    pub throttling: crate::run::throttle::Throttling,
     pub exit_code: i32,
 }
 
@@ -342,6 +345,28 @@ impl Report {
                 c.requests.put_class,
                 c.requests.get_class,
             );
+        }
+        if !self.throttling.prefixes.is_empty() {
+            let top: Vec<String> = self
+                .throttling
+                .prefixes
+                .iter()
+                .take(3)
+                .map(|p| {
+                    format!(
+                        "{} ({} throttled, down to {} workers)",
+                        p.prefix, p.throttled, p.workers_min
+                    )
+                })
+                .collect();
+            let more = self.throttling.prefixes.len().saturating_sub(3) as u64
+                + self.throttling.prefixes_omitted;
+            let more = if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            };
+            let _ = writeln!(s, "  throttled prefixes: {}{more}", top.join(", "));
         }
         if !self.plan.reasons.is_empty() {
             let reasons: Vec<String> = self

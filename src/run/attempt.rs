@@ -10,7 +10,7 @@
 //! Both strategies (`execute` for server-side copies, `staged` for download-verify-upload)
 //! sit on top of this module; it knows neither.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ffi::OsString;
 use std::io::Write as _;
 use std::os::unix::fs::OpenOptionsExt;
@@ -20,7 +20,9 @@ use std::time::Duration;
 
 use crate::os::signals::Interrupt;
 use crate::run::outcome::Counters;
+use crate::run::throttle::{self, SharedTable, Spread};
 use crate::s5cmd::cmdfile::echoed_command;
+use crate::s5cmd::process::ChildExit;
 use crate::s5cmd::{self, ErrorClass, Event, Globals, Pipe, classify_error};
 
 /// One command-file line and how s5cmd will name it back.
@@ -42,6 +44,17 @@ impl Line {
             dst,
             src,
         }
+    }
+
+    /// The partition prefix the line's request goes to: the destination of a copy or an
+    /// upload, the source of a download (see `throttle`).
+    pub fn partition(&self) -> &str {
+        let url = if self.dst.starts_with("s3://") {
+            &self.dst
+        } else {
+            &self.src
+        };
+        throttle::partition_of(url)
     }
 }
 
@@ -78,6 +91,8 @@ pub struct AttemptsOutcome {
     /// The first few unparsed lines (all are counted in `counts.unparsed`).
     pub unparsed: Vec<String>,
     pub workers_last: u32,
+    /// The partition prefixes the lines went to, and which answered throttling.
+    pub spread: Spread,
 }
 
 impl AttemptsOutcome {
@@ -99,6 +114,8 @@ pub struct Runner {
     pub batch_timeout: Option<Duration>,
     pub grace: Duration,
     pub interrupt: Interrupt,
+    /// The run's throttled prefixes, shared by every attempt loop of the run.
+    pub throttle: SharedTable,
 }
 
 impl Runner {
@@ -123,6 +140,13 @@ impl Runner {
 
     /// `run_lines`, where the first attempt writes each of `folders` instead of its
     /// members' lines; `live` counts lines done as their success lines arrive (progress).
+    ///
+    /// Each attempt splits its lines by the run's throttle table (`throttle::groups`): the
+    /// lines of a prefix under a limit run in their own s5cmd process at that limit (after
+    /// the prefix's backoff when they are retries of its throttled lines), everything else
+    /// in one process at `workers`, all at once. After an attempt, throttling on a few
+    /// prefixes limits those prefixes in the table; throttling on most of them (or owned by
+    /// no line) is the endpoint's and halves the count for the retry, as before.
     pub async fn run_lines_with_folders(
         &self,
         tag: &str,
@@ -134,6 +158,8 @@ impl Runner {
     ) -> AttemptsOutcome {
         let mut ledger = Ledger::new(lines, folders);
         let mut workers_now = workers.max(1);
+        // Prefixes throttled during this call (never counted as a clean run of theirs).
+        let mut throttled_here: BTreeSet<&str> = BTreeSet::new();
         for attempt in 1..=self.max_attempts.max(1) {
             let pending = ledger.pending();
             if pending.is_empty() {
@@ -151,48 +177,161 @@ impl Runner {
                 }
             }
             ledger.out.counts.attempts = attempt;
-            let file = self.workdir.join(format!("{tag}-attempt-{attempt}.txt"));
             let first = attempt == 1 && !folders.is_empty();
-            if let Err(e) = write_command_file(
-                &file,
-                ledger
-                    .texts(&pending, first)
-                    .into_iter()
-                    .map(|t| globals.with_cp_regions(t)),
-            ) {
-                ledger.unwritten(
-                    &pending,
-                    format!("cannot write the command file {}: {e}", file.display()),
-                );
+            let items = ledger.items(&pending, first);
+            let prefixes: Vec<&str> = items.iter().map(|&it| ledger.prefix_of(it)).collect();
+            let groups = self
+                .throttle
+                .with(|t| throttle::groups(&prefixes, t, workers_now));
+            let base_wait = if attempt > 1 {
+                self.backoff(attempt)
+            } else {
+                Duration::ZERO
+            };
+            let mut plans = Vec::with_capacity(groups.len());
+            for (k, g) in groups.iter().enumerate() {
+                let its: Vec<Item> = g.items.iter().map(|&j| items[j]).collect();
+                let group_lines = ledger.lines_of(&its);
+                let file = match &g.prefix {
+                    None => self.workdir.join(format!("{tag}-attempt-{attempt}.txt")),
+                    Some(_) => self
+                        .workdir
+                        .join(format!("{tag}-attempt-{attempt}-prefix-{k}.txt")),
+                };
+                if let Err(e) = write_command_file(
+                    &file,
+                    ledger
+                        .texts_of(&its)
+                        .into_iter()
+                        .map(|t| globals.with_cp_regions(t)),
+                ) {
+                    ledger.unwritten(
+                        &group_lines,
+                        format!("cannot write the command file {}: {e}", file.display()),
+                    );
+                    continue;
+                }
+                let wait = match &g.prefix {
+                    Some(p) if throttled_here.contains(p.as_str()) => self
+                        .throttle
+                        .with(|t| t.backoff(p))
+                        .saturating_sub(base_wait),
+                    _ => Duration::ZERO,
+                };
+                let mut per_prefix: BTreeMap<&str, u32> = BTreeMap::new();
+                for (&j, &it) in g.items.iter().zip(&its) {
+                    *per_prefix.entry(prefixes[j]).or_default() += ledger.weight(it);
+                }
+                if g.prefix.is_some() {
+                    self.throttle.with(|t| {
+                        for (p, n) in &per_prefix {
+                            t.ran_limited(p, u64::from(*n));
+                        }
+                    });
+                    tracing::info!(
+                        tag,
+                        attempt,
+                        prefix = g.prefix.as_deref().unwrap_or_default(),
+                        workers = g.workers,
+                        objects = group_lines.len(),
+                        wait_ms = wait.as_millis() as u64,
+                        "a throttled prefix runs in its own s5cmd at its own worker limit"
+                    );
+                }
+                plans.push(ProcessPlan {
+                    file,
+                    workers: g.workers,
+                    wait,
+                    lines: group_lines,
+                    per_prefix,
+                });
+            }
+            if plans.is_empty() {
                 continue;
             }
-            ledger.issued(&pending, attempt, first);
-            let mut log = AttemptLog::new(lines.len());
-            self.run_attempt(
-                &file,
-                globals,
-                workers_now,
-                tag,
-                &mut ledger,
-                &mut log,
-                live,
-            )
-            .await;
-            let _ = std::fs::remove_file(&file);
-            let throttled = log.throttled;
-            ledger.end_attempt(&pending, log);
-            if throttled > 0 && workers_now > 1 {
-                workers_now = (workers_now / 2).max(1);
-                tracing::warn!(
-                    tag,
-                    throttled,
-                    workers = workers_now,
-                    "throttled by the server: halving workers for the retry"
-                );
+            let all: Vec<usize> = plans.iter().flat_map(|p| p.lines.clone()).collect();
+            ledger.issued(&all, attempt, first, plans.len() as u64);
+            let logs = self
+                .run_processes(&plans, globals, tag, &mut ledger, live)
+                .await;
+            // What this attempt's throttling says, before the logs go to the ledger.
+            let mut hit: BTreeMap<&str, (u64, u32)> = BTreeMap::new();
+            let mut unattributed = 0u64;
+            for (plan, log) in plans.iter().zip(&logs) {
+                unattributed += log.throttled - log.throttled_lines.len() as u64;
+                for &i in &log.throttled_lines {
+                    let p = ledger.prefix[i];
+                    let ran_with = plan
+                        .workers
+                        .min(plan.per_prefix.get(p).copied().unwrap_or(1));
+                    let e = hit.entry(p).or_insert((0, ran_with));
+                    e.0 += 1;
+                    e.1 = e.1.max(ran_with);
+                }
+            }
+            let seen: BTreeSet<&str> = plans
+                .iter()
+                .flat_map(|p| p.per_prefix.keys().copied())
+                .collect();
+            ledger.spread_attempt(&seen, &hit, unattributed);
+            for (plan, log) in plans.iter().zip(logs) {
+                ledger.end_attempt(&plan.lines, log);
+            }
+            // Prefixes that still landed lines in this attempt.
+            let landed: BTreeSet<&str> = all
+                .iter()
+                .filter(|&&i| ledger.out.is_done(i))
+                .map(|&i| ledger.prefix[i])
+                .collect();
+            let throttled = hit.values().map(|h| h.0).sum::<u64>() + unattributed;
+            if throttled > 0 {
+                throttled_here.extend(hit.keys().copied());
+                if unattributed > 0 || throttle::broad(seen.len(), hit.len()) {
+                    if workers_now > 1 {
+                        workers_now = (workers_now / 2).max(1);
+                    }
+                    tracing::warn!(
+                        tag,
+                        throttled,
+                        prefixes = seen.len(),
+                        throttled_prefixes = hit.len(),
+                        workers = workers_now,
+                        "throttled across most prefixes: halving workers for the retry"
+                    );
+                } else {
+                    self.throttle.with(|t| {
+                        for (p, (n, ran_with)) in &hit {
+                            t.throttled(p, *ran_with, *n, landed.contains(p));
+                            tracing::warn!(
+                                tag,
+                                prefix = p,
+                                throttled = n,
+                                workers = t.limit(p).unwrap_or(workers_now),
+                                backoff_ms = t.backoff(p).as_millis() as u64,
+                                "prefix throttled: its lines go on with fewer workers, the others at {workers_now}"
+                            );
+                        }
+                    });
+                }
             }
             if ledger.out.counts.interrupted {
                 break;
             }
+        }
+        let clean: Vec<&str> = ledger
+            .out
+            .spread
+            .prefixes
+            .iter()
+            .map(String::as_str)
+            .filter(|p| !throttled_here.contains(p))
+            .collect();
+        if !ledger.out.counts.interrupted {
+            self.throttle.with(|t| {
+                for p in clean {
+                    t.clean(p, workers);
+                }
+            });
         }
         ledger.finish(workers_now)
     }
@@ -214,63 +353,132 @@ impl Runner {
         }
     }
 
-    /// One s5cmd process over the command file: every output line goes to the ledger, the
-    /// process's own fate to the attempt log.
-    #[expect(clippy::too_many_arguments, reason = "one attempt's whole context")]
-    async fn run_attempt(
+    /// One attempt's s5cmd processes, all at once (each after its own wait): every output
+    /// line goes to the ledger, each process's own fate to its attempt log (one per plan).
+    async fn run_processes(
         &self,
-        file: &Path,
+        plans: &[ProcessPlan<'_>],
         globals: &Globals,
-        workers: u32,
         tag: &str,
         ledger: &mut Ledger<'_>,
-        log: &mut AttemptLog,
         live: Option<&AtomicU64>,
-    ) {
-        let mut args: Vec<OsString> = globals.args();
-        args.push("--numworkers".into());
-        args.push(workers.to_string().into());
-        args.push("run".into());
-        args.push(file.into());
-        let mut running = match s5cmd::process::spawn(
-            &self.binary,
-            &args,
-            &globals.child_env(),
-            self.batch_timeout,
-            self.grace,
-            &self.interrupt,
-        ) {
-            Ok(r) => r,
-            Err(e) => {
-                log.process_error = Some(format!("cannot start s5cmd: {e}"));
-                return;
-            }
-        };
-        while let Some((pipe, event)) = running.events.recv().await {
-            if ledger.on_event(log, tag, pipe, event)
-                && let Some(live) = live
-            {
-                live.fetch_add(1, Ordering::Relaxed);
+    ) -> Vec<AttemptLog> {
+        let n = ledger.lines.len();
+        let mut logs: Vec<AttemptLog> = plans.iter().map(|_| AttemptLog::new(n)).collect();
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Msg>(1024);
+        for (g, plan) in plans.iter().enumerate() {
+            let mut args: Vec<OsString> = globals.args();
+            args.push("--numworkers".into());
+            args.push(plan.workers.to_string().into());
+            args.push("run".into());
+            args.push(plan.file.clone().into());
+            let tx = tx.clone();
+            let binary = self.binary.clone();
+            let env = globals.child_env();
+            let (deadline, grace) = (self.batch_timeout, self.grace);
+            let interrupt = self.interrupt.clone();
+            let wait = plan.wait;
+            tokio::spawn(async move {
+                if !wait.is_zero() {
+                    let mut irx = interrupt.subscribe();
+                    let interrupted = tokio::select! {
+                        () = tokio::time::sleep(wait) => false,
+                        _ = irx.wait_for(|s| s.is_some()) => true,
+                    };
+                    if interrupted {
+                        let _ = tx.send(Msg::Interrupted(g)).await;
+                        return;
+                    }
+                }
+                let mut running = match s5cmd::process::spawn(
+                    &binary, &args, &env, deadline, grace, &interrupt,
+                ) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        let _ = tx
+                            .send(Msg::Ended(g, Err(format!("cannot start s5cmd: {e}"))))
+                            .await;
+                        return;
+                    }
+                };
+                while let Some((pipe, event)) = running.events.recv().await {
+                    if tx.send(Msg::Event(g, pipe, event)).await.is_err() {
+                        break;
+                    }
+                }
+                let exit = running
+                    .wait()
+                    .await
+                    .map_err(|e| format!("waiting for s5cmd failed: {e}"));
+                let _ = tx.send(Msg::Ended(g, exit)).await;
+            });
+        }
+        drop(tx);
+        while let Some(msg) = rx.recv().await {
+            match msg {
+                Msg::Event(g, pipe, event) => {
+                    if ledger.on_event(&mut logs[g], tag, pipe, event)
+                        && let Some(live) = live
+                    {
+                        live.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                Msg::Interrupted(g) => {
+                    ledger.out.counts.interrupted = true;
+                    logs[g].process_error = Some("interrupted before completion".into());
+                }
+                Msg::Ended(g, Ok(exit)) => {
+                    ledger.out.counts.interrupted |= exit.interrupted;
+                    ledger.out.counts.timed_out |= exit.timed_out;
+                    if let Some(why) = self.exit_error(&exit) {
+                        logs[g].process_error = Some(why);
+                    }
+                }
+                Msg::Ended(g, Err(why)) => logs[g].process_error = Some(why),
             }
         }
-        match running.wait().await {
-            Ok(exit) => {
-                ledger.out.counts.interrupted |= exit.interrupted;
-                ledger.out.counts.timed_out |= exit.timed_out;
-                if exit.timed_out {
-                    log.process_error = Some(format!(
-                        "batch watchdog: s5cmd ran past --batch-timeout {}s and was killed",
-                        self.batch_timeout.map_or(0, |d| d.as_secs())
-                    ));
-                } else if exit.interrupted {
-                    log.process_error = Some("interrupted before completion".into());
-                } else if let Some(sig) = exit.signal {
-                    log.process_error = Some(format!("s5cmd was killed by signal {sig}"));
-                }
-            }
-            Err(e) => log.process_error = Some(format!("waiting for s5cmd failed: {e}")),
+        for plan in plans {
+            let _ = std::fs::remove_file(&plan.file);
+        }
+        logs
+    }
+
+    /// What lines without output are told when a process ended this way (None: it ended
+    /// by itself).
+    fn exit_error(&self, exit: &ChildExit) -> Option<String> {
+        if exit.timed_out {
+            Some(format!(
+                "batch watchdog: s5cmd ran past --batch-timeout {}s and was killed",
+                self.batch_timeout.map_or(0, |d| d.as_secs())
+            ))
+        } else if exit.interrupted {
+            Some("interrupted before completion".into())
+        } else {
+            exit.signal
+                .map(|sig| format!("s5cmd was killed by signal {sig}"))
         }
     }
+}
+
+/// One s5cmd process of an attempt.
+#[derive(Debug)]
+struct ProcessPlan<'a> {
+    file: PathBuf,
+    workers: u32,
+    /// Waited before starting (a throttled prefix's backoff beyond the attempt's own).
+    wait: Duration,
+    /// The lines it runs (a folder line's members included).
+    lines: Vec<usize>,
+    /// Its lines per partition prefix.
+    per_prefix: BTreeMap<&'a str, u32>,
+}
+
+/// What the processes of an attempt send the ledger.
+enum Msg {
+    Event(usize, Pipe, Event),
+    Ended(usize, Result<ChildExit, String>),
+    /// Interrupted while waiting to start.
+    Interrupted(usize),
 }
 
 /// What one attempt's output said besides the lines' own outcomes.
@@ -279,6 +487,8 @@ struct AttemptLog {
     /// Lines this attempt printed anything about.
     had_line: Vec<bool>,
     throttled: u64,
+    /// The lines of `throttled` (the rest named no line of ours).
+    throttled_lines: Vec<usize>,
     /// An error naming no line of ours, or the process's own failure: what lines without
     /// any output are told.
     process_error: Option<String>,
@@ -289,9 +499,17 @@ impl AttemptLog {
         Self {
             had_line: vec![false; n],
             throttled: 0,
+            throttled_lines: Vec::new(),
             process_error: None,
         }
     }
+}
+
+/// One entry of an attempt's command file: a folder's wildcard line or one line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Item {
+    Folder(usize),
+    Line(usize),
 }
 
 /// The pure ledger of one `run_lines` call: maps every s5cmd output line back to its
@@ -301,6 +519,10 @@ struct Ledger<'a> {
     lines: &'a [Option<Line>],
     folders: &'a [FolderLine],
     in_folder: Vec<bool>,
+    /// Each line's partition prefix ("" for a line that cannot be written), and each
+    /// folder line's (its first member's).
+    prefix: Vec<&'a str>,
+    folder_prefix: Vec<&'a str>,
     by_dst: HashMap<&'a str, usize>,
     by_src: HashMap<&'a str, usize>,
     by_echo: HashMap<&'a str, usize>,
@@ -326,7 +548,23 @@ impl<'a> Ledger<'a> {
                 .filter_map(|(i, l)| l.as_ref().map(|l| (key(l), i)))
                 .collect()
         };
+        let prefix: Vec<&'a str> = lines
+            .iter()
+            .map(|l| l.as_ref().map_or("", Line::partition))
+            .collect();
+        let folder_prefix = folders
+            .iter()
+            .map(|f| {
+                f.members
+                    .first()
+                    .and_then(|&m| prefix.get(m))
+                    .copied()
+                    .unwrap_or("")
+            })
+            .collect();
         Self {
+            prefix,
+            folder_prefix,
             by_dst: index(|l| l.dst.as_str()),
             by_src: index(|l| l.src.as_str()),
             by_echo: index(|l| l.echo.as_str()),
@@ -349,19 +587,78 @@ impl<'a> Ledger<'a> {
             .collect()
     }
 
-    /// The command file of an attempt: on the `first`, each folder's wildcard line stands
-    /// for its members.
-    fn texts(&self, pending: &[usize], first: bool) -> Vec<&'a str> {
-        let folders = self
-            .folders
-            .iter()
-            .filter(|_| first)
-            .map(|f| f.text.as_str());
+    /// What an attempt writes: on the `first`, each folder's wildcard line stands for its
+    /// members; then the other pending lines.
+    fn items(&self, pending: &[usize], first: bool) -> Vec<Item> {
+        let folders = (0..self.folders.len()).filter(|_| first).map(Item::Folder);
         let lines = pending
             .iter()
             .filter(|&&i| !(first && self.in_folder[i]))
-            .filter_map(|&i| self.lines[i].as_ref().map(|l| l.text.as_str()));
+            .map(|&i| Item::Line(i));
         folders.chain(lines).collect()
+    }
+
+    fn prefix_of(&self, item: Item) -> &'a str {
+        match item {
+            Item::Folder(f) => self.folder_prefix[f],
+            Item::Line(i) => self.prefix[i],
+        }
+    }
+
+    /// Lines an item stands for.
+    fn weight(&self, item: Item) -> u32 {
+        match item {
+            Item::Folder(f) => u32::try_from(self.folders[f].members.len()).unwrap_or(u32::MAX),
+            Item::Line(_) => 1,
+        }
+    }
+
+    /// The lines `items` run (folder members included), ascending.
+    fn lines_of(&self, items: &[Item]) -> Vec<usize> {
+        let mut out: Vec<usize> = items
+            .iter()
+            .flat_map(|&it| match it {
+                Item::Folder(f) => self.folders[f].members.clone(),
+                Item::Line(i) => vec![i],
+            })
+            .filter(|&i| self.lines.get(i).is_some_and(Option::is_some))
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// The command file of `items`.
+    fn texts_of(&self, items: &[Item]) -> Vec<&'a str> {
+        items
+            .iter()
+            .filter_map(|&it| match it {
+                Item::Folder(f) => Some(self.folders[f].text.as_str()),
+                Item::Line(i) => self.lines[i].as_ref().map(|l| l.text.as_str()),
+            })
+            .collect()
+    }
+
+    /// The command file of an attempt over all `pending` lines (one process).
+    #[cfg(test)]
+    fn texts(&self, pending: &[usize], first: bool) -> Vec<&'a str> {
+        self.texts_of(&self.items(pending, first))
+    }
+
+    /// An attempt sent lines to the prefixes `seen`; `hit` answered throttling (errors,
+    /// workers), `unattributed` throttling errors named no line.
+    fn spread_attempt(
+        &mut self,
+        seen: &BTreeSet<&str>,
+        hit: &BTreeMap<&str, (u64, u32)>,
+        unattributed: u64,
+    ) {
+        let s = &mut self.out.spread;
+        s.prefixes.extend(seen.iter().map(|p| p.to_string()));
+        for (p, (n, _)) in hit {
+            *s.throttled.entry(p.to_string()).or_default() += n;
+        }
+        s.unattributed += unattributed;
     }
 
     /// The command file could not be written: the pending lines stay pending.
@@ -371,8 +668,8 @@ impl<'a> Ledger<'a> {
         }
     }
 
-    /// The pending lines went to s5cmd in attempt `attempt`.
-    fn issued(&mut self, pending: &[usize], attempt: u32, first: bool) {
+    /// The pending lines went to s5cmd in attempt `attempt`, in `processes` processes.
+    fn issued(&mut self, pending: &[usize], attempt: u32, first: bool, processes: u64) {
         for &i in pending {
             self.out.tries[i] = attempt;
         }
@@ -380,7 +677,7 @@ impl<'a> Ledger<'a> {
         if first {
             self.out.folder_lines += self.folders.len() as u64;
         }
-        self.out.counts.processes += 1;
+        self.out.counts.processes += processes;
     }
 
     /// One output line of an attempt. True when it made a line done.
@@ -417,6 +714,9 @@ impl<'a> Ledger<'a> {
                 }
                 match self.by_echo.get(command.as_str()) {
                     Some(&i) => {
+                        if class == ErrorClass::Throttled {
+                            log.throttled_lines.push(i);
+                        }
                         if class == ErrorClass::Permanent && self.out.states[i].is_none() {
                             self.out.states[i] = Some(LineState::Failed {
                                 error: error.clone(),
@@ -518,6 +818,7 @@ mod tests {
             batch_timeout: None,
             grace: Duration::from_secs(1),
             interrupt: Interrupt::never(),
+            throttle: SharedTable::default(),
         };
         assert_eq!(r.backoff(2), Duration::from_millis(500));
         assert_eq!(r.backoff(3), Duration::from_millis(1000));
@@ -563,7 +864,7 @@ mod tests {
         let lines = vec![line("a b"), line("c"), None, line("d"), line("e")];
         let mut l = Ledger::new(&lines, &[]);
         assert_eq!(l.pending(), vec![0, 1, 3, 4]);
-        l.issued(&l.pending(), 1, false);
+        l.issued(&l.pending(), 1, false, 1);
         let mut log = AttemptLog::new(lines.len());
         assert!(l.on_event(&mut log, "t", Pipe::Stdout, success("a b")));
         // A second success line for the same object changes nothing.
@@ -624,7 +925,7 @@ mod tests {
                 lines[2].as_ref().unwrap().text.as_str()
             ]
         );
-        l.issued(&pending, 1, true);
+        l.issued(&pending, 1, true, 1);
         assert_eq!(l.out.folder_lines, 1);
         let mut log = AttemptLog::new(3);
         l.on_event(&mut log, "t", Pipe::Stdout, success("x/1"));

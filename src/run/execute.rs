@@ -10,6 +10,7 @@ use crate::plan::batch::Batch;
 use crate::run::attempt::{AttemptsOutcome, FolderLine, Line, LineState, Runner, UNPARSED_KEPT};
 use crate::run::outcome::{Counters, Failure};
 use crate::run::staged::{self, StagedConfig};
+use crate::run::throttle::Spread;
 use crate::s3url::S3Url;
 use crate::s5cmd::cmdfile::{copy_line, folder_copy_line, folder_copy_line_with};
 use crate::s5cmd::{ErrorClass, Globals};
@@ -59,6 +60,8 @@ pub struct BatchOutcome {
     /// The first few unparsed lines (all are counted in `counts.unparsed`).
     pub unparsed: Vec<String>,
     pub counts: Counters,
+    /// The partition prefixes its server-side lines went to, and which were throttled.
+    pub spread: Spread,
 }
 
 /// Which server-side copy round of a batch: everything but the CHECKSUMs whose zip is in
@@ -370,6 +373,7 @@ impl Executor {
 
     fn absorb(&self, out: &mut BatchOutcome, r: &AttemptsOutcome) {
         out.counts += r.counts;
+        out.spread += r.spread.clone();
         out.unparsed
             .extend(r.unparsed.iter().take(UNPARSED_KEPT).cloned());
     }

@@ -4,11 +4,14 @@
 //!
 //! Policy, checked in this order after every batch:
 //!
-//! 1. **Cut** (never below the minimum) when the batch was throttled (any SlowDown/503)
-//!    or its memory peak went above the ceiling (halve), or when CPU was above a ceiling
-//!    (average or peak) for 2 consecutive batches (one noisy peak never cuts): to the count
-//!    projected at 90% of the ceiling, between half and one less than what ran. A cut
-//!    starts a cooldown.
+//! 1. **Cut** (never below the minimum) when the batch was throttled broadly
+//!    (SlowDown/503 on most of its partition prefixes, or on requests no prefix can be
+//!    named for: `run::throttle::broad`) or its memory peak went above the ceiling
+//!    (halve), or when CPU was above a ceiling (average or peak) for 2 consecutive batches
+//!    (one noisy peak never cuts): to the count projected at 90% of the ceiling, between
+//!    half and one less than what ran. A cut starts a cooldown. Throttling on a few
+//!    prefixes is not cut here: the attempt loop limits those prefixes (`run::throttle`)
+//!    and the count holds (`throttled_prefix`) for everything else.
 //! 2. **Cooldown**: for 2 batches after a cut the count holds, so a throttled endpoint is not
 //!    hammered again at once and the count does not oscillate.
 //! 3. **Hold** while the last batch was above a CPU ceiling (once: not yet a cut, but no
@@ -126,6 +129,11 @@ pub struct BatchSignal {
     pub seconds: f64,
     /// SlowDown / 503 errors seen.
     pub throttled: u64,
+    /// Partition prefixes the batch's lines went to (0: unknown, e.g. throttling no line
+    /// owned, or a staged batch) and how many of them answered throttling
+    /// (`run::throttle::Spread::signal`).
+    pub prefixes: u32,
+    pub throttled_prefixes: u32,
     /// lakesync plus children.
     pub rss_peak_bytes: u64,
     pub cpu_avg_pct: f32,
@@ -151,7 +159,11 @@ pub enum Reason {
     Start,
     /// Trying more workers: at the start, and after a cooldown.
     Probe,
+    /// A cut: most of the batch's partition prefixes (or the endpoint) answered SlowDown/503.
     Throttled,
+    /// Some of the batch's prefixes (not most) answered SlowDown/503: those are limited per
+    /// prefix (`run::throttle`), the count holds.
+    ThrottledPrefix,
     /// A cut because memory went above the ceiling, or a raise stopped short of it.
     MemoryCeiling,
     /// A cut because CPU stayed above a ceiling, or a raise stopped short of it.
@@ -235,7 +247,11 @@ impl Controller {
             0
         };
 
-        let cut = if last.throttled > 0 {
+        // Throttling on a few prefixes is theirs: the attempt loop has limited them in the
+        // run's throttle table, and the count holds for everything else.
+        let broad =
+            crate::run::throttle::broad(last.prefixes as usize, last.throttled_prefixes as usize);
+        let cut = if last.throttled > 0 && broad {
             Some(Reason::Throttled)
         } else if last.rss_peak_bytes > l.max_memory_bytes {
             Some(Reason::MemoryCeiling)
@@ -269,6 +285,11 @@ impl Controller {
                 ran / 2
             };
             return self.decide(to.max(l.min_workers), reason);
+        }
+        if last.throttled > 0 {
+            // Its files/s measured a throttled prefix, not the count: neither raise nor
+            // settle on it (the phase waits for a clean batch).
+            return self.decide(ran, Reason::ThrottledPrefix);
         }
         if self.cooldown > 0 {
             self.cooldown -= 1;
@@ -494,6 +515,8 @@ mod tests {
             backlog: 0,
             seconds,
             throttled: 0,
+            prefixes: 0,
+            throttled_prefixes: 0,
             rss_peak_bytes: 50 * MB,
             cpu_avg_pct: 2.0,
             cpu_peak_pct: 5.0,
@@ -560,6 +583,39 @@ mod tests {
             ..calm(w, 1.0)
         });
         assert_eq!(workers(&ds), vec![5, 4, 4]);
+    }
+
+    /// SlowDown from one prefix of many is that prefix's (the attempt loop limits it): the
+    /// count holds, and neither raises nor settles on the batch. Most prefixes throttled, or
+    /// an unknown spread, is the endpoint's: a cut.
+    #[test]
+    fn throttling_on_one_prefix_holds_throttling_on_most_cuts() {
+        let spread = |w, prefixes, throttled_prefixes| BatchSignal {
+            throttled: 5,
+            prefixes,
+            throttled_prefixes,
+            ..calm(w, 1.0)
+        };
+        let mut c = Controller::new(Limits::direct(), 32);
+        let d = c.fresh(&spread(32, 10, 1));
+        assert_eq!((d.workers, d.reason), (32, Reason::ThrottledPrefix));
+        // The pending probe goes ahead on the next clean batch.
+        let d = c.fresh(&calm(32, 1.0));
+        assert_eq!((d.workers, d.reason), (48, Reason::Probe));
+        // A throttled batch while probing is not compared with the one before the raise...
+        let d = c.fresh(&spread(48, 10, 1));
+        assert_eq!((d.workers, d.reason), (48, Reason::ThrottledPrefix));
+        // ...the next clean one is (60% faster: raise again).
+        let d = c.fresh(&calm(48, 0.625));
+        assert_eq!((d.workers, d.reason), (72, Reason::ThroughputImproved));
+        // One prefix that is the whole batch is still its own.
+        assert_eq!(c.fresh(&spread(72, 1, 1)).reason, Reason::ThrottledPrefix);
+        // Most of several prefixes: the endpoint.
+        let d = c.fresh(&spread(72, 3, 2));
+        assert_eq!((d.workers, d.reason), (36, Reason::Throttled));
+        // Unknown spread (prefixes 0): the endpoint, as before prefixes were tracked.
+        let mut c = Controller::new(Limits::direct(), 32);
+        assert_eq!(c.fresh(&spread(32, 0, 0)).workers, 16);
     }
 
     #[test]

@@ -791,6 +791,7 @@ pub async fn run(settings: &TablesSettings, interrupt: Interrupt) -> Result<Tabl
             batch_timeout: settings.batch_timeout,
             grace: settings.grace,
             interrupt: interrupt.clone(),
+            throttle: Default::default(),
         },
         source: settings.source.clone(),
         dest: settings.dest.clone(),

@@ -280,6 +280,7 @@ async fn deep_pass(
         batch_timeout: settings.batch_timeout,
         grace: settings.grace,
         interrupt: interrupt.clone(),
+        throttle: Default::default(),
     };
     for (b, chunk) in zips.chunks(DEEP_BATCH).enumerate() {
         if interrupt.signal().is_some() {

@@ -20,7 +20,7 @@ fn archive_sim_bin() -> PathBuf {
     p
 }
 
-fn start_sim(args: &[&str]) -> Sim {
+pub(crate) fn start_sim(args: &[&str]) -> Sim {
     Sim::spawn(&archive_sim_bin(), args, Stdio::null())
 }
 

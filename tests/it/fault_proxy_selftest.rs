@@ -493,6 +493,24 @@ fn slowdown_answers_503_with_s3_xml() {
 }
 
 #[test]
+fn paths_limit_faults_to_one_prefix() {
+    let upstream = Upstream::start();
+    let proxy = FaultProxy::start(
+        &upstream.url,
+        FaultConfig {
+            slowdown: 1.0,
+            paths: vec!["/bucket/hot/".into()],
+            ..FaultConfig::none()
+        },
+    );
+    assert_eq!(get(&proxy.url, "/bucket/hot/k").unwrap().status, 503);
+    assert_eq!(get(&proxy.url, "/bucket/cold/k").unwrap().status, 200);
+    assert_eq!(get(&proxy.url, "/bucket/hotter").unwrap().status, 200);
+    let stats = proxy.stats();
+    assert_eq!((stats.slowdown, stats.forwarded), (1, 2));
+}
+
+#[test]
 fn internal_error_answers_500_with_s3_xml() {
     let upstream = Upstream::start();
     let proxy = FaultProxy::start(
@@ -592,6 +610,7 @@ fn mixed(seed: u64) -> FaultConfig {
         delay: 0.15,
         delay_ms: 1,
         methods: Vec::new(),
+        paths: Vec::new(),
     }
 }
 

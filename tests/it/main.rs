@@ -31,5 +31,6 @@ mod staging_space;
 mod sync_direct;
 mod sync_staged;
 mod tables;
+mod throttling;
 mod validation;
 mod wheel;

@@ -34,6 +34,8 @@ pub struct RunContext<'a> {
     pub multipart_uploads_aborted: u64,
     /// With `--history`: the earlier runs of this job ([`job_of`]), for SLAs over history.
     pub history: Option<Vec<RunFigures>>,
+    /// The run's throttled prefixes (`run::throttle`).
+    pub throttling: crate::run::throttle::Throttling,
 }
 
 /// The job a run belongs to, for SLAs over history: the same source, destination,
@@ -165,6 +167,7 @@ impl Report {
             sla: Vec::new(),
             sla_status: crate::report::sla::Status::Ok,
             sla_history: None,
+            throttling: ctx.throttling.clone(),
             exit_code: 0,
         };
         report.finish_derived();
@@ -301,6 +304,7 @@ mod tests {
             signal,
             multipart_uploads_aborted: 0,
             history: None,
+            throttling: Default::default(),
         }
     }
 

@@ -336,6 +336,7 @@ pub(crate) mod tests {
                 epoch: 0,
                 unparsed: Vec::new(),
                 counts,
+                spread: Default::default(),
             },
             window: Window::default(),
             decision: Decision {

@@ -57,6 +57,10 @@ pub struct FaultConfig {
     /// are forwarded and draw no number, so the fault pattern over the eligible requests does
     /// not depend on how many others were interleaved.
     pub methods: Vec<String>,
+    /// Only fault requests whose path starts with one of these (empty = every path), e.g.
+    /// `["/dst/data/spot/daily/klines/BTCUSDT/"]` for one partition prefix of a path-style
+    /// bucket. Like `methods`, other requests draw no number.
+    pub paths: Vec<String>,
 }
 
 impl FaultConfig {
@@ -79,8 +83,9 @@ impl FaultConfig {
         }
     }
 
-    fn applies_to(&self, method: &str) -> bool {
-        self.methods.is_empty() || self.methods.iter().any(|m| m.eq_ignore_ascii_case(method))
+    fn applies_to(&self, method: &str, path: &str) -> bool {
+        (self.methods.is_empty() || self.methods.iter().any(|m| m.eq_ignore_ascii_case(method)))
+            && (self.paths.is_empty() || self.paths.iter().any(|p| path.starts_with(p.as_str())))
     }
 }
 
@@ -169,10 +174,10 @@ struct Shared {
 impl Shared {
     /// Decide under one lock so the draws follow arrival order exactly. Returns the fault,
     /// the request's number (from 1) and the delay in force.
-    fn next_fault(&self, method: &str) -> (Fault, u64, Duration) {
+    fn next_fault(&self, method: &str, path: &str) -> (Fault, u64, Duration) {
         let mut rules = self.rules.lock().unwrap_or_else(|e| e.into_inner());
         let n = self.counters.requests.fetch_add(1, Ordering::SeqCst) + 1;
-        let fault = if rules.config.applies_to(method) {
+        let fault = if rules.config.applies_to(method, path) {
             let draw = rules.rng.next_f64();
             decide(&rules.config, draw)
         } else {
@@ -356,7 +361,7 @@ async fn handle(
     abort: Arc<AtomicBool>,
     req: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, InjectedReset> {
-    let (fault, n, delay) = shared.next_fault(req.method().as_str());
+    let (fault, n, delay) = shared.next_fault(req.method().as_str(), req.uri().path());
     let c = &shared.counters;
     match fault {
         Fault::SlowDown => {
