@@ -274,6 +274,51 @@ impl Report {
         self.throughput.files_per_s = round3(t.copied as f64 / secs);
         self.throughput.bytes_per_s = (t.bytes_copied as f64 / secs).round();
     }
+    /// The summary's cost line (none for a dry run or a run that processed nothing).
+    fn cost_line(&self) -> Option<String> {
+        let c = &self.cost;
+        if self.dry_run || c.files == 0 {
+            return None;
+        }
+        let crossed = c
+            .bytes_cross_region
+            .map_or_else(|| "unknown".to_string(), human_bytes);
+        Some(format!(
+            "cost estimate: ${:.6} (${:.9}/file) at {} prices as of {}: {} PUT-class and {} GET-class requests, {crossed} across regions",
+            c.usd_total,
+            c.usd_per_file,
+            c.prices.name,
+            c.prices.as_of,
+            c.requests.put_class,
+            c.requests.get_class,
+        ))
+    }
+
+    /// The summary's line of throttled prefixes, the three most throttled named.
+    fn throttling_line(&self) -> Option<String> {
+        let t = &self.throttling;
+        if t.prefixes.is_empty() {
+            return None;
+        }
+        let top: Vec<String> = t
+            .prefixes
+            .iter()
+            .take(3)
+            .map(|p| {
+                format!(
+                    "{} ({} throttled, down to {} workers)",
+                    p.prefix, p.throttled, p.workers_min
+                )
+            })
+            .collect();
+        let more = t.prefixes.len().saturating_sub(3) as u64 + t.prefixes_omitted;
+        let more = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        Some(format!("throttled prefixes: {}{more}", top.join(", ")))
+    }
 
     /// The summary printed on stderr.
     pub fn human_summary(&self) -> String {
@@ -330,43 +375,11 @@ impl Report {
                 t.retried
             );
         }
-        let c = &self.cost;
-        if !self.dry_run && c.files > 0 {
-            let crossed = c
-                .bytes_cross_region
-                .map_or_else(|| "unknown".to_string(), human_bytes);
-            let _ = writeln!(
-                s,
-                "  cost estimate: ${:.6} (${:.9}/file) at {} prices as of {}: {} PUT-class and {} GET-class requests, {crossed} across regions",
-                c.usd_total,
-                c.usd_per_file,
-                c.prices.name,
-                c.prices.as_of,
-                c.requests.put_class,
-                c.requests.get_class,
-            );
-        }
-        if !self.throttling.prefixes.is_empty() {
-            let top: Vec<String> = self
-                .throttling
-                .prefixes
-                .iter()
-                .take(3)
-                .map(|p| {
-                    format!(
-                        "{} ({} throttled, down to {} workers)",
-                        p.prefix, p.throttled, p.workers_min
-                    )
-                })
-                .collect();
-            let more = self.throttling.prefixes.len().saturating_sub(3) as u64
-                + self.throttling.prefixes_omitted;
-            let more = if more > 0 {
-                format!(" and {more} more")
-            } else {
-                String::new()
-            };
-            let _ = writeln!(s, "  throttled prefixes: {}{more}", top.join(", "));
+        for line in [self.cost_line(), self.throttling_line()]
+            .into_iter()
+            .flatten()
+        {
+            let _ = writeln!(s, "  {line}");
         }
         if !self.plan.reasons.is_empty() {
             let reasons: Vec<String> = self

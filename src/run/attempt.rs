@@ -255,20 +255,7 @@ impl Runner {
                 .run_processes(&plans, globals, tag, &mut ledger, live)
                 .await;
             // What this attempt's throttling says, before the logs go to the ledger.
-            let mut hit: BTreeMap<&str, (u64, u32)> = BTreeMap::new();
-            let mut unattributed = 0u64;
-            for (plan, log) in plans.iter().zip(&logs) {
-                unattributed += log.throttled - log.throttled_lines.len() as u64;
-                for &i in &log.throttled_lines {
-                    let p = ledger.prefix[i];
-                    let ran_with = plan
-                        .workers
-                        .min(plan.per_prefix.get(p).copied().unwrap_or(1));
-                    let e = hit.entry(p).or_insert((0, ran_with));
-                    e.0 += 1;
-                    e.1 = e.1.max(ran_with);
-                }
-            }
+            let (hit, unattributed) = throttle_hits(&plans, &logs, &ledger.prefix);
             let seen: BTreeSet<&str> = plans
                 .iter()
                 .flat_map(|p| p.per_prefix.keys().copied())
@@ -286,33 +273,8 @@ impl Runner {
             let throttled = hit.values().map(|h| h.0).sum::<u64>() + unattributed;
             if throttled > 0 {
                 throttled_here.extend(hit.keys().copied());
-                if unattributed > 0 || throttle::broad(seen.len(), hit.len()) {
-                    if workers_now > 1 {
-                        workers_now = (workers_now / 2).max(1);
-                    }
-                    tracing::warn!(
-                        tag,
-                        throttled,
-                        prefixes = seen.len(),
-                        throttled_prefixes = hit.len(),
-                        workers = workers_now,
-                        "throttled across most prefixes: halving workers for the retry"
-                    );
-                } else {
-                    self.throttle.with(|t| {
-                        for (p, (n, ran_with)) in &hit {
-                            t.throttled(p, *ran_with, *n, landed.contains(p));
-                            tracing::warn!(
-                                tag,
-                                prefix = p,
-                                throttled = n,
-                                workers = t.limit(p).unwrap_or(workers_now),
-                                backoff_ms = t.backoff(p).as_millis() as u64,
-                                "prefix throttled: its lines go on with fewer workers, the others at {workers_now}"
-                            );
-                        }
-                    });
-                }
+                workers_now =
+                    self.after_throttling(tag, &hit, unattributed, &seen, &landed, workers_now);
             }
             if ledger.out.counts.interrupted {
                 break;
@@ -334,6 +296,46 @@ impl Runner {
             });
         }
         ledger.finish(workers_now)
+    }
+
+    /// After an attempt that was throttled: throttling across most prefixes (or owned by no
+    /// line) is the endpoint's and halves the count for the retry (returned); throttling on
+    /// a few prefixes limits those prefixes in the run's table, and the count stays.
+    fn after_throttling(
+        &self,
+        tag: &str,
+        hit: &BTreeMap<&str, (u64, u32)>,
+        unattributed: u64,
+        seen: &BTreeSet<&str>,
+        landed: &BTreeSet<&str>,
+        workers_now: u32,
+    ) -> u32 {
+        if unattributed > 0 || throttle::broad(seen.len(), hit.len()) {
+            let halved = (workers_now / 2).max(1);
+            tracing::warn!(
+                tag,
+                throttled = hit.values().map(|h| h.0).sum::<u64>() + unattributed,
+                prefixes = seen.len(),
+                throttled_prefixes = hit.len(),
+                workers = halved,
+                "throttled across most prefixes: halving workers for the retry"
+            );
+            return halved;
+        }
+        self.throttle.with(|t| {
+            for (p, (n, ran_with)) in hit {
+                t.throttled(p, *ran_with, *n, landed.contains(p));
+                tracing::warn!(
+                    tag,
+                    prefix = p,
+                    throttled = n,
+                    workers = t.limit(p).unwrap_or(workers_now),
+                    backoff_ms = t.backoff(p).as_millis() as u64,
+                    "prefix throttled: its lines go on with fewer workers, the others at {workers_now}"
+                );
+            }
+        });
+        workers_now
     }
 
     /// Wait before attempt `attempt`; false when interrupted meanwhile.
@@ -458,6 +460,30 @@ impl Runner {
                 .map(|sig| format!("s5cmd was killed by signal {sig}"))
         }
     }
+}
+
+/// Per throttled prefix of an attempt: its throttled lines and the most workers it ran
+/// with; and the throttling no line owns.
+fn throttle_hits<'a>(
+    plans: &[ProcessPlan<'a>],
+    logs: &[AttemptLog],
+    prefix: &[&'a str],
+) -> (BTreeMap<&'a str, (u64, u32)>, u64) {
+    let mut hit: BTreeMap<&str, (u64, u32)> = BTreeMap::new();
+    let mut unattributed = 0u64;
+    for (plan, log) in plans.iter().zip(logs) {
+        unattributed += log.throttled - log.throttled_lines.len() as u64;
+        for &i in &log.throttled_lines {
+            let p = prefix[i];
+            let ran_with = plan
+                .workers
+                .min(plan.per_prefix.get(p).copied().unwrap_or(1));
+            let e = hit.entry(p).or_insert((0, ran_with));
+            e.0 += 1;
+            e.1 = e.1.max(ran_with);
+        }
+    }
+    (hit, unattributed)
 }
 
 /// One s5cmd process of an attempt.

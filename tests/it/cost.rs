@@ -233,18 +233,13 @@ fn a_bad_price_table_is_refused_naming_the_value() {
     std::fs::write(&prices, "put_per_1000 = -0.005\n").unwrap();
     let url = closed_port_url();
     let p = prices.to_str().unwrap();
-    let run = lakesync_with(
-        &[
-            "sync",
-            "--endpoint-url",
-            &url,
-            "--dest",
-            "s3://dst",
-            "--price-table",
-            p,
-        ],
-        &[],
-    );
+    // `sync` against a closed port with `extra`: refused before anything is contacted.
+    let sync = |extra: [&str; 2]| {
+        let mut args = vec!["sync", "--endpoint-url", &url, "--dest", "s3://dst"];
+        args.extend(extra);
+        lakesync_with(&args, &[])
+    };
+    let run = sync(["--price-table", p]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(
         run.stderr.contains("put_per_1000 = -0.005"),
@@ -255,33 +250,11 @@ fn a_bad_price_table_is_refused_naming_the_value() {
     // The config key says the same.
     let cfg = dir.path().join("lakesync.toml");
     std::fs::write(&cfg, format!("price-table = {p:?}\n")).unwrap();
-    let run = lakesync_with(
-        &[
-            "sync",
-            "--endpoint-url",
-            &url,
-            "--dest",
-            "s3://dst",
-            "--config",
-            cfg.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let run = sync(["--config", cfg.to_str().unwrap()]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("--price-table"), "{}", run.stderr);
     std::fs::write(&prices, "put_per_1000 = 0.005\nwhat = 1\n").unwrap();
-    let run = lakesync_with(
-        &[
-            "sync",
-            "--endpoint-url",
-            &url,
-            "--dest",
-            "s3://dst",
-            "--price-table",
-            p,
-        ],
-        &[],
-    );
+    let run = sync(["--price-table", p]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert_cli("unknown_price_key", &run);
 }
