@@ -46,6 +46,16 @@ pub struct MetricsInput<'a> {
     pub success_ratio_24h: Option<f64>,
 }
 
+/// `done` over `planned` for `MetricsInput::success_ratio`, 0..=1; an empty plan is 1
+/// (nothing to do is no failure).
+pub fn success_ratio(done: u64, planned: u64) -> f64 {
+    if planned == 0 {
+        1.0
+    } else {
+        done as f64 / planned as f64
+    }
+}
+
 /// A sample value: integers are printed exactly (a u64 byte count does not fit an f64).
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Value {
