@@ -29,17 +29,9 @@ NAME="moto"
 while [[ $# -gt 0 ]]; do
     TAKEN=1
     case "$1" in
-        start | stop | status | url)
-            [[ -z "$CMD" ]] || usage
-            CMD="$1"
-            ;;
         --port | --port=*) option_value PORT "$@" ;;
         --name | --name=*) option_value NAME "$@" ;;
-        -h | --help) usage ;;
-        *)
-            echo "s3-server.sh: unknown argument: $1" >&2
-            usage
-            ;;
+        *) command_word CMD "$1" start stop status url ;;
     esac
     shift "$TAKEN"
 done

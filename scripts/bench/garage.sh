@@ -35,17 +35,9 @@ KEEP=0
 while [[ $# -gt 0 ]]; do
     TAKEN=1
     case "$1" in
-        start | stop | status | env)
-            [[ -z "$CMD" ]] || usage
-            CMD="$1"
-            ;;
         --name | --name=*) option_value NAME "$@" ;;
         --keep) KEEP=1 ;;
-        -h | --help) usage ;;
-        *)
-            echo "garage.sh: unknown argument: $1" >&2
-            usage
-            ;;
+        *) command_word CMD "$1" start stop status env ;;
     esac
     shift "$TAKEN"
 done

@@ -17,6 +17,10 @@
 #                           set VAR to the value and TAKEN to the arguments it used (the
 #                           loop ends with `shift "$TAKEN"` and sets TAKEN=1 on each turn);
 #                           calls the script's usage when the value is missing
+#   command_word VAR ARG WORD...  in an argument loop's last arm, for a script that takes
+#                           one command (start, stop, ...): ARG is one of the WORDs: set
+#                           VAR to it (usage if VAR is set already); -h/--help: usage;
+#                           anything else: "unknown argument" and usage
 #   check_name NAME         die unless NAME is a safe file-name part ([A-Za-z0-9._-]+)
 #   free_port               a free TCP port on 127.0.0.1
 #   pid_alive PID [NEEDLE]  PID is a live process (and its command line contains NEEDLE:
@@ -60,6 +64,20 @@ option_value() {
         printf -v "$var" '%s' "$2"
         TAKEN=2
     fi
+}
+
+command_word() {
+    local var="$1" arg="$2" word
+    shift 2
+    for word in "$@"; do
+        if [[ "$arg" == "$word" ]]; then
+            [[ -z "${!var}" ]] || usage
+            printf -v "$var" '%s' "$arg"
+            return 0
+        fi
+    done
+    [[ "$arg" == -h || "$arg" == --help ]] || echo "$PROG: unknown argument: $arg" >&2
+    usage
 }
 
 check_name() {

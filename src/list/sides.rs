@@ -58,7 +58,7 @@ impl Sides {
 
 /// Check that the endpoint accepts TCP connections, so an unreachable server is a clear
 /// error in seconds instead of s5cmd retrying for over a minute.
-async fn probe_endpoint(ep: &Endpoint) -> Result<(), Error> {
+pub async fn probe_endpoint(ep: &Endpoint) -> Result<(), Error> {
     let addr = (ep.host.as_str(), ep.port);
     match tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(addr)).await {
         Ok(Ok(_)) => Ok(()),

@@ -91,6 +91,16 @@ fn bool_at(v: &Value, ptr: &str) -> Option<bool> {
     at(v, ptr)?.as_bool()
 }
 
+/// An object of counts at `ptr` as "name N, name N"; `None` when there is no object.
+fn counts_at(v: &Value, ptr: &str) -> Option<String> {
+    let o = at(v, ptr)?.as_object()?;
+    let counts: Vec<String> = o
+        .iter()
+        .map(|(k, v)| format!("{k} {}", na_or(v.as_u64(), count)))
+        .collect();
+    Some(counts.join(", "))
+}
+
 fn array_at<'a>(v: &'a Value, ptr: &str) -> &'a [Value] {
     at(v, ptr)
         .and_then(Value::as_array)
@@ -312,6 +322,12 @@ fn card(out: &mut String, label: &str, value: &str, extra: &str, bad: bool) {
         Esc(value),
         Esc(extra)
     );
+}
+
+/// A card showing a count (n/a when missing); marked bad when `any_is_bad` and it is above 0.
+fn count_card(out: &mut String, label: &str, n: Option<u64>, extra: &str, any_is_bad: bool) {
+    let bad = any_is_bad && n.is_some_and(|n| n > 0);
+    card(out, label, &na_or(n, count), extra, bad);
 }
 
 fn kv_row(out: &mut String, label: &str, value: &str) {
@@ -1019,24 +1035,23 @@ fn sla_table(b: &mut String, r: &Value) {
         "<h2>SLA checks {}</h2>",
         sla_badge(str_at(r, "/sla_status"))
     );
-    let checks = array_at(r, "/sla");
-    if checks.is_empty() {
-        b.push_str(r#"<p class="note">No SLA checks in this report (dry run, or a report without them).</p>"#);
-        return;
-    }
-    b.push_str(r#"<table><thead><tr><th>check</th><th>status</th><th>actual</th><th>target</th><th class="n">value %</th></tr></thead><tbody>"#);
-    for c in checks {
-        let _ = write!(
-            b,
-            r#"<tr><td class="mono">{}</td><td>{}</td><td>{}</td><td>{}</td><td class="n">{}</td></tr>"#,
-            Esc(str_at(c, "/name").unwrap_or(NA)),
-            sla_badge(str_at(c, "/status")),
-            Esc(str_at(c, "/actual").unwrap_or(NA)),
-            Esc(str_at(c, "/target").unwrap_or(NA)),
-            na_or(f64_at(c, "/value"), |v| format!("{v:.2}"))
-        );
-    }
-    b.push_str("</tbody></table>");
+    table_or_note(
+        b,
+        array_at(r, "/sla"),
+        "No SLA checks in this report (dry run, or a report without them).",
+        r#"<th>check</th><th>status</th><th>actual</th><th>target</th><th class="n">value %</th>"#,
+        |b, c| {
+            let _ = write!(
+                b,
+                r#"<tr><td class="mono">{}</td><td>{}</td><td>{}</td><td>{}</td><td class="n">{}</td></tr>"#,
+                Esc(str_at(c, "/name").unwrap_or(NA)),
+                sla_badge(str_at(c, "/status")),
+                Esc(str_at(c, "/actual").unwrap_or(NA)),
+                Esc(str_at(c, "/target").unwrap_or(NA)),
+                na_or(f64_at(c, "/value"), |v| format!("{v:.2}"))
+            );
+        },
+    );
 }
 
 fn failures_table(b: &mut String, r: &Value) {
@@ -1119,14 +1134,7 @@ fn details(b: &mut String, r: &Value) {
             ))
         ),
     );
-    let reasons = at(r, "/plan/reasons")
-        .and_then(Value::as_object)
-        .map(|o| {
-            o.iter()
-                .map(|(k, v)| format!("{k} {}", na_or(v.as_u64(), count)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
+    let reasons = counts_at(r, "/plan/reasons")
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "none".into());
     kv_row(
@@ -1170,15 +1178,7 @@ fn details(b: &mut String, r: &Value) {
             na_or(f64_at(r, "/throughput/copy_seconds"), seconds)
         ),
     );
-    let kinds = at(r, "/operations/by_kind")
-        .and_then(Value::as_object)
-        .map(|o| {
-            o.iter()
-                .map(|(k, v)| format!("{k} {}", na_or(v.as_u64(), count)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_else(|| NA.into());
+    let kinds = counts_at(r, "/operations/by_kind").unwrap_or_else(|| NA.into());
     kv_row(
         b,
         "operations",
@@ -1277,35 +1277,15 @@ fn history_cards(b: &mut String, s: &Value, rows: &[Value]) {
         "copied of planned, all runs",
         false,
     );
-    card(
-        b,
-        "planned",
-        &na_or(u64_at(s, "/planned_total"), count),
-        "all runs",
-        false,
-    );
-    card(
-        b,
-        "copied",
-        &na_or(u64_at(s, "/copied_total"), count),
-        "all runs",
-        false,
-    );
-    let failed = u64_at(s, "/failed_total");
-    card(
-        b,
-        "failed",
-        &na_or(failed, count),
-        "all runs",
-        failed.is_some_and(|f| f > 0),
-    );
-    let unreadable = u64_at(s, "/unreadable_lines");
-    card(
+    count_card(b, "planned", u64_at(s, "/planned_total"), "all runs", false);
+    count_card(b, "copied", u64_at(s, "/copied_total"), "all runs", false);
+    count_card(b, "failed", u64_at(s, "/failed_total"), "all runs", true);
+    count_card(
         b,
         "unreadable lines",
-        &na_or(unreadable, count),
+        u64_at(s, "/unreadable_lines"),
         "skipped",
-        unreadable.is_some_and(|u| u > 0),
+        true,
     );
     b.push_str("</div>");
 }
@@ -1472,31 +1452,26 @@ fn sla_compliance(b: &mut String, s: &Value) {
 
 fn worst_batches(b: &mut String, s: &Value) {
     b.push_str("<h2>Slowest batches</h2>");
-    let worst = array_at(s, "/worst_batches");
-    if worst.is_empty() {
-        b.push_str(r#"<p class="note">No batch times recorded.</p>"#);
-        return;
-    }
-    b.push_str(r#"<table><thead><tr><th class="n">seconds</th><th>run finished at</th><th>mode</th></tr></thead><tbody>"#);
-    for w in worst {
-        let _ = write!(
-            b,
-            r#"<tr><td class="n">{}</td><td>{}</td><td>{}</td></tr>"#,
-            na_or(f64_at(w, "/worst_batch_seconds"), |v| format!("{v:.2}")),
-            Esc(str_at(w, "/finished_at").unwrap_or(NA)),
-            Esc(str_at(w, "/mode").unwrap_or(NA))
-        );
-    }
-    b.push_str("</tbody></table>");
+    table_or_note(
+        b,
+        array_at(s, "/worst_batches"),
+        "No batch times recorded.",
+        r#"<th class="n">seconds</th><th>run finished at</th><th>mode</th>"#,
+        |b, w| {
+            let _ = write!(
+                b,
+                r#"<tr><td class="n">{}</td><td>{}</td><td>{}</td></tr>"#,
+                na_or(f64_at(w, "/worst_batch_seconds"), |v| format!("{v:.2}")),
+                Esc(str_at(w, "/finished_at").unwrap_or(NA)),
+                Esc(str_at(w, "/mode").unwrap_or(NA))
+            );
+        },
+    );
 }
 
 fn history_rows(b: &mut String, rows: &[Value]) {
     let skipped = rows.len().saturating_sub(MAX_HISTORY_ROWS);
     let _ = write!(b, "<h2>Runs ({})</h2>", count(rows.len() as u64));
-    if rows.is_empty() {
-        b.push_str(r#"<p class="note">No runs.</p>"#);
-        return;
-    }
     if skipped > 0 {
         let _ = write!(
             b,
@@ -1505,27 +1480,52 @@ fn history_rows(b: &mut String, rows: &[Value]) {
             count(skipped as u64)
         );
     }
-    b.push_str(r#"<table><thead><tr><th>finished at</th><th>mode</th><th class="n">planned</th><th class="n">copied</th><th class="n">failed</th><th class="n">success</th><th>SLA</th><th>exit</th></tr></thead><tbody>"#);
-    for x in rows[skipped..].iter().rev() {
-        let exit = at(x, "/exit_code").and_then(Value::as_i64);
-        let _ = write!(
-            b,
-            r#"<tr><td>{}</td><td>{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td>{}</td><td>{}</td></tr>"#,
-            Esc(str_at(x, "/finished_at").unwrap_or(NA)),
-            Esc(str_at(x, "/mode").unwrap_or(NA)),
-            na_or(u64_at(x, "/planned"), count),
-            na_or(u64_at(x, "/copied"), count),
-            na_or(u64_at(x, "/failed"), count),
-            na_or(f64_at(x, "/success_rate"), |v| format!("{v:.2}%")),
-            sla_badge(str_at(x, "/sla")),
-            match exit {
-                Some(c) => {
-                    let (word, _, _) = exit_meaning(c);
-                    format!("{c} {}", Esc(&word.to_lowercase()))
+    let shown: Vec<&Value> = rows[skipped..].iter().rev().collect();
+    table_or_note(
+        b,
+        &shown,
+        "No runs.",
+        r#"<th>finished at</th><th>mode</th><th class="n">planned</th><th class="n">copied</th><th class="n">failed</th><th class="n">success</th><th>SLA</th><th>exit</th>"#,
+        |b, x| {
+            let exit = at(x, "/exit_code").and_then(Value::as_i64);
+            let _ = write!(
+                b,
+                r#"<tr><td>{}</td><td>{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td>{}</td><td>{}</td></tr>"#,
+                Esc(str_at(x, "/finished_at").unwrap_or(NA)),
+                Esc(str_at(x, "/mode").unwrap_or(NA)),
+                na_or(u64_at(x, "/planned"), count),
+                na_or(u64_at(x, "/copied"), count),
+                na_or(u64_at(x, "/failed"), count),
+                na_or(f64_at(x, "/success_rate"), |v| format!("{v:.2}%")),
+                sla_badge(str_at(x, "/sla")),
+                match exit {
+                    Some(c) => {
+                        let (word, _, _) = exit_meaning(c);
+                        format!("{c} {}", Esc(&word.to_lowercase()))
+                    }
+                    None => NA.into(),
                 }
-                None => NA.into(),
-            }
-        );
+            );
+        },
+    );
+}
+
+/// A table of `rows` under the header cells `columns`, each row written by `row`; the note
+/// `empty` in its place when there are none.
+fn table_or_note<T>(
+    b: &mut String,
+    rows: &[T],
+    empty: &str,
+    columns: &str,
+    mut row: impl FnMut(&mut String, &T),
+) {
+    if rows.is_empty() {
+        let _ = write!(b, r#"<p class="note">{empty}</p>"#);
+        return;
+    }
+    let _ = write!(b, "<table><thead><tr>{columns}</tr></thead><tbody>");
+    for r in rows {
+        row(b, r);
     }
     b.push_str("</tbody></table>");
 }

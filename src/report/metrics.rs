@@ -46,6 +46,16 @@ pub struct MetricsInput<'a> {
     pub success_ratio_24h: Option<f64>,
 }
 
+/// `done` over `planned` for `MetricsInput::success_ratio`, 0..=1; an empty plan is 1
+/// (nothing to do is no failure).
+pub fn success_ratio(done: u64, planned: u64) -> f64 {
+    if planned == 0 {
+        1.0
+    } else {
+        done as f64 / planned as f64
+    }
+}
+
 /// A sample value: integers are printed exactly (a u64 byte count does not fit an f64).
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Value {
@@ -134,42 +144,41 @@ pub fn render(m: &MetricsInput) -> String {
             (&failed, Value::U(m.failed)),
         ],
     );
-    family(
-        &mut out,
-        "bytes_copied",
-        "Bytes copied by the last run.",
-        &[(mode, Value::U(m.bytes_copied))],
-    );
-    family(
-        &mut out,
-        "duration_seconds",
-        "Wall-clock duration of the last run.",
-        &[(mode, Value::F(m.duration_seconds))],
-    );
-    family(
-        &mut out,
-        "success_ratio",
-        "Copied over planned objects in the last run (1 when nothing was planned).",
-        &[(mode, Value::F(m.success_ratio))],
-    );
-    family(
-        &mut out,
-        "operations_per_file",
-        "s5cmd operations per copied object in the last run, retries included.",
-        &[(mode, Value::F(m.ops_per_file))],
-    );
-    family(
-        &mut out,
-        "rss_peak_bytes",
-        "Peak resident memory of lakesync plus its s5cmd children in the last run.",
-        &[(mode, Value::U(m.rss_peak_bytes))],
-    );
-    family(
-        &mut out,
-        "cpu_avg_percent",
-        "Average CPU of lakesync plus its children in the last run, percent of the whole machine.",
-        &[(mode, Value::F(m.cpu_avg_pct))],
-    );
+    // The run's single-sample families.
+    for (name, help, value) in [
+        (
+            "bytes_copied",
+            "Bytes copied by the last run.",
+            Value::U(m.bytes_copied),
+        ),
+        (
+            "duration_seconds",
+            "Wall-clock duration of the last run.",
+            Value::F(m.duration_seconds),
+        ),
+        (
+            "success_ratio",
+            "Copied over planned objects in the last run (1 when nothing was planned).",
+            Value::F(m.success_ratio),
+        ),
+        (
+            "operations_per_file",
+            "s5cmd operations per copied object in the last run, retries included.",
+            Value::F(m.ops_per_file),
+        ),
+        (
+            "rss_peak_bytes",
+            "Peak resident memory of lakesync plus its s5cmd children in the last run.",
+            Value::U(m.rss_peak_bytes),
+        ),
+        (
+            "cpu_avg_percent",
+            "Average CPU of lakesync plus its children in the last run, percent of the whole machine.",
+            Value::F(m.cpu_avg_pct),
+        ),
+    ] {
+        family(&mut out, name, help, &[(mode, value)]);
+    }
     let check_labels: Vec<[(&str, &str); 2]> = m
         .sla
         .iter()

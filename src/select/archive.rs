@@ -12,6 +12,39 @@ use jiff::civil::Date;
 
 use crate::error::Error;
 
+/// [`FolderName`] from the type's `ALL`, `as_str` and `near_miss`; `Display` as the archive's
+/// spelling and `FromStr` through [`parse_folder_name`].
+macro_rules! folder_name {
+    ($name:ty, $kind:literal) => {
+        impl FolderName for $name {
+            const KIND: &'static str = $kind;
+            const ALL: &'static [Self] = &<$name>::ALL;
+
+            fn as_str(self) -> &'static str {
+                <$name>::as_str(self)
+            }
+
+            fn near_miss(s: &str) -> Option<Self> {
+                <$name>::near_miss(s)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = Error;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                parse_folder_name(s)
+            }
+        }
+    };
+}
+
 /// A top-level market folder under `data/`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Market {
@@ -38,43 +71,27 @@ impl Market {
             Market::Option => "option",
         }
     }
-}
 
-impl fmt::Display for Market {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Market {
-    type Err = Error;
-
-    /// Accepts exactly the archive's folder names, so what the user types is what appears in
-    /// keys; near misses (`SPOT`, `um`, `futures-um`) get a suggestion instead of a guess.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if let Some(market) = Market::ALL.into_iter().find(|m| m.as_str() == s) {
-            return Ok(market);
-        }
-        let valid = join(Market::ALL.iter().map(|m| m.as_str()));
+    /// Exactly the archive's folder names are accepted, so what the user types is what
+    /// appears in keys; near misses (`SPOT`, `um`, `futures-um`) get a suggestion instead of
+    /// a guess.
+    fn near_miss(s: &str) -> Option<Self> {
         let squashed: String = s
             .chars()
             .filter(|c| c.is_ascii_alphanumeric())
             .map(|c| c.to_ascii_lowercase())
             .collect();
-        let suggestion = match squashed.as_str() {
+        match squashed.as_str() {
             "spot" => Some(Market::Spot),
             "um" | "futuresum" | "usdm" | "usdsm" | "usdtm" => Some(Market::FuturesUm),
             "cm" | "futurescm" | "coinm" => Some(Market::FuturesCm),
             "option" | "options" => Some(Market::Option),
             _ => None,
-        };
-        let hint = match suggestion {
-            Some(m) => format!("did you mean {m}? valid markets: {valid}"),
-            None => format!("valid markets: {valid}"),
-        };
-        Err(Error::usage(format!("unknown market {s:?}"), hint))
+        }
     }
 }
+
+folder_name!(Market, "market");
 
 /// How much time one archive file covers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -92,47 +109,43 @@ impl Period {
             Period::Monthly => "monthly",
         }
     }
-}
 
-impl fmt::Display for Period {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Period {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if let Some(period) = Period::ALL.into_iter().find(|p| p.as_str() == s) {
-            return Ok(period);
-        }
-        let valid = join(Period::ALL.iter().map(|p| p.as_str()));
-        let suggestion = match s.to_ascii_lowercase().as_str() {
+    fn near_miss(s: &str) -> Option<Self> {
+        match s.to_ascii_lowercase().as_str() {
             "daily" | "day" | "days" | "1d" => Some(Period::Daily),
             "monthly" | "month" | "months" | "1mo" => Some(Period::Monthly),
             _ => None,
-        };
-        let hint = match suggestion {
-            Some(p) => format!("did you mean {p}? valid periods: {valid}"),
-            None => format!("valid periods: {valid}"),
-        };
-        Err(Error::usage(format!("unknown period {s:?}"), hint))
+        }
     }
 }
 
+folder_name!(Period, "period");
+
+/// A name the archive spells exactly one way (a market or period folder): parsed as spelled,
+/// with a suggestion for a near miss.
+trait FolderName: Copy + fmt::Display + 'static {
+    /// What the name names, for messages.
+    const KIND: &'static str;
+    const ALL: &'static [Self];
+    fn as_str(self) -> &'static str;
+    /// The name a near miss most likely meant.
+    fn near_miss(s: &str) -> Option<Self>;
+}
+
+fn parse_folder_name<T: FolderName>(s: &str) -> Result<T, Error> {
+    if let Some(&found) = T::ALL.iter().find(|v| v.as_str() == s) {
+        return Ok(found);
+    }
+    let kind = T::KIND;
+    let valid = join(T::ALL.iter().map(|v| v.as_str()));
+    let hint = match T::near_miss(s) {
+        Some(v) => format!("did you mean {v}? valid {kind}s: {valid}"),
+        None => format!("valid {kind}s: {valid}"),
+    };
+    Err(Error::usage(format!("unknown {kind} {s:?}"), hint))
+}
+
 const SPOT: &[&str] = &["klines", "aggTrades", "trades"];
-const UM_DAILY: &[&str] = &[
-    "klines",
-    "aggTrades",
-    "trades",
-    "bookDepth",
-    "bookTicker",
-    "indexPriceKlines",
-    "markPriceKlines",
-    "premiumIndexKlines",
-    "metrics",
-];
 const UM_MONTHLY: &[&str] = &[
     "klines",
     "aggTrades",
@@ -155,6 +168,8 @@ const CM_DAILY: &[&str] = &[
     "metrics",
     "liquidationSnapshot",
 ];
+// um daily publishes cm daily's types but liquidationSnapshot, in the same order.
+const UM_DAILY: &[&str] = CM_DAILY.split_at(CM_DAILY.len() - 1).0;
 const OPTION_DAILY: &[&str] = &["BVOLIndex", "EOHSummary"];
 
 /// The data-type folders the archive publishes for a market and period, in the order of the

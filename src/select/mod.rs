@@ -513,36 +513,21 @@ impl Selection {
     /// selection, for hints.
     fn where_to_find(&self, data_type: &str) -> String {
         let has = |m: Market, p: Period| archive::data_types(m, p).contains(&data_type);
-        let periods: Vec<&str> = Period::ALL
-            .into_iter()
-            .filter(|&p| self.markets().iter().any(|&m| has(m, p)))
-            .map(Period::as_str)
-            .collect();
+        let (market, period) = (flag::MARKET, flag::PERIOD);
+        let periods = names_where(Period::ALL, Period::as_str, |p| {
+            self.markets().iter().any(|&m| has(m, p))
+        });
         if !periods.is_empty() {
-            return format!(
-                "use {} {} (or leave {} out), or drop {data_type}",
-                flag::PERIOD,
-                periods.join(" or "),
-                flag::PERIOD
-            );
+            let periods = periods.join(" or ");
+            return format!("use {period} {periods} (or leave {period} out), or drop {data_type}");
         }
-        let markets: Vec<&str> = Market::ALL
-            .into_iter()
-            .filter(|&m| self.periods().iter().any(|&p| has(m, p)))
-            .map(Market::as_str)
-            .collect();
+        let markets = names_where(Market::ALL, Market::as_str, |m| {
+            self.periods().iter().any(|&p| has(m, p))
+        });
         if !markets.is_empty() {
-            return format!(
-                "use {} {}, or drop {data_type}",
-                flag::MARKET,
-                markets.join(" or ")
-            );
+            return format!("use {market} {}, or drop {data_type}", markets.join(" or "));
         }
-        format!(
-            "change both {} and {} to where {data_type} is published, or drop it",
-            flag::MARKET,
-            flag::PERIOD
-        )
+        format!("change both {market} and {period} to where {data_type} is published, or drop it")
     }
 
     /// Data types that exist in at least one selected market and period, for hints.
@@ -800,6 +785,15 @@ fn availability(data_type: &str) -> String {
     }
 }
 
+/// The names of the values `keep` accepts, in order.
+fn names_where<T: Copy>(
+    all: impl IntoIterator<Item = T>,
+    name: fn(T) -> &'static str,
+    keep: impl Fn(T) -> bool,
+) -> Vec<&'static str> {
+    all.into_iter().filter(|&v| keep(v)).map(name).collect()
+}
+
 fn fmt_day(d: Date) -> String {
     format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
 }
@@ -821,33 +815,36 @@ mod tests {
     struct F(SelectionFlags);
 
     impl F {
-        fn market(mut self, v: &str) -> Self {
-            self.0.market = Some(v.to_owned());
+        /// Sets one flag as the command line would: a list flag to `items`, a single-value
+        /// flag to its one item.
+        fn set(mut self, flag: &str, items: &[&str]) -> Self {
+            let one = Some(items.concat());
+            let flags = &mut self.0;
+            match flag {
+                "--market" => flags.market = one,
+                "--period" => flags.period = one,
+                "--data-type" => flags.data_types = strings(items),
+                "--symbols" => flags.symbols = strings(items),
+                "--interval" => flags.intervals = strings(items),
+                "--start" => flags.start = one,
+                "--end" => flags.end = one,
+                other => panic!("unknown flag {other}"),
+            }
             self
         }
-        fn period(mut self, v: &str) -> Self {
-            self.0.period = Some(v.to_owned());
-            self
-        }
-        fn types(mut self, v: &[&str]) -> Self {
-            self.0.data_types = strings(v);
-            self
-        }
-        fn symbols(mut self, v: &[&str]) -> Self {
-            self.0.symbols = strings(v);
-            self
-        }
-        fn intervals(mut self, v: &[&str]) -> Self {
-            self.0.intervals = strings(v);
-            self
-        }
-        fn start(mut self, v: &str) -> Self {
-            self.0.start = Some(v.to_owned());
-            self
-        }
-        fn end(mut self, v: &str) -> Self {
-            self.0.end = Some(v.to_owned());
-            self
+        /// The flags written as on the command line (`--symbols A,B --start 2024-01-01`), so
+        /// a table row states its selection in one line; `--flag=` gives an empty value.
+        fn args(line: &str) -> Self {
+            let mut f = Self::default();
+            let mut words = line.split_whitespace();
+            while let Some(word) = words.next() {
+                let (flag, value) = match word.split_once('=') {
+                    Some(pair) => pair,
+                    None => (word, words.next().expect("a value after the flag")),
+                };
+                f = f.set(flag, &value.split(',').collect::<Vec<_>>());
+            }
+            f
         }
         fn ok(self) -> Selection {
             Selection::from_flags(&self.0)
@@ -932,10 +929,10 @@ mod tests {
     #[test]
     fn list_items_are_trimmed_deduplicated_and_empties_dropped() {
         let sel = F::default()
-            .symbols(&[" ETHUSDT ", "", "BTCUSDT", "ETHUSDT"])
-            .types(&["klines ", " klines"])
-            .intervals(&["1h", "", " 1m"])
-            .market(" spot ")
+            .set("--symbols", &[" ETHUSDT ", "", "BTCUSDT", "ETHUSDT"])
+            .set("--data-type", &["klines ", " klines"])
+            .set("--interval", &["1h", "", " 1m"])
+            .set("--market", &[" spot "])
             .ok();
         assert_eq!(
             sel.describe(),
@@ -945,71 +942,102 @@ mod tests {
 
     // ---- prefixes ------------------------------------------------------------------------
 
-    #[test]
-    fn one_month_of_one_symbol_lists_only_that_month() {
-        let sel = F::default()
-            .market("spot")
-            .period("daily")
-            .types(&["klines"])
-            .symbols(&["BTCUSDT"])
-            .intervals(&["1m"])
-            .start("2024-01-01")
-            .end("2024-01-31")
-            .ok();
-        assert_eq!(
-            sel.prefixes(),
-            ["data/spot/daily/klines/BTCUSDT/1m/BTCUSDT-1m-2024-01-"]
-        );
-        assert_eq!(
-            sel.describe(),
-            "spot daily klines BTCUSDT 1m 2024-01-01..2024-01-31"
-        );
-    }
-
-    #[test]
-    fn without_symbols_the_data_type_folder_is_listed() {
-        let sel = F::default()
-            .market("spot")
-            .period("daily")
-            .types(&["klines"])
-            .intervals(&["1m"])
-            .start("2024-01-01")
-            .end("2024-01-31")
-            .ok();
-        assert_eq!(sel.prefixes(), ["data/spot/daily/klines/"]);
-    }
-
-    #[test]
-    fn known_components_are_enumerated_when_missing() {
-        let sel = F::default().market("spot").ok();
-        assert_eq!(
-            sel.prefixes(),
-            [
+    /// A selection as its flags on the command line and the prefixes it lists, in byte order.
+    const PREFIXES: &[(&str, &[&str])] = &[
+        // One month of one symbol lists only that month.
+        (
+            JANUARY_BTC_1M,
+            &["data/spot/daily/klines/BTCUSDT/1m/BTCUSDT-1m-2024-01-"],
+        ),
+        // Without symbols the data type folder is listed.
+        (
+            "--market spot --period daily --data-type klines --interval 1m --start 2024-01-01 --end 2024-01-31",
+            &["data/spot/daily/klines/"],
+        ),
+        // Known components are enumerated when missing.
+        (
+            "--market spot",
+            &[
                 "data/spot/daily/aggTrades/",
                 "data/spot/daily/klines/",
                 "data/spot/daily/trades/",
                 "data/spot/monthly/aggTrades/",
                 "data/spot/monthly/klines/",
                 "data/spot/monthly/trades/",
-            ]
-        );
-    }
-
-    #[test]
-    fn funding_rate_is_listed_where_it_exists() {
-        let sel = F::default().types(&["fundingRate"]).ok();
-        assert_eq!(
-            sel.prefixes(),
-            [
+            ],
+        ),
+        // fundingRate is listed where it exists.
+        (
+            "--data-type fundingRate",
+            &[
                 "data/futures/cm/monthly/fundingRate/",
                 "data/futures/um/monthly/fundingRate/",
-            ]
-        );
+            ],
+        ),
+        // fundingRate is not daily, but monthly is selected too: daily is simply dropped.
+        (
+            "--market futures/um --data-type fundingRate",
+            &["data/futures/um/monthly/fundingRate/"],
+        ),
+        // Intervals are dropped where the archive lacks them.
+        (
+            "--data-type klines,trades --symbols BTCUSDT --interval 1s",
+            &[
+                "data/futures/cm/daily/trades/BTCUSDT/",
+                "data/futures/cm/monthly/trades/BTCUSDT/",
+                "data/futures/um/daily/trades/BTCUSDT/",
+                "data/futures/um/monthly/trades/BTCUSDT/",
+                "data/spot/daily/klines/BTCUSDT/1s/",
+                "data/spot/daily/trades/BTCUSDT/",
+                "data/spot/monthly/klines/BTCUSDT/1s/",
+                "data/spot/monthly/trades/BTCUSDT/",
+            ],
+        ),
+        // A monthly range narrows to the common year digits.
+        (
+            "--market futures/um --period monthly --data-type trades,klines --symbols ETHUSDT,BTCUSDT --interval 1h,1m --start 2023-11-15 --end 2024-02-10",
+            &[
+                "data/futures/um/monthly/klines/BTCUSDT/1h/BTCUSDT-1h-202",
+                "data/futures/um/monthly/klines/BTCUSDT/1m/BTCUSDT-1m-202",
+                "data/futures/um/monthly/klines/ETHUSDT/1h/ETHUSDT-1h-202",
+                "data/futures/um/monthly/klines/ETHUSDT/1m/ETHUSDT-1m-202",
+                "data/futures/um/monthly/trades/BTCUSDT/BTCUSDT-trades-202",
+                "data/futures/um/monthly/trades/ETHUSDT/ETHUSDT-trades-202",
+            ],
+        ),
+        // A single day narrows to the full date.
+        (
+            "--market spot --period daily --data-type aggTrades --symbols BTCUSDT --start 2024-01-05 --end 2024-01-05",
+            &["data/spot/daily/aggTrades/BTCUSDT/BTCUSDT-aggTrades-2024-01-05"],
+        ),
+        // An open range does not narrow.
+        (
+            "--market spot --period daily --data-type klines --symbols BTCUSDT --start 2024-01-05",
+            &["data/spot/daily/klines/BTCUSDT/"],
+        ),
+        (
+            "--market spot --period daily --data-type klines --symbols BTCUSDT --interval 1m --end 2024-01-05",
+            &["data/spot/daily/klines/BTCUSDT/1m/"],
+        ),
+        // A range across decades still narrows safely.
+        (
+            "--market spot --period daily --data-type trades --symbols BTCUSDT --start 2019-12-31 --end 2020-01-01",
+            &["data/spot/daily/trades/BTCUSDT/BTCUSDT-trades-20"],
+        ),
+    ];
+
+    #[test]
+    fn each_selection_lists_its_prefixes() {
+        for (args, expected) in PREFIXES {
+            let prefixes = F::args(args).ok().prefixes();
+            assert_listable(&prefixes);
+            assert_eq!(prefixes, *expected, "{args}");
+        }
     }
 
     #[test]
     fn symbols_alone_cover_every_published_folder() {
-        let sel = F::default().symbols(&["BTCUSDT"]).ok();
+        let sel = F::args("--symbols BTCUSDT").ok();
         let prefixes = sel.prefixes();
         assert_listable(&prefixes);
         let folders: usize = Market::ALL
@@ -1024,63 +1052,11 @@ mod tests {
     }
 
     #[test]
-    fn intervals_are_dropped_where_the_archive_lacks_them() {
-        let sel = F::default()
-            .types(&["klines", "trades"])
-            .symbols(&["BTCUSDT"])
-            .intervals(&["1s"])
-            .ok();
-        assert_eq!(
-            sel.prefixes(),
-            [
-                "data/futures/cm/daily/trades/BTCUSDT/",
-                "data/futures/cm/monthly/trades/BTCUSDT/",
-                "data/futures/um/daily/trades/BTCUSDT/",
-                "data/futures/um/monthly/trades/BTCUSDT/",
-                "data/spot/daily/klines/BTCUSDT/1s/",
-                "data/spot/daily/trades/BTCUSDT/",
-                "data/spot/monthly/klines/BTCUSDT/1s/",
-                "data/spot/monthly/trades/BTCUSDT/",
-            ]
-        );
-    }
-
-    #[test]
-    fn monthly_range_narrows_to_the_common_year_digits() {
-        let sel = F::default()
-            .market("futures/um")
-            .period("monthly")
-            .types(&["trades", "klines"])
-            .symbols(&["ETHUSDT", "BTCUSDT"])
-            .intervals(&["1h", "1m"])
-            .start("2023-11-15")
-            .end("2024-02-10")
-            .ok();
-        let prefixes = sel.prefixes();
-        assert_listable(&prefixes);
-        assert_eq!(
-            prefixes,
-            [
-                "data/futures/um/monthly/klines/BTCUSDT/1h/BTCUSDT-1h-202",
-                "data/futures/um/monthly/klines/BTCUSDT/1m/BTCUSDT-1m-202",
-                "data/futures/um/monthly/klines/ETHUSDT/1h/ETHUSDT-1h-202",
-                "data/futures/um/monthly/klines/ETHUSDT/1m/ETHUSDT-1m-202",
-                "data/futures/um/monthly/trades/BTCUSDT/BTCUSDT-trades-202",
-                "data/futures/um/monthly/trades/ETHUSDT/ETHUSDT-trades-202",
-            ]
-        );
-    }
-
-    #[test]
     fn bounded_range_without_intervals_lists_each_interval_narrowly() {
-        let sel = F::default()
-            .market("futures/um")
-            .period("daily")
-            .types(&["klines"])
-            .symbols(&["BTCUSDT"])
-            .start("2024-01-01")
-            .end("2024-01-31")
-            .ok();
+        let sel = F::args(
+            "--market futures/um --period daily --data-type klines --symbols BTCUSDT --start 2024-01-01 --end 2024-01-31",
+        )
+        .ok();
         let prefixes = sel.prefixes();
         assert_listable(&prefixes);
         // Every interval but 1s, which futures do not have.
@@ -1099,81 +1075,19 @@ mod tests {
             )
         );
     }
-
-    #[test]
-    fn single_day_narrows_to_the_full_date() {
-        let sel = F::default()
-            .market("spot")
-            .period("daily")
-            .types(&["aggTrades"])
-            .symbols(&["BTCUSDT"])
-            .start("2024-01-05")
-            .end("2024-01-05")
-            .ok();
-        assert_eq!(
-            sel.prefixes(),
-            ["data/spot/daily/aggTrades/BTCUSDT/BTCUSDT-aggTrades-2024-01-05"]
-        );
-    }
-
-    #[test]
-    fn open_range_does_not_narrow() {
-        let sel = F::default()
-            .market("spot")
-            .period("daily")
-            .types(&["klines"])
-            .symbols(&["BTCUSDT"])
-            .start("2024-01-05")
-            .ok();
-        assert_eq!(sel.prefixes(), ["data/spot/daily/klines/BTCUSDT/"]);
-        let sel = F::default()
-            .market("spot")
-            .period("daily")
-            .types(&["klines"])
-            .symbols(&["BTCUSDT"])
-            .intervals(&["1m"])
-            .end("2024-01-05")
-            .ok();
-        assert_eq!(sel.prefixes(), ["data/spot/daily/klines/BTCUSDT/1m/"]);
-    }
-
-    #[test]
-    fn range_across_decades_still_narrows_safely() {
-        let sel = F::default()
-            .market("spot")
-            .period("daily")
-            .types(&["trades"])
-            .symbols(&["BTCUSDT"])
-            .start("2019-12-31")
-            .end("2020-01-01")
-            .ok();
-        assert_eq!(
-            sel.prefixes(),
-            ["data/spot/daily/trades/BTCUSDT/BTCUSDT-trades-20"]
-        );
-    }
-
     #[test]
     fn many_selections_keep_the_prefix_contract_and_list_every_match() {
         let selections = [
-            F::default().market("spot"),
-            F::default().period("monthly"),
-            F::default().symbols(&["BTCUSDT", "BTCUSDT_240329", "BTCUSD_PERP"]),
-            F::default()
-                .symbols(&["BTC", "BTCUSDT"])
-                .intervals(&["1m", "1mo"]),
-            F::default().start("2024-01-01"),
-            F::default()
-                .symbols(&["BTCUSDT", "ETHUSDT"])
-                .start("2023-12-31")
-                .end("2024-01-31"),
-            F::default()
-                .types(&["klines", "markPriceKlines", "metrics"])
-                .symbols(&["BTCUSDT"])
-                .intervals(&["1s", "1h"])
-                .start("2024-01-05")
-                .end("2024-01-05"),
-            F::default().market("option").symbols(&["BTCBVOLUSDT"]),
+            F::args("--market spot"),
+            F::args("--period monthly"),
+            F::args("--symbols BTCUSDT,BTCUSDT_240329,BTCUSD_PERP"),
+            F::args("--symbols BTC,BTCUSDT --interval 1m,1mo"),
+            F::args("--start 2024-01-01"),
+            F::args("--symbols BTCUSDT,ETHUSDT --start 2023-12-31 --end 2024-01-31"),
+            F::args(
+                "--data-type klines,markPriceKlines,metrics --symbols BTCUSDT --interval 1s,1h --start 2024-01-05 --end 2024-01-05",
+            ),
+            F::args("--market option --symbols BTCBVOLUSDT"),
         ];
         for flags in selections {
             let sel = flags.ok();
@@ -1188,24 +1102,14 @@ mod tests {
 
     #[test]
     fn open_folders_are_the_data_type_folders_without_symbols() {
-        let sel = F::default()
-            .market("spot")
-            .period("daily")
-            .types(&["klines", "trades"])
-            .ok();
+        let sel = F::args("--market spot --period daily --data-type klines,trades").ok();
         assert_eq!(
             sel.open_folders(),
             ["data/spot/daily/klines/", "data/spot/daily/trades/"]
         );
-        assert!(
-            F::default()
-                .symbols(&["BTCUSDT"])
-                .ok()
-                .open_folders()
-                .is_empty()
-        );
+        assert!(F::args("--symbols BTCUSDT").ok().open_folders().is_empty());
         // Folders the selection drops (1s has no futures klines) are not discovered.
-        let sel = F::default().types(&["klines"]).intervals(&["1s"]).ok();
+        let sel = F::args("--data-type klines --interval 1s").ok();
         assert_eq!(
             sel.open_folders(),
             ["data/spot/daily/klines/", "data/spot/monthly/klines/"]
@@ -1215,17 +1119,13 @@ mod tests {
     #[test]
     fn discovered_symbols_are_narrowed_like_given_ones() {
         let flags = || {
-            F::default()
-                .market("spot")
-                .period("daily")
-                .types(&["klines"])
-                .intervals(&["1m"])
-                .start("2024-01-05")
-                .end("2024-01-05")
+            F::args(
+                "--market spot --period daily --data-type klines --interval 1m --start 2024-01-05 --end 2024-01-05",
+            )
         };
         let open = flags().ok();
         let found = discovered("data/spot/daily/klines/", &["AAA", "BTCUSDT"]);
-        let given = flags().symbols(&["AAA", "BTCUSDT"]).ok();
+        let given = flags().set("--symbols", &["AAA", "BTCUSDT"]).ok();
         assert_eq!(open.prefixes_with(&found), given.prefixes());
         assert_eq!(
             open.prefixes_with(&found),
@@ -1245,12 +1145,10 @@ mod tests {
 
     #[test]
     fn discovered_undated_symbols_list_their_interval_folders() {
-        let sel = F::default()
-            .market("futures/um")
-            .period("daily")
-            .types(&["klines", "aggTrades"])
-            .intervals(&["1h"])
-            .ok();
+        let sel = F::args(
+            "--market futures/um --period daily --data-type klines,aggTrades --interval 1h",
+        )
+        .ok();
         let mut found = discovered("data/futures/um/daily/klines/", &["BTCUSDT"]);
         found.insert(
             "data/futures/um/daily/aggTrades/".into(),
@@ -1270,11 +1168,7 @@ mod tests {
     #[test]
     fn delivery_contracts_delivered_before_the_start_are_not_listed() {
         let flags = || {
-            F::default()
-                .market("futures/um")
-                .types(&["aggTrades"])
-                .start("2024-03-29")
-                .end("2024-04-02")
+            F::args("--market futures/um --data-type aggTrades --start 2024-03-29 --end 2024-04-02")
         };
         let sel = flags().ok();
         let found = Discovered::from([
@@ -1303,7 +1197,7 @@ mod tests {
             ]
         );
         // Given symbols are skipped the same way, and `matches` agrees with the listing.
-        let given = flags().symbols(&["BTCUSDT_240328"]).ok();
+        let given = flags().set("--symbols", &["BTCUSDT_240328"]).ok();
         assert_eq!(
             given.prefixes(),
             ["data/futures/um/monthly/aggTrades/BTCUSDT_240328/BTCUSDT_240328-aggTrades-2024-0"]
@@ -1312,7 +1206,7 @@ mod tests {
             "data/futures/um/daily/aggTrades/BTCUSDT_240328/BTCUSDT_240328-aggTrades-2024-03-29.zip"
         ));
         // Without a start nothing is skipped.
-        let undated = F::default().symbols(&["BTCUSDT_231229"]).ok();
+        let undated = F::args("--symbols BTCUSDT_231229").ok();
         assert!(undated.prefixes().iter().any(|p| p.contains("_231229")));
     }
 
@@ -1331,16 +1225,10 @@ mod tests {
 
     // ---- matches -------------------------------------------------------------------------
 
+    const JANUARY_BTC_1M: &str = "--market spot --period daily --data-type klines --symbols BTCUSDT --interval 1m --start 2024-01-01 --end 2024-01-31";
+
     fn january_btc_1m() -> Selection {
-        F::default()
-            .market("spot")
-            .period("daily")
-            .types(&["klines"])
-            .symbols(&["BTCUSDT"])
-            .intervals(&["1m"])
-            .start("2024-01-01")
-            .end("2024-01-31")
-            .ok()
+        F::args(JANUARY_BTC_1M).ok()
     }
 
     #[test]
@@ -1361,8 +1249,8 @@ mod tests {
 
     #[test]
     fn open_ended_ranges() {
-        let from = F::default().types(&["trades"]).start("2024-01-10").ok();
-        let until = F::default().types(&["trades"]).end("2024-01-10").ok();
+        let from = F::args("--data-type trades --start 2024-01-10").ok();
+        let until = F::args("--data-type trades --end 2024-01-10").ok();
         let key = |d: &str| format!("data/spot/daily/trades/BTCUSDT/BTCUSDT-trades-{d}.zip");
         assert!(!from.matches(&key("2024-01-09")));
         assert!(from.matches(&key("2024-01-10")));
@@ -1374,12 +1262,9 @@ mod tests {
 
     #[test]
     fn monthly_files_match_when_the_month_overlaps_the_range() {
-        let sel = F::default()
-            .market("futures/um")
-            .period("monthly")
-            .start("2024-01-15")
-            .end("2024-03-10")
-            .ok();
+        let sel =
+            F::args("--market futures/um --period monthly --start 2024-01-15 --end 2024-03-10")
+                .ok();
         let key = |m: &str| {
             format!("data/futures/um/monthly/fundingRate/BTCUSDT/BTCUSDT-fundingRate-{m}.zip")
         };
@@ -1393,7 +1278,7 @@ mod tests {
         ] {
             assert_eq!(sel.matches(&key(month)), expected, "{month}");
         }
-        let open = F::default().period("monthly").end("2024-01-01").ok();
+        let open = F::args("--period monthly --end 2024-01-01").ok();
         assert!(open.matches(&key("2024-01")));
         assert!(!open.matches(&key("2024-02")));
     }
@@ -1402,8 +1287,8 @@ mod tests {
     fn checksum_travels_with_its_zip() {
         let selections = [
             january_btc_1m(),
-            F::default().period("monthly").start("2024-01-15").ok(),
-            F::default().symbols(&["BTCUSD_PERP"]).ok(),
+            F::args("--period monthly --start 2024-01-15").ok(),
+            F::args("--symbols BTCUSD_PERP").ok(),
         ];
         for sel in &selections {
             for key in SAMPLE_KEYS {
@@ -1420,7 +1305,7 @@ mod tests {
 
     #[test]
     fn only_zip_and_checksum_files_match() {
-        let sel = F::default().market("spot").ok();
+        let sel = F::args("--market spot").ok();
         let dir = "data/spot/daily/klines/BTCUSDT/1m/";
         assert!(sel.matches(&format!("{dir}BTCUSDT-1m-2024-01-01.zip")));
         for name in [
@@ -1442,7 +1327,7 @@ mod tests {
         assert!(!sel.matches("data/spot/daily/klines/BTCUSDT/1h/BTCUSDT-1h-2024-01-05.zip"));
         assert!(!sel.matches("data/spot/daily/klines/BTCUSDT/BTCUSDT-1m-2024-01-05.zip"));
         // Without --interval every interval the market has matches, and nothing else.
-        let any = F::default().market("futures/um").types(&["klines"]).ok();
+        let any = F::args("--market futures/um --data-type klines").ok();
         assert!(any.matches("data/futures/um/daily/klines/BTCUSDT/1h/BTCUSDT-1h-2024-01-05.zip"));
         assert!(any.matches("data/futures/um/monthly/klines/BTCUSDT/1mo/BTCUSDT-1mo-2024-01.zip"));
         assert!(!any.matches("data/futures/um/daily/klines/BTCUSDT/1s/BTCUSDT-1s-2024-01-05.zip"));
@@ -1451,11 +1336,7 @@ mod tests {
 
     #[test]
     fn intervals_do_not_apply_to_types_without_them() {
-        let sel = F::default()
-            .market("spot")
-            .types(&["klines", "trades"])
-            .intervals(&["1m"])
-            .ok();
+        let sel = F::args("--market spot --data-type klines,trades --interval 1m").ok();
         assert!(sel.matches("data/spot/daily/trades/BTCUSDT/BTCUSDT-trades-2024-01-05.zip"));
         assert!(!sel.matches("data/spot/daily/trades/BTCUSDT/1m/BTCUSDT-trades-2024-01-05.zip"));
         assert!(!sel.matches("data/spot/daily/aggTrades/BTCUSDT/BTCUSDT-aggTrades-2024-01-05.zip"));
@@ -1463,12 +1344,9 @@ mod tests {
 
     #[test]
     fn components_filter_keys() {
-        let sel = F::default()
-            .market("futures/um")
-            .period("daily")
-            .types(&["aggTrades"])
-            .symbols(&["ETHUSDT"])
-            .ok();
+        let sel =
+            F::args("--market futures/um --period daily --data-type aggTrades --symbols ETHUSDT")
+                .ok();
         assert!(
             sel.matches("data/futures/um/daily/aggTrades/ETHUSDT/ETHUSDT-aggTrades-2024-01-01.zip")
         );
@@ -1490,7 +1368,7 @@ mod tests {
 
     #[test]
     fn folders_the_archive_does_not_publish_do_not_match() {
-        let sel = F::default().symbols(&["BTCUSDT"]).ok();
+        let sel = F::args("--symbols BTCUSDT").ok();
         assert!(sel.matches(
             "data/futures/um/monthly/fundingRate/BTCUSDT/BTCUSDT-fundingRate-2024-01.zip"
         ));
@@ -1506,205 +1384,220 @@ mod tests {
     #[test]
     fn undated_files_match_only_without_a_range() {
         let key = "data/spot/daily/trades/BTCUSDT/BTCUSDT-trades-latest.zip";
-        assert!(F::default().market("spot").ok().matches(key));
+        assert!(F::args("--market spot").ok().matches(key));
         assert!(
-            !F::default()
-                .market("spot")
-                .start("2024-01-01")
+            !F::args("--market spot --start 2024-01-01")
                 .ok()
                 .matches(key)
         );
         let impossible = "data/spot/daily/trades/BTCUSDT/BTCUSDT-trades-2024-02-30.zip";
-        assert!(!F::default().end("2030-01-01").ok().matches(impossible));
+        assert!(!F::args("--end 2030-01-01").ok().matches(impossible));
     }
 
     // ---- describe ------------------------------------------------------------------------
 
     #[test]
     fn describe_names_unset_components() {
-        assert_eq!(
-            F::default().symbols(&["BTCUSDT"]).ok().describe(),
-            "all markets all periods all data types BTCUSDT all intervals all dates"
-        );
-        assert_eq!(
-            F::default()
-                .market("option")
-                .start("2024-01-01")
-                .ok()
-                .describe(),
-            "option all periods all data types all symbols 2024-01-01.."
-        );
-        assert_eq!(
-            F::default()
-                .types(&["trades", "aggTrades"])
-                .end("2024-01-01")
-                .ok()
-                .describe(),
-            "all markets all periods aggTrades,trades all symbols ..2024-01-01"
-        );
+        for (args, expected) in [
+            (
+                JANUARY_BTC_1M,
+                "spot daily klines BTCUSDT 1m 2024-01-01..2024-01-31",
+            ),
+            (
+                "--symbols BTCUSDT",
+                "all markets all periods all data types BTCUSDT all intervals all dates",
+            ),
+            (
+                "--market option --start 2024-01-01",
+                "option all periods all data types all symbols 2024-01-01..",
+            ),
+            (
+                "--data-type trades,aggTrades --end 2024-01-01",
+                "all markets all periods aggTrades,trades all symbols ..2024-01-01",
+            ),
+        ] {
+            assert_eq!(F::args(args).ok().describe(), expected, "{args}");
+        }
     }
 
     // ---- errors --------------------------------------------------------------------------
 
-    #[test]
-    fn unknown_market_and_period() {
-        let err = F::default().market("usdm").err(&["usdm", "--market"]);
-        assert!(err.hint().contains("futures/um"));
-        let err = F::default().market("").err(&["\"\"", "--market"]);
-        assert!(err.hint().contains("spot"));
-        let err = F::default().period("weekly").err(&["weekly", "--period"]);
-        assert!(err.hint().contains("daily") && err.hint().contains("monthly"));
-    }
-
-    #[test]
-    fn unknown_data_type_lists_valid_ones() {
-        let err = F::default()
-            .market("spot")
-            .types(&["klines", "candles"])
-            .err(&["candles", "--data-type"]);
-        assert!(
-            err.hint().contains("aggTrades, klines, trades"),
-            "{}",
-            err.hint()
-        );
-    }
-
-    #[test]
-    fn data_type_in_the_wrong_case_suggests_the_archive_spelling() {
-        let err = F::default()
-            .types(&["aggtrades"])
-            .err(&["aggtrades", "--data-type"]);
-        assert!(
-            err.hint().contains("did you mean aggTrades?"),
-            "{}",
-            err.hint()
-        );
-        let err = F::default().types(&["FUNDINGRATE"]).err(&["FUNDINGRATE"]);
-        assert!(err.hint().contains("fundingRate"), "{}", err.hint());
-    }
-
-    #[test]
-    fn data_type_missing_from_the_selected_period() {
-        let err = F::default().period("daily").types(&["fundingRate"]).err(&[
-            "fundingRate",
-            "monthly only",
-            "--data-type",
-        ]);
-        assert!(err.hint().contains("--period monthly"), "{}", err.hint());
-        let err = F::default()
-            .market("spot")
-            .types(&["fundingRate"])
-            .err(&["fundingRate", "spot"]);
-        assert!(
-            err.hint().contains("--market futures/um or futures/cm"),
-            "{}",
-            err.hint()
-        );
-        let err = F::default()
-            .market("spot")
-            .period("daily")
-            .types(&["fundingRate"])
-            .err(&["fundingRate", "spot daily"]);
-        assert!(
-            err.hint().contains("--market and --period"),
-            "{}",
-            err.hint()
-        );
-        F::default()
-            .period("monthly")
-            .types(&["metrics"])
-            .err(&["metrics", "daily only"]);
-        F::default()
-            .market("futures/um")
-            .types(&["liquidationSnapshot"])
-            .err(&["liquidationSnapshot", "futures/cm"]);
-        F::default()
-            .market("option")
-            .types(&["klines"])
-            .err(&["klines", "option"]);
-    }
-
-    #[test]
-    fn data_type_present_somewhere_in_the_selection_is_accepted() {
-        // fundingRate is not daily, but monthly is selected too: daily is simply dropped.
-        let sel = F::default()
-            .market("futures/um")
-            .types(&["fundingRate"])
-            .ok();
-        assert_eq!(sel.prefixes(), ["data/futures/um/monthly/fundingRate/"]);
-    }
-
-    #[test]
-    fn unknown_interval_suggests_the_archive_spelling() {
-        let err = F::default().intervals(&["1M"]).err(&["1M", "--interval"]);
-        assert!(err.hint().contains("did you mean 1mo?"), "{}", err.hint());
-        let err = F::default().intervals(&["1H"]).err(&["1H"]);
-        assert!(err.hint().contains("did you mean 1h?"), "{}", err.hint());
-        let err = F::default().intervals(&["7m"]).err(&["7m"]);
-        assert!(err.hint().contains("1s, 1m"), "{}", err.hint());
-    }
-
-    #[test]
-    fn intervals_without_a_kline_type_are_rejected() {
-        F::default()
-            .types(&["trades", "aggTrades"])
-            .intervals(&["1m"])
-            .err(&["--interval", "1m", "aggTrades, trades"]);
-        F::default()
-            .market("option")
-            .intervals(&["1h"])
-            .err(&["--interval", "1h", "BVOLIndex"]);
-    }
-
-    #[test]
-    fn one_second_interval_needs_spot() {
-        let err = F::default()
-            .market("futures/um")
-            .intervals(&["1m", "1s"])
-            .err(&["1s", "--interval", "spot only"]);
-        assert!(err.hint().contains("spot"));
+    /// Invalid selections: the flags, what the message names (see `F::err`) and what the
+    /// hint says.
+    const REJECTED: &[(&str, &[&str], &[&str])] = &[
+        // Unknown market and period.
+        ("--market usdm", &["usdm", "--market"], &["futures/um"]),
+        ("--market=", &["\"\"", "--market"], &["spot"]),
+        (
+            "--period weekly",
+            &["weekly", "--period"],
+            &["daily", "monthly"],
+        ),
+        // An unknown data type lists the valid ones.
+        (
+            "--market spot --data-type klines,candles",
+            &["candles", "--data-type"],
+            &["aggTrades, klines, trades"],
+        ),
+        // A data type in the wrong case suggests the archive's spelling.
+        (
+            "--data-type aggtrades",
+            &["aggtrades", "--data-type"],
+            &["did you mean aggTrades?"],
+        ),
+        (
+            "--data-type FUNDINGRATE",
+            &["FUNDINGRATE"],
+            &["fundingRate"],
+        ),
+        // A data type missing from the selected period or market.
+        (
+            "--period daily --data-type fundingRate",
+            &["fundingRate", "monthly only", "--data-type"],
+            &["--period monthly"],
+        ),
+        (
+            "--market spot --data-type fundingRate",
+            &["fundingRate", "spot"],
+            &["--market futures/um or futures/cm"],
+        ),
+        (
+            "--market spot --period daily --data-type fundingRate",
+            &["fundingRate", "spot daily"],
+            &["--market and --period"],
+        ),
+        (
+            "--period monthly --data-type metrics",
+            &["metrics", "daily only"],
+            &[],
+        ),
+        (
+            "--market futures/um --data-type liquidationSnapshot",
+            &["liquidationSnapshot", "futures/cm"],
+            &[],
+        ),
+        (
+            "--market option --data-type klines",
+            &["klines", "option"],
+            &[],
+        ),
+        // An unknown interval suggests the archive's spelling.
+        (
+            "--interval 1M",
+            &["1M", "--interval"],
+            &["did you mean 1mo?"],
+        ),
+        ("--interval 1H", &["1H"], &["did you mean 1h?"]),
+        ("--interval 7m", &["7m"], &["1s, 1m"]),
+        // Intervals without a kline type.
+        (
+            "--data-type trades,aggTrades --interval 1m",
+            &["--interval", "1m", "aggTrades, trades"],
+            &[],
+        ),
+        (
+            "--market option --interval 1h",
+            &["--interval", "1h", "BVOLIndex"],
+            &[],
+        ),
+        // The one-second interval needs spot.
+        (
+            "--market futures/um --interval 1m,1s",
+            &["1s", "--interval", "spot only"],
+            &["spot"],
+        ),
         // No market given, but the only kline type selected is futures-only.
-        F::default()
-            .types(&["markPriceKlines", "trades"])
-            .intervals(&["1s"])
-            .err(&["1s", "spot only"]);
-        // With spot in the selection, 1s is fine and futures klines are dropped.
-        F::default().intervals(&["1s"]).ok();
+        (
+            "--data-type markPriceKlines,trades --interval 1s",
+            &["1s", "spot only"],
+            &[],
+        ),
+        // Malformed symbols.
+        (
+            "--symbols BTCUSDT,btcusdt",
+            &["btcusdt", "--symbols"],
+            &["did you mean BTCUSDT?"],
+        ),
+        (
+            "--symbols BTC/USDT",
+            &["BTC/USDT"],
+            &["did you mean BTCUSDT?"],
+        ),
+        (
+            "--symbols eth-usdt",
+            &["eth-usdt"],
+            &["did you mean ETHUSDT?"],
+        ),
+        // Impossible dates.
+        (
+            "--start 2024-13-01",
+            &["--start", "2024-13-01", "01 to 12"],
+            &[],
+        ),
+        ("--end 2024-02-30", &["--end", "2024-02-30", "29 days"], &[]),
+        ("--start 2023-02-29", &["2023-02-29", "28 days"], &[]),
+        ("--start 2024-04-00", &["2024-04-00"], &[]),
+        // The end before the start.
+        (
+            "--start 2024-02-01 --end 2024-01-31",
+            &["--end 2024-01-31", "--start 2024-02-01"],
+            &["swap"],
+        ),
+        // An empty product of market, period and data type.
+        (
+            "--market option --period monthly",
+            &["empty", "option monthly"],
+            &["--period daily"],
+        ),
+        (
+            "--market option --period monthly --data-type BVOLIndex",
+            &["empty", "option monthly"],
+            &[],
+        ),
+    ];
+
+    #[test]
+    fn invalid_selections_are_rejected_with_a_hint() {
+        for (args, needles, hints) in REJECTED {
+            let err = F::args(args).err(needles);
+            for hint in *hints {
+                assert!(err.hint().contains(hint), "{args}: {}", err.hint());
+            }
+        }
+    }
+
+    /// The valid neighbours of rejected selections.
+    #[test]
+    fn selections_next_to_rejected_ones_are_accepted() {
+        for args in [
+            // With spot in the selection, 1s is fine and futures klines are dropped.
+            "--interval 1s",
+            "--start 2024-02-29",
+            "--start 2024-02-01 --end 2024-02-01",
+        ] {
+            F::args(args).ok();
+        }
     }
 
     #[test]
     fn malformed_symbols_are_rejected() {
-        let err = F::default()
-            .symbols(&["BTCUSDT", "btcusdt"])
-            .err(&["btcusdt", "--symbols"]);
-        assert!(
-            err.hint().contains("did you mean BTCUSDT?"),
-            "{}",
-            err.hint()
-        );
-        let err = F::default().symbols(&["BTC/USDT"]).err(&["BTC/USDT"]);
-        assert!(
-            err.hint().contains("did you mean BTCUSDT?"),
-            "{}",
-            err.hint()
-        );
-        let err = F::default().symbols(&["eth-usdt"]).err(&["eth-usdt"]);
-        assert!(
-            err.hint().contains("did you mean ETHUSDT?"),
-            "{}",
-            err.hint()
-        );
         for bad in ["BTC*", "BTC.USDT", "ÄBC", "../BTC", "BTC USDT!"] {
-            F::default().symbols(&[bad]).err(&[bad, "--symbols"]);
+            F::default()
+                .set("--symbols", &[bad])
+                .err(&[bad, "--symbols"]);
         }
     }
 
     #[test]
     fn list_flags_given_with_only_empty_items_are_rejected() {
-        F::default().symbols(&[""]).err(&["--symbols", "\"\""]);
-        F::default().symbols(&[" ", ""]).err(&["--symbols"]);
-        F::default().types(&[""]).err(&["--data-type"]);
-        F::default().intervals(&["  "]).err(&["--interval"]);
+        F::default()
+            .set("--symbols", &[""])
+            .err(&["--symbols", "\"\""]);
+        F::default()
+            .set("--symbols", &[" ", ""])
+            .err(&["--symbols"]);
+        F::default().set("--data-type", &[""]).err(&["--data-type"]);
+        F::default().set("--interval", &["  "]).err(&["--interval"]);
     }
 
     #[test]
@@ -1720,47 +1613,8 @@ mod tests {
             "+2024-01-01",
             "2024-01-0１",
         ] {
-            F::default().start(bad).err(&["--start", bad]);
-            F::default().end(bad).err(&["--end", bad]);
+            F::default().set("--start", &[bad]).err(&["--start", bad]);
+            F::default().set("--end", &[bad]).err(&["--end", bad]);
         }
-    }
-
-    #[test]
-    fn impossible_dates_are_rejected() {
-        F::default()
-            .start("2024-13-01")
-            .err(&["--start", "2024-13-01", "01 to 12"]);
-        F::default()
-            .end("2024-02-30")
-            .err(&["--end", "2024-02-30", "29 days"]);
-        F::default()
-            .start("2023-02-29")
-            .err(&["2023-02-29", "28 days"]);
-        F::default().start("2024-04-00").err(&["2024-04-00"]);
-        F::default().start("2024-02-29").ok();
-    }
-
-    #[test]
-    fn end_before_start_is_rejected() {
-        let err = F::default()
-            .start("2024-02-01")
-            .end("2024-01-31")
-            .err(&["--end 2024-01-31", "--start 2024-02-01"]);
-        assert!(err.hint().contains("swap"));
-        F::default().start("2024-02-01").end("2024-02-01").ok();
-    }
-
-    #[test]
-    fn empty_product_is_rejected() {
-        let err = F::default()
-            .market("option")
-            .period("monthly")
-            .err(&["empty", "option monthly"]);
-        assert!(err.hint().contains("--period daily"), "{}", err.hint());
-        F::default()
-            .market("option")
-            .period("monthly")
-            .types(&["BVOLIndex"])
-            .err(&["empty", "option monthly"]);
     }
 }

@@ -288,23 +288,24 @@ mod tests {
         let p =
             Partition::from_zip_key("data/spot/daily/klines/BTCUSDT/1m/BTCUSDT-1m-2024-01-05.zip")
                 .unwrap();
-        assert_eq!(dest_scope("", &p), "spot/daily/klines/1m/");
-        assert_eq!(
-            dest_scope("data/spot/daily/klines/", &p),
-            "spot/daily/klines/1m/"
-        );
-        assert_eq!(
-            dest_scope("data/spot/daily/klines/BTCUSDT/", &p),
-            "spot/daily/klines/1m/symbol=BTCUSDT/"
-        );
-        assert_eq!(
-            dest_scope("data/spot/daily/klines/BTCUSDT/1m/", &p),
-            "spot/daily/klines/1m/symbol=BTCUSDT/"
-        );
-        assert_eq!(
-            dest_scope("data/spot/daily/klines/BTCUSDT/1m/BTCUSDT-1m-2024-01-", &p),
-            "spot/daily/klines/1m/symbol=BTCUSDT/date=2024-01-"
-        );
+        for (prefix, scope) in [
+            ("", "spot/daily/klines/1m/"),
+            ("data/spot/daily/klines/", "spot/daily/klines/1m/"),
+            (
+                "data/spot/daily/klines/BTCUSDT/",
+                "spot/daily/klines/1m/symbol=BTCUSDT/",
+            ),
+            (
+                "data/spot/daily/klines/BTCUSDT/1m/",
+                "spot/daily/klines/1m/symbol=BTCUSDT/",
+            ),
+            (
+                "data/spot/daily/klines/BTCUSDT/1m/BTCUSDT-1m-2024-01-",
+                "spot/daily/klines/1m/symbol=BTCUSDT/date=2024-01-",
+            ),
+        ] {
+            assert_eq!(dest_scope(prefix, &p), scope, "{prefix:?}");
+        }
         let f = Partition::from_zip_key(
             "data/futures/um/monthly/fundingRate/BTCUSDT/BTCUSDT-fundingRate-2024-03.zip",
         )

@@ -271,11 +271,7 @@ impl TablesReport {
             failed: t.failed,
             bytes_copied: t.bytes_out,
             duration_seconds: self.duration_seconds,
-            success_ratio: if t.planned == 0 {
-                1.0
-            } else {
-                t.converted as f64 / t.planned as f64
-            },
+            success_ratio: crate::report::metrics::success_ratio(t.converted, t.planned),
             ops_per_file: 0.0,
             rss_peak_bytes: r.map_or(0, |r| r.total_rss_peak_bytes),
             cpu_avg_pct: r.map_or(0.0, |r| f64::from(r.cpu_avg_pct)),

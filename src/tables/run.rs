@@ -714,21 +714,20 @@ impl Collected {
     }
 }
 
-/// Check that the endpoint accepts TCP connections, so an unreachable server is a clear
-/// error in seconds instead of s5cmd retrying for over a minute.
+/// The listing stage's endpoint check, with this command's own hint for a refused
+/// connection: `make demo` starts a server for `sync`, not for `tables`.
 async fn probe(ep: &Endpoint) -> Result<(), Error> {
-    let addr = (ep.host.as_str(), ep.port);
-    match tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(addr)).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(Error::env(
-            format!("cannot reach the endpoint {}: {e}", ep.url),
-            "start the S3 server, or fix --endpoint-url / S3_ENDPOINT_URL",
-        )),
-        Err(_) => Err(Error::env(
-            format!("cannot reach the endpoint {}: no answer within 5 s", ep.url),
-            "check the host and port, and any firewall in between",
-        )),
-    }
+    crate::list::sides::probe_endpoint(ep).await.map_err(|e| {
+        if e.hint().starts_with("start the S3 server") {
+            Error::new(
+                e.kind(),
+                e.message(),
+                "start the S3 server, or fix --endpoint-url / S3_ENDPOINT_URL",
+            )
+        } else {
+            e
+        }
+    })
 }
 
 /// Run `lakesync tables`. Returns the report (its `exit_code` says how it went); `Err` when

@@ -41,6 +41,15 @@ fn line_of<'a>(stdout: &'a str, check: &str, needle: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {check} line with {needle:?}:\n{stdout}"))
 }
 
+/// The `check` line naming `needle` starts with `status` and says each of `says`.
+fn assert_line(stdout: &str, check: &str, needle: &str, status: &str, says: &[&str]) {
+    let l = line_of(stdout, check, needle);
+    assert!(l.starts_with(status), "{l}");
+    for s in says {
+        assert!(l.contains(s), "{l}");
+    }
+}
+
 fn moto_with_buckets() -> Moto {
     let moto = Moto::start();
     moto.make_bucket("src");
@@ -128,16 +137,14 @@ fn a_dead_endpoint_a_missing_bucket_and_a_bad_temp_dir_are_errors_with_hints() {
     let dead = format!("http://127.0.0.1:{port}");
     let run = doctor(&dead, &[], &[]);
     assert_eq!(run.code, 3, "{}", run.stdout);
-    let l = line_of(&run.stdout, "endpoint", &dead);
-    assert!(
-        l.starts_with("error") && l.contains("unreachable") && l.contains("hint:"),
-        "{l}"
+    assert_line(
+        &run.stdout,
+        "endpoint",
+        &dead,
+        "error",
+        &["unreachable", "hint:"],
     );
-    assert!(
-        line_of(&run.stdout, "credentials", "source").contains("not checked"),
-        "{}",
-        run.stdout
-    );
+    assert_line(&run.stdout, "credentials", "source", "", &["not checked"]);
 
     // Missing bucket on the destination side only.
     let run = common::lakesync(&[
@@ -150,22 +157,15 @@ fn a_dead_endpoint_a_missing_bucket_and_a_bad_temp_dir_are_errors_with_hints() {
         "s3://no-such-bucket/lake",
     ]);
     assert_eq!(run.code, 3, "{}", run.stdout);
-    let l = line_of(&run.stdout, "credentials", "no-such-bucket");
-    assert!(
-        l.starts_with("error") && l.contains("does not exist") && l.contains("hint: create it"),
-        "{l}"
-    );
-    assert!(
-        line_of(&run.stdout, "credentials", "source s3://src").starts_with("ok"),
-        "{}",
-        run.stdout
-    );
+    let says = ["does not exist", "hint: create it"];
+    assert_line(&run.stdout, "credentials", "no-such-bucket", "error", &says);
+    assert_line(&run.stdout, "credentials", "source s3://src", "ok", &[]);
 
     // A temp folder that does not exist.
     let run = doctor(&moto.url, &["--temp-dir", "/nonexistent/lakesync-tmp"], &[]);
     assert_eq!(run.code, 3, "{}", run.stdout);
-    let l = line_of(&run.stdout, "temp", "/nonexistent/lakesync-tmp");
-    assert!(l.starts_with("error") && l.contains("--temp-dir"), "{l}");
+    let temp = "/nonexistent/lakesync-tmp";
+    assert_line(&run.stdout, "temp", temp, "error", &["--temp-dir"]);
     // Every other check is still run and shown.
     assert_eq!(shape(&run.stdout).len(), 7, "{}", run.stdout);
 }
@@ -176,6 +176,11 @@ fn region_variables_are_a_warning_not_an_error() {
     let run = doctor(&moto.url, &[], &[("AWS_REGION", "eu-west-1")]);
     // s5cmd with a region set still lists moto; the line warns about detection.
     assert_eq!(run.code, 0, "{}", run.stdout);
-    let l = line_of(&run.stdout, "regions", "AWS_REGION=eu-west-1");
-    assert!(l.starts_with("warning") && l.contains("hint:"), "{l}");
+    assert_line(
+        &run.stdout,
+        "regions",
+        "AWS_REGION=eu-west-1",
+        "warning",
+        &["hint:"],
+    );
 }

@@ -86,45 +86,27 @@ fn a_run_slower_than_its_jobs_history_warns_in_report_summary_metrics_and_report
     assert_eq!(b["compared_runs"], 4, "{b}");
     assert_eq!(b["runs_24h"], 5, "{b}");
     assert_eq!(b["success_rate_24h"], 100.0, "{b}");
-    assert!(
-        run.stderr.contains("history: 4 earlier run(s) of this job"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("SLA WARNING: throughput_vs_history"),
-        "{}",
-        run.stderr
-    );
+    for needle in [
+        "history: 4 earlier run(s) of this job",
+        "SLA WARNING: throughput_vs_history",
+    ] {
+        assert!(run.stderr.contains(needle), "{}", run.stderr);
+    }
 
     let prom = std::fs::read_to_string(&metrics).unwrap();
-    assert!(
-        prom.contains(
-            "lakesync_last_run_sla_status{mode=\"direct\",check=\"throughput_vs_history\"} 1\n"
-        ),
-        "{prom}"
-    );
-    assert!(
-        prom.contains("lakesync_last_run_success_ratio_24h{mode=\"direct\"} 1\n"),
-        "{prom}"
-    );
-    assert!(
-        prom.contains("lakesync_last_run_history_median_files_per_second{mode=\"direct\"} "),
-        "{prom}"
-    );
+    for needle in [
+        "lakesync_last_run_sla_status{mode=\"direct\",check=\"throughput_vs_history\"} 1\n",
+        "lakesync_last_run_success_ratio_24h{mode=\"direct\"} 1\n",
+        "lakesync_last_run_history_median_files_per_second{mode=\"direct\"} ",
+    ] {
+        assert!(prom.contains(needle), "{needle} not in {prom}");
+    }
 
     let summary = common::lakesync(&["report", &h]);
     assert_eq!(summary.code, 0, "{}", summary.stderr);
-    assert!(
-        summary.stdout.contains("SLAs over history"),
-        "{}",
-        summary.stdout
-    );
-    assert!(
-        summary.stdout.contains("throughput_vs_history  warning"),
-        "{}",
-        summary.stdout
-    );
+    for needle in ["SLAs over history", "throughput_vs_history  warning"] {
+        assert!(summary.stdout.contains(needle), "{}", summary.stdout);
+    }
     let json = common::lakesync(&["report", &h, "--format", "json"]);
     let j: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(j["jobs"].as_array().unwrap().len(), 2, "{}", j["jobs"]);

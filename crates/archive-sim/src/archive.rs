@@ -39,6 +39,21 @@ pub enum ObjRef {
     Marker,
 }
 
+impl ObjRef {
+    /// `(series, unit, odd)` of a zip; `None` for a `.CHECKSUM` or a marker.
+    pub fn zip(self) -> Option<(u32, i32, bool)> {
+        match self {
+            ObjRef::File {
+                series,
+                unit,
+                checksum: false,
+                odd,
+            } => Some((series, unit, odd)),
+            _ => None,
+        }
+    }
+}
+
 pub struct Series {
     pub symbol: u32,
     pub market: Market,

@@ -388,15 +388,7 @@ impl Buckets {
 
     /// The byte plan of a source zip.
     pub fn plan(&self, obj: ObjRef, version: u8, key: &[u8]) -> Option<Plan> {
-        let ObjRef::File {
-            series,
-            unit,
-            checksum: false,
-            odd,
-        } = obj
-        else {
-            return None;
-        };
+        let (series, unit, odd) = obj.zip()?;
         let a = self.source.archive;
         let s = &a.series[series as usize];
         Some(content::plan(

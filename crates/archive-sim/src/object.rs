@@ -135,13 +135,7 @@ mod tests {
                 assert_eq!(old.size, m.size);
                 assert_ne!(old.etag, m.etag);
                 assert!(old.last_modified_ms < m.last_modified_ms);
-                if let ObjRef::File {
-                    series,
-                    unit,
-                    checksum: false,
-                    odd,
-                } = obj
-                {
+                if let Some((series, unit, odd)) = obj.zip() {
                     let s = &a.series[series as usize];
                     let name = file_name(key);
                     let p0 = content::plan(a, s, unit, odd, 0, name);

@@ -40,6 +40,10 @@ struct Fixed {
 }
 
 impl Fixed {
+    const fn new(exp: i32, decimals: u32) -> Self {
+        Fixed { exp, decimals }
+    }
+
     fn width(self) -> usize {
         let int_digits = if self.exp >= 0 {
             self.exp as usize + 1
@@ -129,28 +133,16 @@ impl Layout {
         let time_w = if micros { 16 } else { 13 };
         let pe = i32::from(spec.price_exp);
         let price = if spot {
-            Fixed {
-                exp: pe,
-                decimals: 8,
-            }
+            Fixed::new(pe, 8)
         } else {
-            Fixed {
-                exp: pe,
-                decimals: (4 - pe).clamp(1, 8) as u32,
-            }
+            Fixed::new(pe, (4 - pe).clamp(1, 8) as u32)
         };
         let price_m0 = 1.5 + 7.0 * hash::unit(hash::mix(h ^ 0x9e1));
         // Volume exponent grows with activity (0 for the quietest, 4 for BTC).
         let ve = (4.0 + spec.activity.log10() * 1.3).clamp(0.0, 4.0) as i32;
-        let vol = Fixed {
-            exp: ve,
-            decimals: if spot { 8 } else { 3 },
-        };
+        let vol = Fixed::new(ve, if spot { 8 } else { 3 });
         let qe = (ve + pe).max(-6);
-        let quote = Fixed {
-            exp: qe,
-            decimals: if spot { 8 } else { 5 },
-        };
+        let quote = Fixed::new(qe, if spot { 8 } else { 5 });
         let count_digits = (ve as usize + 1).max(1);
         let id_digits = if spec.activity > 0.05 { 10 } else { 9 };
         let id_lo = 10u64.pow(id_digits as u32 - 1);
@@ -160,26 +152,21 @@ impl Layout {
         let days = spec.span_ms / (SECS_PER_DAY * 1000);
         let (header, width, natural, flags): (&'static str, usize, Option<u64>, FlagKind) =
             match spec.family {
-                Family::Klines => {
-                    // ot,o,h,l,c,v,ct,qv,n,tbv,tbq,0
-                    let w = 2 * time_w
-                        + 4 * price.width()
-                        + 2 * vol.width()
-                        + 2 * quote.width()
-                        + count_digits
-                        + 1
-                        + 11
-                        + 1;
-                    let header = if futures_header {
-                        "open_time,open,high,low,close,volume,close_time,quote_volume,count,taker_buy_volume,taker_buy_quote_volume,ignore\n"
+                Family::Klines | Family::PriceKlines => {
+                    let w = if spec.family == Family::Klines {
+                        // ot,o,h,l,c,v,ct,qv,n,tbv,tbq,0
+                        2 * time_w
+                            + 4 * price.width()
+                            + 2 * vol.width()
+                            + 2 * quote.width()
+                            + count_digits
+                            + 1
+                            + 11
+                            + 1
                     } else {
-                        ""
+                        // ot,o,h,l,c,0,ct,0,n,0,0,0
+                        2 * time_w + 4 * price.width() + count_digits + 5 + 11 + 1
                     };
-                    (header, w, Some(kline_rows(&spec)), FlagKind::None)
-                }
-                Family::PriceKlines => {
-                    // ot,o,h,l,c,0,ct,0,n,0,0,0
-                    let w = 2 * time_w + 4 * price.width() + count_digits + 5 + 11 + 1;
                     let header = if futures_header {
                         "open_time,open,high,low,close,volume,close_time,quote_volume,count,taker_buy_volume,taker_buy_quote_volume,ignore\n"
                     } else {
@@ -188,31 +175,14 @@ impl Layout {
                     (header, w, Some(kline_rows(&spec)), FlagKind::None)
                 }
                 Family::Trades => {
+                    // id,p,q,qq,t, then True|False,True on spot (False: +1), true|false on futures
+                    let w = id_digits + price.width() + vol.width() + quote.width() + time_w + 4;
                     if spot {
-                        // id,p,q,qq,t,True|False,True  (False: +1)
-                        let w = id_digits
-                            + price.width()
-                            + vol.width()
-                            + quote.width()
-                            + time_w
-                            + 4
-                            + 4
-                            + 6
-                            + 1;
-                        ("", w, None, FlagKind::Half)
+                        ("", w + 4 + 6 + 1, None, FlagKind::Half)
                     } else {
-                        // id,p,q,qq,t,true|false
-                        let w = id_digits
-                            + price.width()
-                            + vol.width()
-                            + quote.width()
-                            + time_w
-                            + 4
-                            + 5
-                            + 1;
                         (
                             "id,price,qty,quote_qty,time,is_buyer_maker\n",
-                            w,
+                            w + 5 + 1,
                             None,
                             FlagKind::Half,
                         )
@@ -375,19 +345,9 @@ impl Layout {
         self.csv_len(i)
     }
 
-    /// The row holding CSV byte `offset` (>= the header), by binary search.
+    /// The row holding CSV byte `offset` (>= the header).
     pub fn row_at(&self, offset: u64, rows: u64) -> u64 {
-        let (mut lo, mut hi) = (0u64, rows);
-        // Largest i with row_offset(i) <= offset.
-        while lo + 1 < hi {
-            let mid = lo + (hi - lo) / 2;
-            if self.row_offset(mid) <= offset {
-                lo = mid;
-            } else {
-                hi = mid;
-            }
-        }
-        lo
+        self.most_rows_within(offset, rows)
     }
 
     /// The most rows whose CSV fits in `budget` bytes.
@@ -395,13 +355,16 @@ impl Layout {
         if budget < self.header.len() as u64 {
             return 0;
         }
-        let (mut lo, mut hi) = (
-            0u64,
-            (budget - self.header.len() as u64) / self.width as u64 + 1,
-        );
+        let above = (budget - self.header.len() as u64) / self.width as u64 + 1;
+        self.most_rows_within(budget, above)
+    }
+
+    /// Largest i below `above` (0 at the least) with `csv_len(i) <= limit`, by binary search.
+    fn most_rows_within(&self, limit: u64, above: u64) -> u64 {
+        let (mut lo, mut hi) = (0u64, above);
         while lo + 1 < hi {
             let mid = lo + (hi - lo) / 2;
-            if self.csv_len(mid) <= budget {
+            if self.csv_len(mid) <= limit {
                 lo = mid;
             } else {
                 hi = mid;
@@ -440,32 +403,33 @@ impl Layout {
                 let (o, c) = (p(u(1)), p(u(2)));
                 let hi = o.max(c) * (1.0 + 0.004 * u(3));
                 let lo = o.min(c) * (1.0 - 0.004 * u(4));
+                let klines = self.spec.family == Family::Klines;
+                // Price klines have no volume: those columns are 0.
+                let volume = |out: &mut Vec<u8>, column: Fixed, m: f64| {
+                    if klines {
+                        column.push(out, m);
+                    } else {
+                        out.push(b'0');
+                    }
+                };
                 self.push_time(out, ot, 0);
                 for v in [o, hi, lo, c] {
                     out.push(b',');
                     self.price.push(out, v);
                 }
                 out.push(b',');
-                if self.spec.family == Family::Klines {
-                    self.vol.push(out, 5.0 + 4.9 * u(5));
-                } else {
-                    out.push(b'0');
-                }
+                volume(out, self.vol, 5.0 + 4.9 * u(5));
                 out.push(b',');
                 self.push_time(out, ot + iv - 1, if self.micros { 999 } else { 0 });
                 out.push(b',');
-                if self.spec.family == Family::Klines {
-                    self.quote.push(out, 5.0 + 4.9 * u(6));
-                } else {
-                    out.push(b'0');
-                }
+                volume(out, self.quote, 5.0 + 4.9 * u(6));
                 out.push(b',');
                 push_num(
                     out,
                     pow10_mantissa(u(7), self.count_digits),
                     self.count_digits,
                 );
-                if self.spec.family == Family::Klines {
+                if klines {
                     out.push(b',');
                     self.vol.push(out, 1.0 + 3.9 * u(8));
                     out.push(b',');
@@ -510,11 +474,7 @@ impl Layout {
                 if flag {
                     out.push(b'-');
                 }
-                Fixed {
-                    exp: -4,
-                    decimals: 8,
-                }
-                .push(out, 1.0 + 8.8 * u(1));
+                Fixed::new(-4, 8).push(out, 1.0 + 8.8 * u(1));
                 out.push(b'\n');
             }
             Family::BookDepth => {
@@ -559,11 +519,7 @@ impl Layout {
                 self.quote.push(out, 1.0 + 8.8 * u(2));
                 for k in 3..7 {
                     out.push(b',');
-                    Fixed {
-                        exp: 0,
-                        decimals: 8,
-                    }
-                    .push(out, 1.0 + 2.0 * u(k));
+                    Fixed::new(0, 8).push(out, 1.0 + 2.0 * u(k));
                 }
                 out.push(b'\n');
             }
@@ -581,11 +537,7 @@ impl Layout {
                 out.push(b',');
                 out.extend_from_slice(q.as_bytes());
                 out.push(b',');
-                Fixed {
-                    exp: 1,
-                    decimals: 4,
-                }
-                .push(out, 3.0 + 6.0 * u(1));
+                Fixed::new(1, 4).push(out, 3.0 + 6.0 * u(1));
                 out.push(b'\n');
             }
             Family::EohSummary => {
@@ -615,24 +567,12 @@ impl Layout {
                 push_num(out, pow10_mantissa(u(3), 6), 6);
                 for k in 4..8 {
                     out.push(b',');
-                    Fixed {
-                        exp: 3,
-                        decimals: 5,
-                    }
-                    .push(out, 1.0 + 8.8 * u(k));
+                    Fixed::new(3, 5).push(out, 1.0 + 8.8 * u(k));
                 }
                 out.push(b',');
-                Fixed {
-                    exp: 0,
-                    decimals: 4,
-                }
-                .push(out, 1.0 + 8.8 * u(9));
+                Fixed::new(0, 4).push(out, 1.0 + 8.8 * u(9));
                 out.push(b',');
-                Fixed {
-                    exp: 0,
-                    decimals: 9,
-                }
-                .push(out, 1.0 + 8.8 * u(10));
+                Fixed::new(0, 9).push(out, 1.0 + 8.8 * u(10));
                 out.push(b'\n');
             }
         }

@@ -288,7 +288,6 @@ pub fn checksum_size(zip_name_len: usize) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::archive::ObjRef;
     use crate::cursor::Cursor;
     use crate::cursor::tests::{small_archive, view};
 
@@ -315,13 +314,7 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         let mut checked = 0;
         while let Some((key, obj)) = c.current() {
-            if let ObjRef::File {
-                series,
-                unit,
-                checksum: false,
-                odd,
-            } = obj
-            {
+            if let Some((series, unit, odd)) = obj.zip() {
                 let s = &a.series[series as usize];
                 // A few files of every series (first and last), every family.
                 if seen.insert((series, unit == s.first)) {
