@@ -697,11 +697,7 @@ fn write_side_files(report: &Report, settings: &Settings) -> String {
             failed: t.failed,
             bytes_copied: t.bytes_copied,
             duration_seconds: report.duration_seconds,
-            success_ratio: if t.planned == 0 {
-                1.0
-            } else {
-                t.validated as f64 / t.planned as f64
-            },
+            success_ratio: crate::report::metrics::success_ratio(t.validated, t.planned),
             ops_per_file: report.operations.per_file,
             rss_peak_bytes: rss,
             cpu_avg_pct: cpu,
