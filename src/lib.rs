@@ -8,10 +8,10 @@
 //! | select | [`select`] | what part of the archive: narrowest listing prefixes, key filter, date ranges |
 //! | list | [`list`] | streamed `s5cmd ls` listings, source manifests |
 //! | plan | [`plan`] | the incremental merge against the destination, folder copies, batches, shards, the plan view |
-//! | run | [`run`] | the attempt loop and its ledger, counters, direct and staged strategies, the governor |
+//! | run | [`run`] | the attempt loop and its ledger, counters, direct and staged strategies, the governor, throttling per prefix |
 //! | s5cmd | [`s5cmd`] | locating the binary, command files, the child process, its JSON output |
-//! | validate | [`validate`] | the destination listing after the copies, SHA-256 against `.CHECKSUM`, `verify` |
-//! | report | [`report`] | the JSON report, SLAs (also over the run history), history, metrics (last run, live, Pushgateway), merge, HTML |
+//! | validate | [`validate`] | the destination listing of each batch's copies while the next batches copy, SHA-256 against `.CHECKSUM`, `verify` |
+//! | report | [`report`] | the JSON report, SLAs (also over the run history), history, metrics (last run, live, Pushgateway), merge, HTML, the cost estimate |
 //!
 //! [`commands`] drives the stages for each subcommand (`commands::sync`: a driver folding
 //! events into one run state); [`os`] holds what touches the operating system (signals,
