@@ -86,7 +86,12 @@ pub async fn run_with(
 ) -> Result<Report, RunError> {
     let started_at = now_rfc3339();
     let t0 = Instant::now();
-    let sides = Sides::prepare(settings, &interrupt).await?;
+    let mut sides = Sides::prepare(settings, &interrupt).await?;
+    // After the endpoint probe (an unreachable endpoint is said at once, not after a wait).
+    let with_regions = with_asked_regions(settings).await;
+    let settings = with_regions.as_ref().unwrap_or(settings);
+    sides.source_globals = settings.source_globals();
+    sides.dest_globals = settings.dest_globals();
     let (workdir, stale_uploads) = make_workdir_taking(settings.temp_dir.as_deref(), true)?;
     let uploads = Arc::new(UploadTracker::new(workdir.path(), &sides.dest_globals));
     if !settings.dry_run {
@@ -205,6 +210,62 @@ pub async fn run_with(
         )
         .await;
     Ok(report)
+}
+
+/// How long the one HeadBucket per side may take before the run goes on without it.
+const REGION_ASK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Each side whose bucket's region is not known (no `--source-region` / `--dest-region`,
+/// not the Binance bucket) is asked once, with one HeadBucket, and every s5cmd child of the
+/// run then gets that region: without it, each child would ask the bucket itself before
+/// its first request (one round trip per process, hundreds per run at WAN latency). A side
+/// whose endpoint does not answer with a region stays unknown and its children ask, as
+/// before. None when nothing was learned.
+async fn with_asked_regions(settings: &Settings) -> Option<Settings> {
+    let ask = |globals: crate::s5cmd::Globals, bucket: String| async move {
+        let api = crate::s3api::S3Api::for_side(&globals).ok()?;
+        let asked = tokio::task::spawn_blocking(move || api.bucket_region(&bucket));
+        tokio::time::timeout(REGION_ASK_TIMEOUT, asked)
+            .await
+            .ok()?
+            .ok()?
+    };
+    let source = async {
+        match settings.source_region {
+            Some(_) => None,
+            None if settings.source_no_sign => None,
+            None => {
+                ask(
+                    settings.source_globals(),
+                    settings.source.bucket().to_owned(),
+                )
+                .await
+            }
+        }
+    };
+    let dest = async {
+        match settings.dest_region {
+            Some(_) => None,
+            None => ask(settings.dest_globals(), settings.dest.bucket().to_owned()).await,
+        }
+    };
+    let (source, dest) = tokio::join!(source, dest);
+    if source.is_none() && dest.is_none() {
+        return None;
+    }
+    for (side, bucket, region) in [
+        ("source", settings.source.bucket(), &source),
+        ("destination", settings.dest.bucket(), &dest),
+    ] {
+        if let Some(r) = region {
+            tracing::info!(side, bucket, region = %r, "bucket region asked once for every s5cmd of the run (pass --{}-region to skip)", if side == "source" { "source" } else { "dest" });
+        }
+    }
+    Some(Settings {
+        source_region: source.or_else(|| settings.source_region.clone()),
+        dest_region: dest.or_else(|| settings.dest_region.clone()),
+        ..settings.clone()
+    })
 }
 
 /// A listing refused for the wrong region: name the bucket, its region and the flag that

@@ -80,6 +80,19 @@ pub struct Lister {
 }
 
 impl Lister {
+    /// Start s5cmd with `args` (its global flags first) as every listing does: this side's
+    /// environment, the run's timeout, a 2 s grace after a signal.
+    pub(crate) fn spawn(&self, args: &[OsString]) -> std::io::Result<s5cmd::process::Running> {
+        s5cmd::process::spawn(
+            &self.binary,
+            args,
+            &self.globals.child_env(),
+            self.timeout,
+            Duration::from_secs(2),
+            &self.interrupt,
+        )
+    }
+
     /// Stream every object under `bucket`/`key_prefix` (a folder or any key prefix) into
     /// `tx`, in key order. A failure is sent as the last item. Returns the number of objects
     /// sent.
@@ -90,14 +103,7 @@ impl Lister {
         args.push(format!("{url}*").into());
         let strip = format!("s3://{bucket}/");
 
-        let mut running = match s5cmd::process::spawn(
-            &self.binary,
-            &args,
-            &self.globals.child_env(),
-            self.timeout,
-            Duration::from_secs(2),
-            &self.interrupt,
-        ) {
+        let mut running = match self.spawn(&args) {
             Ok(r) => r,
             Err(e) => {
                 let _ = tx

@@ -24,11 +24,10 @@ use std::ffi::OsString;
 use std::io::Write as _;
 use std::ops::{AddAssign, Bound};
 use std::path::Path;
-use std::time::Duration;
 
 use crate::list::{ListError, Lister, Object};
 use crate::s5cmd::cmdfile::{self, CmdFileError};
-use crate::s5cmd::{self, ChildExit, Event, Pipe};
+use crate::s5cmd::{ChildExit, Event, Pipe};
 
 /// Keys per LIST page (S3's maximum, s5cmd's page size).
 pub const PAGE_KEYS: u64 = 1000;
@@ -318,14 +317,7 @@ impl Lister {
         args.push(in_flight.max(1).to_string().into());
         args.push("run".into());
         args.push(file.path().into());
-        let mut running = match s5cmd::process::spawn(
-            &self.binary,
-            &args,
-            &self.globals.child_env(),
-            self.timeout,
-            Duration::from_secs(2),
-            &self.interrupt,
-        ) {
+        let mut running = match self.spawn(&args) {
             Ok(r) => r,
             Err(e) => return Ok(fail_all(demux, e)),
         };

@@ -235,6 +235,25 @@ impl S3Api {
         }
     }
 
+    /// The bucket's region as the endpoint states it: one signed HeadBucket, whose answer
+    /// carries `x-amz-bucket-region` even when it refuses (403, 301). None when the request
+    /// fails or the endpoint does not say (some S3-compatible servers).
+    pub fn bucket_region(&self, bucket: &str) -> Option<String> {
+        let url = self.url(bucket, "", "");
+        let headers = self.signed_headers("HEAD", &url).ok()?;
+        let mut r = self.agent.head(&url);
+        for (k, v) in &headers {
+            r = r.header(k, v);
+        }
+        let resp = r.call().ok()?;
+        resp.headers()
+            .get("x-amz-bucket-region")
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(String::from)
+    }
+
     /// The URL of `key` (empty: the bucket) with `query` (already encoded, no `?`).
     fn url(&self, bucket: &str, key: &str, query: &str) -> String {
         let path = encode(key, true);

@@ -237,3 +237,52 @@ fn governor_raises_workers_past_50_inside_a_latency_bound_run() {
         "the governor never went past 50: {workers:?}"
     );
 }
+
+/// No `--dest-region`: lakesync asks the destination bucket for its region once (one
+/// HeadBucket) and hands it to every s5cmd child, instead of each child asking before its
+/// first request (a round trip per process at WAN latency). AWS_REGION in the environment is
+/// still never applied.
+#[test]
+fn the_destination_region_is_asked_once_per_run() {
+    let sim = start_sim(&[
+        "--as-of",
+        "2026-11-30",
+        "--hole-fraction",
+        "0",
+        "--dest-region",
+        "eu-west-1",
+        "--dest-bucket",
+        "lake",
+    ]);
+    let url = sim.url.as_str();
+    let mut args = vec!["sync"];
+    args.extend(selection(
+        url,
+        "BTCUSDT,ETHUSDT",
+        &["--batch-size", "10", "--report", "-", "-q"],
+    ));
+    let run = lakesync_with(
+        &args,
+        &[
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let r = run.report();
+    assert_eq!(r["totals"]["copied"], 80, "{r}");
+    assert_eq!(r["totals"]["validated"], 80, "{r}");
+    assert_eq!(r["cost"]["dest_region"], "eu-west-1", "{}", r["cost"]);
+    // Several batches, each its own s5cmd processes, plus the listings and validation...
+    assert!(
+        r["batches"].as_array().unwrap().len() >= 8,
+        "{}",
+        r["batches"]
+    );
+    // ...and one HeadBucket in all: lakesync's own (the source's region is known).
+    let stats: serde_json::Value = {
+        let mut resp = ureq::get(&format!("{url}/_sim/stats")).call().unwrap();
+        serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap()
+    };
+    assert_eq!(stats["requests"]["head_bucket"], 1, "{}", stats["requests"]);
+}
