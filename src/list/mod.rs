@@ -90,6 +90,7 @@ impl Lister {
             self.timeout,
             Duration::from_secs(2),
             &self.interrupt,
+            false,
         )
     }
 

@@ -103,6 +103,98 @@ impl AttemptsOutcome {
 
 pub(crate) const UNPARSED_KEPT: usize = 5;
 
+/// Who hears of lines as they land: `live` counts them (progress while a batch runs),
+/// `on_done` gets each one's index (a batch releases a zip's CHECKSUM with it).
+#[derive(Clone, Copy, Default)]
+pub struct Watch<'a> {
+    pub live: Option<&'a AtomicU64>,
+    pub on_done: Option<&'a (dyn Fn(usize) + Sync)>,
+}
+
+impl Watch<'_> {
+    fn done(&self, i: usize) {
+        if let Some(live) = self.live {
+            live.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(f) = self.on_done {
+            f(i);
+        }
+    }
+}
+
+/// What a call's attempts so far leave for the next: the worker count after throttling
+/// cuts, and the prefixes throttled (never counted as a clean run of theirs).
+struct Attempted<'a> {
+    workers_now: u32,
+    throttled_here: BTreeSet<&'a str>,
+}
+
+impl Attempted<'_> {
+    fn new(workers: u32) -> Self {
+        Self {
+            workers_now: workers,
+            throttled_here: BTreeSet::new(),
+        }
+    }
+}
+
+/// Writes released command lines into a running `s5cmd run`'s stdin from its own task, so
+/// that a full pipe (s5cmd reads a line only when a worker is free) never stalls the
+/// reading of its output. Dropping it ends s5cmd's input once what was sent is written;
+/// an interruption ends it at once (s5cmd waits for the end of its input before exiting).
+struct Feeder {
+    tx: tokio::sync::mpsc::UnboundedSender<String>,
+}
+
+impl Feeder {
+    fn start(stdin: tokio::process::ChildStdin, interrupt: Interrupt) -> Self {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(feed(stdin, rx, interrupt));
+        Self { tx }
+    }
+
+    /// Queue one line; false when s5cmd's input is already closed.
+    fn send(&self, line: &str) -> bool {
+        self.tx.send(line.to_owned()).is_ok()
+    }
+}
+
+async fn feed(
+    mut stdin: tokio::process::ChildStdin,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<String>,
+    interrupt: Interrupt,
+) {
+    use tokio::io::AsyncWriteExt as _;
+    let mut irx = interrupt.subscribe();
+    let mut buf: Vec<u8> = Vec::new();
+    loop {
+        let first = tokio::select! {
+            biased;
+            _ = irx.wait_for(|s| s.is_some()) => break,
+            m = rx.recv() => match m {
+                Some(m) => m,
+                None => break,
+            },
+        };
+        buf.clear();
+        buf.extend_from_slice(first.as_bytes());
+        buf.push(b'\n');
+        while let Ok(m) = rx.try_recv() {
+            buf.extend_from_slice(m.as_bytes());
+            buf.push(b'\n');
+        }
+        let written = tokio::select! {
+            biased;
+            _ = irx.wait_for(|s| s.is_some()) => false,
+            r = stdin.write_all(&buf) => r.is_ok(),
+        };
+        if !written {
+            break;
+        }
+    }
+    // Dropping stdin here is the end of s5cmd's input.
+}
+
 /// Runs command lines through s5cmd with attempts and backoff.
 #[derive(Debug, Clone)]
 pub struct Runner {
@@ -134,7 +226,7 @@ impl Runner {
         workers: u32,
         lines: &[Option<Line>],
     ) -> AttemptsOutcome {
-        self.run_lines_with_folders(tag, globals, workers, lines, &[], None)
+        self.run_lines_with_folders(tag, globals, workers, lines, &[], Watch::default())
             .await
     }
 
@@ -154,13 +246,38 @@ impl Runner {
         workers: u32,
         lines: &[Option<Line>],
         folders: &[FolderLine],
-        live: Option<&AtomicU64>,
+        watch: Watch<'_>,
     ) -> AttemptsOutcome {
-        let mut ledger = Ledger::new(lines, folders);
-        let mut workers_now = workers.max(1);
-        // Prefixes throttled during this call (never counted as a clean run of theirs).
-        let mut throttled_here: BTreeSet<&str> = BTreeSet::new();
-        for attempt in 1..=self.max_attempts.max(1) {
+        let ledger = Ledger::new(lines, folders);
+        let workers = workers.max(1);
+        self.attempts_from(
+            1,
+            tag,
+            globals,
+            workers,
+            ledger,
+            watch,
+            Attempted::new(workers),
+        )
+        .await
+    }
+
+    /// The attempt loop from attempt `from` on, over the ledger's pending lines.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the call's state, handed on by both entry points"
+    )]
+    async fn attempts_from<'a>(
+        &self,
+        from: u32,
+        tag: &str,
+        globals: &Globals,
+        workers: u32,
+        mut ledger: Ledger<'a>,
+        watch: Watch<'_>,
+        mut so_far: Attempted<'a>,
+    ) -> AttemptsOutcome {
+        for attempt in from..=self.max_attempts.max(1) {
             let pending = ledger.pending();
             if pending.is_empty() {
                 break;
@@ -177,12 +294,12 @@ impl Runner {
                 }
             }
             ledger.out.counts.attempts = attempt;
-            let first = attempt == 1 && !folders.is_empty();
+            let first = attempt == 1 && !ledger.folders.is_empty();
             let items = ledger.items(&pending, first);
             let prefixes: Vec<&str> = items.iter().map(|&it| ledger.prefix_of(it)).collect();
             let groups = self
                 .throttle
-                .with(|t| throttle::groups(&prefixes, t, workers_now));
+                .with(|t| throttle::groups(&prefixes, t, so_far.workers_now));
             let base_wait = if attempt > 1 {
                 self.backoff(attempt)
             } else {
@@ -212,7 +329,7 @@ impl Runner {
                     continue;
                 }
                 let wait = match &g.prefix {
-                    Some(p) if throttled_here.contains(p.as_str()) => self
+                    Some(p) if so_far.throttled_here.contains(p.as_str()) => self
                         .throttle
                         .with(|t| t.backoff(p))
                         .saturating_sub(base_wait),
@@ -239,7 +356,7 @@ impl Runner {
                     );
                 }
                 plans.push(ProcessPlan {
-                    file,
+                    file: Some(file),
                     workers: g.workers,
                     wait,
                     lines: group_lines,
@@ -252,30 +369,9 @@ impl Runner {
             let all: Vec<usize> = plans.iter().flat_map(|p| p.lines.clone()).collect();
             ledger.issued(&all, attempt, first, plans.len() as u64);
             let logs = self
-                .run_processes(&plans, globals, tag, &mut ledger, live)
+                .run_processes(&plans, globals, tag, &mut ledger, watch)
                 .await;
-            // What this attempt's throttling says, before the logs go to the ledger.
-            let (hit, unattributed) = throttle_hits(&plans, &logs, &ledger.prefix);
-            let seen: BTreeSet<&str> = plans
-                .iter()
-                .flat_map(|p| p.per_prefix.keys().copied())
-                .collect();
-            ledger.spread_attempt(&seen, &hit, unattributed);
-            for (plan, log) in plans.iter().zip(logs) {
-                ledger.end_attempt(&plan.lines, log);
-            }
-            // Prefixes that still landed lines in this attempt.
-            let landed: BTreeSet<&str> = all
-                .iter()
-                .filter(|&&i| ledger.out.is_done(i))
-                .map(|&i| ledger.prefix[i])
-                .collect();
-            let throttled = hit.values().map(|h| h.0).sum::<u64>() + unattributed;
-            if throttled > 0 {
-                throttled_here.extend(hit.keys().copied());
-                workers_now =
-                    self.after_throttling(tag, &hit, unattributed, &seen, &landed, workers_now);
-            }
+            self.settle(tag, &plans, logs, &mut ledger, &mut so_far);
             if ledger.out.counts.interrupted {
                 break;
             }
@@ -286,7 +382,7 @@ impl Runner {
             .prefixes
             .iter()
             .map(String::as_str)
-            .filter(|p| !throttled_here.contains(p))
+            .filter(|p| !so_far.throttled_here.contains(p))
             .collect();
         if !ledger.out.counts.interrupted {
             self.throttle.with(|t| {
@@ -295,7 +391,181 @@ impl Runner {
                 }
             });
         }
-        ledger.finish(workers_now)
+        ledger.finish(so_far.workers_now)
+    }
+
+    /// After an attempt's processes ended: what its throttling says (before the logs go to
+    /// the ledger), then each process's log to the ledger.
+    fn settle<'a>(
+        &self,
+        tag: &str,
+        plans: &[ProcessPlan<'a>],
+        logs: Vec<AttemptLog>,
+        ledger: &mut Ledger<'a>,
+        so_far: &mut Attempted<'a>,
+    ) {
+        let (hit, unattributed) = throttle_hits(plans, &logs, &ledger.prefix);
+        let seen: BTreeSet<&str> = plans
+            .iter()
+            .flat_map(|p| p.per_prefix.keys().copied())
+            .collect();
+        ledger.spread_attempt(&seen, &hit, unattributed);
+        for (plan, log) in plans.iter().zip(logs) {
+            ledger.end_attempt(&plan.lines, log);
+        }
+        // Prefixes that still landed lines in this attempt.
+        let landed: BTreeSet<&str> = plans
+            .iter()
+            .flat_map(|p| p.lines.iter())
+            .filter(|&&i| ledger.out.is_done(i))
+            .map(|&i| ledger.prefix[i])
+            .collect();
+        let throttled = hit.values().map(|h| h.0).sum::<u64>() + unattributed;
+        if throttled > 0 {
+            so_far.throttled_here.extend(hit.keys().copied());
+            so_far.workers_now =
+                self.after_throttling(tag, &hit, unattributed, &seen, &landed, so_far.workers_now);
+        }
+    }
+
+    /// `run_lines_with_folders` for lines released while the call runs: each item received
+    /// on `release` (a folder's wildcard line, standing for its members, or one line) is
+    /// written at once to a running `s5cmd run` that reads its command lines from stdin (no
+    /// command file: they are not known when it starts), and its input ends when `release`
+    /// closes. That first attempt over, the released lines still without an outcome go
+    /// through the attempt loop from attempt 2, one line each. Lines never released keep no
+    /// state (the caller knows why they were not).
+    ///
+    /// This is how a batch's CHECKSUMs follow their zips: each is released when its zip's
+    /// success line arrives, in a second process beside the zips' (`execute`).
+    pub async fn run_streamed(
+        &self,
+        tag: &str,
+        globals: &Globals,
+        workers: u32,
+        lines: &[Option<Line>],
+        folders: &[FolderLine],
+        mut release: tokio::sync::mpsc::UnboundedReceiver<Item>,
+        watch: Watch<'_>,
+    ) -> AttemptsOutcome {
+        let mut ledger = Ledger::new(lines, folders);
+        ledger.held = vec![true; lines.len()];
+        let workers = workers.max(1);
+        let mut so_far = Attempted::new(workers);
+        let mut args: Vec<OsString> = globals.args();
+        args.push("--numworkers".into());
+        args.push(workers.to_string().into());
+        args.push("run".into());
+        let spawned = if self.interrupt.signal().is_some() {
+            Err(std::io::Error::other("interrupted before completion"))
+        } else {
+            s5cmd::process::spawn(
+                &self.binary,
+                &args,
+                &globals.child_env(),
+                self.batch_timeout,
+                self.grace,
+                &self.interrupt,
+                true,
+            )
+        };
+        let mut running = match spawned {
+            Ok(r) => r,
+            Err(e) => {
+                // Nothing ran: what is released goes to the attempt loop's command files.
+                while let Some(item) = release.recv().await {
+                    ledger.release(item);
+                }
+                ledger.unwritten(&ledger.pending(), format!("cannot start s5cmd: {e}"));
+                return self
+                    .attempts_from(1, tag, globals, workers, ledger, watch, so_far)
+                    .await;
+            }
+        };
+        let mut feeder = running
+            .stdin
+            .take()
+            .map(|stdin| Feeder::start(stdin, self.interrupt.clone()));
+        let mut log = AttemptLog::new(lines.len());
+        let mut issued: Vec<Item> = Vec::new();
+        let mut late = Vec::new();
+        let mut releasing = true;
+        loop {
+            tokio::select! {
+                item = release.recv(), if releasing => match item {
+                    Some(item) => match (ledger.text_of(item), feeder.as_ref()) {
+                        (Some(text), Some(f)) if f.send(&globals.with_cp_regions(text)) => {
+                            ledger.release(item);
+                            issued.push(item);
+                        }
+                        (Some(_), _) => late.push(item),
+                        (None, _) => {}
+                    },
+                    // The zips' call is over: s5cmd's input ends and it finishes.
+                    None => {
+                        releasing = false;
+                        feeder = None;
+                    }
+                },
+                ev = running.events.recv() => match ev {
+                    Some((pipe, event)) => {
+                        if let Some(i) = ledger.on_event(&mut log, tag, pipe, event) {
+                            watch.done(i);
+                        }
+                    }
+                    None => break,
+                },
+            }
+        }
+        // The process ended before the zips' call did (killed, crashed): lines released
+        // from now on go to the attempt loop.
+        while let Some(item) = release.recv().await {
+            late.push(item);
+        }
+        drop(feeder);
+        match running.wait().await {
+            Ok(exit) => {
+                ledger.out.counts.interrupted |= exit.interrupted;
+                ledger.out.counts.timed_out |= exit.timed_out;
+                if let Some(why) = self.exit_error(&exit) {
+                    log.process_error = Some(why);
+                }
+            }
+            Err(e) => log.process_error = Some(format!("waiting for s5cmd failed: {e}")),
+        }
+        let issued_lines = ledger.lines_of(&issued);
+        ledger.issued(&issued_lines, 1, false, 1);
+        ledger.out.folder_lines += issued
+            .iter()
+            .filter(|it| matches!(it, Item::Folder(_)))
+            .count() as u64;
+        ledger.out.counts.attempts = 1;
+        let mut per_prefix: BTreeMap<&str, u32> = BTreeMap::new();
+        for &it in &issued {
+            *per_prefix.entry(ledger.prefix_of(it)).or_default() += ledger.weight(it);
+        }
+        let plan = ProcessPlan {
+            file: None,
+            workers,
+            wait: Duration::ZERO,
+            lines: issued_lines,
+            per_prefix,
+        };
+        self.settle(
+            tag,
+            std::slice::from_ref(&plan),
+            vec![log],
+            &mut ledger,
+            &mut so_far,
+        );
+        for item in late {
+            ledger.release(item);
+        }
+        if ledger.out.counts.interrupted {
+            return ledger.finish(so_far.workers_now);
+        }
+        self.attempts_from(2, tag, globals, workers, ledger, watch, so_far)
+            .await
     }
 
     /// After an attempt that was throttled: throttling across most prefixes (or owned by no
@@ -363,7 +633,7 @@ impl Runner {
         globals: &Globals,
         tag: &str,
         ledger: &mut Ledger<'_>,
-        live: Option<&AtomicU64>,
+        watch: Watch<'_>,
     ) -> Vec<AttemptLog> {
         let n = ledger.lines.len();
         let mut logs: Vec<AttemptLog> = plans.iter().map(|_| AttemptLog::new(n)).collect();
@@ -373,7 +643,7 @@ impl Runner {
             args.push("--numworkers".into());
             args.push(plan.workers.to_string().into());
             args.push("run".into());
-            args.push(plan.file.clone().into());
+            args.extend(plan.file.clone().map(OsString::from));
             let tx = tx.clone();
             let binary = self.binary.clone();
             let env = globals.child_env();
@@ -393,7 +663,7 @@ impl Runner {
                     }
                 }
                 let mut running = match s5cmd::process::spawn(
-                    &binary, &args, &env, deadline, grace, &interrupt,
+                    &binary, &args, &env, deadline, grace, &interrupt, false,
                 ) {
                     Ok(r) => r,
                     Err(e) => {
@@ -419,10 +689,8 @@ impl Runner {
         while let Some(msg) = rx.recv().await {
             match msg {
                 Msg::Event(g, pipe, event) => {
-                    if ledger.on_event(&mut logs[g], tag, pipe, event)
-                        && let Some(live) = live
-                    {
-                        live.fetch_add(1, Ordering::Relaxed);
+                    if let Some(i) = ledger.on_event(&mut logs[g], tag, pipe, event) {
+                        watch.done(i);
                     }
                 }
                 Msg::Interrupted(g) => {
@@ -439,8 +707,8 @@ impl Runner {
                 Msg::Ended(g, Err(why)) => logs[g].process_error = Some(why),
             }
         }
-        for plan in plans {
-            let _ = std::fs::remove_file(&plan.file);
+        for file in plans.iter().filter_map(|p| p.file.as_ref()) {
+            let _ = std::fs::remove_file(file);
         }
         logs
     }
@@ -489,7 +757,8 @@ fn throttle_hits<'a>(
 /// One s5cmd process of an attempt.
 #[derive(Debug)]
 struct ProcessPlan<'a> {
-    file: PathBuf,
+    /// Its command file (None: its lines come on stdin, `run_streamed`).
+    file: Option<PathBuf>,
     workers: u32,
     /// Waited before starting (a throttled prefix's backoff beyond the attempt's own).
     wait: Duration,
@@ -531,9 +800,10 @@ impl AttemptLog {
     }
 }
 
-/// One entry of an attempt's command file: a folder's wildcard line or one line.
+/// One entry of an attempt's command file: a folder's wildcard line or one line (indexes
+/// into the call's folders and lines).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Item {
+pub enum Item {
     Folder(usize),
     Line(usize),
 }
@@ -553,6 +823,8 @@ struct Ledger<'a> {
     by_src: HashMap<&'a str, usize>,
     by_echo: HashMap<&'a str, usize>,
     last_error: Vec<Option<(String, ErrorClass)>>,
+    /// Lines not released yet (`run_streamed`): never pending, never failed by `finish`.
+    held: Vec<bool>,
     out: AttemptsOutcome,
 }
 
@@ -598,6 +870,7 @@ impl<'a> Ledger<'a> {
             folders,
             in_folder,
             last_error: vec![None; n],
+            held: vec![false; n],
             out: AttemptsOutcome {
                 states: vec![None; n],
                 tries: vec![0; n],
@@ -606,11 +879,26 @@ impl<'a> Ledger<'a> {
         }
     }
 
-    /// Lines that can be written and have no outcome yet.
+    /// Lines that can be written, are released and have no outcome yet.
     fn pending(&self) -> Vec<usize> {
         (0..self.lines.len())
-            .filter(|&i| self.lines[i].is_some() && self.out.states[i].is_none())
+            .filter(|&i| self.lines[i].is_some() && self.out.states[i].is_none() && !self.held[i])
             .collect()
+    }
+
+    /// The lines of `item` may run from now on.
+    fn release(&mut self, item: Item) {
+        for i in self.lines_of(&[item]) {
+            self.held[i] = false;
+        }
+    }
+
+    /// The command line of `item` (None: a line that cannot be written, or no such item).
+    fn text_of(&self, item: Item) -> Option<&'a str> {
+        match item {
+            Item::Folder(f) => self.folders.get(f).map(|f| f.text.as_str()),
+            Item::Line(i) => self.lines.get(i)?.as_ref().map(|l| l.text.as_str()),
+        }
     }
 
     /// What an attempt writes: on the `first`, each folder's wildcard line stands for its
@@ -706,8 +994,14 @@ impl<'a> Ledger<'a> {
         self.out.counts.processes += processes;
     }
 
-    /// One output line of an attempt. True when it made a line done.
-    fn on_event(&mut self, log: &mut AttemptLog, tag: &str, pipe: Pipe, event: Event) -> bool {
+    /// One output line of an attempt. The line it made done, if any.
+    fn on_event(
+        &mut self,
+        log: &mut AttemptLog,
+        tag: &str,
+        pipe: Pipe,
+        event: Event,
+    ) -> Option<usize> {
         match event {
             Event::Success {
                 destination,
@@ -724,7 +1018,7 @@ impl<'a> Ledger<'a> {
                     Some(i) if self.out.states[i].is_none() => {
                         self.out.states[i] = Some(LineState::Done { size });
                         log.had_line[i] = true;
-                        return true;
+                        return Some(i);
                     }
                     Some(_) => {}
                     None => {
@@ -760,7 +1054,7 @@ impl<'a> Ledger<'a> {
             }
             Event::Unparsed(line) => {
                 if line.trim().is_empty() {
-                    return false;
+                    return None;
                 }
                 self.out.counts.unparsed += 1;
                 if pipe == Pipe::Stderr {
@@ -772,7 +1066,7 @@ impl<'a> Ledger<'a> {
             }
             Event::Stat { .. } | Event::Listing(_) => {}
         }
-        false
+        None
     }
 
     /// After an attempt's process ended: its throttling counts, and pending lines it
@@ -795,7 +1089,7 @@ impl<'a> Ledger<'a> {
         self.out.workers_last = workers_last;
         let interrupted = self.out.counts.interrupted;
         for i in 0..self.lines.len() {
-            if self.out.states[i].is_none() && self.lines[i].is_some() {
+            if self.out.states[i].is_none() && self.lines[i].is_some() && !self.held[i] {
                 let (error, class) = match (self.last_error[i].take(), interrupted) {
                     (_, true) => (
                         "interrupted before completion".into(),
@@ -892,9 +1186,15 @@ mod tests {
         assert_eq!(l.pending(), vec![0, 1, 3, 4]);
         l.issued(&l.pending(), 1, false, 1);
         let mut log = AttemptLog::new(lines.len());
-        assert!(l.on_event(&mut log, "t", Pipe::Stdout, success("a b")));
+        assert_eq!(
+            l.on_event(&mut log, "t", Pipe::Stdout, success("a b")),
+            Some(0)
+        );
         // A second success line for the same object changes nothing.
-        assert!(!l.on_event(&mut log, "t", Pipe::Stdout, success("a b")));
+        assert_eq!(
+            l.on_event(&mut log, "t", Pipe::Stdout, success("a b")),
+            None
+        );
         l.on_event(&mut log, "t", Pipe::Stdout, error("c", "NoSuchKey: gone"));
         l.on_event(&mut log, "t", Pipe::Stdout, error("d", "SlowDown: please"));
         l.on_event(&mut log, "t", Pipe::Stdout, success("not-planned"));
@@ -967,6 +1267,29 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    /// `run_streamed`: a line not released yet is neither run nor failed; once released it
+    /// is pending like any other, and one never released is left to the caller.
+    #[test]
+    fn held_lines_wait_for_their_release() {
+        let lines = vec![line("a.zip.CHECKSUM"), line("b.zip.CHECKSUM")];
+        let mut l = Ledger::new(&lines, &[]);
+        l.held = vec![true; 2];
+        assert!(l.pending().is_empty());
+        l.release(Item::Line(1));
+        assert_eq!(l.pending(), vec![1]);
+        l.issued(&[1], 1, false, 1);
+        let mut log = AttemptLog::new(2);
+        assert_eq!(
+            l.on_event(&mut log, "t", Pipe::Stdout, success("b.zip.CHECKSUM")),
+            Some(1)
+        );
+        l.end_attempt(&[1], log);
+        let out = l.finish(1);
+        assert_eq!(out.states[0], None);
+        assert_eq!(out.states[1], Some(LineState::Done { size: Some(3) }));
+        assert_eq!(out.tries, vec![0, 1]);
     }
 
     #[test]

@@ -3,11 +3,13 @@
 //! `attempt`.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use crate::plan::batch::Batch;
-use crate::run::attempt::{AttemptsOutcome, FolderLine, Line, LineState, Runner, UNPARSED_KEPT};
+use crate::run::attempt::{
+    AttemptsOutcome, FolderLine, Item, Line, LineState, Runner, UNPARSED_KEPT, Watch,
+};
 use crate::run::outcome::{Counters, Failure};
 use crate::run::staged::{self, StagedConfig};
 use crate::run::throttle::Spread;
@@ -75,6 +77,13 @@ enum Round {
 /// Per item of a batch: `None` = still to do, `Some(Ok)` = in place, `Some(Err)` = failed.
 type Results = Vec<Option<Result<(), Failure>>>;
 
+/// A batch's state through its rounds.
+struct Progress<'a> {
+    out: &'a mut BatchOutcome,
+    result: &'a mut Results,
+    tries: &'a mut [u32],
+}
+
 impl Executor {
     pub async fn run_batch(&self, batch: &Batch, workers: u32) -> BatchOutcome {
         let started = Instant::now();
@@ -96,61 +105,66 @@ impl Executor {
             }
         };
         // A CHECKSUM at the destination must mean its zip is there: a CHECKSUM whose zip is
-        // in this batch is copied only after the zip landed (the staged path orders its own
-        // uploads the same way).
+        // in this batch is copied only after the zip landed. Those whose zip goes
+        // server-side here follow it in a second s5cmd, each released by its zip's success
+        // line; the rest (zips staged, or landed only on a retry round) go in a CHECKSUM
+        // round at the end (the staged path orders its own uploads the same way).
         let keys: Vec<&str> = batch.items.iter().map(|i| i.object.key.as_str()).collect();
         let zip_of = staged::zip_of_checksums(&keys);
         let (deferred, first): (Vec<usize>, Vec<usize>) =
             to_direct.iter().partition(|&&i| zip_of[i].is_some());
+        let state = &mut Progress {
+            out: &mut out,
+            result: &mut result,
+            tries: &mut tries,
+        };
 
         if !first.is_empty() {
             let fallback = self
-                .direct_round(
-                    batch,
-                    &first,
-                    &to_direct,
-                    Round::First,
-                    workers,
-                    &mut out,
-                    &mut result,
-                    &mut tries,
+                .first_round(
+                    batch, &first, &deferred, &zip_of, &to_direct, workers, state,
                 )
                 .await;
             to_stage.extend(fallback);
             to_stage.sort_unstable();
+            to_stage.dedup();
         }
-        if !to_stage.is_empty() && !out.counts.interrupted {
-            self.staged_round(batch, &to_stage, workers, &mut out, &mut result, &mut tries)
-                .await;
+        if !to_stage.is_empty() && !state.out.counts.interrupted {
+            self.staged_round(batch, &to_stage, workers, state).await;
         }
         let mut ready = Vec::new();
         for &i in &deferred {
             let Some(z) = zip_of[i] else { continue };
-            match &result[z] {
+            if state.result[i].is_some() {
+                continue;
+            }
+            match &state.result[z] {
                 Some(Ok(())) => ready.push(i),
                 Some(Err(f)) => {
                     let error = format!("not copied: its zip {} failed ({})", f.key, f.error);
-                    result[i] = Some(Err(self.failure(batch, i, error, f.class, 0)));
+                    state.result[i] = Some(Err(self.failure(batch, i, error, f.class, 0)));
                 }
                 None => {}
             }
         }
-        if !ready.is_empty() && !out.counts.interrupted {
-            let fallback = self
-                .direct_round(
-                    batch,
-                    &ready,
-                    &to_direct,
-                    Round::Checksums,
+        if !ready.is_empty() && !state.out.counts.interrupted {
+            let lines = self.lines_of(batch, &ready);
+            let folders = self.folder_lines(batch, &ready, &to_direct, Round::Checksums);
+            let tag = format!("batch-{:06}-copy-checksums", batch.index);
+            let r = self
+                .runner
+                .run_lines_with_folders(
+                    &tag,
+                    &self.copy_globals,
                     workers,
-                    &mut out,
-                    &mut result,
-                    &mut tries,
+                    &lines,
+                    &folders,
+                    self.watch(),
                 )
                 .await;
-            if !fallback.is_empty() && !out.counts.interrupted {
-                self.staged_round(batch, &fallback, workers, &mut out, &mut result, &mut tries)
-                    .await;
+            let fallback = self.record(batch, &ready, &lines, &r, state);
+            if !fallback.is_empty() && !state.out.counts.interrupted {
+                self.staged_round(batch, &fallback, workers, state).await;
             }
         }
 
@@ -171,54 +185,146 @@ impl Executor {
         out
     }
 
-    /// Server-side copies of `idx` (ascending); returns the items worth a staged try (auto
-    /// mode: whatever failed).
+    /// The first server-side round: `first` (ascending; whole prefixes as wildcard lines
+    /// without their zips' CHECKSUMs), and beside it, in a second s5cmd fed as the zips
+    /// land, the `deferred` CHECKSUMs whose zip is in `first`. Returns the items worth a
+    /// staged try (auto mode: whatever failed).
     #[expect(
         clippy::too_many_arguments,
         reason = "the batch's state, threaded through its rounds"
     )]
-    async fn direct_round(
+    async fn first_round(
         &self,
         batch: &Batch,
-        idx: &[usize],
+        first: &[usize],
+        deferred: &[usize],
+        zip_of: &[Option<usize>],
         to_direct: &[usize],
-        round: Round,
         workers: u32,
-        out: &mut BatchOutcome,
-        result: &mut Results,
-        tries: &mut [u32],
+        state: &mut Progress<'_>,
     ) -> Vec<usize> {
-        let lines: Vec<Option<Line>> = idx
+        let lines = self.lines_of(batch, first);
+        let folders = self.folder_lines(batch, first, to_direct, Round::First);
+        // Per line of `first`: the index (into `followers`) of its CHECKSUM.
+        let followers: Vec<usize> = deferred
             .iter()
+            .copied()
+            .filter(|&c| zip_of[c].is_some_and(|z| first.binary_search(&z).is_ok()))
+            .collect();
+        let mut follower_of: Vec<Option<usize>> = vec![None; first.len()];
+        for (k, &c) in followers.iter().enumerate() {
+            if let Some(j) = zip_of[c].and_then(|z| first.binary_search(&z).ok()) {
+                follower_of[j] = Some(k);
+            }
+        }
+        let follower_lines = self.lines_of(batch, &followers);
+        // A whole prefix's CHECKSUMs go as one wildcard line (one LIST, and s5cmd spends
+        // about a third of the CPU of a line per object on a wildcard's objects), released
+        // when the last of their zips lands; the others one line each, with their zip.
+        let cs_folders = self.folder_lines(batch, &followers, to_direct, Round::Checksums);
+        let mut cs_folder_of: Vec<Option<usize>> = vec![None; followers.len()];
+        for (f, folder) in cs_folders.iter().enumerate() {
+            for &k in &folder.members {
+                cs_folder_of[k] = Some(f);
+            }
+        }
+        let zips_to_land: Vec<AtomicUsize> = cs_folders
+            .iter()
+            .map(|f| AtomicUsize::new(f.members.len()))
+            .collect();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Item>();
+        let tag = format!("batch-{:06}-copy", batch.index);
+        let tag_cs = format!("batch-{:06}-copy-checksums", batch.index);
+        let (lines_ref, folders_ref) = (&lines, &folders);
+        let (follower_of, cs_folder_of, zips_to_land) =
+            (&follower_of, &cs_folder_of, &zips_to_land);
+        let lead = async move {
+            let release = move |j: usize| {
+                let Some(k) = follower_of[j] else { return };
+                let item = match cs_folder_of[k] {
+                    Some(f) if zips_to_land[f].fetch_sub(1, Ordering::Relaxed) == 1 => {
+                        Item::Folder(f)
+                    }
+                    Some(_) => return,
+                    None => Item::Line(k),
+                };
+                let _ = tx.send(item);
+            };
+            let watch = Watch {
+                on_done: Some(&release),
+                ..self.watch()
+            };
+            // `release` (and with it the channel's sender) ends with this call: the
+            // CHECKSUMs' s5cmd then reads the end of its input.
+            self.runner
+                .run_lines_with_folders(
+                    &tag,
+                    &self.copy_globals,
+                    workers,
+                    lines_ref,
+                    folders_ref,
+                    watch,
+                )
+                .await
+        };
+        let (r, rc) = if followers.is_empty() {
+            drop(rx);
+            (lead.await, AttemptsOutcome::default())
+        } else {
+            let follow = self.runner.run_streamed(
+                &tag_cs,
+                &self.copy_globals,
+                workers,
+                &follower_lines,
+                &cs_folders,
+                rx,
+                self.watch(),
+            );
+            tokio::join!(lead, follow)
+        };
+        let mut fallback = self.record(batch, first, &lines, &r, state);
+        if !followers.is_empty() {
+            fallback.extend(self.record(batch, &followers, &follower_lines, &rc, state));
+        }
+        fallback
+    }
+
+    /// One line per item of `idx` (None: the key cannot be written as a command line).
+    fn lines_of(&self, batch: &Batch, idx: &[usize]) -> Vec<Option<Line>> {
+        idx.iter()
             .map(|&i| {
                 let key = &batch.items[i].object.key;
                 let (src, dst) = (self.source.url_of(key), self.dest.url_of(key));
                 copy_line(&src, &dst).ok().map(|t| Line::new(t, src, dst))
             })
-            .collect();
-        let folders = self.folder_lines(batch, idx, to_direct, round);
-        let tag = match round {
-            Round::First => format!("batch-{:06}-copy", batch.index),
-            Round::Checksums => format!("batch-{:06}-copy-checksums", batch.index),
-        };
-        let r = self
-            .runner
-            .run_lines_with_folders(
-                &tag,
-                &self.copy_globals,
-                workers,
-                &lines,
-                &folders,
-                Some(&self.copied_live),
-            )
-            .await;
-        self.absorb(out, &r);
+            .collect()
+    }
+
+    fn watch(&self) -> Watch<'_> {
+        Watch {
+            live: Some(&self.copied_live),
+            on_done: None,
+        }
+    }
+
+    /// Record a server-side call over `idx` (its `lines`); returns the items worth a staged
+    /// try (auto mode: whatever failed). Lines without a state (never released) stay open.
+    fn record(
+        &self,
+        batch: &Batch,
+        idx: &[usize],
+        lines: &[Option<Line>],
+        r: &AttemptsOutcome,
+        state: &mut Progress<'_>,
+    ) -> Vec<usize> {
+        let Progress { out, result, tries } = state;
+        self.absorb(out, r);
         out.counts.ops.copy += r.lines_issued;
         out.counts.ops.list += r.folder_lines;
         let mut fallback = Vec::new();
         for (j, &i) in idx.iter().enumerate() {
-            tries[i] += r.tries[j];
-            match (&lines[j], &r.states[j]) {
+            tries[i] += r.tries.get(j).copied().unwrap_or(0);
+            match (&lines[j], r.states.get(j).and_then(Option::as_ref)) {
                 (None, _) => {
                     let key = &batch.items[i].object.key;
                     let err = copy_line(&self.source.url_of(key), &self.dest.url_of(key))
@@ -257,10 +363,9 @@ impl Executor {
         batch: &Batch,
         idx: &[usize],
         workers: u32,
-        out: &mut BatchOutcome,
-        result: &mut Results,
-        tries: &mut [u32],
+        state: &mut Progress<'_>,
     ) {
+        let Progress { out, result, tries } = state;
         let fallback = self.strategy == Strategy::DirectWithFallback;
         let items: Vec<&crate::plan::batch::Item> = idx.iter().map(|&i| &batch.items[i]).collect();
         let s = staged::run(&self.staged, &self.runner, batch.index, &items, workers).await;
@@ -340,7 +445,9 @@ impl Executor {
 
     /// The command lines a direct run writes for `batch` when every first attempt succeeds:
     /// the first round (whole prefixes as wildcard lines without their zips' CHECKSUMs, the
-    /// rest one line each), then the CHECKSUM round. For `--dry-run --write-commands`.
+    /// rest one line each), then the CHECKSUMs (fed to a second s5cmd as their zips land:
+    /// a whole prefix's as one wildcard line once all its zips are in place, the others
+    /// one line each). For `--dry-run --write-commands`.
     pub fn first_attempt_lines(&self, batch: &Batch) -> Vec<String> {
         let all: Vec<usize> = (0..batch.items.len()).collect();
         let keys: Vec<&str> = batch.items.iter().map(|i| i.object.key.as_str()).collect();

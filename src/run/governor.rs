@@ -31,10 +31,12 @@
 //! counts before); it still cuts, but only when it ran at or below the current count (one
 //! throttled batch at 64 workers after a cut to 32 does not cut again).
 //!
-//! A raise is x1.5, or x4 when the batch was latency-bound: each object kept a worker busy
-//! for at least [`LATENCY_BOUND_SECONDS`] (workers / files per second), which is what a WAN
-//! round trip per request looks like; there, throughput grows with the count until
-//! s5cmd's own 256 or the CPU and memory headroom.
+//! A raise is x1.5, or straight to the most the headroom allows when the batch was
+//! latency-bound: each object kept a worker busy for at least [`LATENCY_BOUND_SECONDS`]
+//! (workers / files per second), which is what a WAN round trip per request looks like;
+//! there, throughput grows with the count until s5cmd's own 256 or the CPU and memory
+//! headroom, and each step on the way costs a batch at a count known to be too low (x4
+//! took two decisions, about half a second each at 60 ms, to reach 256 from 32).
 //!
 //! Every raise is capped by the maximum, by the batch's file count (workers beyond the
 //! number of commands in a batch idle), and by headroom: memory and CPU are projected
@@ -47,10 +49,6 @@
 pub const DIRECT_MAX_WORKERS: u32 = 256;
 /// The spec's ceiling on the configured (starting) count (2.2.2).
 pub const SPEC_MAX_WORKERS: u32 = 50;
-/// A latency-bound batch raises the count this many times (the CPU and memory projections
-/// still cap it): at WAN latency throughput grows with the count, and a doubling took four
-/// pieces to reach 256 from the default 32.
-pub const LATENCY_RAISE: u32 = 4;
 /// Seconds of worker time per object above which a batch counts as latency-bound.
 pub const LATENCY_BOUND_SECONDS: f64 = 0.04;
 /// Staged mode (download then upload): up to 10 (spec 2.2.2).
@@ -330,7 +328,7 @@ impl Controller {
         }
         let latency_bound = f64::from(ran) / files_per_s >= LATENCY_BOUND_SECONDS;
         let wanted = if latency_bound {
-            ran.saturating_mul(LATENCY_RAISE)
+            cap
         } else {
             ran.saturating_mul(RAISE_NUM).div_ceil(RAISE_DEN)
         }
@@ -473,10 +471,10 @@ mod tests {
         assert_eq!(c.next(&throttled(8, e1)).workers, 4);
     }
 
-    /// At WAN latency each object holds a worker for a round trip: the raise doubles, up
-    /// to s5cmd's 256 (past the spec's 50), while each raise pays off.
+    /// At WAN latency each object holds a worker for a round trip: the raise goes straight
+    /// to s5cmd's 256 (past the spec's 50), or as far as the headroom allows.
     #[test]
-    fn latency_bound_batches_double_past_50_up_to_256() {
+    fn latency_bound_batches_go_past_50_up_to_256_at_once() {
         let mut c = Controller::new(Limits::direct(), 32);
         // 60 ms per copy: files/s = workers / 0.06.
         let wan = |w: u32| BatchSignal {
@@ -485,9 +483,17 @@ mod tests {
             ..calm(w, 1.0)
         };
         let ds = run(&mut c, 5, wan);
-        assert_eq!(workers(&ds), vec![128, 256, 256, 256, 256]);
-        assert_eq!(ds[0].reason, Reason::Probe);
-        assert_eq!(ds[1].reason, Reason::AtMaximum);
+        assert_eq!(workers(&ds), vec![256, 256, 256, 256, 256]);
+        assert_eq!(ds[0].reason, Reason::AtMaximum);
+        // The CPU projection still caps the jump: 20% at 32 workers, a 25% ceiling.
+        let mut c = Controller::new(Limits::direct(), 32);
+        let hot = |w: u32| BatchSignal {
+            cpu_avg_pct: 20.0 * f64::from(w) as f32 / 32.0,
+            cpu_peak_pct: 20.0 * f64::from(w) as f32 / 32.0,
+            ..wan(w)
+        };
+        let d = c.fresh(&hot(32));
+        assert_eq!((d.workers, d.reason), (40, Reason::CpuCeiling));
         // A piece of 64 objects with 2,000 behind it raises past its own size...
         let mut c = Controller::new(Limits::direct(), 32);
         let piece = |backlog| BatchSignal {
@@ -496,7 +502,7 @@ mod tests {
             seconds: 64.0 * 0.06 / 32.0,
             ..calm(32, 1.0)
         };
-        assert_eq!(c.fresh(&piece(2000)).workers, 128);
+        assert_eq!(c.fresh(&piece(2000)).workers, 256);
         // ...and a last batch of 64 does not.
         let mut c = Controller::new(Limits::direct(), 32);
         assert_eq!(c.fresh(&piece(0)).workers, 64);

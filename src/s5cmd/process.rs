@@ -1,5 +1,5 @@
-//! Running the s5cmd child process: its own process group, stdin null, stdout and stderr
-//! drained concurrently line by line into [`Event`]s, a watchdog deadline, and a graceful
+//! Running the s5cmd child process: its own process group, stdin null (or a pipe the caller
+//! feeds command lines into, for `run` without a file), stdout and stderr drained concurrently line by line into [`Event`]s, a watchdog deadline, and a graceful
 //! stop on interruption (SIGTERM to the group, a grace period, then SIGKILL).
 
 use std::ffi::OsString;
@@ -115,6 +115,10 @@ pub struct ChildExit {
 /// slows s5cmd down instead of growing memory); `wait` returns how it ended.
 pub struct Running {
     pub events: mpsc::Receiver<(Pipe, Event)>,
+    /// The child's stdin when spawned with `feed`: `s5cmd run` with no file reads its
+    /// command lines from it as they come, and ends when it is closed (drop it on
+    /// interruption too: s5cmd waits for its input to end before it exits).
+    pub stdin: Option<tokio::process::ChildStdin>,
     supervisor: tokio::task::JoinHandle<std::io::Result<ChildExit>>,
     lines: Vec<tokio::task::JoinHandle<u64>>,
 }
@@ -123,6 +127,7 @@ impl Running {
     /// Wait for the child to end (drain `events` first, or concurrently).
     pub async fn wait(self) -> std::io::Result<ChildExit> {
         drop(self.events);
+        drop(self.stdin);
         let mut exit = self
             .supervisor
             .await
@@ -138,7 +143,8 @@ impl Running {
 ///
 /// `deadline`: kill the whole process group when it passes (s5cmd's HTTP client has no
 /// timeout of its own). `grace`: how long a child stopped by an interruption may take to
-/// exit after SIGTERM before it gets SIGKILL.
+/// exit after SIGTERM before it gets SIGKILL. `feed`: stdin is a pipe (`Running::stdin`)
+/// instead of null.
 pub fn spawn(
     binary: &Path,
     args: &[OsString],
@@ -146,6 +152,7 @@ pub fn spawn(
     deadline: Option<Duration>,
     grace: Duration,
     interrupt: &Interrupt,
+    feed: bool,
 ) -> std::io::Result<Running> {
     let mut cmd = Command::new(binary);
     for (k, v) in env {
@@ -155,7 +162,7 @@ pub fn spawn(
         };
     }
     cmd.args(args)
-        .stdin(Stdio::null())
+        .stdin(if feed { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
@@ -169,6 +176,7 @@ pub fn spawn(
         });
     }
     let mut child = cmd.spawn()?;
+    let stdin = child.stdin.take();
     let pid = child.id().map(|p| p as i32);
     let (tx, events) = mpsc::channel::<(Pipe, Event)>(1024);
     let mut lines = Vec::new();
@@ -238,6 +246,7 @@ pub fn spawn(
     });
     Ok(Running {
         events,
+        stdin,
         supervisor,
         lines,
     })

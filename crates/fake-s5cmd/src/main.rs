@@ -2,8 +2,9 @@
 //! (`LAKESYNC_FAKE_REAL`) and adds, on demand, the failures a real server cannot produce
 //! at will. lakesync's integration tests point `--s5cmd` at it.
 //!
-//! Behaviours, chosen by environment variables, applied only to `run` invocations of
-//! anything but `ls` lines (a run file of `ls` lines only is passed through):
+//! Behaviours, chosen by environment variables, applied only to `run` invocations with a
+//! command file of anything but `ls` lines (a run file of `ls` lines only, and a `run` fed
+//! on stdin, as a batch's CHECKSUMs are while their zips copy, are passed through):
 //! - `LAKESYNC_FAKE_BEFORE_RUN="rm s3://b/k"`: run this s5cmd subcommand (with the same
 //!   global flags) first, e.g. to delete a source object between listing and copying.
 //! - `LAKESYNC_FAKE_AFTER_RUN="rm s3://b/k"`: run this s5cmd subcommand after the real run
@@ -52,7 +53,9 @@ fn main() -> ExitCode {
             let mut lines = text.lines().filter(|l| !l.trim().is_empty()).peekable();
             lines.peek().is_some() && lines.all(|l| l.starts_with("ls "))
         });
-    if listing_only {
+    // A `run` fed on stdin (no file): passed through, its stdin inherited.
+    let fed = args.get(run_at + 1).is_none();
+    if listing_only || fed {
         return passthrough(Command::new(&real).args(&args));
     }
     let globals: Vec<&String> = {
