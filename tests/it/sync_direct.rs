@@ -339,8 +339,7 @@ fn a_source_manifest_replaces_the_source_listing() {
     let missing = to_lake(&moto)
         .args(["--source-manifest", "/nonexistent.csv"])
         .run();
-    assert_eq!(missing.code, 2);
-    assert!(missing.stderr.contains("/nonexistent.csv"));
+    missing.assert_refused("/nonexistent.csv");
     crate::common::snapshot::assert_cli("source_manifest_missing", &missing);
 }
 

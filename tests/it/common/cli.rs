@@ -19,6 +19,16 @@ pub struct Run {
 }
 
 impl Run {
+    /// The run was refused as a usage error (exit 2) whose message names `needle`.
+    pub fn assert_refused(&self, needle: &str) {
+        assert_eq!(self.code, 2, "{}", self.stderr);
+        assert!(
+            self.stderr.contains(needle),
+            "no {needle:?} in the message:\n{}",
+            self.stderr
+        );
+    }
+
     pub fn report(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
             panic!(
