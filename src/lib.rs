@@ -18,6 +18,20 @@
 //! resource sampling, progress on the terminal, the private working folder); [`s3api`] is
 //! lakesync's own small S3 client, for what s5cmd cannot do (incomplete multipart uploads).
 
+/// `impl AddAssign` for a struct of counters that add up field by field. The struct is
+/// destructured, so a field added to it and left out here does not compile (and is not
+/// silently dropped when counts are folded together).
+macro_rules! add_assign_fields {
+    ($ty:ident { $($field:ident),+ $(,)? }) => {
+        impl std::ops::AddAssign for $ty {
+            fn add_assign(&mut self, o: Self) {
+                let $ty { $($field),+ } = o;
+                $(self.$field += $field;)+
+            }
+        }
+    };
+}
+
 pub mod cli;
 pub mod commands;
 pub mod error;

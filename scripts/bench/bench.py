@@ -949,20 +949,41 @@ def machine(server, lakesync_copy):
     }
 
 
+def exit_on_signals():
+    """SIGTERM and SIGHUP end the run with status 128 + the signal, through the caller's
+    `finally` (which stops the servers and removes the temp files), as Ctrl-C does."""
+    def on_signal(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+
+
+def write_json(path, res):
+    """The results as indented, newline-terminated JSON."""
+    with open(path, "w") as f:
+        json.dump(res, f, indent=1)
+        f.write("\n")
+
+
 def fmt_s(s):
     return f"{s['wall_median']:.2f} [{s['wall_min']:.2f}–{s['wall_max']:.2f}]"
 
 
-def fmt_bytes(b):
-    if b is None:
+def fmt_scaled(v, units):
+    """`v` in the first of `units` ((at least, size of the unit, format), largest first, the
+    last one's `at least` 0) that it reaches; "–" for None."""
+    if v is None:
         return "–"
-    if b >= 1e9:
-        return f"{b / 1e9:.2f} GB"
-    if b >= 1e6:
-        return f"{b / 1e6:.1f} MB"
-    if b >= 1e3:
-        return f"{b / 1e3:.0f} kB"
-    return f"{int(b)} B"
+    for at_least, size, fmt in units:
+        if v >= at_least:
+            return fmt.format(v / size)
+    return fmt.format(v / size)
+
+
+def fmt_bytes(b):
+    return fmt_scaled(b, [(1e9, 1e9, "{:.2f} GB"), (1e6, 1e6, "{:.1f} MB"), (1e3, 1e3, "{:.0f} kB"),
+                          (0, 1, "{:.0f} B")])
 
 
 def markdown(res):
@@ -1230,11 +1251,7 @@ def main():
                    "Garage is the better server for server-side benchmarks.")
     tmp = tempfile.mkdtemp(prefix="lakesync-bench-")
 
-    def on_signal(signum, _frame):
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
+    exit_on_signals()
     t0 = time.monotonic()
     res = b = None
     try:
@@ -1273,9 +1290,7 @@ def main():
     partial = bool(a.only) or a.no_scale
     suffix = "-partial" if partial else ("-full" if a.full else "")
     base = os.path.join(a.out, f"{res['date']}-{server.label()}{suffix}")
-    with open(base + ".json", "w") as f:
-        json.dump(res, f, indent=1)
-        f.write("\n")
+    write_json(base + ".json", res)
     md = markdown(res)
     with open(base + ".md", "w") as f:
         f.write(md)

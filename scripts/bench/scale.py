@@ -597,13 +597,7 @@ def lakesync_report(path):
 
 
 def fmt_s(s):
-    if s is None:
-        return "–"
-    if s >= 3600:
-        return f"{s / 3600:.1f} h"
-    if s >= 120:
-        return f"{s / 60:.0f} min"
-    return f"{s:.0f} s"
+    return bench.fmt_scaled(s, [(3600, 3600, "{:.1f} h"), (120, 60, "{:.0f} min"), (0, 1, "{:.0f} s")])
 
 
 def outcome(r):
@@ -1120,9 +1114,7 @@ def main():
         with open(a.render) as f:
             res = json.load(f)
         res["notes"] = notes(res)
-        with open(a.render, "w") as f:
-            json.dump(res, f, indent=1)
-            f.write("\n")
+        bench.write_json(a.render, res)
         with open(a.render[:-len(".json")] + ".md" if a.render.endswith(".json") else a.render + ".md", "w") as f:
             f.write(markdown(res))
         return 0
@@ -1199,11 +1191,7 @@ def main():
         mirror = JOBS[j]["dest"] == "mirror"
         sim_specs[key] += ["--dest-bucket", bucket + (f"=mirrored-through:{dates['mirrored_through']}" if mirror else "")]
 
-    def on_signal(signum, _frame):
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
+    bench.exit_on_signals()
     t0 = time.monotonic()
     sims = {}
     res = None
@@ -1261,9 +1249,7 @@ def main():
     else:
         suffix = "" if full else ("-quick" if a.quick else "-partial")
     base = os.path.join(a.out, f"{res['date']}-scale{suffix}")
-    with open(base + ".json", "w") as f:
-        json.dump(res, f, indent=1)
-        f.write("\n")
+    bench.write_json(base + ".json", res)
     md = markdown(res)
     with open(base + ".md", "w") as f:
         f.write(md)

@@ -75,20 +75,19 @@ impl Line {
     }
 
     fn warn(check: &'static str, message: impl Into<String>, hint: impl Into<String>) -> Self {
-        Self {
-            level: Level::Warning,
-            check,
-            message: message.into(),
-            hint: Some(hint.into()),
-        }
+        Self::with_hint(Level::Warning, check, message.into(), hint.into())
     }
 
     fn error(check: &'static str, message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self::with_hint(Level::Error, check, message.into(), hint.into())
+    }
+
+    fn with_hint(level: Level, check: &'static str, message: String, hint: String) -> Self {
         Self {
-            level: Level::Error,
+            level,
             check,
-            message: message.into(),
-            hint: Some(hint.into()),
+            message,
+            hint: Some(hint),
         }
     }
 

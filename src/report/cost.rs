@@ -138,22 +138,13 @@ impl SideRequests {
     }
 }
 
-impl AddAssign for SideRequests {
-    fn add_assign(&mut self, o: Self) {
-        let SideRequests {
-            copy,
-            put,
-            list,
-            get,
-            head,
-        } = o;
-        self.copy += copy;
-        self.put += put;
-        self.list += list;
-        self.get += get;
-        self.head += head;
-    }
-}
+add_assign_fields!(SideRequests {
+    copy,
+    put,
+    list,
+    get,
+    head
+});
 
 /// Requests by bucket (who is billed) and their class totals.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -238,20 +229,12 @@ impl Sizes {
     }
 }
 
-impl AddAssign for Tally {
-    fn add_assign(&mut self, o: Self) {
-        let Tally {
-            objects,
-            bytes,
-            parts,
-            multipart,
-        } = o;
-        self.objects += objects;
-        self.bytes += bytes;
-        self.parts += parts;
-        self.multipart += multipart;
-    }
-}
+add_assign_fields!(Tally {
+    objects,
+    bytes,
+    parts,
+    multipart
+});
 
 /// Where the bytes go: each bucket's region (None: not known) and the price table's host.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -589,7 +572,6 @@ pub fn of_plan(
 pub fn render_side_by_side(direct: &Estimate, staged: &Estimate) -> String {
     use std::fmt::Write as _;
     let region = |r: &Option<String>| r.clone().unwrap_or_else(|| "unknown".to_string());
-    let bytes = |b: Option<u64>| b.map_or_else(|| "unknown".to_string(), |b| b.to_string());
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -601,49 +583,31 @@ pub fn render_side_by_side(direct: &Estimate, staged: &Estimate) -> String {
         region(&direct.dest_region),
     );
     let _ = writeln!(s, "  {:<28} {:>14} {:>14}", "", "direct", "staged");
-    let rows: [(&str, String, String); 8] = [
-        (
-            "PUT/COPY/POST/LIST requests",
-            direct.requests.put_class.to_string(),
-            staged.requests.put_class.to_string(),
-        ),
-        (
-            "GET/HEAD requests",
-            direct.requests.get_class.to_string(),
-            staged.requests.get_class.to_string(),
-        ),
-        (
-            "bytes across regions",
-            bytes(direct.bytes_cross_region),
-            bytes(staged.bytes_cross_region),
-        ),
-        (
-            "bytes out to the internet",
-            direct.bytes_out_to_internet.to_string(),
-            staged.bytes_out_to_internet.to_string(),
-        ),
-        (
-            "USD, source owner",
-            format!("{:.6}", direct.usd_source_owner),
-            format!("{:.6}", staged.usd_source_owner),
-        ),
-        (
-            "USD, destination owner",
-            format!("{:.6}", direct.usd_dest_owner),
-            format!("{:.6}", staged.usd_dest_owner),
-        ),
-        (
-            "USD total",
-            format!("{:.6}", direct.usd_total),
-            format!("{:.6}", staged.usd_total),
-        ),
-        (
-            "USD per file",
-            format!("{:.9}", direct.usd_per_file),
-            format!("{:.9}", staged.usd_per_file),
-        ),
+    // Each row is one figure of an estimate, shown for both strategies.
+    type Figure = fn(&Estimate) -> String;
+    let rows: [(&str, Figure); 8] = [
+        ("PUT/COPY/POST/LIST requests", |e| {
+            e.requests.put_class.to_string()
+        }),
+        ("GET/HEAD requests", |e| e.requests.get_class.to_string()),
+        ("bytes across regions", |e| {
+            e.bytes_cross_region
+                .map_or_else(|| "unknown".to_string(), |b| b.to_string())
+        }),
+        ("bytes out to the internet", |e| {
+            e.bytes_out_to_internet.to_string()
+        }),
+        ("USD, source owner", |e| {
+            format!("{:.6}", e.usd_source_owner)
+        }),
+        ("USD, destination owner", |e| {
+            format!("{:.6}", e.usd_dest_owner)
+        }),
+        ("USD total", |e| format!("{:.6}", e.usd_total)),
+        ("USD per file", |e| format!("{:.9}", e.usd_per_file)),
     ];
-    for (name, d, st) in rows {
+    for (name, figure) in rows {
+        let (d, st) = (figure(direct), figure(staged));
         let _ = writeln!(s, "  {name:<28} {d:>14} {st:>14}");
     }
     if let Some(n) = &direct.note {

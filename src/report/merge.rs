@@ -256,13 +256,13 @@ impl Fold {
             acc.finished_at = finished_at;
         }
         acc.duration_seconds = acc.duration_seconds.max(duration_seconds);
-        add_totals(&mut acc.totals, &totals);
-        add_integrity(&mut acc.integrity, &integrity);
+        acc.totals += totals;
+        acc.integrity += integrity;
         for (reason, n) in plan.reasons {
             *acc.plan.reasons.entry(reason).or_default() += n;
         }
         acc.plan.listing_seconds = acc.plan.listing_seconds.max(plan.listing_seconds);
-        add_listing(&mut acc.listing, &listing);
+        acc.listing += listing;
         add_operations(&mut acc.operations, &operations);
         acc.throughput.copy_seconds = acc.throughput.copy_seconds.max(throughput.copy_seconds);
         acc.cost.merge(&cost);
@@ -339,24 +339,6 @@ impl Fold {
     }
 }
 
-/// Listing costs add up; shards list at the same time, so their in-flight peaks add up too.
-fn add_listing(acc: &mut crate::report::ListingReport, l: &crate::report::ListingReport) {
-    let crate::report::ListingReport {
-        discovery,
-        source,
-        dest,
-        validation,
-        in_flight_max,
-        dest_skipped,
-    } = l;
-    acc.dest_skipped += dest_skipped;
-    acc.discovery += *discovery;
-    acc.source += *source;
-    acc.dest += *dest;
-    acc.validation += *validation;
-    acc.in_flight_max += in_flight_max;
-}
-
 /// The SLA of the whole, as a single run would be judged.
 fn sla_inputs(r: &Report) -> SlaInputs {
     let t = &r.totals;
@@ -397,46 +379,6 @@ fn sla_inputs(r: &Report) -> SlaInputs {
             0.0
         },
     }
-}
-
-fn add_totals(into: &mut Totals, from: &Totals) {
-    let Totals {
-        selected,
-        planned,
-        skipped,
-        copied,
-        failed,
-        validated,
-        bytes_planned,
-        bytes_skipped,
-        bytes_copied,
-        batches,
-        retried,
-        throttled,
-        fallback,
-    } = from;
-    into.selected += selected;
-    into.planned += planned;
-    into.skipped += skipped;
-    into.copied += copied;
-    into.failed += failed;
-    into.validated += validated;
-    into.bytes_planned += bytes_planned;
-    into.bytes_skipped += bytes_skipped;
-    into.bytes_copied += bytes_copied;
-    into.batches += batches;
-    into.retried += retried;
-    into.throttled += throttled;
-    into.fallback += fallback;
-}
-
-fn add_integrity(into: &mut Integrity, from: &Integrity) {
-    let Integrity {
-        checksums_verified,
-        unverified,
-    } = from;
-    into.checksums_verified += checksums_verified;
-    into.unverified += unverified;
 }
 
 fn add_operations(into: &mut crate::report::Operations, from: &crate::report::Operations) {

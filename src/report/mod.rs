@@ -139,6 +139,22 @@ pub struct Totals {
     pub fallback: u64,
 }
 
+add_assign_fields!(Totals {
+    selected,
+    planned,
+    skipped,
+    copied,
+    failed,
+    validated,
+    bytes_planned,
+    bytes_skipped,
+    bytes_copied,
+    batches,
+    retried,
+    throttled,
+    fallback,
+});
+
 /// Checksum verification in staged mode.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Integrity {
@@ -147,6 +163,11 @@ pub struct Integrity {
     /// Zips uploaded without a usable .CHECKSUM (missing or malformed).
     pub unverified: u64,
 }
+
+add_assign_fields!(Integrity {
+    checksums_verified,
+    unverified,
+});
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct PlanSummary {
@@ -175,6 +196,16 @@ pub struct ListingReport {
     #[serde(default)]
     pub dest_skipped: u64,
 }
+
+// Listing costs add up; shards list at the same time, so their in-flight peaks add up too.
+add_assign_fields!(ListingReport {
+    discovery,
+    source,
+    dest,
+    validation,
+    in_flight_max,
+    dest_skipped,
+});
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Operations {

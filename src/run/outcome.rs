@@ -45,26 +45,15 @@ impl OpCounts {
     }
 }
 
-impl std::ops::AddAssign for OpCounts {
-    fn add_assign(&mut self, o: Self) {
-        let OpCounts {
-            copy,
-            list,
-            download,
-            stat,
-            verify,
-            upload,
-            cleanup,
-        } = o;
-        self.copy += copy;
-        self.list += list;
-        self.download += download;
-        self.stat += stat;
-        self.verify += verify;
-        self.upload += upload;
-        self.cleanup += cleanup;
-    }
-}
+add_assign_fields!(OpCounts {
+    copy,
+    list,
+    download,
+    stat,
+    verify,
+    upload,
+    cleanup
+});
 
 /// The counters of running command lines, folded upward with `+=`: from one attempt loop
 /// into a staged part, a batch, the run (ripgrep's `Stats`). Sums add; `attempts` (the most

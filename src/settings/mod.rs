@@ -114,6 +114,26 @@ impl Endpoint {
             port,
         })
     }
+
+    /// The source's and the destination's endpoints from `--endpoint-url`,
+    /// `--source-endpoint` and `--dest-endpoint`: a side's own flag, else the shared one (an
+    /// empty value counts as not given).
+    pub fn sides(
+        both: &Option<String>,
+        source: &Option<String>,
+        dest: &Option<String>,
+    ) -> Result<(Option<Self>, Option<Self>), Error> {
+        let parse = |flag: &str, v: &Option<String>| {
+            v.as_deref()
+                .filter(|s| !s.is_empty())
+                .map(|v| Self::parse(flag, v))
+                .transpose()
+        };
+        let both = parse("--endpoint-url", both)?;
+        let source = parse("--source-endpoint", source)?.or(both.clone());
+        let dest = parse("--dest-endpoint", dest)?.or(both);
+        Ok((source, dest))
+    }
 }
 
 /// Everything a sync run needs, validated.
@@ -174,7 +194,9 @@ pub struct Settings {
     pub prices: crate::report::cost::PriceTable,
 }
 
-fn in_range(
+/// `value` if `range` holds it, else a usage error naming the flag, the value and the range
+/// (`why` is appended to the hint).
+pub(crate) fn in_range(
     flag: &str,
     value: i64,
     range: std::ops::RangeInclusive<i64>,
@@ -473,15 +495,8 @@ impl ResolvedSides {
         let source_region = region_of("--source-region", source_region)?
             .or_else(|| (source.bucket() == BINANCE_BUCKET).then(|| BINANCE_REGION.to_string()));
         let dest_region = region_of("--dest-region", dest_region)?;
-        let endpoint_of = |flag: &str, v: &Option<String>| {
-            v.as_deref()
-                .filter(|s| !s.is_empty())
-                .map(|v| Endpoint::parse(flag, v))
-                .transpose()
-        };
-        let both = endpoint_of("--endpoint-url", endpoint_url)?;
-        let source_endpoint = endpoint_of("--source-endpoint", source_endpoint)?.or(both.clone());
-        let dest_endpoint = endpoint_of("--dest-endpoint", dest_endpoint)?.or(both);
+        let (source_endpoint, dest_endpoint) =
+            Endpoint::sides(endpoint_url, source_endpoint, dest_endpoint)?;
         for (flag, p) in [
             ("--source-profile", source_profile),
             ("--dest-profile", dest_profile),

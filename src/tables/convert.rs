@@ -1005,6 +1005,11 @@ mod tests {
         assert_eq!(kv["lakesync.schema_version"], "1");
     }
 
+    /// The error converting `csv` as one file of `data_type` (see [`case`] and [`failure`]).
+    fn fails(market: Market, data_type: &str, date_text: &str, csv: &str) -> ConvertError {
+        failure(&case(market, data_type, date_text, csv))
+    }
+
     fn failure(c: &Case) -> ConvertError {
         let e = convert(&c.job).unwrap_err();
         let left: Vec<_> = std::fs::read_dir(c.dir.path()).unwrap().collect();
@@ -1038,14 +1043,12 @@ mod tests {
     #[test]
     fn a_bad_boolean_and_a_bad_text_time_name_their_lines() {
         let csv = "1,1.0,1,1,1704067200000,True,True\n2,1.0,1,1,1704067200001,maybe,True\n";
-        let c = case(Market::Spot, "trades", "2024-01-01", csv);
-        let e = failure(&c);
+        let e = fails(Market::Spot, "trades", "2024-01-01", csv);
         assert_eq!(e.line, Some(2));
         assert!(matches!(&e.problem, Problem::Value { column, .. } if column == "is_buyer_maker"));
 
         let csv = "timestamp,percentage,depth,notional\n2024-01-01 00:00:01,1,1,1\n2024-13-01 00:00:01,1,1,1\n";
-        let c = case(Market::FuturesUm, "bookDepth", "2024-01-01", csv);
-        let e = failure(&c);
+        let e = fails(Market::FuturesUm, "bookDepth", "2024-01-01", csv);
         assert_eq!(e.line, Some(3));
         assert!(matches!(&e.problem, Problem::Value { column, .. } if column == "timestamp"));
     }
@@ -1053,8 +1056,7 @@ mod tests {
     #[test]
     fn wrong_column_count_names_the_line() {
         let csv = "1704067200000,8,0.0001\n1704067200001,8\n";
-        let c = case(Market::FuturesUm, "fundingRate", "2024-01", csv);
-        let e = failure(&c);
+        let e = fails(Market::FuturesUm, "fundingRate", "2024-01", csv);
         assert_eq!(e.line, Some(2));
         assert!(
             matches!(e.problem, Problem::Columns { expected: 3, .. }),
@@ -1062,16 +1064,14 @@ mod tests {
         );
         // With a header the line moves down by one.
         let csv = "calc_time,funding_interval_hours,last_funding_rate\n1704067200000,8,0.0001\n1704067200001,8,1,5\n";
-        let c = case(Market::FuturesUm, "fundingRate", "2024-01", csv);
-        let e = failure(&c);
+        let e = fails(Market::FuturesUm, "fundingRate", "2024-01", csv);
         assert_eq!(e.line, Some(3), "{e}");
     }
 
     #[test]
     fn a_header_naming_other_columns_fails() {
         let csv = "calc_time,last_funding_rate,funding_interval_hours\n1704067200000,0.0001,8\n";
-        let c = case(Market::FuturesUm, "fundingRate", "2024-01", csv);
-        let e = failure(&c);
+        let e = fails(Market::FuturesUm, "fundingRate", "2024-01", csv);
         assert_eq!(e.line, Some(1));
         assert!(matches!(e.problem, Problem::Header { .. }));
     }
@@ -1080,20 +1080,20 @@ mod tests {
     fn rows_outside_the_files_date_fail() {
         // A day later than the file name says.
         let csv = "1704153600000,8,0.0001\n";
-        let c = case(Market::FuturesUm, "fundingRate", "2023-12", csv);
-        let e = failure(&c);
+        let e = fails(Market::FuturesUm, "fundingRate", "2023-12", csv);
         assert!(matches!(e.problem, Problem::OutsideDate { .. }), "{e}");
         // A millisecond time in a file whose unit was detected as microseconds.
         let csv = "1704067200000000,1,1,1,1,1,1704067259999999,1,1,1,1,0\n1704067260000,1,1,1,1,1,1704067319999,1,1,1,1,0\n";
-        let c = case(Market::Spot, "klines", "2024-01-01", csv);
-        assert!(matches!(failure(&c).problem, Problem::OutsideDate { .. }));
+        assert!(matches!(
+            fails(Market::Spot, "klines", "2024-01-01", csv).problem,
+            Problem::OutsideDate { .. }
+        ));
     }
 
     #[test]
     fn an_empty_time_fails_with_its_line() {
         let csv = "1704067200000,8,0.0001\n,8,0.0002\n";
-        let c = case(Market::FuturesUm, "fundingRate", "2024-01", csv);
-        let e = failure(&c);
+        let e = fails(Market::FuturesUm, "fundingRate", "2024-01", csv);
         assert_eq!(e.line, Some(2));
         assert_eq!(
             e.problem,
@@ -1106,8 +1106,7 @@ mod tests {
     #[test]
     fn blank_lines_fail_the_row_count_check() {
         let csv = "1704067200000,8,0.0001\n\n1704067200001,8,0.0002\n";
-        let c = case(Market::FuturesUm, "fundingRate", "2024-01", csv);
-        let e = failure(&c);
+        let e = fails(Market::FuturesUm, "fundingRate", "2024-01", csv);
         assert!(
             matches!(e.problem, Problem::RowCount { csv: 3, parquet: 2 }),
             "{e}"

@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::ops::AddAssign;
 
 use serde::Serialize;
 
@@ -16,7 +15,7 @@ use crate::report::{RunFailure, Tool};
 /// Entries of `files[]` and `failures[]` kept in the report; the rest are counted.
 pub const MAX_LISTED: usize = 10_000;
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct Totals {
     /// Zips in the selection.
     pub selected: u64,
@@ -42,22 +41,20 @@ pub struct Totals {
     pub batches: u64,
 }
 
-impl AddAssign<&Totals> for Totals {
-    fn add_assign(&mut self, o: &Totals) {
-        self.selected += o.selected;
-        self.planned += o.planned;
-        self.skipped += o.skipped;
-        self.unsupported += o.unsupported;
-        self.unrecognised += o.unrecognised;
-        self.converted += o.converted;
-        self.failed += o.failed;
-        self.rows += o.rows;
-        self.bytes_in += o.bytes_in;
-        self.csv_bytes += o.csv_bytes;
-        self.bytes_out += o.bytes_out;
-        self.batches += o.batches;
-    }
-}
+add_assign_fields!(Totals {
+    selected,
+    planned,
+    skipped,
+    unsupported,
+    unrecognised,
+    converted,
+    failed,
+    rows,
+    bytes_in,
+    csv_bytes,
+    bytes_out,
+    batches,
+});
 
 /// One converted file.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -322,7 +319,7 @@ mod tests {
             rows: 10,
             ..Default::default()
         };
-        a += &Totals {
+        a += Totals {
             converted: 2,
             rows: 5,
             failed: 1,

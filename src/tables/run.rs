@@ -657,7 +657,7 @@ impl Collected {
         );
         self.interrupted |= b.interrupted;
         self.convert_seconds += b.convert_seconds;
-        self.totals += &b.totals;
+        self.totals += b.totals;
         for f in b.files {
             if self.files.len() < MAX_LISTED {
                 self.files.push(f);
@@ -812,7 +812,7 @@ pub async fn run(settings: &TablesSettings, interrupt: Interrupt) -> Result<Tabl
     });
     let stats = c.planned(planning.await);
     // The planner counts what was selected and planned, the batches what was built.
-    c.totals += &stats.totals;
+    c.totals += stats.totals;
     let exit_code = c.exit_code(&interrupt);
     let Collected {
         totals,

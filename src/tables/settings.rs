@@ -12,7 +12,7 @@ use clap::{Args, Subcommand};
 use crate::error::Error;
 use crate::s3url::S3Url;
 use crate::select::{Selection, SelectionFlags};
-use crate::settings::{BINANCE_BUCKET, Endpoint, ReportTarget};
+use crate::settings::{BINANCE_BUCKET, Endpoint, ReportTarget, in_range};
 
 /// `lakesync tables ...`
 #[derive(Debug, Clone, Args)]
@@ -219,15 +219,9 @@ pub struct TablesSettings {
     pub quiet: bool,
 }
 
+/// `v` if it is in `lo..=hi`, else sync's usage error for the flag.
 fn bounded(flag: &str, v: i64, lo: i64, hi: i64) -> Result<i64, Error> {
-    if (lo..=hi).contains(&v) {
-        Ok(v)
-    } else {
-        Err(Error::usage(
-            format!("invalid {flag} value {v}: allowed {lo}..={hi}"),
-            format!("pass {flag} between {lo} and {hi}"),
-        ))
-    }
+    in_range(flag, v, lo..=hi, "")
 }
 
 /// Logical CPUs (the default number of conversion threads).
@@ -267,16 +261,11 @@ impl TablesSettings {
                 "put the tables in another folder, e.g. a sibling of the source's data/ folder",
             ));
         }
-        let endpoint_of = |flag: &str, v: &Option<String>| {
-            v.as_deref()
-                .filter(|s| !s.is_empty())
-                .map(|v| Endpoint::parse(flag, v))
-                .transpose()
-        };
-        let both = endpoint_of("--endpoint-url", &args.endpoint_url)?;
-        let source_endpoint =
-            endpoint_of("--source-endpoint", &args.source_endpoint)?.or(both.clone());
-        let dest_endpoint = endpoint_of("--dest-endpoint", &args.dest_endpoint)?.or(both);
+        let (source_endpoint, dest_endpoint) = Endpoint::sides(
+            &args.endpoint_url,
+            &args.source_endpoint,
+            &args.dest_endpoint,
+        )?;
         let selection = Selection::from_flags(&SelectionFlags {
             market: args.market.clone(),
             period: args.period.clone(),

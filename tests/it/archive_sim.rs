@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 
 use crate::common::child::Sim;
-use crate::common::{lakesync, lakesync_bin, lakesync_with};
+use crate::common::{batch_counts, batch_governor, lakesync, lakesync_bin, lakesync_with};
 
 /// archive-sim, built next to lakesync by `cargo build --workspace` (`make test` does it).
 fn archive_sim_bin() -> PathBuf {
@@ -220,16 +220,12 @@ fn governor_raises_workers_past_50_inside_a_latency_bound_run() {
     let copied = r["totals"]["copied"].as_u64().unwrap();
     assert!(copied > 900, "{}", r["totals"]);
     assert_eq!(r["totals"]["validated"], copied);
-    let batches = r["batches"].as_array().unwrap();
-    assert!(batches.len() >= 3, "one folder, yet pieces: {batches:?}");
-    let workers: Vec<u64> = batches
-        .iter()
-        .map(|b| b["workers"].as_u64().unwrap())
-        .collect();
-    let reasons: Vec<&str> = batches
-        .iter()
-        .map(|b| b["governor"].as_str().unwrap_or(""))
-        .collect();
+    let (workers, reasons) = (batch_counts(&r, "workers"), batch_governor(&r));
+    assert!(
+        workers.len() >= 3,
+        "one folder, yet pieces: {}",
+        r["batches"]
+    );
     eprintln!("workers per batch {workers:?}, governor {reasons:?}");
     assert_eq!(workers[0], 32, "{workers:?}");
     assert!(

@@ -23,17 +23,11 @@ fn flags_beat_env_beat_config_beat_defaults() {
     let mut a = base.to_vec();
     a.extend(["--config-profile", "small"]);
     let run = lakesync_with(&a, &[]);
-    assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("--batch-size value 0"),
-        "{}",
-        run.stderr
-    );
+    run.assert_refused("--batch-size value 0");
     assert_cli("batch_size_0_from_the_config", &run);
     // Env beats config.
     let run = lakesync_with(&a, &[("LAKESYNC_BATCH_SIZE", "1001")]);
-    assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("1001"), "{}", run.stderr);
+    run.assert_refused("1001");
     assert_cli("batch_size_1001_from_the_env", &run);
     // The flag beats env: settings validate, the run reaches the endpoint probe.
     let mut f = a.clone();
@@ -58,7 +52,6 @@ fn flags_beat_env_beat_config_beat_defaults() {
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "wrokers = 3\n").unwrap();
     let run = lakesync_with(&["sync", "--config", bad.to_str().unwrap()], &[]);
-    assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("wrokers"), "{}", run.stderr);
+    run.assert_refused("wrokers");
     assert_cli("unknown_config_key", &run);
 }

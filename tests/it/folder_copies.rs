@@ -1,7 +1,7 @@
 //! Folder copies: a source folder planned whole travels as one s5cmd wildcard line, against
 //! a real moto server with the real s5cmd. What landed is checked with independent listings.
 
-use crate::common::{Moto, Run, Seed, Sync, assert_mirrors};
+use crate::common::{Moto, Run, Seed, Sync, assert_mirrors, batch_counts};
 
 const WHOLE: &str = "data/spot/daily/klines/BTCUSDT/1m/";
 const PARTLY_THERE: &str = "data/spot/daily/klines/ETHUSDT/1m/";
@@ -101,7 +101,7 @@ fn a_whole_folder_goes_as_one_wildcard_line_and_lands_exactly() {
     assert_eq!(r["operations"]["per_file"], 1.013, "{}", r["operations"]);
     assert_eq!(r["operations"]["unplanned_copies"], 0);
     let batches = r["batches"].as_array().unwrap();
-    let lines: u64 = batches.iter().map(|b| b["folders"].as_u64().unwrap()).sum();
+    let lines: u64 = batch_counts(&r, "folders").iter().sum();
     assert_eq!(lines, 2, "{batches:?}");
     // Batches without wildcard lines keep --batch-size; those with them may hold up to
     // 2,000 objects (never splitting a line).

@@ -103,7 +103,6 @@ fn metrics_parse_and_history_grows_one_line_per_run() {
     let summary: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(summary["runs"], 3);
     let missing = lakesync(&["report", "/nonexistent/history.jsonl"]);
-    assert_eq!(missing.code, 2);
-    assert!(missing.stderr.contains("hint:"));
+    missing.assert_refused("hint:");
     crate::common::snapshot::assert_cli("report_history_missing", &missing);
 }

@@ -9,25 +9,15 @@
 use serde_json::Value;
 
 use crate::archive_sim::start_sim;
-use crate::common::{Seed, Sync, assert_mirrors, lakesync};
+use crate::common::{Seed, Sync, assert_mirrors, batch_counts, batch_governor, lakesync};
 use crate::support::fault_proxy::{FaultConfig, FaultProxy};
 
 /// The run's count is never cut: no batch's decision is a throttling cut, and no batch
 /// ran with fewer workers than the first.
 fn assert_count_not_cut(r: &Value) {
-    let batches = r["batches"].as_array().unwrap();
-    let workers: Vec<u64> = batches
-        .iter()
-        .map(|b| b["workers"].as_u64().unwrap())
-        .collect();
-    let next: Vec<u64> = batches
-        .iter()
-        .map(|b| b["next_workers"].as_u64().unwrap())
-        .collect();
-    let reasons: Vec<&str> = batches
-        .iter()
-        .map(|b| b["governor"].as_str().unwrap_or(""))
-        .collect();
+    let workers = batch_counts(r, "workers");
+    let next = batch_counts(r, "next_workers");
+    let reasons = batch_governor(r);
     eprintln!("workers {workers:?}, next {next:?}, governor {reasons:?}");
     assert!(
         !reasons.contains(&"throttled"),

@@ -19,6 +19,16 @@ pub struct Run {
 }
 
 impl Run {
+    /// The run was refused as a usage error (exit 2) whose message names `needle`.
+    pub fn assert_refused(&self, needle: &str) {
+        assert_eq!(self.code, 2, "{}", self.stderr);
+        assert!(
+            self.stderr.contains(needle),
+            "no {needle:?} in the message:\n{}",
+            self.stderr
+        );
+    }
+
     pub fn report(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
             panic!(
@@ -27,6 +37,32 @@ impl Run {
             )
         })
     }
+}
+
+/// One count of every batch of a report, in batch order: `batch_counts(&r, "workers")`.
+pub fn batch_counts(report: &serde_json::Value, field: &str) -> Vec<u64> {
+    batches(report)
+        .iter()
+        .map(|b| {
+            b[field]
+                .as_u64()
+                .unwrap_or_else(|| panic!("batch without {field}: {b}"))
+        })
+        .collect()
+}
+
+/// The governor's decision after every batch of a report (`""` where it made none).
+pub fn batch_governor(report: &serde_json::Value) -> Vec<&str> {
+    batches(report)
+        .iter()
+        .map(|b| b["governor"].as_str().unwrap_or(""))
+        .collect()
+}
+
+fn batches(report: &serde_json::Value) -> &Vec<serde_json::Value> {
+    report["batches"]
+        .as_array()
+        .unwrap_or_else(|| panic!("report without batches: {report}"))
 }
 
 /// Run lakesync with the real s5cmd and the test credentials.

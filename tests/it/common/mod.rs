@@ -15,7 +15,7 @@ pub mod cli;
 pub mod seed;
 pub mod snapshot;
 
-pub use cli::{Run, Sync, lakesync, lakesync_with};
+pub use cli::{Run, Sync, batch_counts, batch_governor, lakesync, lakesync_with};
 pub use seed::Seed;
 
 use std::collections::BTreeMap;
