@@ -438,6 +438,10 @@ impl Runner {
     ///
     /// This is how a batch's CHECKSUMs follow their zips: each is released when its zip's
     /// success line arrives, in a second process beside the zips' (`execute`).
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "run_lines_with_folders' arguments and the release channel"
+    )]
     pub async fn run_streamed(
         &self,
         tag: &str,
