@@ -134,8 +134,12 @@ MODEL_DIR = os.path.join(ROOT, "crates", "archive-sim", "model")
 # What each tool lists, for the extrapolation: "folder" = the whole data-type folder on both
 # sides; "walk" = only the interval folders the include filter lets a folder walk into.
 # "lakesync" stands for every --lakesync build (each a tool of its own in the results).
+# "s5cmd-run": raw `s5cmd --numworkers 256 run` on lakesync's own first-attempt lines (its
+# `--dry-run --write-commands`, made before the timed run, so no listing is timed): s5cmd at
+# its best over exactly the same objects, the issue-14 reference.
 TOOLS = {
     "lakesync": {"lists": "folder"},
+    "s5cmd-run": {"lists": "none"},
     "s5cmd-sync": {"lists": "folder"},
     "aws-s3-sync": {"lists": "folder"},
     "rclone-copy": {"lists": "walk"},
@@ -433,6 +437,8 @@ class Scale:
             if shard is not None:
                 cmd += ["--shard", f"{shard}/{JOBS[job]['shards']}"]
             return cmd
+        if tool == "s5cmd-run":
+            return [S5CMD, "--endpoint-url", url, "--numworkers", "256", "run", self.lines_file(bucket)]
         if tool == "s5cmd-sync":
             return [S5CMD, "--endpoint-url", url, "--numworkers", str(self.a.workers), "sync",
                     f"s3://{SRC_BUCKET}/{FOLDER}{pat['s5cmd']}", f"s3://{bucket}/{FOLDER}"]
@@ -446,10 +452,29 @@ class Scale:
                     "--s3-no-check-bucket", "--server-side-across-configs"]
         raise ValueError(tool)
 
+    def lines_file(self, bucket):
+        return os.path.join(self.tmp, f"lines-{bucket}.txt")
+
+    def prepare_lines(self, job, bucket):
+        """For s5cmd-run: lakesync's first-attempt command lines for this job into `bucket`
+        (a dry run, untimed, before the simulator's counters are reset)."""
+        path = self.lines_file(bucket)
+        build = "lakesync" if "lakesync" in self.lakesync else next(iter(self.lakesync))
+        cmd = self.command(job, build, bucket, os.path.join(self.tmp, f"dry-{bucket}.json"))
+        cmd += ["--dry-run", "--write-commands", path]
+        p = subprocess.run(cmd, env=self.env(build, self.sim_of(job)), stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if p.returncode != 0:
+            raise SystemExit(f"bench-scale: the dry run for s5cmd-run failed ({p.returncode}): {p.stderr[-1500:]}")
+        with open(path) as f:
+            log(f"s5cmd-run: {sum(1 for _ in f)} command lines from lakesync's dry run")
+
     def keys_to_list(self, job, tool, bucket):
         """What the tool must list for this job, on each side (the simulator counts it)."""
         iv = JOBS[job]["intervals"]
         sim = self.sim_of(job)
+        if TOOLS[kind_of(tool)]["lists"] == "none":
+            return {"source": 0, "dest": 0}
         if TOOLS[kind_of(tool)]["lists"] == "walk" and iv:
             return {"source": sim.count(SRC_BUCKET, FOLDER, iv[0]), "dest": sim.count(bucket, FOLDER, iv[0])}
         return {"source": sim.count(SRC_BUCKET, FOLDER), "dest": sim.count(bucket, FOLDER)}
@@ -472,6 +497,8 @@ class Scale:
         wanted = self.wanted(job, bucket)
         before = self.landed(job, bucket)
         sim = self.sim_of(job)
+        if tool == "s5cmd-run":
+            self.prepare_lines(job, bucket)
         sim.reset()
         sim_cpu0, busy0, me0 = sim.cpu(), bench.machine_busy_seconds(), os.times()
         load0 = bench.loadavg()[0]

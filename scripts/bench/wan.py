@@ -10,7 +10,7 @@ added to every request (60 by default):
                   the rest), with --dest-region us-east-1 (the source's region is known)
   lakesync-NAME   the same with extra arguments (--variant NAME="ARGS", e.g.
                   cpu100="--max-cpu-pct 100": the spec's 25% CPU ceiling lifted), or another
-                  build (--build NAME=PATH, e.g. before=target/bench-baseline/REV/lakesync)
+                  build (--build NAME="PATH [ARGS]", e.g. before=target/bench-baseline/REV/lakesync)
   s5cmd-cp-256    s5cmd --numworkers 256 cp 's3://data.binance.vision/<folder>/*' 's3://<dest>/'
   aws-s3-cp       aws s3 cp --recursive (max_concurrent_requests 256, --source-region), when
                   .tools/bench-venv has aws (scripts/bench/install_bench_tools.sh --peers-only)
@@ -21,10 +21,10 @@ Tools run in rotating order, --runs rounds, each run into its own destination pr
 run: wall time, CPU seconds of the tool's process tree (getrusage of the reaped children;
 for lakesync split into its own, from its report, and s5cmd's), the 1-minute load average
 before it, and for lakesync the worker counts the governor chose (its report's batches).
-Results: bench/results/<date>-wan.{json,md}.
+Results: bench/results/<date>-wan.{json,md} (--tag TAG: <date>-wan-TAG.*).
 
 usage: scripts/bench/wan.py [--runs N] [--latency-ms N] [--as-of YYYY-MM-DD] [--out DIR]
-                            [--variant NAME="ARGS"]... [--build NAME=PATH]... [--no-peers]
+                            [--variant NAME="ARGS"]... [--build NAME="PATH [ARGS]"]... [--no-peers] [--tag TAG]
 """
 
 import argparse
@@ -115,6 +115,7 @@ def main():
     ap.add_argument("--build", action="append", default=[], metavar="NAME=PATH",
                     help="also run this lakesync binary, as tool lakesync-NAME")
     ap.add_argument("--no-peers", action="store_true", help="leave out aws and rclone")
+    ap.add_argument("--tag", default="", help="results as <date>-wan-TAG.{json,md} (a second run of the day)")
     a = ap.parse_args()
     variants = {}  # name -> (binary, extra arguments)
     for v in a.variant + a.build:
@@ -123,10 +124,11 @@ def main():
             raise SystemExit(f"bench-wan: {v!r}: expected a new NAME=..., e.g. --variant cpu100=\"--max-cpu-pct 100\" "
                              "or --build before=target/bench-baseline/REV/lakesync")
         if v in a.build:
-            path = os.path.abspath(value)
+            exe, *args = shlex.split(value) or [""]
+            path = os.path.abspath(exe)
             if not os.access(path, os.X_OK):
                 raise SystemExit(f"bench-wan: --build {v!r}: {path} is not an executable (make bench-baseline REV=...)")
-            variants[name] = (path, [])
+            variants[name] = (path, args)
         else:
             variants[name] = (None, shlex.split(value))
     bench.LAKESYNC_BUILT = os.path.join(ROOT, "target", a.profile, "lakesync")
@@ -197,7 +199,8 @@ def main():
             "variants": {n: shlex.join([exe, *args]) for n, (exe, args) in variants.items()}}
     os.makedirs(a.out, exist_ok=True)
     day = meta["date"][:10]
-    with open(os.path.join(a.out, f"{day}-wan.json"), "w") as f:
+    name = f"{day}-wan{'-' + a.tag if a.tag else ''}"
+    with open(os.path.join(a.out, f"{name}.json"), "w") as f:
         json.dump({"meta": meta, "summary": summary, "runs": runs}, f, indent=2)
     lines = [f"# WAN latency: {objects} tiny objects, {a.latency_ms} ms per request ({meta['date']})", "",
              f"archive-sim (`--latency-ms {a.latency_ms} --as-of {a.as_of}`), {FOLDER} server-side into an "
@@ -218,7 +221,7 @@ def main():
     for x in runs:
         lines.append(f"| {x['round']} | {x['tool']} | {x['seconds']:.2f} | {x['cpu_s']:.2f} | {x['loadavg_1m']:.2f} | "
                      f"{x['exit']} | {x['landed']} | {x.get('workers', '')} |")
-    with open(os.path.join(a.out, f"{day}-wan.md"), "w") as f:
+    with open(os.path.join(a.out, f"{name}.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
 

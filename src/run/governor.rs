@@ -23,6 +23,10 @@
 //!    other: their difference is batch content (object sizes), not the worker count, and
 //!    raising on it would ratchet the count up on noise. (A settled count at the maximum
 //!    reports `at_maximum` rather than `hold`.)
+//! 6. **Reprobe**: a settled count below the maximum probes again (step 4) after 4 batches
+//!    in a row that used under half of every ceiling: the load it settled or was cut under
+//!    (the listing's CPU at the start of a run, another process) has gone. Without it a
+//!    count cut while the listing ran stayed at a few workers for the rest of the run.
 //!
 //! Every decision that changes the count starts a new *epoch*, and each batch carries the
 //! epoch it started in. With two batches in flight, the one that finishes after a decision
@@ -61,6 +65,8 @@ pub const CPU_PEAK_CEILING_PCT: f32 = 50.0;
 
 /// Batches after a cut during which the count cannot rise.
 pub const COOLDOWN_BATCHES: u32 = 2;
+/// Settled batches in a row under half of every ceiling before the count is probed again.
+pub const REPROBE_AFTER_CALM_BATCHES: u32 = 4;
 /// Consecutive batches above a CPU ceiling before a cut.
 pub const CPU_SUSTAINED_BATCHES: u32 = 2;
 /// A CPU cut aims at this fraction of the ceiling that was crossed.
@@ -173,6 +179,9 @@ pub enum Reason {
     /// No further raise possible (limit, or batch file count); also a settled count at the
     /// maximum.
     AtMaximum,
+    /// A settled count probes again: the last batches used under half of every ceiling (the
+    /// load it settled or was cut under, such as the listing's, has gone).
+    Reprobe,
     /// Nothing to change (settled, cooling down after a cut, or one batch above a CPU
     /// ceiling).
     Hold,
@@ -182,9 +191,14 @@ pub enum Reason {
 enum Phase {
     /// The next batch may raise.
     Probe,
-    /// The count was raised after a batch that ran at `files_per_s`.
-    Probing { files_per_s: f64 },
-    /// Hold until the next cut.
+    /// The count was raised after a batch that ran at `files_per_s` (from
+    /// `reprobed_from`, when a settled count was probed again).
+    Probing {
+        files_per_s: f64,
+        reprobed_from: Option<u32>,
+    },
+    /// Hold until the next cut, or until [`REPROBE_AFTER_CALM_BATCHES`] batches in a row
+    /// used under half of every ceiling.
     Settled,
 }
 
@@ -198,6 +212,8 @@ pub struct Controller {
     phase: Phase,
     cooldown: u32,
     cpu_over_streak: u32,
+    /// Settled batches in a row that used under half of every ceiling.
+    calm_streak: u32,
 }
 
 impl Controller {
@@ -212,6 +228,7 @@ impl Controller {
             phase: Phase::Probe,
             cooldown: 0,
             cpu_over_streak: 0,
+            calm_streak: 0,
         }
     }
 
@@ -298,19 +315,36 @@ impl Controller {
         }
         match self.phase {
             Phase::Probe => self.raise(ran, last, Reason::Probe),
-            Phase::Probing { files_per_s } => match last.files_per_s() {
+            Phase::Probing {
+                files_per_s,
+                reprobed_from,
+            } => match last.files_per_s() {
                 Some(now) if now > files_per_s * (1.0 + IMPROVEMENT) => {
                     self.raise(ran, last, Reason::ThroughputImproved)
                 }
                 Some(_) => {
                     self.phase = Phase::Settled;
-                    self.decide(ran, Reason::ThroughputFlat)
+                    // A reprobe that did not pay goes back: settling on its count would
+                    // ratchet the count up one reprobe at a time on noise.
+                    self.decide(reprobed_from.unwrap_or(ran), Reason::ThroughputFlat)
                 }
                 // An empty batch says nothing: keep waiting for a comparable one.
                 None => self.decide(ran, Reason::Hold),
             },
             Phase::Settled if ran >= l.max_workers => self.decide(ran, Reason::AtMaximum),
-            Phase::Settled => self.decide(ran, Reason::Hold),
+            Phase::Settled => {
+                let half = |used: f64, ceiling: f64| used < ceiling / 2.0;
+                let calm = half(f64::from(last.cpu_avg_pct), f64::from(l.max_cpu_avg_pct))
+                    && half(f64::from(last.cpu_peak_pct), f64::from(l.max_cpu_peak_pct))
+                    && half(last.rss_peak_bytes as f64, l.max_memory_bytes as f64);
+                self.calm_streak = if calm { self.calm_streak + 1 } else { 0 };
+                if self.calm_streak >= REPROBE_AFTER_CALM_BATCHES {
+                    self.calm_streak = 0;
+                    self.raise(ran, last, Reason::Reprobe)
+                } else {
+                    self.decide(ran, Reason::Hold)
+                }
+            }
         }
     }
 
@@ -349,7 +383,10 @@ impl Controller {
             };
             return self.decide(ran, reason);
         }
-        self.phase = Phase::Probing { files_per_s };
+        self.phase = Phase::Probing {
+            files_per_s,
+            reprobed_from: (reason == Reason::Reprobe).then_some(ran),
+        };
         let reason = if workers == cap {
             Reason::AtMaximum
         } else if workers < wanted {
@@ -562,11 +599,52 @@ mod tests {
                 reason: Reason::Start
             }
         );
-        let ds = run(&mut c, 6, |w| calm(w, 1.0));
-        assert_eq!(workers(&ds), vec![12, 12, 12, 12, 12, 12]);
+        let ds = run(&mut c, 12, |w| calm(w, 1.0));
+        assert_eq!(
+            workers(&ds),
+            vec![12, 12, 12, 12, 12, 18, 12, 12, 12, 12, 18, 12]
+        );
         assert_eq!(ds[0].reason, Reason::Probe);
         assert_eq!(ds[1].reason, Reason::ThroughputFlat);
-        assert!(ds[2..].iter().all(|d| d.reason == Reason::Hold));
+        assert!(ds[2..5].iter().all(|d| d.reason == Reason::Hold));
+        // Four calm batches (under half of every ceiling): probed again; it did not pay,
+        // so the count goes back to where it settled.
+        assert_eq!(ds[5].reason, Reason::Reprobe);
+        assert_eq!(ds[6].reason, Reason::ThroughputFlat);
+        assert_eq!(ds[10].reason, Reason::Reprobe);
+    }
+
+    /// A count settled where throughput looked flat (tiny pieces at a few workers, each
+    /// paying its own start and LIST) is probed again once batches run calm, and climbs
+    /// while each raise pays off. Before, it held at 4 workers for the rest of a backfill.
+    #[test]
+    fn a_settled_count_is_probed_again_when_batches_run_calm() {
+        let mut c = Controller::new(Limits::direct(), 4);
+        let mut i = 0;
+        let ds = run(&mut c, 16, |w| {
+            i += 1;
+            // The first 4 batches: 34 files/s whatever the count; then 60 ms per copy.
+            let seconds = if i <= 4 {
+                1.0
+            } else {
+                2000.0 * 0.06 / f64::from(w)
+            };
+            let files = if i <= 4 { 34 } else { 2000 };
+            BatchSignal {
+                files,
+                backlog: 100_000,
+                seconds,
+                cpu_avg_pct: 4.0,
+                cpu_peak_pct: 6.0,
+                ..calm(w, 1.0)
+            }
+        });
+        let w = workers(&ds);
+        assert_eq!(ds[1].reason, Reason::ThroughputFlat, "{ds:?}");
+        assert!(ds[2..5].iter().all(|d| d.reason == Reason::Hold), "{ds:?}");
+        // The fourth calm batch: probed again (the raise stops at the CPU projection).
+        assert!(w[5] > w[4], "{ds:?}");
+        assert_eq!(*w.last().unwrap(), DIRECT_MAX_WORKERS, "{w:?}");
     }
 
     #[test]
