@@ -101,7 +101,10 @@ impl Batch {
 
     /// Where to cut for a piece of about `n` objects: `n`, or, when that falls inside a
     /// wildcard line's prefix, the place within a quarter of `n` where the two keys around
-    /// the cut share the shortest beginning (the first such place).
+    /// the cut share the shortest beginning (the first such place): the prefix's own
+    /// boundaries when they are that close (a batch of many small folders, such as a
+    /// backfill's months of every symbol, is cut between folders and keeps one line each),
+    /// else between two months or years inside it.
     fn natural_cut(&self, n: usize) -> usize {
         let Some(f) = self
             .folders
@@ -110,10 +113,8 @@ impl Batch {
         else {
             return n;
         };
-        let lo = (n - n / 4).max(f.start + 1);
-        let hi = (n + n / 4)
-            .min(f.start + f.len - 1)
-            .min(self.items.len() - 1);
+        let lo = (n - n / 4).max(f.start).max(1);
+        let hi = (n + n / 4).min(f.start + f.len).min(self.items.len() - 1);
         (lo..=hi)
             .min_by_key(|&c| common_len(&self.items[c - 1].object.key, &self.items[c].object.key))
             .unwrap_or(n)
@@ -355,6 +356,42 @@ mod tests {
         );
         assert!(b.split_off_front(8).is_none(), "nothing would remain");
         assert_eq!(b.items.len(), 8);
+    }
+
+    /// A batch of many small whole folders (a backfill: one month of every symbol) is cut
+    /// between two folders when one boundary lies within a quarter of the piece size, so
+    /// each folder keeps its one wildcard line instead of three of its days' sub-prefixes.
+    #[test]
+    fn a_cut_near_a_folder_boundary_goes_there() {
+        let mut keys = Vec::new();
+        let mut folders = Vec::new();
+        for s in 0..3 {
+            folders.push(FolderRange {
+                prefix: format!("S{s}/S{s}-1m-2026-11-"),
+                start: keys.len(),
+                len: 60,
+            });
+            for d in 1..=30 {
+                keys.push(format!("S{s}/S{s}-1m-2026-11-{d:02}.zip"));
+                keys.push(format!("S{s}/S{s}-1m-2026-11-{d:02}.zip.CHECKSUM"));
+            }
+        }
+        let mut b = Batch {
+            index: 0,
+            items: keys.iter().map(|k| item_at(k)).collect(),
+            folders,
+        };
+        let p = b.split_off_front(64).unwrap();
+        assert_eq!(p.items.len(), 60);
+        let prefixes = |b: &Batch| {
+            b.folders
+                .iter()
+                .map(|f| f.prefix.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(prefixes(&p), ["S0/S0-1m-2026-11-"]);
+        assert_eq!(prefixes(&b), ["S1/S1-1m-2026-11-", "S2/S2-1m-2026-11-"]);
+        assert_eq!((b.folders[0].start, b.folders[1].start), (0, 60));
     }
 
     /// A folder of daily files cut into pieces again and again: every piece's wildcard
