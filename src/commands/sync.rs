@@ -450,7 +450,7 @@ impl<'a> Driver<'a> {
     /// (wildcard lines, usually hundreds of objects) runs alone with the full worker count:
     /// s5cmd copies a folder faster with more workers, and its tail is short beside its
     /// length. Pieces of a cut batch ([`Self::cut_piece`]) overlap like other batches: a
-    /// piece is short, and its CHECKSUM round and tail would otherwise leave the workers
+    /// piece is short, and its last CHECKSUMs and tail would otherwise leave the workers
     /// idle (at WAN latency a run of pieces one at a time took twice as long). Results are
     /// taken in batch order.
     async fn copy_batches(&mut self, mut batch_rx: mpsc::Receiver<Batch>) {
@@ -497,7 +497,7 @@ impl<'a> Driver<'a> {
                     batch.index = self.next_index;
                     self.next_index += 1;
                 }
-                // Pieces overlap like any batches: one's CHECKSUM round and tail run
+                // Pieces overlap like any batches: one's last CHECKSUMs and tail run
                 // beside the next one's start.
                 let alone = split && !batch.folders.is_empty() && !piece;
                 if self.interrupt.signal().is_some() {
