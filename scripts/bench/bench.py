@@ -31,7 +31,7 @@ objects, empty destination) and one s5cmd process's `--dry-run run` rate on 100k
 
 Server: Garage (scripts/bench/garage.sh) when .tools/garage/bin/garage exists, else moto
 (scripts/s3-server.sh). Figures are only comparable within one server.
-Results: bench/results/<date>-<server>-<version>[-full|-partial].{json,md}; bench/results/LATEST.md
+Results: bench/results/<date>-<server>-<version>[-full|-partial][-N].{json,md} (-2, -3...: a later run of the day, never over an earlier one); bench/results/LATEST.md
 is a copy of the newest complete (not --only / --no-scale) run's tables.
 
 usage: scripts/bench/bench.py [--full] [--server auto|garage|moto] [--reps N]
@@ -1290,6 +1290,11 @@ def main():
     partial = bool(a.only) or a.no_scale
     suffix = "-partial" if partial else ("-full" if a.full else "")
     base = os.path.join(a.out, f"{res['date']}-{server.label()}{suffix}")
+    # A second run of the day with the same name gets its own files (-2, -3, ...): results
+    # are records, never overwritten.
+    first, n = base, 2
+    while os.path.exists(base + ".json") or os.path.exists(base + ".md"):
+        base, n = f"{first}-{n}", n + 1
     write_json(base + ".json", res)
     md = markdown(res)
     with open(base + ".md", "w") as f:

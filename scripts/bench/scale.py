@@ -1284,6 +1284,11 @@ def main():
     else:
         suffix = "" if full else ("-quick" if a.quick else "-partial")
     base = os.path.join(a.out, f"{res['date']}-scale{suffix}")
+    # A second run of the day with the same name gets its own files (-2, -3, ...): results
+    # are records, never overwritten.
+    first, n = base, 2
+    while os.path.exists(base + ".json") or os.path.exists(base + ".md"):
+        base, n = f"{first}-{n}", n + 1
     bench.write_json(base + ".json", res)
     md = markdown(res)
     with open(base + ".md", "w") as f:

@@ -200,6 +200,10 @@ def main():
     os.makedirs(a.out, exist_ok=True)
     day = meta["date"][:10]
     name = f"{day}-wan{'-' + a.tag if a.tag else ''}"
+    # A second run of the day with the same name gets its own files: results are records.
+    n, first = 2, name
+    while os.path.exists(os.path.join(a.out, f"{name}.json")) or os.path.exists(os.path.join(a.out, f"{name}.md")):
+        name, n = f"{first}-{n}", n + 1
     with open(os.path.join(a.out, f"{name}.json"), "w") as f:
         json.dump({"meta": meta, "summary": summary, "runs": runs}, f, indent=2)
     lines = [f"# WAN latency: {objects} tiny objects, {a.latency_ms} ms per request ({meta['date']})", "",
