@@ -906,9 +906,19 @@ impl<'a> Ledger<'a> {
     }
 
     /// What an attempt writes: on the `first`, each folder's wildcard line stands for its
-    /// members; then the other pending lines.
+    /// members (a folder with a member not released yet is left out: its line would copy
+    /// that member too); then the other pending lines.
     fn items(&self, pending: &[usize], first: bool) -> Vec<Item> {
-        let folders = (0..self.folders.len()).filter(|_| first).map(Item::Folder);
+        let released = |f: &usize| {
+            self.folders[*f]
+                .members
+                .iter()
+                .all(|&m| !self.held.get(m).copied().unwrap_or(false))
+        };
+        let folders = (0..self.folders.len())
+            .filter(|_| first)
+            .filter(released)
+            .map(Item::Folder);
         let lines = pending
             .iter()
             .filter(|&&i| !(first && self.in_folder[i]))
@@ -1294,6 +1304,35 @@ mod tests {
         assert_eq!(out.states[0], None);
         assert_eq!(out.states[1], Some(LineState::Done { size: Some(3) }));
         assert_eq!(out.tries, vec![0, 1]);
+    }
+
+    /// A wildcard line whose members are not all released is never written: it would copy
+    /// a CHECKSUM whose zip has not landed.
+    #[test]
+    fn a_folder_with_held_members_is_not_written() {
+        let lines = vec![line("x/1"), line("x/2"), line("y/1"), line("y/2")];
+        let folders = vec![
+            FolderLine {
+                text: "cp 's3://src/x/*' 's3://dst/x/'".into(),
+                members: vec![0, 1],
+            },
+            FolderLine {
+                text: "cp 's3://src/y/*' 's3://dst/y/'".into(),
+                members: vec![2, 3],
+            },
+        ];
+        let mut l = Ledger::new(&lines, &folders);
+        l.held = vec![true; 4];
+        l.release(Item::Folder(0));
+        l.release(Item::Line(2));
+        let pending = l.pending();
+        assert_eq!(pending, vec![0, 1, 2]);
+        // x/ goes as its wildcard line; y/ is held (y/2), so only y/1 goes, alone, later.
+        assert_eq!(l.items(&pending, true), vec![Item::Folder(0)]);
+        assert_eq!(
+            l.items(&pending, false),
+            vec![Item::Line(0), Item::Line(1), Item::Line(2)]
+        );
     }
 
     #[test]
