@@ -103,6 +103,18 @@ impl AttemptsOutcome {
 
 pub(crate) const UNPARSED_KEPT: usize = 5;
 
+/// One call's command lines: `tag` names its command files and log lines; `lines` (None: a
+/// line that cannot be written, which the caller fails) run at `workers` with `globals`,
+/// and on a first attempt each of `folders` (a wildcard line) stands for its members.
+#[derive(Clone, Copy)]
+pub struct Call<'a> {
+    pub tag: &'a str,
+    pub globals: &'a Globals,
+    pub workers: u32,
+    pub lines: &'a [Option<Line>],
+    pub folders: &'a [FolderLine],
+}
+
 /// Who hears of lines as they land: `live` counts them (progress while a batch runs),
 /// `on_done` gets each one's index (a batch releases a zip's CHECKSUM with it).
 #[derive(Clone, Copy, Default)]
@@ -226,8 +238,14 @@ impl Runner {
         workers: u32,
         lines: &[Option<Line>],
     ) -> AttemptsOutcome {
-        self.run_lines_with_folders(tag, globals, workers, lines, &[], Watch::default())
-            .await
+        let call = Call {
+            tag,
+            globals,
+            workers,
+            lines,
+            folders: &[],
+        };
+        self.run_lines_with_folders(call, Watch::default()).await
     }
 
     /// `run_lines`, where the first attempt writes each of `folders` instead of its
@@ -241,42 +259,34 @@ impl Runner {
     /// no line) is the endpoint's and halves the count for the retry, as before.
     pub async fn run_lines_with_folders(
         &self,
-        tag: &str,
-        globals: &Globals,
-        workers: u32,
-        lines: &[Option<Line>],
-        folders: &[FolderLine],
+        call: Call<'_>,
         watch: Watch<'_>,
     ) -> AttemptsOutcome {
-        let ledger = Ledger::new(lines, folders);
-        let workers = workers.max(1);
-        self.attempts_from(
-            1,
-            tag,
-            globals,
-            workers,
-            ledger,
-            watch,
-            Attempted::new(workers),
-        )
-        .await
+        let call = Call {
+            workers: call.workers.max(1),
+            ..call
+        };
+        let ledger = Ledger::new(call.lines, call.folders);
+        self.attempts_from(1, call, ledger, watch, Attempted::new(call.workers))
+            .await
     }
 
-    /// The attempt loop from attempt `from` on, over the ledger's pending lines.
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "the call's state, handed on by both entry points"
-    )]
+    /// The attempt loop from attempt `from` on, over the ledger's pending lines (the
+    /// ledger holds the call's lines).
     async fn attempts_from<'a>(
         &self,
         from: u32,
-        tag: &str,
-        globals: &Globals,
-        workers: u32,
+        call: Call<'_>,
         mut ledger: Ledger<'a>,
         watch: Watch<'_>,
         mut so_far: Attempted<'a>,
     ) -> AttemptsOutcome {
+        let Call {
+            tag,
+            globals,
+            workers,
+            ..
+        } = call;
         for attempt in from..=self.max_attempts.max(1) {
             let pending = ledger.pending();
             if pending.is_empty() {
@@ -438,23 +448,25 @@ impl Runner {
     ///
     /// This is how a batch's CHECKSUMs follow their zips: each is released when its zip's
     /// success line arrives, in a second process beside the zips' (`execute`).
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "run_lines_with_folders' arguments and the release channel"
-    )]
     pub async fn run_streamed(
         &self,
-        tag: &str,
-        globals: &Globals,
-        workers: u32,
-        lines: &[Option<Line>],
-        folders: &[FolderLine],
+        call: Call<'_>,
         mut release: tokio::sync::mpsc::UnboundedReceiver<Item>,
         watch: Watch<'_>,
     ) -> AttemptsOutcome {
+        let call = Call {
+            workers: call.workers.max(1),
+            ..call
+        };
+        let Call {
+            tag,
+            globals,
+            workers,
+            lines,
+            folders,
+        } = call;
         let mut ledger = Ledger::new(lines, folders);
         ledger.held = vec![true; lines.len()];
-        let workers = workers.max(1);
         let mut so_far = Attempted::new(workers);
         let mut args: Vec<OsString> = globals.args();
         args.push("--numworkers".into());
@@ -481,9 +493,7 @@ impl Runner {
                     ledger.release(item);
                 }
                 ledger.unwritten(&ledger.pending(), format!("cannot start s5cmd: {e}"));
-                return self
-                    .attempts_from(1, tag, globals, workers, ledger, watch, so_far)
-                    .await;
+                return self.attempts_from(1, call, ledger, watch, so_far).await;
             }
         };
         let mut feeder = running
@@ -568,8 +578,7 @@ impl Runner {
         if ledger.out.counts.interrupted {
             return ledger.finish(so_far.workers_now);
         }
-        self.attempts_from(2, tag, globals, workers, ledger, watch, so_far)
-            .await
+        self.attempts_from(2, call, ledger, watch, so_far).await
     }
 
     /// After an attempt that was throttled: throttling across most prefixes (or owned by no

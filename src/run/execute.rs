@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use crate::plan::batch::Batch;
 use crate::run::attempt::{
-    AttemptsOutcome, FolderLine, Item, Line, LineState, Runner, UNPARSED_KEPT, Watch,
+    AttemptsOutcome, Call, FolderLine, Item, Line, LineState, Runner, UNPARSED_KEPT, Watch,
 };
 use crate::run::outcome::{Counters, Failure};
 use crate::run::staged::{self, StagedConfig};
@@ -153,14 +153,7 @@ impl Executor {
             let tag = format!("batch-{:06}-copy-checksums", batch.index);
             let r = self
                 .runner
-                .run_lines_with_folders(
-                    &tag,
-                    &self.copy_globals,
-                    workers,
-                    &lines,
-                    &folders,
-                    self.watch(),
-                )
+                .run_lines_with_folders(self.call(&tag, workers, &lines, &folders), self.watch())
                 .await;
             let fallback = self.record(batch, &ready, &lines, &r, state);
             if !fallback.is_empty() && !state.out.counts.interrupted {
@@ -257,14 +250,7 @@ impl Executor {
             // `release` (and with it the channel's sender) ends with this call: the
             // CHECKSUMs' s5cmd then reads the end of its input.
             self.runner
-                .run_lines_with_folders(
-                    &tag,
-                    &self.copy_globals,
-                    workers,
-                    lines_ref,
-                    folders_ref,
-                    watch,
-                )
+                .run_lines_with_folders(self.call(&tag, workers, lines_ref, folders_ref), watch)
                 .await
         };
         let (r, rc) = if followers.is_empty() {
@@ -272,11 +258,7 @@ impl Executor {
             (lead.await, AttemptsOutcome::default())
         } else {
             let follow = self.runner.run_streamed(
-                &tag_cs,
-                &self.copy_globals,
-                workers,
-                &follower_lines,
-                &cs_folders,
+                self.call(&tag_cs, workers, &follower_lines, &cs_folders),
                 rx,
                 self.watch(),
             );
@@ -298,6 +280,23 @@ impl Executor {
                 copy_line(&src, &dst).ok().map(|t| Line::new(t, src, dst))
             })
             .collect()
+    }
+
+    /// A server-side call: the destination's credentials, the copy lines' region flags.
+    fn call<'a>(
+        &'a self,
+        tag: &'a str,
+        workers: u32,
+        lines: &'a [Option<Line>],
+        folders: &'a [FolderLine],
+    ) -> Call<'a> {
+        Call {
+            tag,
+            globals: &self.copy_globals,
+            workers,
+            lines,
+            folders,
+        }
     }
 
     fn watch(&self) -> Watch<'_> {
