@@ -111,10 +111,7 @@ stop_server() {
 
 cmd_start() {
     local pid url attempt rc port
-    if pid="$(running_pid)"; then
-        cat "$URL_FILE"
-        return 0
-    fi
+    url_if_running "$PID_FILE" "$URL_FILE" moto_server && return 0
     [[ -x "$MOTO" ]] || die "$MOTO not found: run scripts/install.sh first"
     mkdir -p "$RUN_DIR"
     rm -f "$PID_FILE" "$URL_FILE"

@@ -86,10 +86,7 @@ case "$CMD" in
         stop_server
         ;;
     start)
-        if pid="$(running_pid)"; then
-            cat "$URL_FILE"
-            exit 0
-        fi
+        url_if_running "$PID_FILE" "$URL_FILE" "$CONF" && exit 0
         [[ -x "$GARAGE" ]] || die "$GARAGE not built: run scripts/bench/install_bench_tools.sh (make bench-tools)"
         rm -rf "$DIR"
         mkdir -p "$DIR/meta" "$DIR/data"

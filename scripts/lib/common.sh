@@ -26,6 +26,8 @@
 #   pid_alive PID [NEEDLE]  PID is a live process (and its command line contains NEEDLE:
 #                           a guard against a recycled PID)
 #   pid_from_file FILE [NEEDLE]  print the PID stored in FILE if pid_alive
+#   url_if_running PIDFILE URLFILE NEEDLE  print the URL of a server a script of ours
+#                           started, if its PID (in PIDFILE) is alive; else return 1
 #   stop_pid PID SECONDS [LABEL] TERM, wait up to SECONDS, then KILL; return 1 if the
 #                           process outlives KILL by 2 s
 #   ensure_venv DIR [PYTHON]     (re)create a python venv in DIR unless it runs
@@ -113,6 +115,11 @@ pid_from_file() {
     pid="$(cat "$1" 2>/dev/null)" || return 1
     pid_alive "$pid" "${2:-}" || return 1
     echo "$pid"
+}
+
+url_if_running() {
+    pid_from_file "$1" "$3" >/dev/null || return 1
+    cat "$2"
 }
 
 stop_pid() {
