@@ -1164,12 +1164,13 @@ def markdown(res):
                      f"{d['maxrss_mb']} MB ({len(d['runs'])} run(s){'' if res.get('full') else '; 3 with --full'}).")
             L.append("")
 
-    # notes
-    L.append("## Notes")
-    L.append("")
-    for note in res["notes"]:
-        L.append(f"- {note}")
-    return "\n".join(L) + "\n"
+    return finish_markdown(L, res["notes"])
+
+
+def finish_markdown(lines, notes):
+    """The report's text: LINES, then a Notes section with a bullet per note."""
+    lines += ["## Notes", ""] + [f"- {note}" for note in notes]
+    return "\n".join(lines) + "\n"
 
 
 def sc_by_name(res, name):

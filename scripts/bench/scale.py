@@ -756,11 +756,7 @@ def markdown(res):
         for tool, cmd in cmds.items():
             L.append(f"- {j} {tool}: `{cmd}`")
     L.append("")
-    L.append("## Notes")
-    L.append("")
-    for n in res["notes"]:
-        L.append(f"- {n}")
-    return "\n".join(L) + "\n"
+    return bench.finish_markdown(L, res["notes"])
 
 
 def sim_flags(args):

