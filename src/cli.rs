@@ -214,6 +214,15 @@ pub struct SyncArgs {
     pub sides: SidesArgs,
     #[command(flatten)]
     pub selection: SelectionArgs,
+    /// Take only shard I of N (0-based) of the plan, by a stable hash of each destination key;
+    /// `auto/N` reads I from JOB_COMPLETION_INDEX or LAKESYNC_SHARD_INDEX.
+    #[arg(
+        long,
+        env = "LAKESYNC_SHARD",
+        value_name = "I/N",
+        help_heading = "Scale-out"
+    )]
+    pub shard: Option<String>,
     #[command(flatten)]
     pub tuning: TuningArgs,
     #[command(flatten)]
@@ -239,10 +248,20 @@ pub struct CostArgs {
     pub price_table: Option<PathBuf>,
 }
 
-/// Where the two sides are and how they are reached (endpoints, profiles, signing), and
-/// how objects travel between them.
+/// Where the two sides are and how they are reached, and how objects travel between them.
 #[derive(Debug, Clone, Args)]
 pub struct SidesArgs {
+    #[command(flatten)]
+    pub access: AccessArgs,
+    /// How objects travel: auto (server-side copy when both sides share an endpoint, with a
+    /// staged retry of what it cannot copy; staged otherwise), direct, or staged.
+    #[arg(long, env = "LAKESYNC_MODE", value_enum, default_value_t = ModeArg::Auto)]
+    pub mode: ModeArg,
+}
+
+/// How the two sides are reached: endpoints, profiles, regions, signing (sync and tables).
+#[derive(Debug, Clone, Args)]
+pub struct AccessArgs {
     /// S3-compatible endpoint for both sides (e.g. http://127.0.0.1:9000).
     #[arg(long, value_name = "URL", env = "S3_ENDPOINT_URL")]
     pub endpoint_url: Option<String>,
@@ -298,14 +317,10 @@ pub struct SidesArgs {
     /// Read the source without signing requests (default: on for s3://data.binance.vision).
     #[arg(long, env = "LAKESYNC_SOURCE_NO_SIGN", help_heading = "Sides")]
     pub source_no_sign: bool,
-    /// How objects travel: auto (server-side copy when both sides share an endpoint, with a
-    /// staged retry of what it cannot copy; staged otherwise), direct, or staged.
-    #[arg(long, env = "LAKESYNC_MODE", value_enum, default_value_t = ModeArg::Auto)]
-    pub mode: ModeArg,
 }
 
-/// What part of the archive, and which shard of the plan.
-#[derive(Debug, Clone, Args)]
+/// What part of the archive (sync and tables).
+#[derive(Debug, Clone, Default, Args)]
 pub struct SelectionArgs {
     /// Market: spot, futures/um, futures/cm or option (default: all).
     #[arg(long, env = "LAKESYNC_MARKET", help_heading = "Selection")]
@@ -353,15 +368,6 @@ pub struct SelectionArgs {
         help_heading = "Selection"
     )]
     pub end: Option<String>,
-    /// Take only shard I of N (0-based) of the plan, by a stable hash of each destination key;
-    /// `auto/N` reads I from JOB_COMPLETION_INDEX or LAKESYNC_SHARD_INDEX.
-    #[arg(
-        long,
-        env = "LAKESYNC_SHARD",
-        value_name = "I/N",
-        help_heading = "Scale-out"
-    )]
-    pub shard: Option<String>,
 }
 
 /// How the copies run: batches, workers, attempts, timeouts, local staging.
@@ -386,6 +392,44 @@ pub struct TuningArgs {
         help_heading = "Tuning"
     )]
     pub workers: i64,
+    #[command(flatten)]
+    pub attempts: AttemptArgs,
+    /// Listings (`ls` lines) in flight per side while planning and validating (1-1000).
+    /// Narrowed prefixes are listed many per `s5cmd run`, this many at a time; the default
+    /// keeps a WAN round trip of ~50 ms per LIST request busy (see "Listing" in the README).
+    #[arg(
+        long,
+        env = "LAKESYNC_LIST_CONCURRENCY",
+        default_value_t = crate::list::paired::DEFAULT_IN_FLIGHT as i64,
+        allow_negative_numbers = true,
+        help_heading = "Tuning"
+    )]
+    pub list_concurrency: i64,
+    /// Copy every object one command line each, even where every object under a key prefix
+    /// is to be copied (by default such a prefix, a folder or a year of daily files, goes as
+    /// one s5cmd wildcard line, which costs s5cmd less than half the CPU per object; see
+    /// "Folder copies" in the README).
+    #[arg(long, env = "LAKESYNC_NO_FOLDER_COPIES")]
+    pub no_folder_copies: bool,
+    /// Fail a zip whose .CHECKSUM is missing or malformed instead of uploading it unverified
+    /// (staged mode).
+    #[arg(long, env = "LAKESYNC_REQUIRE_CHECKSUM")]
+    pub require_checksum: bool,
+    /// Staged mode: download at most this many bytes at once (a batch is staged in parts that
+    /// fit; an object larger than this fails). Default: a whole batch.
+    #[arg(long, env = "LAKESYNC_MAX_LOCAL_BYTES", value_name = "BYTES")]
+    pub max_local_bytes: Option<u64>,
+    /// Folder for lakesync's private working files (default: the system temp dir).
+    #[arg(long, env = "LAKESYNC_TEMP_DIR", value_name = "DIR")]
+    pub temp_dir: Option<PathBuf>,
+    /// The s5cmd binary (else LAKESYNC_S5CMD, else PATH).
+    #[arg(long, value_name = "PATH")]
+    pub s5cmd: Option<PathBuf>,
+}
+
+/// Attempts and s5cmd's retries and time limits (sync and tables).
+#[derive(Debug, Clone, Args)]
+pub struct AttemptArgs {
     /// Attempts per object before it is reported failed (1-10).
     #[arg(
         long,
@@ -422,37 +466,6 @@ pub struct TuningArgs {
         help_heading = "Tuning"
     )]
     pub grace_seconds: i64,
-    /// Listings (`ls` lines) in flight per side while planning and validating (1-1000).
-    /// Narrowed prefixes are listed many per `s5cmd run`, this many at a time; the default
-    /// keeps a WAN round trip of ~50 ms per LIST request busy (see "Listing" in the README).
-    #[arg(
-        long,
-        env = "LAKESYNC_LIST_CONCURRENCY",
-        default_value_t = crate::list::paired::DEFAULT_IN_FLIGHT as i64,
-        allow_negative_numbers = true,
-        help_heading = "Tuning"
-    )]
-    pub list_concurrency: i64,
-    /// Copy every object one command line each, even where every object under a key prefix
-    /// is to be copied (by default such a prefix, a folder or a year of daily files, goes as
-    /// one s5cmd wildcard line, which costs s5cmd less than half the CPU per object; see
-    /// "Folder copies" in the README).
-    #[arg(long, env = "LAKESYNC_NO_FOLDER_COPIES")]
-    pub no_folder_copies: bool,
-    /// Fail a zip whose .CHECKSUM is missing or malformed instead of uploading it unverified
-    /// (staged mode).
-    #[arg(long, env = "LAKESYNC_REQUIRE_CHECKSUM")]
-    pub require_checksum: bool,
-    /// Staged mode: download at most this many bytes at once (a batch is staged in parts that
-    /// fit; an object larger than this fails). Default: a whole batch.
-    #[arg(long, env = "LAKESYNC_MAX_LOCAL_BYTES", value_name = "BYTES")]
-    pub max_local_bytes: Option<u64>,
-    /// Folder for lakesync's private working files (default: the system temp dir).
-    #[arg(long, env = "LAKESYNC_TEMP_DIR", value_name = "DIR")]
-    pub temp_dir: Option<PathBuf>,
-    /// The s5cmd binary (else LAKESYNC_S5CMD, else PATH).
-    #[arg(long, value_name = "PATH")]
-    pub s5cmd: Option<PathBuf>,
 }
 
 /// Resource ceilings for the adaptive governor, and the SLA.

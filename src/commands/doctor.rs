@@ -545,8 +545,8 @@ pub fn run(settings: &Settings, config: &ConfigInUse) -> Vec<Line> {
     );
     lines.push(s5cmd_line(&found));
 
-    let source = target(settings.source_endpoint.as_ref());
-    let dest = target(settings.dest_endpoint.as_ref());
+    let source = target(settings.access.source_endpoint.as_ref());
+    let dest = target(settings.access.dest_endpoint.as_ref());
     let sides: Vec<(&str, Target)> = if source == dest {
         vec![("source and dest", source.clone())]
     } else {

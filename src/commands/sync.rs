@@ -39,7 +39,6 @@ use crate::report::live_metrics::{Live, LiveInput};
 use crate::report::metrics::MetricsInput;
 use crate::report::pushgateway::Pusher;
 use crate::report::{Report, RunFailure, Tool, now_rfc3339};
-use crate::run::attempt::Runner;
 use crate::run::execute::{BatchOutcome, Executor, Strategy};
 use crate::run::governor::{BatchSignal, Controller, Limits};
 use crate::run::outcome::Failure;
@@ -231,9 +230,9 @@ async fn with_asked_regions(settings: &Settings) -> Option<Settings> {
             .ok()?
     };
     let source = async {
-        match settings.source_region {
+        match settings.access.source_region {
             Some(_) => None,
-            None if settings.source_no_sign => None,
+            None if settings.access.source_no_sign => None,
             None => {
                 ask(
                     settings.source_globals(),
@@ -244,7 +243,7 @@ async fn with_asked_regions(settings: &Settings) -> Option<Settings> {
         }
     };
     let dest = async {
-        match settings.dest_region {
+        match settings.access.dest_region {
             Some(_) => None,
             None => ask(settings.dest_globals(), settings.dest.bucket().to_owned()).await,
         }
@@ -261,11 +260,10 @@ async fn with_asked_regions(settings: &Settings) -> Option<Settings> {
             tracing::info!(side, bucket, region = %r, "bucket region asked once for every s5cmd of the run (pass --{}-region to skip)", if side == "source" { "source" } else { "dest" });
         }
     }
-    Some(Settings {
-        source_region: source.or_else(|| settings.source_region.clone()),
-        dest_region: dest.or_else(|| settings.dest_region.clone()),
-        ..settings.clone()
-    })
+    let mut asked = settings.clone();
+    asked.access.source_region = source.or_else(|| settings.access.source_region.clone());
+    asked.access.dest_region = dest.or_else(|| settings.access.dest_region.clone());
+    Some(asked)
 }
 
 /// A listing refused for the wrong region: name the bucket, its region and the flag that
@@ -303,16 +301,11 @@ fn executor(
     uploads: &Arc<UploadTracker>,
 ) -> Executor {
     Executor {
-        runner: Runner {
-            binary: sides.binary.path.clone(),
-            workdir: workdir.to_path_buf(),
-            max_attempts: settings.attempts,
-            backoff_base: Duration::from_millis(500),
-            batch_timeout: settings.batch_timeout,
-            grace: settings.grace,
-            interrupt: sides.interrupt().clone(),
-            throttle: Default::default(),
-        },
+        runner: settings.attempts.runner(
+            sides.binary.path.clone(),
+            workdir.to_path_buf(),
+            sides.interrupt().clone(),
+        ),
         strategy: settings.strategy,
         copy_globals: settings.copy_globals(),
         source: settings.source.clone(),

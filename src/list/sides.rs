@@ -26,9 +26,12 @@ impl Sides {
             settings.s5cmd_env.as_deref(),
         )?;
         tracing::info!(path = %binary.path.display(), version = %binary.version, via = %binary.found_via, "using s5cmd");
-        for ep in [&settings.source_endpoint, &settings.dest_endpoint]
-            .into_iter()
-            .flatten()
+        for ep in [
+            &settings.access.source_endpoint,
+            &settings.access.dest_endpoint,
+        ]
+        .into_iter()
+        .flatten()
         {
             probe_endpoint(ep).await?;
         }
@@ -37,7 +40,7 @@ impl Sides {
             source_globals: settings.source_globals(),
             dest_globals: settings.dest_globals(),
             interrupt: interrupt.clone(),
-            timeout: settings.batch_timeout,
+            timeout: settings.attempts.batch_timeout,
         })
     }
 

@@ -25,18 +25,9 @@ pub mod flag {
     pub const END: &str = "--end";
 }
 
-/// Raw selection flags as given on the command line (comma lists already split by clap; still
-/// trim items and drop empties).
-#[derive(Clone, Debug, Default)]
-pub struct SelectionFlags {
-    pub market: Option<String>,
-    pub period: Option<String>,
-    pub data_types: Vec<String>,
-    pub symbols: Vec<String>,
-    pub intervals: Vec<String>,
-    pub start: Option<String>,
-    pub end: Option<String>,
-}
+/// Raw selection flags as given on the command line: sync's and tables' `SelectionArgs`
+/// (comma lists already split by clap; still trim items and drop empties).
+pub type SelectionFlags = crate::cli::SelectionArgs;
 
 /// Symbol folders found by discovery: data-type folder ("data/spot/daily/klines/") ->
 /// the symbols found in it, sorted.

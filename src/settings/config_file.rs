@@ -235,7 +235,7 @@ batch_size = 50
         assert_eq!(a.tuning.workers, 8);
         assert_eq!(a.tuning.batch_size, 50);
         assert_eq!(a.selection.symbols, vec!["BTCUSDT", "ETHUSDT"]);
-        assert_eq!(a.tuning.attempts, 3, "built-in default");
+        assert_eq!(a.tuning.attempts.attempts, 3, "built-in default");
         // A flag beats the config.
         let a = parse_with(
             &v,

@@ -3,23 +3,22 @@
 //! One pure function, [`Settings::resolve`], rejects every invalid value with a message that
 //! names it and a hint with the fix; everything downstream takes `Settings` and can trust it.
 
+pub mod access;
 pub mod config_file;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
-use std::time::Duration;
 
-use crate::cli::{
-    CostArgs, FailOnArg, GovernorArgs, ModeArg, OutputArgs, SelectionArgs, SidesArgs, SyncArgs,
-    TuningArgs,
-};
+use crate::cli::{CostArgs, FailOnArg, GovernorArgs, ModeArg, OutputArgs, SyncArgs, TuningArgs};
 use crate::error::Error;
 use crate::plan::shard::Shard;
 use crate::report::sla::Status;
 use crate::run::execute::Strategy;
 use crate::s3url::S3Url;
 use crate::s5cmd::Globals;
-use crate::select::{Selection, SelectionFlags};
+use crate::select::Selection;
+
+use access::{Access, Attempts};
 
 /// The public Binance archive bucket.
 pub const BINANCE_BUCKET: &str = "data.binance.vision";
@@ -141,25 +140,15 @@ impl Endpoint {
 pub struct Settings {
     pub source: S3Url,
     pub dest: S3Url,
-    /// Endpoint for the source side (None: s5cmd's default, AWS).
-    pub source_endpoint: Option<Endpoint>,
-    pub dest_endpoint: Option<Endpoint>,
-    pub source_profile: Option<String>,
-    pub dest_profile: Option<String>,
-    /// The source bucket's region: `--source-region`, else the Binance bucket's own, else
-    /// None (s5cmd asks the bucket). AWS_REGION / AWS_DEFAULT_REGION never count.
-    pub source_region: Option<String>,
-    /// The destination bucket's region: `--dest-region`, else None (s5cmd asks the bucket).
-    pub dest_region: Option<String>,
+    /// Endpoints, profiles, regions and signing of the two sides.
+    pub access: Access,
     pub strategy: Strategy,
     pub require_checksum: bool,
     pub selection: Option<Selection>,
     pub batch_size: usize,
     pub workers: u32,
-    pub attempts: u32,
-    pub retry_count: u32,
-    pub batch_timeout: Option<Duration>,
-    pub grace: Duration,
+    /// Attempts per object, s5cmd's retries, the batch watchdog and the stop grace.
+    pub attempts: Attempts,
     /// `ls` lines in flight per side (`--list-concurrency`).
     pub list_concurrency: usize,
     pub max_memory_bytes: u64,
@@ -188,7 +177,6 @@ pub struct Settings {
     pub report: Option<ReportTarget>,
     pub s5cmd_explicit: Option<PathBuf>,
     pub s5cmd_env: Option<PathBuf>,
-    pub source_no_sign: bool,
     pub temp_dir: Option<PathBuf>,
     /// Prices for the cost estimate (`--price-table`, else AWS's us-east-1 list prices).
     pub prices: crate::report::cost::PriceTable,
@@ -254,6 +242,7 @@ impl Settings {
             source_manifest,
             sides,
             selection,
+            shard,
             tuning,
             governor,
             output,
@@ -280,8 +269,10 @@ impl Settings {
                 "pass an `s5cmd ls --json` output or an S3 Inventory CSV file",
             ));
         }
-        let sides = ResolvedSides::resolve(sides, &source)?;
-        let (selection, shard) = resolve_selection(selection, env)?;
+        let access = Access::resolve(&sides.access, &source)?;
+        let strategy = strategy(sides.mode, &access)?;
+        let selection = Selection::from_flags(selection)?;
+        let shard = resolve_shard(shard, env)?;
         let tuning = ResolvedTuning::resolve(tuning)?;
         let governor = ResolvedGovernor::resolve(governor)?;
         let pushgateway = output
@@ -301,21 +292,13 @@ impl Settings {
         Ok(Self {
             source,
             dest,
-            source_endpoint: sides.source_endpoint,
-            dest_endpoint: sides.dest_endpoint,
-            source_profile: sides.source_profile,
-            dest_profile: sides.dest_profile,
-            source_region: sides.source_region,
-            dest_region: sides.dest_region,
-            strategy: sides.strategy,
+            access,
+            strategy,
             require_checksum: tuning.require_checksum,
             selection,
             batch_size: tuning.batch_size,
             workers: tuning.workers,
             attempts: tuning.attempts,
-            retry_count: tuning.retry_count,
-            batch_timeout: tuning.batch_timeout,
-            grace: tuning.grace,
             list_concurrency: tuning.list_concurrency,
             max_memory_bytes: governor.max_memory_bytes,
             max_cpu_avg_pct: governor.max_cpu_avg_pct,
@@ -339,7 +322,6 @@ impl Settings {
             report: output.report,
             s5cmd_explicit: tuning.s5cmd,
             s5cmd_env: env.lakesync_s5cmd.as_ref().map(PathBuf::from),
-            source_no_sign: sides.source_no_sign,
             temp_dir: tuning.temp_dir,
             prices,
         })
@@ -349,34 +331,20 @@ impl Settings {
     /// (None: s5cmd asks the bucket, and lakesync does not know it).
     pub fn cost_route(&self) -> crate::report::cost::Route {
         crate::report::cost::Route {
-            source_region: self.source_region.clone(),
-            dest_region: self.dest_region.clone(),
+            source_region: self.access.source_region.clone(),
+            dest_region: self.access.dest_region.clone(),
             staged_via_internet: self.prices.staged_via_internet,
         }
     }
 
     /// s5cmd's settings for a process that reads the source (listing, downloads).
     pub fn source_globals(&self) -> Globals {
-        Globals {
-            endpoint_url: self.source_endpoint.as_ref().map(|e| e.url.clone()),
-            no_sign_request: self.source_no_sign,
-            profile: self.source_profile.clone(),
-            retry_count: self.retry_count,
-            region: self.source_region.clone(),
-            cp_region_flags: None,
-        }
+        self.access.source_globals(self.attempts.retry_count)
     }
 
     /// s5cmd's settings for a process that works on the destination (listing, uploads).
     pub fn dest_globals(&self) -> Globals {
-        Globals {
-            endpoint_url: self.dest_endpoint.as_ref().map(|e| e.url.clone()),
-            no_sign_request: false,
-            profile: self.dest_profile.clone(),
-            retry_count: self.retry_count,
-            region: self.dest_region.clone(),
-            cp_region_flags: None,
-        }
+        self.access.dest_globals(self.attempts.retry_count)
     }
 
     /// s5cmd's settings for server-side copies: the destination's endpoint and
@@ -386,8 +354,8 @@ impl Settings {
         Globals {
             region: None,
             cp_region_flags: Globals::copy_region_flags(
-                self.source_region.as_deref(),
-                self.dest_region.as_deref(),
+                self.access.source_region.as_deref(),
+                self.access.dest_region.as_deref(),
             ),
             ..self.dest_globals()
         }
@@ -448,136 +416,35 @@ fn resolve_prices(args: &CostArgs) -> Result<crate::report::cost::PriceTable, Er
     crate::report::cost::PriceTable::parse(&text, &shown)
 }
 
-/// The sides, resolved: endpoints, profiles, signing, and the copy strategy they allow.
-struct ResolvedSides {
-    source_endpoint: Option<Endpoint>,
-    dest_endpoint: Option<Endpoint>,
-    source_profile: Option<String>,
-    dest_profile: Option<String>,
-    source_region: Option<String>,
-    dest_region: Option<String>,
-    source_no_sign: bool,
-    strategy: Strategy,
-}
-
-/// A region name as given, checked for shape only (custom servers name theirs freely,
-/// e.g. Garage's `garage`): 1-64 ASCII letters, digits, `-` or `_`. Empty: not given.
-fn region_of(flag: &str, value: &Option<String>) -> Result<Option<String>, Error> {
-    let Some(v) = value.as_deref().map(str::trim).filter(|v| !v.is_empty()) else {
-        return Ok(None);
-    };
-    if v.len() > 64
-        || !v
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        return Err(Error::usage(
-            format!("invalid {flag} value {v:?}: not a region name"),
-            format!("pass the bucket's region as AWS writes it, e.g. {flag} eu-west-1"),
-        ));
-    }
-    Ok(Some(v.to_string()))
-}
-
-impl ResolvedSides {
-    fn resolve(args: &SidesArgs, source: &S3Url) -> Result<Self, Error> {
-        let SidesArgs {
-            endpoint_url,
-            source_endpoint,
-            dest_endpoint,
-            source_profile,
-            dest_profile,
-            source_region,
-            dest_region,
-            source_no_sign,
-            mode,
-        } = args;
-        let source_region = region_of("--source-region", source_region)?
-            .or_else(|| (source.bucket() == BINANCE_BUCKET).then(|| BINANCE_REGION.to_string()));
-        let dest_region = region_of("--dest-region", dest_region)?;
-        let (source_endpoint, dest_endpoint) =
-            Endpoint::sides(endpoint_url, source_endpoint, dest_endpoint)?;
-        for (flag, p) in [
-            ("--source-profile", source_profile),
-            ("--dest-profile", dest_profile),
-        ] {
-            if let Some(p) = p
-                && (p.is_empty() || p.chars().any(|c| c.is_whitespace() || c.is_control()))
-            {
-                return Err(Error::usage(
-                    format!("invalid {flag} value {p:?}: not a profile name"),
-                    "name a profile from ~/.aws/credentials, e.g. --dest-profile lake-writer",
-                ));
-            }
+/// The copy strategy `--mode` asks for, given how the sides are reached.
+fn strategy(mode: ModeArg, access: &Access) -> Result<Strategy, Error> {
+    Ok(match mode {
+        ModeArg::Staged => Strategy::Staged,
+        ModeArg::Auto if access.same_side() => Strategy::DirectWithFallback,
+        ModeArg::Auto => Strategy::Staged,
+        ModeArg::Direct if access.same_side() => Strategy::Direct,
+        ModeArg::Direct => {
+            return Err(Error::usage(
+                "--mode direct needs the source and destination on the same endpoint and credentials, \
+                 but --source-endpoint/--source-profile and --dest-endpoint/--dest-profile differ",
+                "use --mode auto or --mode staged to copy between endpoints",
+            ));
         }
-        // A server-side copy is one CopyObject on the destination's endpoint and credentials:
-        // only possible when the source is reachable the same way.
-        let same_side = source_endpoint == dest_endpoint
-            && (source_profile.is_none() || source_profile == dest_profile);
-        let strategy = match mode {
-            ModeArg::Staged => Strategy::Staged,
-            ModeArg::Auto if same_side => Strategy::DirectWithFallback,
-            ModeArg::Auto => Strategy::Staged,
-            ModeArg::Direct if same_side => Strategy::Direct,
-            ModeArg::Direct => {
-                return Err(Error::usage(
-                    "--mode direct needs the source and destination on the same endpoint and credentials, \
-                     but --source-endpoint/--source-profile and --dest-endpoint/--dest-profile differ",
-                    "use --mode auto or --mode staged to copy between endpoints",
-                ));
-            }
-        };
-        Ok(Self {
-            source_endpoint,
-            dest_endpoint,
-            source_profile: source_profile.clone(),
-            dest_profile: dest_profile.clone(),
-            source_region,
-            dest_region,
-            source_no_sign: *source_no_sign || source.bucket() == BINANCE_BUCKET,
-            strategy,
-        })
-    }
+    })
 }
 
-fn resolve_selection(
-    args: &SelectionArgs,
-    env: &Env,
-) -> Result<(Option<Selection>, Option<Shard>), Error> {
-    let SelectionArgs {
-        market,
-        period,
-        data_types,
-        symbols,
-        intervals,
-        start,
-        end,
-        shard,
-    } = args;
-    let selection = Selection::from_flags(&SelectionFlags {
-        market: market.clone(),
-        period: period.clone(),
-        data_types: data_types.clone(),
-        symbols: symbols.clone(),
-        intervals: intervals.clone(),
-        start: start.clone(),
-        end: end.clone(),
-    })?;
-    let shard = shard
+fn resolve_shard(shard: &Option<String>, env: &Env) -> Result<Option<Shard>, Error> {
+    shard
         .as_deref()
         .map(|v| Shard::parse(v, env.shard_index.as_deref()))
-        .transpose()?;
-    Ok((selection, shard))
+        .transpose()
 }
 
 /// The tuning flags, range-checked.
 struct ResolvedTuning {
     batch_size: usize,
     workers: u32,
-    attempts: u32,
-    retry_count: u32,
-    batch_timeout: Option<Duration>,
-    grace: Duration,
+    attempts: Attempts,
     list_concurrency: usize,
     folder_copies_allowed: bool,
     require_checksum: bool,
@@ -592,9 +459,6 @@ impl ResolvedTuning {
             batch_size,
             workers,
             attempts,
-            retry_count,
-            batch_timeout,
-            grace_seconds,
             list_concurrency,
             no_folder_copies,
             require_checksum,
@@ -614,15 +478,7 @@ impl ResolvedTuning {
             WORKERS_RANGE,
             " (spec 2.2.2; 8-16 suits most workloads)",
         )? as u32;
-        let attempts = in_range("--attempts", *attempts, 1..=10, "")? as u32;
-        let retry_count = in_range("--retry-count", *retry_count, 0..=20, "")? as u32;
-        let batch_timeout = in_range(
-            "--batch-timeout",
-            *batch_timeout,
-            0..=7 * 24 * 3600,
-            " seconds (0 turns the watchdog off)",
-        )?;
-        let grace = in_range("--grace-seconds", *grace_seconds, 0..=3600, "")?;
+        let attempts = Attempts::resolve(attempts)?;
         let list_concurrency = in_range(
             "--list-concurrency",
             *list_concurrency,
@@ -647,9 +503,6 @@ impl ResolvedTuning {
             batch_size,
             workers,
             attempts,
-            retry_count,
-            batch_timeout: (batch_timeout > 0).then(|| Duration::from_secs(batch_timeout as u64)),
-            grace: Duration::from_secs(grace as u64),
             list_concurrency,
             folder_copies_allowed: !no_folder_copies,
             require_checksum: *require_checksum,
@@ -818,11 +671,14 @@ mod tests {
         let s = resolve(&[]).unwrap();
         assert_eq!(s.batch_size, 150);
         assert_eq!(s.workers, 32);
-        assert_eq!(s.attempts, 3);
+        assert_eq!(s.attempts.attempts, 3);
         assert!(s.selection.is_none());
         assert_eq!(s.prefixes(), vec![String::new()]);
-        assert!(!s.source_no_sign);
-        assert_eq!(s.batch_timeout, Some(Duration::from_secs(1800)));
+        assert!(!s.access.source_no_sign);
+        assert_eq!(
+            s.attempts.batch_timeout,
+            Some(std::time::Duration::from_secs(1800))
+        );
     }
 
     #[test]
@@ -884,6 +740,7 @@ mod tests {
         assert!(
             Settings::resolve(&a, &Env::default())
                 .unwrap()
+                .access
                 .source_no_sign
         );
     }
@@ -891,18 +748,18 @@ mod tests {
     #[test]
     fn regions() {
         let s = resolve(&[]).unwrap();
-        assert_eq!((s.source_region, s.dest_region), (None, None));
+        assert_eq!((s.access.source_region, s.access.dest_region), (None, None));
         let s = resolve(&["--source-region", "eu-west-1", "--dest-region", "garage"]).unwrap();
-        assert_eq!(s.source_region.as_deref(), Some("eu-west-1"));
-        assert_eq!(s.dest_region.as_deref(), Some("garage"));
+        assert_eq!(s.access.source_region.as_deref(), Some("eu-west-1"));
+        assert_eq!(s.access.dest_region.as_deref(), Some("garage"));
         let mut a = args(&[]);
         a.source = "s3://data.binance.vision".into();
         let s = Settings::resolve(&a, &Env::default()).unwrap();
-        assert_eq!(s.source_region.as_deref(), Some(BINANCE_REGION));
-        a.sides.source_region = Some("us-west-2".into());
+        assert_eq!(s.access.source_region.as_deref(), Some(BINANCE_REGION));
+        a.sides.access.source_region = Some("us-west-2".into());
         let s = Settings::resolve(&a, &Env::default()).unwrap();
         assert_eq!(
-            s.source_region.as_deref(),
+            s.access.source_region.as_deref(),
             Some("us-west-2"),
             "the flag wins"
         );
@@ -1005,8 +862,8 @@ mod tests {
             "http://127.0.0.1:2",
         ])
         .unwrap();
-        assert_eq!(s.source_endpoint.unwrap().port, 1);
-        assert_eq!(s.dest_endpoint.unwrap().port, 2);
+        assert_eq!(s.access.source_endpoint.unwrap().port, 1);
+        assert_eq!(s.access.dest_endpoint.unwrap().port, 2);
         assert_eq!(s.strategy, Strategy::Staged);
         let s = resolve(&["--source-profile", "a", "--dest-profile", "b"]).unwrap();
         assert_eq!(s.strategy, Strategy::Staged);

@@ -14,7 +14,7 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio::runtime::Handle;
 use tokio::sync::{Semaphore, mpsc};
@@ -739,36 +739,25 @@ pub async fn run(settings: &TablesSettings, interrupt: Interrupt) -> Result<Tabl
         settings.s5cmd_explicit.as_deref(),
         settings.s5cmd_env.as_deref(),
     )?;
-    for ep in [&settings.source_endpoint, &settings.dest_endpoint]
-        .into_iter()
-        .flatten()
+    for ep in [
+        &settings.access.source_endpoint,
+        &settings.access.dest_endpoint,
+    ]
+    .into_iter()
+    .flatten()
     {
         probe(ep).await?;
     }
     let workdir = crate::os::workdir::make_workdir(settings.temp_dir.as_deref())?;
-    let source_globals = Globals {
-        endpoint_url: settings.source_endpoint.as_ref().map(|e| e.url.clone()),
-        no_sign_request: settings.source_no_sign,
-        profile: settings.source_profile.clone(),
-        retry_count: settings.retry_count,
-        // The archive's region is known; any other bucket's is left to s5cmd to detect
-        // (AWS_REGION is never passed on: see `s5cmd::process::REGION_VARS`).
-        region: (settings.source.bucket() == crate::settings::BINANCE_BUCKET)
-            .then(|| crate::settings::BINANCE_REGION.to_string()),
-        ..Globals::default()
-    };
-    let dest_globals = Globals {
-        endpoint_url: settings.dest_endpoint.as_ref().map(|e| e.url.clone()),
-        no_sign_request: false,
-        profile: settings.dest_profile.clone(),
-        retry_count: settings.retry_count,
-        ..Globals::default()
-    };
+    let source_globals = settings
+        .access
+        .source_globals(settings.attempts.retry_count);
+    let dest_globals = settings.access.dest_globals(settings.attempts.retry_count);
     let lister = |g: &Globals| Lister {
         binary: binary.path.clone(),
         globals: g.clone(),
         interrupt: interrupt.clone(),
-        timeout: settings.batch_timeout,
+        timeout: settings.attempts.batch_timeout,
     };
     let sampler = (settings.sampling && !settings.dry_run)
         .then(|| crate::os::resources::Sampler::start(crate::os::resources::DEFAULT_INTERVAL).ok())
@@ -782,16 +771,11 @@ pub async fn run(settings: &TablesSettings, interrupt: Interrupt) -> Result<Tabl
         tokio::task::spawn_blocking(move || plan(handle, src, dst, &s, tx))
     };
     let ctx = Arc::new(BatchCtx {
-        runner: Runner {
-            binary: binary.path.clone(),
-            workdir: workdir.path().to_path_buf(),
-            max_attempts: settings.attempts,
-            backoff_base: Duration::from_millis(500),
-            batch_timeout: settings.batch_timeout,
-            grace: settings.grace,
-            interrupt: interrupt.clone(),
-            throttle: Default::default(),
-        },
+        runner: settings.attempts.runner(
+            binary.path.clone(),
+            workdir.path().to_path_buf(),
+            interrupt.clone(),
+        ),
         source: settings.source.clone(),
         dest: settings.dest.clone(),
         source_globals,
@@ -847,7 +831,7 @@ pub async fn run(settings: &TablesSettings, interrupt: Interrupt) -> Result<Tabl
             max_local_bytes: settings.max_local_bytes,
             workers: settings.workers,
             threads: settings.threads,
-            attempts: settings.attempts,
+            attempts: settings.attempts.attempts,
             rebuild: settings.rebuild,
             compression: "zstd(1)",
             row_group_rows: convert::ROW_GROUP_ROWS,

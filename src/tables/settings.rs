@@ -1,18 +1,19 @@
 //! `lakesync tables` arguments (clap) and their resolution into validated [`TablesSettings`].
 //!
-//! The selection flags are sync's (same names, same validation through
-//! [`crate::select::Selection`]); URLs and endpoints go through the same parsers as sync's.
+//! The selection, access (endpoints, profiles, regions, signing) and attempt flags are
+//! sync's own argument groups, resolved by the same code; URLs go through the same parser.
 //! Everything downstream takes `TablesSettings` and can trust it.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
+use crate::cli::{AccessArgs, AttemptArgs, SelectionArgs};
 use crate::error::Error;
 use crate::s3url::S3Url;
-use crate::select::{Selection, SelectionFlags};
-use crate::settings::{BINANCE_BUCKET, Endpoint, ReportTarget, in_range};
+use crate::select::Selection;
+use crate::settings::access::{Access, Attempts};
+use crate::settings::{ReportTarget, in_range};
 
 /// `lakesync tables ...`
 #[derive(Debug, Clone, Args)]
@@ -60,46 +61,11 @@ pub struct TablesRunArgs {
     /// symbol=S/date=D/*.parquet.
     #[arg(long, value_name = "S3URL")]
     pub dest: Option<String>,
-    /// S3-compatible endpoint for both sides (e.g. http://127.0.0.1:9000).
-    #[arg(long, value_name = "URL", env = "S3_ENDPOINT_URL")]
-    pub endpoint_url: Option<String>,
-    /// Endpoint of the source only.
-    #[arg(long, value_name = "URL", help_heading = "Sides")]
-    pub source_endpoint: Option<String>,
-    /// Endpoint of the destination only.
-    #[arg(long, value_name = "URL", help_heading = "Sides")]
-    pub dest_endpoint: Option<String>,
-    /// AWS profile for reading the source.
-    #[arg(long, value_name = "NAME", help_heading = "Sides")]
-    pub source_profile: Option<String>,
-    /// AWS profile for writing the destination.
-    #[arg(long, value_name = "NAME", help_heading = "Sides")]
-    pub dest_profile: Option<String>,
-    /// Read the source without signing requests (default: on for s3://data.binance.vision).
-    #[arg(long, help_heading = "Sides")]
-    pub source_no_sign: bool,
+    #[command(flatten)]
+    pub access: AccessArgs,
 
-    /// Market: spot, futures/um, futures/cm or option (default: all).
-    #[arg(long, help_heading = "Selection")]
-    pub market: Option<String>,
-    /// Period: daily or monthly (default: both).
-    #[arg(long, help_heading = "Selection")]
-    pub period: Option<String>,
-    /// Data types, comma-separated: klines, trades, aggTrades, fundingRate, ...
-    #[arg(long = "data-type", value_delimiter = ',', help_heading = "Selection")]
-    pub data_types: Vec<String>,
-    /// Symbols, comma-separated (default: all).
-    #[arg(long, value_delimiter = ',', help_heading = "Selection")]
-    pub symbols: Vec<String>,
-    /// Kline intervals, comma-separated (default: all).
-    #[arg(long = "interval", value_delimiter = ',', help_heading = "Selection")]
-    pub intervals: Vec<String>,
-    /// First date, inclusive (YYYY-MM-DD).
-    #[arg(long, value_name = "YYYY-MM-DD", help_heading = "Selection")]
-    pub start: Option<String>,
-    /// Last date, inclusive (YYYY-MM-DD).
-    #[arg(long, value_name = "YYYY-MM-DD", help_heading = "Selection")]
-    pub end: Option<String>,
+    #[command(flatten)]
+    pub selection: SelectionArgs,
 
     /// Rebuild every selected partition, even those whose Parquet file is up to date.
     #[arg(long)]
@@ -131,38 +97,8 @@ pub struct TablesRunArgs {
     /// Conversion threads (default: every core).
     #[arg(long, help_heading = "Tuning")]
     pub threads: Option<usize>,
-    /// Attempts per download or upload, 1-10.
-    #[arg(
-        long,
-        default_value_t = 3,
-        allow_negative_numbers = true,
-        help_heading = "Tuning"
-    )]
-    pub attempts: i64,
-    /// s5cmd's own retries per HTTP request, 0-20.
-    #[arg(
-        long,
-        default_value_t = 3,
-        allow_negative_numbers = true,
-        help_heading = "Tuning"
-    )]
-    pub retry_count: i64,
-    /// Kill an s5cmd run after this many seconds and retry what it left (0 = never).
-    #[arg(
-        long,
-        default_value_t = 1800,
-        allow_negative_numbers = true,
-        help_heading = "Tuning"
-    )]
-    pub batch_timeout: i64,
-    /// Seconds s5cmd may take to stop after SIGTERM/SIGINT before it is killed.
-    #[arg(
-        long,
-        default_value_t = 10,
-        allow_negative_numbers = true,
-        help_heading = "Tuning"
-    )]
-    pub grace_seconds: i64,
+    #[command(flatten)]
+    pub attempts: AttemptArgs,
 
     /// List and plan only: print what would be built, build nothing.
     #[arg(long)]
@@ -192,21 +128,14 @@ pub struct TablesRunArgs {
 pub struct TablesSettings {
     pub source: S3Url,
     pub dest: S3Url,
-    pub source_endpoint: Option<Endpoint>,
-    pub dest_endpoint: Option<Endpoint>,
-    pub source_profile: Option<String>,
-    pub dest_profile: Option<String>,
-    pub source_no_sign: bool,
+    pub access: Access,
     pub selection: Option<Selection>,
     pub rebuild: bool,
     pub batch_size: usize,
     pub max_local_bytes: u64,
     pub workers: u32,
     pub threads: usize,
-    pub attempts: u32,
-    pub retry_count: u32,
-    pub batch_timeout: Option<Duration>,
-    pub grace: Duration,
+    pub attempts: Attempts,
     pub dry_run: bool,
     pub report: Option<ReportTarget>,
     pub history: Option<PathBuf>,
@@ -261,20 +190,8 @@ impl TablesSettings {
                 "put the tables in another folder, e.g. a sibling of the source's data/ folder",
             ));
         }
-        let (source_endpoint, dest_endpoint) = Endpoint::sides(
-            &args.endpoint_url,
-            &args.source_endpoint,
-            &args.dest_endpoint,
-        )?;
-        let selection = Selection::from_flags(&SelectionFlags {
-            market: args.market.clone(),
-            period: args.period.clone(),
-            data_types: args.data_types.clone(),
-            symbols: args.symbols.clone(),
-            intervals: args.intervals.clone(),
-            start: args.start.clone(),
-            end: args.end.clone(),
-        })?;
+        let access = Access::resolve(&args.access, &source)?;
+        let selection = Selection::from_flags(&args.selection)?;
         let report = match args.report.as_deref() {
             None => None,
             Some("-") => Some(ReportTarget::Stdout),
@@ -295,27 +212,17 @@ impl TablesSettings {
                 "pass a byte count such as 2147483648 (2 GiB)",
             ));
         }
-        let secs = |v: i64| (v > 0).then(|| Duration::from_secs(v as u64));
         Ok(Self {
-            source_no_sign: args.source_no_sign || source.bucket() == BINANCE_BUCKET,
             source,
             dest,
-            source_endpoint,
-            dest_endpoint,
-            source_profile: args.source_profile.clone(),
-            dest_profile: args.dest_profile.clone(),
+            access,
             selection,
             rebuild: args.rebuild,
             batch_size: bounded("--batch-size", args.batch_size, 1, 1000)? as usize,
             max_local_bytes: args.max_local_bytes,
             workers: bounded("--workers", args.workers, 1, 50)? as u32,
             threads: threads(args.threads)?,
-            attempts: bounded("--attempts", args.attempts, 1, 10)? as u32,
-            retry_count: bounded("--retry-count", args.retry_count, 0, 20)? as u32,
-            batch_timeout: secs(bounded("--batch-timeout", args.batch_timeout, 0, 86_400)?),
-            grace: Duration::from_secs(
-                bounded("--grace-seconds", args.grace_seconds, 0, 600)? as u64
-            ),
+            attempts: Attempts::resolve(&args.attempts)?,
             dry_run: args.dry_run,
             report,
             history: args.history.clone(),
@@ -364,7 +271,7 @@ mod tests {
     fn dest_beside_the_mirror_is_fine_inside_its_data_folder_is_not() {
         let s = resolve(&["--dest", "s3://mirror/binance/tables"]).unwrap();
         assert_eq!(s.dest.prefix(), "binance/tables/");
-        assert!(!s.source_no_sign);
+        assert!(!s.access.source_no_sign);
         for bad in [
             "s3://mirror/binance/data/tables",
             "s3://mirror/binance",

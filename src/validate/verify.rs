@@ -20,7 +20,7 @@ use crate::os::signals::Interrupt;
 use crate::os::workdir::make_workdir;
 use crate::plan::{Decision, Merge, Reason};
 use crate::report::now_rfc3339;
-use crate::run::attempt::{Line, Runner};
+use crate::run::attempt::Line;
 use crate::s5cmd::cmdfile::download_line;
 use crate::settings::Settings;
 use crate::validate::checksum::{self, Verdict};
@@ -272,16 +272,11 @@ async fn deep_pass(
     zips: &[Object],
     f: &mut Findings,
 ) {
-    let runner = Runner {
-        binary: sides.binary.path.clone(),
-        workdir: workdir.to_path_buf(),
-        max_attempts: settings.attempts,
-        backoff_base: std::time::Duration::from_millis(500),
-        batch_timeout: settings.batch_timeout,
-        grace: settings.grace,
-        interrupt: interrupt.clone(),
-        throttle: Default::default(),
-    };
+    let runner = settings.attempts.runner(
+        sides.binary.path.clone(),
+        workdir.to_path_buf(),
+        interrupt.clone(),
+    );
     for (b, chunk) in zips.chunks(DEEP_BATCH).enumerate() {
         if interrupt.signal().is_some() {
             break;

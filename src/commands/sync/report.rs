@@ -126,9 +126,9 @@ impl Report {
             settings: ReportSettings {
                 batch_size: settings.batch_size,
                 workers: settings.workers,
-                attempts: settings.attempts,
-                retry_count: settings.retry_count,
-                batch_timeout_seconds: settings.batch_timeout.map(|d| d.as_secs()),
+                attempts: settings.attempts.attempts,
+                retry_count: settings.attempts.retry_count,
+                batch_timeout_seconds: settings.attempts.batch_timeout.map(|d| d.as_secs()),
             },
             totals,
             integrity: Integrity {
