@@ -2,12 +2,14 @@
 //! once, each side's s5cmd settings (endpoint, signing, profile), and a TCP probe of each
 //! endpoint, so that an unreachable server is a clear error in seconds.
 
+use std::path::Path;
 use std::time::Duration;
 
 use crate::error::Error;
 use crate::list::Lister;
 use crate::os::signals::Interrupt;
 use crate::s5cmd::{self, Globals};
+use crate::settings::access::{Access, Attempts};
 use crate::settings::{Endpoint, Settings};
 
 /// The resolved s5cmd binary and each side's s5cmd settings, after probing the endpoints.
@@ -21,26 +23,38 @@ pub struct Sides {
 
 impl Sides {
     pub async fn prepare(settings: &Settings, interrupt: &Interrupt) -> Result<Self, Error> {
-        let binary = s5cmd::locate(
+        Self::prepare_with(
             settings.s5cmd_explicit.as_deref(),
             settings.s5cmd_env.as_deref(),
-        )?;
+            &settings.access,
+            &settings.attempts,
+            interrupt,
+        )
+        .await
+    }
+
+    /// [`Sides::prepare`] from the parts of the settings it reads (sync's and tables').
+    pub async fn prepare_with(
+        s5cmd_explicit: Option<&Path>,
+        s5cmd_env: Option<&Path>,
+        access: &Access,
+        attempts: &Attempts,
+        interrupt: &Interrupt,
+    ) -> Result<Self, Error> {
+        let binary = s5cmd::locate(s5cmd_explicit, s5cmd_env)?;
         tracing::info!(path = %binary.path.display(), version = %binary.version, via = %binary.found_via, "using s5cmd");
-        for ep in [
-            &settings.access.source_endpoint,
-            &settings.access.dest_endpoint,
-        ]
-        .into_iter()
-        .flatten()
+        for ep in [&access.source_endpoint, &access.dest_endpoint]
+            .into_iter()
+            .flatten()
         {
             probe_endpoint(ep).await?;
         }
         Ok(Self {
             binary,
-            source_globals: settings.source_globals(),
-            dest_globals: settings.dest_globals(),
+            source_globals: access.source_globals(attempts.retry_count),
+            dest_globals: access.dest_globals(attempts.retry_count),
             interrupt: interrupt.clone(),
-            timeout: settings.attempts.batch_timeout,
+            timeout: attempts.batch_timeout,
         })
     }
 

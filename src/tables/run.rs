@@ -22,14 +22,14 @@ use tokio::sync::{Semaphore, mpsc};
 use crate::error::Error;
 use crate::exit_codes;
 use crate::list::listing::Listing;
+use crate::list::sides::Sides;
 use crate::list::{ListError, Lister, Object};
 use crate::os::signals::Interrupt;
 use crate::report::{RunFailure, Tool};
 use crate::run::attempt::{AttemptsOutcome, Line, LineState, Runner};
 use crate::s3url::S3Url;
+use crate::s5cmd::Globals;
 use crate::s5cmd::cmdfile::{download_line, upload_line};
-use crate::s5cmd::{self, Globals};
-use crate::settings::Endpoint;
 use crate::tables::convert::{self, Converted, Job};
 use crate::tables::plan::{Decision, DestLister, Planner, Work, Zips};
 use crate::tables::report::{
@@ -716,49 +716,20 @@ impl Collected {
 
 /// The listing stage's endpoint check, with this command's own hint for a refused
 /// connection: `make demo` starts a server for `sync`, not for `tables`.
-async fn probe(ep: &Endpoint) -> Result<(), Error> {
-    crate::list::sides::probe_endpoint(ep).await.map_err(|e| {
-        if e.hint().starts_with("start the S3 server") {
-            Error::new(
-                e.kind(),
-                e.message(),
-                "start the S3 server, or fix --endpoint-url / S3_ENDPOINT_URL",
-            )
-        } else {
-            e
-        }
-    })
-}
-
 /// Run `lakesync tables`. Returns the report (its `exit_code` says how it went); `Err` when
 /// the environment stops the run before anything is attempted.
 pub async fn run(settings: &TablesSettings, interrupt: Interrupt) -> Result<TablesReport, Error> {
     let started_at = crate::report::now_rfc3339();
     let t0 = Instant::now();
-    let binary = s5cmd::locate(
+    let sides = Sides::prepare_with(
         settings.s5cmd_explicit.as_deref(),
         settings.s5cmd_env.as_deref(),
-    )?;
-    for ep in [
-        &settings.access.source_endpoint,
-        &settings.access.dest_endpoint,
-    ]
-    .into_iter()
-    .flatten()
-    {
-        probe(ep).await?;
-    }
+        &settings.access,
+        &settings.attempts,
+        &interrupt,
+    )
+    .await?;
     let workdir = crate::os::workdir::make_workdir(settings.temp_dir.as_deref())?;
-    let source_globals = settings
-        .access
-        .source_globals(settings.attempts.retry_count);
-    let dest_globals = settings.access.dest_globals(settings.attempts.retry_count);
-    let lister = |g: &Globals| Lister {
-        binary: binary.path.clone(),
-        globals: g.clone(),
-        interrupt: interrupt.clone(),
-        timeout: settings.attempts.batch_timeout,
-    };
     let sampler = (settings.sampling && !settings.dry_run)
         .then(|| crate::os::resources::Sampler::start(crate::os::resources::DEFAULT_INTERVAL).ok())
         .flatten();
@@ -766,20 +737,23 @@ pub async fn run(settings: &TablesSettings, interrupt: Interrupt) -> Result<Tabl
     let (tx, mut rx) = mpsc::channel::<Vec<Work>>(1);
     let planning = {
         let handle = Handle::current();
-        let (src, dst) = (lister(&source_globals), lister(&dest_globals));
+        let (src, dst) = (
+            sides.lister(&sides.source_globals),
+            sides.lister(&sides.dest_globals),
+        );
         let s = settings.clone();
         tokio::task::spawn_blocking(move || plan(handle, src, dst, &s, tx))
     };
     let ctx = Arc::new(BatchCtx {
         runner: settings.attempts.runner(
-            binary.path.clone(),
+            sides.binary.path.clone(),
             workdir.path().to_path_buf(),
             interrupt.clone(),
         ),
         source: settings.source.clone(),
         dest: settings.dest.clone(),
-        source_globals,
-        dest_globals: dest_globals.clone(),
+        source_globals: sides.source_globals.clone(),
+        dest_globals: sides.dest_globals.clone(),
         workers: settings.workers,
         workdir: workdir.path().to_path_buf(),
         converters: Arc::new(Semaphore::new(settings.threads)),
@@ -813,15 +787,15 @@ pub async fn run(settings: &TablesSettings, interrupt: Interrupt) -> Result<Tabl
         tool: Tool {
             name: "lakesync",
             version: env!("CARGO_PKG_VERSION"),
-            s5cmd_version: binary.version.clone(),
-            s5cmd_path: binary.path.display().to_string(),
+            s5cmd_version: sides.binary.version.clone(),
+            s5cmd_path: sides.binary.path.display().to_string(),
         },
         command: "tables",
         dry_run: settings.dry_run,
         interrupted,
         source: settings.source.to_string(),
         dest: settings.dest.to_string(),
-        endpoint_url: dest_globals.endpoint_url.clone(),
+        endpoint_url: sides.dest_globals.endpoint_url.clone(),
         selection: settings.selection.as_ref().map(|s| s.describe()),
         started_at,
         finished_at: crate::report::now_rfc3339(),
