@@ -21,7 +21,7 @@ use std::time::Duration;
 use crate::os::signals::Interrupt;
 use crate::run::outcome::Counters;
 use crate::run::throttle::{self, SharedTable, Spread};
-use crate::s5cmd::cmdfile::echoed_command;
+use crate::s5cmd::cmdfile::{download_line, echoed_command, upload_line};
 use crate::s5cmd::process::ChildExit;
 use crate::s5cmd::{self, ErrorClass, Event, Globals, Pipe, classify_error};
 
@@ -44,6 +44,20 @@ impl Line {
             dst,
             src,
         }
+    }
+
+    /// A staged download of the object at `src` (an S3 URL) to the local path `local`;
+    /// None when s5cmd cannot be given the line (see [`download_line`]).
+    pub fn download(src: String, local: String) -> Option<Self> {
+        let text = download_line(&src, &local).ok()?;
+        Some(Self::new(text, src, local))
+    }
+
+    /// A staged upload of the local file `local` to `dst` (an S3 URL); None when s5cmd
+    /// cannot be given the line (see [`upload_line`]).
+    pub fn upload(local: String, dst: String) -> Option<Self> {
+        let text = upload_line(&local, &dst).ok()?;
+        Some(Self::new(text, local, dst))
     }
 
     /// The partition prefix the line's request goes to: the destination of a copy or an

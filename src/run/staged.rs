@@ -14,7 +14,6 @@ use crate::plan::batch::Item;
 use crate::run::attempt::{AttemptsOutcome, Line, LineState, Runner};
 use crate::run::outcome::{Counters, OpCounts};
 use crate::s3url::S3Url;
-use crate::s5cmd::cmdfile::{download_line, upload_line};
 use crate::s5cmd::{ErrorClass, Globals};
 use crate::validate::checksum::{self, Verdict};
 
@@ -395,14 +394,9 @@ impl<'a> Staging<'a> {
             .enumerate()
             .map(|(j, it)| (it.object.key.as_str(), j))
             .collect();
-        let download = |src: String, local: String| {
-            download_line(&src, &local)
-                .ok()
-                .map(|t| Line::new(t, src, local))
-        };
         let mut lines: Vec<Option<Line>> = Vec::with_capacity(n + n / 2);
         for (j, it) in items.iter().enumerate() {
-            lines.push(download(
+            lines.push(Line::download(
                 cfg.source.url_of(&it.object.key),
                 locals[j].display().to_string(),
             ));
@@ -413,7 +407,7 @@ impl<'a> Staging<'a> {
             let key = &it.object.key;
             if key.ends_with(".zip") && !index_of.contains_key(format!("{key}.CHECKSUM").as_str()) {
                 extra_for.insert(j, lines.len());
-                lines.push(download(
+                lines.push(Line::download(
                     cfg.source.url_of(&format!("{key}.CHECKSUM")),
                     dir.join(format!("{j:05}.extra.CHECKSUM"))
                         .display()
@@ -581,11 +575,10 @@ impl<'a> Staging<'a> {
         let up_lines: Vec<Option<Line>> = idx
             .iter()
             .map(|&j| {
-                let local = self.locals[j].display().to_string();
-                let dst = cfg.dest.url_of(&self.items[j].object.key);
-                upload_line(&local, &dst)
-                    .ok()
-                    .map(|t| Line::new(t, local, dst))
+                Line::upload(
+                    self.locals[j].display().to_string(),
+                    cfg.dest.url_of(&self.items[j].object.key),
+                )
             })
             .collect();
         let tag = format!("batch-{batch_index}-{what}");

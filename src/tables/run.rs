@@ -29,7 +29,6 @@ use crate::report::{RunFailure, Tool};
 use crate::run::attempt::{AttemptsOutcome, Line, LineState, Runner};
 use crate::s3url::S3Url;
 use crate::s5cmd::Globals;
-use crate::s5cmd::cmdfile::{download_line, upload_line};
 use crate::tables::convert::{self, Converted, Job};
 use crate::tables::plan::{Decision, DestLister, Planner, Work, Zips};
 use crate::tables::report::{
@@ -414,11 +413,7 @@ async fn run_batch(ctx: Arc<BatchCtx>, index: u64, works: Vec<Work>) -> BatchRes
 /// s5cmd downloads the batch's zips, then their CHECKSUMs, into its folder.
 async fn download(ctx: &BatchCtx, index: u64, works: &[Work], files: &BatchDir) -> Downloaded {
     let line = |key: &str, local: &Path| {
-        let src = ctx.source.url_of(key);
-        let local = local.display().to_string();
-        download_line(&src, &local)
-            .ok()
-            .map(|t| Line::new(t, src, local))
+        Line::download(ctx.source.url_of(key), local.display().to_string())
     };
     let mut lines: Vec<Option<Line>> = Vec::with_capacity(2 * works.len());
     for (j, w) in works.iter().enumerate() {
@@ -540,11 +535,10 @@ async fn upload(
     let up_lines: Vec<Option<Line>> = up_idx
         .iter()
         .map(|&j| {
-            let local = files.parquets[j].display().to_string();
-            let dst = ctx.dest.url_of(&works[j].partition.parquet_key());
-            upload_line(&local, &dst)
-                .ok()
-                .map(|t| Line::new(t, local, dst))
+            Line::upload(
+                files.parquets[j].display().to_string(),
+                ctx.dest.url_of(&works[j].partition.parquet_key()),
+            )
         })
         .collect();
     let up = ctx

@@ -21,7 +21,6 @@ use crate::os::workdir::make_workdir;
 use crate::plan::{Decision, Merge, Reason};
 use crate::report::now_rfc3339;
 use crate::run::attempt::Line;
-use crate::s5cmd::cmdfile::download_line;
 use crate::settings::Settings;
 use crate::validate::checksum::{self, Verdict};
 
@@ -290,9 +289,10 @@ async fn deep_pass(
                 (o.key.clone(), &zip_local),
                 (format!("{}.CHECKSUM", o.key), &cs_local),
             ] {
-                let src = settings.dest.url_of(&key);
-                let l = local.display().to_string();
-                lines.push(download_line(&src, &l).ok().map(|t| Line::new(t, src, l)));
+                lines.push(Line::download(
+                    settings.dest.url_of(&key),
+                    local.display().to_string(),
+                ));
             }
             locals.push((zip_local, cs_local));
         }
