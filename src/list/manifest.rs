@@ -177,30 +177,37 @@ impl Iterator for ManifestListing {
 mod tests {
     use super::*;
 
+    /// `line` parses to an object with this key, size and ETag, and a date.
+    fn assert_parses_to(line: &str, key: &str, size: u64, etag: &str) {
+        let o = parse_manifest_line(line)
+            .unwrap_or_else(|e| panic!("{line}: {e}"))
+            .unwrap_or_else(|| panic!("{line}: no object"));
+        assert_eq!(o.key, key, "{line}");
+        assert_eq!(o.size, size, "{line}");
+        assert_eq!(o.etag.as_deref(), Some(etag), "{line}");
+        assert!(o.last_modified.is_some(), "{line}");
+    }
+
     #[test]
     fn s5cmd_json_lines() {
-        let o = parse_manifest_line(r#"{"key":"s3://src/data/a b.zip","etag":"abc","last_modified":"2024-01-01T00:00:00Z","type":"file","size":12}"#)
-            .unwrap()
-            .unwrap();
-        assert_eq!(o.key, "data/a b.zip");
-        assert_eq!(o.size, 12);
-        assert_eq!(o.etag.as_deref(), Some("abc"));
-        assert!(o.last_modified.is_some());
+        assert_parses_to(
+            r#"{"key":"s3://src/data/a b.zip","etag":"abc","last_modified":"2024-01-01T00:00:00Z","type":"file","size":12}"#,
+            "data/a b.zip",
+            12,
+            "abc",
+        );
         assert!(parse_manifest_line("  ").unwrap().is_none());
         assert!(parse_manifest_line(r#"{"operation":"ls","error":"x"}"#).is_err());
     }
 
     #[test]
     fn inventory_csv_lines() {
-        let o = parse_manifest_line(
+        assert_parses_to(
             r#""src","data/spot/a%20b%2Bc.zip","1613","2024-01-01T00:00:00.000Z","0123abcd""#,
-        )
-        .unwrap()
-        .unwrap();
-        assert_eq!(o.key, "data/spot/a b+c.zip");
-        assert_eq!(o.size, 1613);
-        assert_eq!(o.etag.as_deref(), Some("0123abcd"));
-        assert!(o.last_modified.is_some());
+            "data/spot/a b+c.zip",
+            1613,
+            "0123abcd",
+        );
         let o = parse_manifest_line("src,k.zip,5").unwrap().unwrap();
         assert_eq!((o.key.as_str(), o.size), ("k.zip", 5));
         assert!(

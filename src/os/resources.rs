@@ -546,7 +546,7 @@ fn run(mut probe: Probe, shared: &Mutex<State>, stop: &mpsc::Receiver<()>, inter
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::process::{Command, Stdio};
+    use std::process::{Child, Command, Stdio};
 
     fn sample(self_rss: u64, child_rss: u64, self_cpu: f32, child_cpu: f32) -> Sample {
         Sample {
@@ -659,32 +659,45 @@ mod tests {
         assert_eq!(st.total.samples, RECENT_CAPACITY as u64 + 5);
     }
 
-    /// Both ways of finding the tree, whatever this kernel offers.
-    fn walks() -> Vec<Option<TreeWalk>> {
-        vec![None, Some(TreeWalk::FullScan)]
+    /// Runs `test` with both ways of finding the tree (whatever this kernel offers: `None`
+    /// detects it; a full scan), at the same time.
+    fn with_each_walk(test: fn(Option<TreeWalk>)) {
+        std::thread::scope(|s| {
+            for w in [None, Some(TreeWalk::FullScan)] {
+                s.spawn(move || test(w));
+            }
+        });
+    }
+
+    /// Spawns `sh -c script`, stdin null.
+    fn spawn_sh(script: &str) -> Child {
+        Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("spawn sh")
+    }
+
+    /// Kills `child` and reaps it.
+    fn kill(mut child: Child) {
+        let _ = child.kill();
+        let _ = child.wait();
     }
 
     #[test]
     fn sees_children_and_grandchildren() {
-        std::thread::scope(|s| {
-            for w in walks() {
-                s.spawn(move || sees_children_and_grandchildren_with(w));
-            }
-        });
+        with_each_walk(sees_children_and_grandchildren_with);
     }
 
     /// Spawns `sh`, which runs a pipeline whose `tail` (a grandchild) holds ~30 MB; the
     /// sampler must see memory below lakesync's direct child.
     fn sees_children_and_grandchildren_with(walk: Option<TreeWalk>) {
         let sampler = Sampler::start_with(Duration::from_millis(20), walk).expect("sampler starts");
-        let mut child = Command::new("sh")
-            .arg("-c")
-            // `tail -c 30000000` keeps the last 30 MB in memory until its input ends; `sleep`
-            // keeps the pipeline alive long enough to be seen.
-            .arg("(head -c 30000000 /dev/zero; sleep 0.6) | tail -c 30000000 > /dev/null")
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("spawn sh");
+        // `tail -c 30000000` keeps the last 30 MB in memory until its input ends; `sleep`
+        // keeps the pipeline alive long enough to be seen.
+        let child =
+            spawn_sh("(head -c 30000000 /dev/zero; sleep 0.6) | tail -c 30000000 > /dev/null");
         let deadline = Instant::now() + Duration::from_secs(2);
         let mut peak_child = 0;
         while Instant::now() < deadline {
@@ -698,8 +711,7 @@ mod tests {
                 break;
             }
         }
-        let _ = child.kill();
-        let _ = child.wait();
+        kill(child);
         let w = sampler.take_window();
         let summary = sampler.stop();
         // sh itself is ~1 MB: only the grandchild `tail` can account for 25 MB.
@@ -716,11 +728,7 @@ mod tests {
 
     #[test]
     fn sees_child_cpu() {
-        std::thread::scope(|s| {
-            for w in walks() {
-                s.spawn(move || sees_child_cpu_with(w));
-            }
-        });
+        with_each_walk(sees_child_cpu_with);
     }
 
     /// utime + stime of `pid` in clock ticks (0 when unreadable).
@@ -736,20 +744,14 @@ mod tests {
     /// A busy child must show up as child CPU, even though it lives less than a second.
     fn sees_child_cpu_with(walk: Option<TreeWalk>) {
         let sampler = Sampler::start_with(Duration::from_millis(50), walk).expect("sampler starts");
-        let mut busy = Command::new("sh")
-            .arg("-c")
-            .arg("while :; do :; done")
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("spawn sh");
+        let busy = spawn_sh("while :; do :; done");
         // Wait until the child has had 0.3 s of CPU (on a loaded machine 0.4 s of wall time
         // can hold far less), at most 10 s.
         let started = std::time::Instant::now();
         while cpu_ticks(busy.id()) < 30 && started.elapsed() < Duration::from_secs(10) {
             std::thread::sleep(Duration::from_millis(50));
         }
-        let _ = busy.kill();
-        let _ = busy.wait();
+        kill(busy);
         let summary = sampler.stop();
         // 0.3 s of one core over the run: well above 1% whatever the load.
         assert!(summary.cpu_peak_pct > 1.0, "child CPU seen: {summary:?}");

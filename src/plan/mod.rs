@@ -177,6 +177,11 @@ mod tests {
         }
     }
 
+    /// Objects where only the keys matter: one byte each, no ETag, modified at `lm`.
+    fn keys(keys: &[&str], lm: &str) -> Vec<Object> {
+        keys.iter().map(|k| obj(k, 1, "", lm)).collect()
+    }
+
     const T0: &str = "2024-01-01T00:00:00Z";
     const T1: &str = "2024-01-02T00:00:00Z";
 
@@ -217,23 +222,32 @@ mod tests {
             .collect()
     }
 
+    /// `key`'s object on a side it is listed on: (size, ETag, last modified).
+    fn listed(key: &str, on_side: Option<(u64, &str, &str)>) -> Option<Object> {
+        on_side.map(|(size, etag, lm)| obj(key, size, etag, lm))
+    }
+
     #[test]
     fn merge_covers_missing_same_changed_newer_and_destination_only() {
-        let src = vec![
-            obj("a", 1, "e1", T0),
-            obj("b", 2, "e2", T0),
-            obj("c", 3, "e3", T0),
-            obj("d", 4, "e4", T1),
-            obj("f", 6, "e6", T0),
+        // Per key, in order: the source's and the destination's (size, ETag, modified).
+        let rows = [
+            ("0-dest-only", None, Some((1, "x", T0))),
+            ("a", Some((1, "e1", T0)), None),
+            ("b", Some((2, "e2", T0)), Some((2, "e2", T1))),
+            ("c", Some((3, "e3", T0)), Some((30, "e3", T1))),
+            ("d", Some((4, "e4", T1)), Some((4, "e4", T0))),
+            ("e-dest-only", None, Some((5, "x", T0))),
+            ("f", Some((6, "e6", T0)), None),
+            ("z-dest-only", None, Some((5, "x", T0))),
         ];
-        let dst = vec![
-            obj("0-dest-only", 1, "x", T0),
-            obj("b", 2, "e2", T1),
-            obj("c", 30, "e3", T1),
-            obj("d", 4, "e4", T0),
-            obj("e-dest-only", 5, "x", T0),
-            obj("z-dest-only", 5, "x", T0),
-        ];
+        let src = rows
+            .iter()
+            .filter_map(|&(key, s, _)| listed(key, s))
+            .collect();
+        let dst = rows
+            .iter()
+            .filter_map(|&(key, _, d)| listed(key, d))
+            .collect();
         assert_eq!(
             run(src, dst),
             vec![
@@ -248,9 +262,9 @@ mod tests {
 
     #[test]
     fn merge_with_empty_sides() {
-        assert_eq!(run(vec![], vec![obj("a", 1, "", T0)]), vec![]);
+        assert_eq!(run(vec![], keys(&["a"], T0)), vec![]);
         assert_eq!(
-            run(vec![obj("a", 1, "", T0)], vec![]),
+            run(keys(&["a"], T0), vec![]),
             vec![("a".into(), Some(Reason::Missing))]
         );
     }
@@ -258,12 +272,8 @@ mod tests {
     #[test]
     fn byte_order_not_locale_order() {
         // S3 lists in UTF-8 byte order: uppercase before lowercase, '/' (0x2F) before '0'.
-        let src = vec![
-            obj("A/x", 1, "", T0),
-            obj("a.zip", 1, "", T0),
-            obj("a/b", 1, "", T0),
-        ];
-        let dst = vec![obj("a.zip", 1, "", T1), obj("a/b", 1, "", T1)];
+        let src = keys(&["A/x", "a.zip", "a/b"], T0);
+        let dst = keys(&["a.zip", "a/b"], T1);
         assert_eq!(
             run(src, dst),
             vec![
@@ -276,15 +286,15 @@ mod tests {
 
     #[test]
     fn unsorted_input_is_an_error_not_a_wrong_plan() {
-        let src = vec![obj("b", 1, "", T0), obj("a", 1, "", T0)];
+        let src = keys(&["b", "a"], T0);
         let mut m = Merge::new(src.into_iter(), std::iter::empty());
         assert!(m.next().unwrap().is_ok());
         let err = m.next().unwrap().unwrap_err();
         assert_eq!(err.side, "source");
         assert!(m.next().is_none());
 
-        let dst = vec![obj("c", 1, "", T0), obj("b", 1, "", T0)];
-        let src = vec![obj("d", 1, "", T0)];
+        let dst = keys(&["c", "b"], T0);
+        let src = keys(&["d"], T0);
         let mut m = Merge::new(src.into_iter(), dst.into_iter());
         assert_eq!(m.next().unwrap().unwrap_err().side, "destination");
     }

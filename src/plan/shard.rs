@@ -209,24 +209,19 @@ mod tests {
         // if these change, every user's shards move.
         let kl = "data/spot/daily/klines/BTCUSDT/1m/";
         assert_eq!(fnv1a64(kl.as_bytes()), 14_489_520_901_160_584_209);
-        assert_eq!(
-            owner(&format!("{kl}BTCUSDT-1m-2024-01-01.zip"), 11),
-            FIXED[0]
-        );
-        assert_eq!(
-            owner(&format!("{kl}BTCUSDT-1m-2024-01-02.zip"), 11),
-            FIXED[0]
-        );
         let fr = "data/futures/um/monthly/fundingRate/BTCUSDT/";
-        assert_eq!(
-            owner(&format!("{fr}BTCUSDT-fundingRate-2024-01.zip"), 11),
-            FIXED[1]
-        );
-        assert_eq!(
-            owner(&format!("{fr}BTCUSDT-fundingRate-2024-01.zip.CHECKSUM"), 11),
-            FIXED[1]
-        );
-        assert_eq!(owner("odd/key.zip", 11), FIXED[2]);
+        for (key, fixed) in [
+            (format!("{kl}BTCUSDT-1m-2024-01-01.zip"), FIXED[0]),
+            (format!("{kl}BTCUSDT-1m-2024-01-02.zip"), FIXED[0]),
+            (format!("{fr}BTCUSDT-fundingRate-2024-01.zip"), FIXED[1]),
+            (
+                format!("{fr}BTCUSDT-fundingRate-2024-01.zip.CHECKSUM"),
+                FIXED[1],
+            ),
+            ("odd/key.zip".to_owned(), FIXED[2]),
+        ] {
+            assert_eq!(owner(&key, 11), fixed, "{key}");
+        }
     }
 
     /// fnv1a64(unit) % 11 for the units above, from Python:

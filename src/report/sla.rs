@@ -385,6 +385,16 @@ mod tests {
         }
     }
 
+    /// A healthy run that copied `copied` of `planned` files, the rest failed.
+    fn copied_of(copied: u64, planned: u64) -> SlaInputs {
+        SlaInputs {
+            planned,
+            copied,
+            failed: planned - copied,
+            ..healthy()
+        }
+    }
+
     fn check(inputs: &SlaInputs, name: &str) -> Check {
         evaluate(inputs)
             .into_iter()
@@ -394,6 +404,28 @@ mod tests {
 
     fn status(inputs: &SlaInputs, name: &str) -> Status {
         check(inputs, name).status
+    }
+
+    /// Asserts check `name`'s three bands: the inputs `at(case)` are Ok for
+    /// each case of `ok`, Warning for `warning`, Critical for `critical`; a
+    /// failure names the check and the case.
+    fn assert_bands<T: Copy + std::fmt::Debug>(
+        name: &str,
+        at: impl Fn(T) -> SlaInputs,
+        ok: &[T],
+        warning: &[T],
+        critical: &[T],
+    ) {
+        let bands = [
+            (Status::Ok, ok),
+            (Status::Warning, warning),
+            (Status::Critical, critical),
+        ];
+        for (expected, cases) in bands {
+            for &case in cases {
+                assert_eq!(status(&at(case), name), expected, "{name} at {case:?}");
+            }
+        }
     }
 
     #[test]
@@ -417,43 +449,30 @@ mod tests {
 
     #[test]
     fn success_rate_boundaries() {
-        let at = |copied, planned| SlaInputs {
-            planned,
-            copied,
-            failed: planned - copied,
-            ..healthy()
-        };
-        assert_eq!(status(&at(95, 100), "success_rate"), Status::Warning);
-        assert_eq!(status(&at(94, 100), "success_rate"), Status::Critical);
-        // 94.95%: critical.
-        assert_eq!(status(&at(1899, 2000), "success_rate"), Status::Critical);
-        assert_eq!(status(&at(19, 20), "success_rate"), Status::Warning);
-        assert_eq!(status(&at(98, 100), "success_rate"), Status::Ok);
-        assert_eq!(status(&at(49, 50), "success_rate"), Status::Ok);
-        assert_eq!(status(&at(97, 100), "success_rate"), Status::Warning);
-        assert_eq!(check(&at(95, 100), "success_rate").value, 95.0);
+        let at = |(copied, planned)| copied_of(copied, planned);
+        // Critical below 95% (94.95% too), Ok from 98%.
+        assert_bands(
+            "success_rate",
+            at,
+            &[(98, 100), (49, 50)],
+            &[(95, 100), (19, 20), (97, 100)],
+            &[(94, 100), (1899, 2000)],
+        );
+        assert_eq!(check(&at((95, 100)), "success_rate").value, 95.0);
     }
 
     #[test]
     fn nothing_planned_is_not_applicable() {
-        let c = check(
-            &SlaInputs {
-                planned: 0,
-                copied: 0,
-                operations: 0,
-                batch_seconds: vec![],
-                ..healthy()
-            },
-            "success_rate",
-        );
-        assert_eq!((c.status, c.actual.as_str()), (Status::Ok, "n/a"));
-        let all = evaluate(&SlaInputs {
+        let nothing = SlaInputs {
             planned: 0,
             copied: 0,
             operations: 0,
             batch_seconds: vec![],
             ..healthy()
-        });
+        };
+        let c = check(&nothing, "success_rate");
+        assert_eq!((c.status, c.actual.as_str()), (Status::Ok, "n/a"));
+        let all = evaluate(&nothing);
         assert_eq!(worst(&all), Status::Ok);
         assert_eq!(all[1].actual, "n/a");
         assert_eq!(all[3].actual, "n/a");
@@ -461,11 +480,7 @@ mod tests {
 
     #[test]
     fn direct_target_is_shown_but_98_is_ok() {
-        let i = SlaInputs {
-            copied: 98,
-            failed: 2,
-            ..healthy()
-        };
+        let i = copied_of(98, 100);
         let c = check(&i, "success_rate");
         assert!(c.target.starts_with(">= 99%"), "{}", c.target);
         assert_eq!(c.status, Status::Ok);
@@ -483,10 +498,7 @@ mod tests {
             ..healthy()
         };
         // 1.5 s baseline: 150% = 2.25 s, 200% = 3.0 s.
-        assert_eq!(status(&one(2.25), "batch_time_p95"), Status::Ok);
-        assert_eq!(status(&one(2.26), "batch_time_p95"), Status::Warning);
-        assert_eq!(status(&one(3.0), "batch_time_p95"), Status::Warning);
-        assert_eq!(status(&one(3.01), "batch_time_p95"), Status::Critical);
+        assert_bands("batch_time_p95", one, &[2.25], &[2.26, 3.0], &[3.01]);
         assert_eq!(check(&one(2.25), "batch_time_p95").value, 150.0);
         // A decimal that is not exact in binary, exactly at 150% of a 0.1 s baseline.
         let inexact = SlaInputs {
@@ -557,10 +569,8 @@ mod tests {
             memory_peak_bytes: mb_used * MB,
             ..healthy()
         };
-        assert_eq!(status(&at(300), "memory"), Status::Ok); // 60%
-        assert_eq!(status(&at(301), "memory"), Status::Warning);
-        assert_eq!(status(&at(400), "memory"), Status::Warning); // 80%
-        assert_eq!(status(&at(401), "memory"), Status::Critical);
+        // Of the 500 MB ceiling: Ok up to 60%, Warning up to 80%.
+        assert_bands("memory", at, &[300], &[301, 400], &[401]);
         let none = SlaInputs {
             memory_ceiling_bytes: 0,
             ..healthy()
@@ -570,18 +580,20 @@ mod tests {
 
     #[test]
     fn error_rate_boundaries() {
-        let at = |errors, ops| SlaInputs {
+        let at = |(errors, ops): (u64, u64)| SlaInputs {
             errors_seen: errors,
             operations: ops,
             ..healthy()
         };
-        assert_eq!(status(&at(2, 100), "error_rate"), Status::Ok);
-        assert_eq!(status(&at(3, 100), "error_rate"), Status::Warning);
-        assert_eq!(status(&at(5, 100), "error_rate"), Status::Warning);
-        assert_eq!(status(&at(6, 100), "error_rate"), Status::Critical);
         // 7 in 350 is exactly 2%: not above.
-        assert_eq!(status(&at(7, 350), "error_rate"), Status::Ok);
-        assert_eq!(check(&at(7, 350), "error_rate").value, 2.0);
+        assert_bands(
+            "error_rate",
+            at,
+            &[(2, 100), (7, 350)],
+            &[(3, 100), (5, 100)],
+            &[(6, 100)],
+        );
+        assert_eq!(check(&at((7, 350)), "error_rate").value, 2.0);
     }
 
     #[test]
@@ -590,34 +602,19 @@ mod tests {
             cpu_avg_pct: avg,
             ..healthy()
         };
-        assert_eq!(status(&at(20.0), "cpu_avg"), Status::Ok); // 80% of 25
-        assert_eq!(status(&at(21.0), "cpu_avg"), Status::Warning);
-        assert_eq!(status(&at(25.0), "cpu_avg"), Status::Warning);
-        assert_eq!(status(&at(25.5), "cpu_avg"), Status::Critical);
+        // Of the 25% ceiling: Ok up to 80%, Warning up to 100%.
+        assert_bands("cpu_avg", at, &[20.0], &[21.0, 25.0], &[25.5]);
     }
 
     #[test]
     fn copying_nothing_of_a_plan_is_a_complete_failure() {
-        let none = SlaInputs {
-            copied: 0,
-            failed: 100,
-            ..healthy()
-        };
+        let none = copied_of(0, 100);
         let c = check(&none, "complete_failure");
         assert_eq!((c.status, c.value), (Status::Critical, 0.0));
         assert!(c.actual.contains("nothing copied of 100"), "{c:?}");
-        let one = SlaInputs {
-            copied: 1,
-            failed: 99,
-            ..healthy()
-        };
+        let one = copied_of(1, 100);
         assert_eq!(status(&one, "complete_failure"), Status::Ok);
-        let empty = SlaInputs {
-            planned: 0,
-            copied: 0,
-            failed: 0,
-            ..healthy()
-        };
+        let empty = copied_of(0, 0);
         assert_eq!(check(&empty, "complete_failure").actual, "n/a");
     }
 

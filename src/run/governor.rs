@@ -454,6 +454,15 @@ mod tests {
 
     const MB: u64 = 1_000_000;
 
+    fn decision(workers: u32, reason: Reason) -> Decision {
+        Decision { workers, reason }
+    }
+
+    /// A new direct controller's decision at `workers` on its first batch, `signal`.
+    fn decide(workers: u32, signal: &BatchSignal) -> Decision {
+        Controller::new(Limits::direct(), workers).fresh(signal)
+    }
+
     impl Controller {
         /// `next` with a signal from a batch started after the last decision.
         fn fresh(&mut self, s: &BatchSignal) -> Decision {
@@ -482,13 +491,7 @@ mod tests {
             epoch: e0,
             ..calm(32, 0.5)
         };
-        assert_eq!(
-            c.next(&b),
-            Decision {
-                workers: 48,
-                reason: Reason::Hold
-            }
-        );
+        assert_eq!(c.next(&b), decision(48, Reason::Hold));
         // C at 48, 60% faster than A: the probe paid off.
         let d = c.fresh(&calm(48, 0.625));
         assert_eq!((d.workers, d.reason), (72, Reason::ThroughputImproved));
@@ -523,26 +526,22 @@ mod tests {
         assert_eq!(workers(&ds), vec![256, 256, 256, 256, 256]);
         assert_eq!(ds[0].reason, Reason::AtMaximum);
         // The CPU projection still caps the jump: 20% at 32 workers, a 25% ceiling.
-        let mut c = Controller::new(Limits::direct(), 32);
         let hot = |w: u32| BatchSignal {
             cpu_avg_pct: 20.0 * f64::from(w) as f32 / 32.0,
             cpu_peak_pct: 20.0 * f64::from(w) as f32 / 32.0,
             ..wan(w)
         };
-        let d = c.fresh(&hot(32));
-        assert_eq!((d.workers, d.reason), (40, Reason::CpuCeiling));
+        assert_eq!(decide(32, &hot(32)), decision(40, Reason::CpuCeiling));
         // A piece of 64 objects with 2,000 behind it raises past its own size...
-        let mut c = Controller::new(Limits::direct(), 32);
         let piece = |backlog| BatchSignal {
             files: 64,
             backlog,
             seconds: 64.0 * 0.06 / 32.0,
             ..calm(32, 1.0)
         };
-        assert_eq!(c.fresh(&piece(2000)).workers, 256);
+        assert_eq!(decide(32, &piece(2000)).workers, 256);
         // ...and a last batch of 64 does not.
-        let mut c = Controller::new(Limits::direct(), 32);
-        assert_eq!(c.fresh(&piece(0)).workers, 64);
+        assert_eq!(decide(32, &piece(0)).workers, 64);
         // Staged stays at its 10.
         let mut c = Controller::new(Limits::staged(), 8);
         assert_eq!(run(&mut c, 3, wan).last().unwrap().workers, 10);
@@ -569,16 +568,22 @@ mod tests {
     /// Feed `signal(workers_now)` for `n` batches, returning the decisions.
     fn run(
         c: &mut Controller,
-        n: usize,
+        n: u32,
         mut signal: impl FnMut(u32) -> BatchSignal,
+    ) -> Vec<Decision> {
+        run_numbered(c, n, |_, w| signal(w))
+    }
+
+    /// Feed `signal(i, workers_now)` for batches `i` in `0..n`, returning the decisions.
+    fn run_numbered(
+        c: &mut Controller,
+        n: u32,
+        mut signal: impl FnMut(u32, u32) -> BatchSignal,
     ) -> Vec<Decision> {
         let mut w = c.initial().workers;
         (0..n)
-            .map(|_| {
-                let d = c.fresh(&BatchSignal {
-                    epoch: c.epoch(),
-                    ..signal(w)
-                });
+            .map(|i| {
+                let d = c.fresh(&signal(i, w));
                 w = d.workers;
                 d
             })
@@ -592,13 +597,7 @@ mod tests {
     #[test]
     fn steady_state_probes_once_then_holds() {
         let mut c = Controller::new(Limits::direct(), 8);
-        assert_eq!(
-            c.initial(),
-            Decision {
-                workers: 8,
-                reason: Reason::Start
-            }
-        );
+        assert_eq!(c.initial(), decision(8, Reason::Start));
         let ds = run(&mut c, 12, |w| calm(w, 1.0));
         assert_eq!(
             workers(&ds),
@@ -620,16 +619,14 @@ mod tests {
     #[test]
     fn a_settled_count_is_probed_again_when_batches_run_calm() {
         let mut c = Controller::new(Limits::direct(), 4);
-        let mut i = 0;
-        let ds = run(&mut c, 16, |w| {
-            i += 1;
+        let ds = run_numbered(&mut c, 16, |i, w| {
             // The first 4 batches: 34 files/s whatever the count; then 60 ms per copy.
-            let seconds = if i <= 4 {
+            let seconds = if i < 4 {
                 1.0
             } else {
                 2000.0 * 0.06 / f64::from(w)
             };
-            let files = if i <= 4 { 34 } else { 2000 };
+            let files = if i < 4 { 34 } else { 2000 };
             BatchSignal {
                 files,
                 backlog: 100_000,
@@ -698,67 +695,34 @@ mod tests {
         let d = c.fresh(&spread(72, 3, 2));
         assert_eq!((d.workers, d.reason), (36, Reason::Throttled));
         // Unknown spread (prefixes 0): the endpoint, as before prefixes were tracked.
-        let mut c = Controller::new(Limits::direct(), 32);
-        assert_eq!(c.fresh(&spread(32, 0, 0)).workers, 16);
+        assert_eq!(decide(32, &spread(32, 0, 0)).workers, 16);
+    }
+
+    /// The first decision at `workers` on a calm batch whose memory peaked at `mb` MB
+    /// (the direct ceiling is 500 MB).
+    fn at_memory(workers: u32, mb: u64) -> Decision {
+        decide(
+            workers,
+            &BatchSignal {
+                rss_peak_bytes: mb * MB,
+                ..calm(workers, 1.0)
+            },
+        )
     }
 
     #[test]
     fn memory_above_ceiling_cuts() {
-        let mut c = Controller::new(Limits::direct(), 20);
-        let d = c.fresh(&BatchSignal {
-            rss_peak_bytes: 501 * MB,
-            ..calm(20, 1.0)
-        });
-        assert_eq!(
-            d,
-            Decision {
-                workers: 10,
-                reason: Reason::MemoryCeiling
-            }
-        );
+        assert_eq!(at_memory(20, 501), decision(10, Reason::MemoryCeiling));
         // Exactly at the ceiling is not above it: no cut, but no room to raise either.
-        let mut c = Controller::new(Limits::direct(), 20);
-        let d = c.fresh(&BatchSignal {
-            rss_peak_bytes: 500 * MB,
-            ..calm(20, 1.0)
-        });
-        assert_eq!(
-            d,
-            Decision {
-                workers: 20,
-                reason: Reason::MemoryCeiling
-            }
-        );
+        assert_eq!(at_memory(20, 500), decision(20, Reason::MemoryCeiling));
     }
 
     #[test]
     fn raise_stops_short_of_the_memory_ceiling() {
         // 400 MB at 10 workers projects to 500 MB at 12.5: raise to 12, not 15.
-        let mut c = Controller::new(Limits::direct(), 10);
-        let d = c.fresh(&BatchSignal {
-            rss_peak_bytes: 400 * MB,
-            ..calm(10, 1.0)
-        });
-        assert_eq!(
-            d,
-            Decision {
-                workers: 12,
-                reason: Reason::MemoryCeiling
-            }
-        );
+        assert_eq!(at_memory(10, 400), decision(12, Reason::MemoryCeiling));
         // At 480 MB no raise fits at all.
-        let mut c = Controller::new(Limits::direct(), 10);
-        let d = c.fresh(&BatchSignal {
-            rss_peak_bytes: 480 * MB,
-            ..calm(10, 1.0)
-        });
-        assert_eq!(
-            d,
-            Decision {
-                workers: 10,
-                reason: Reason::MemoryCeiling
-            }
-        );
+        assert_eq!(at_memory(10, 480), decision(10, Reason::MemoryCeiling));
     }
 
     #[test]
@@ -769,41 +733,17 @@ mod tests {
             ..calm(w, 1.0)
         };
         let mut c = Controller::new(Limits::direct(), 10);
-        assert_eq!(
-            c.fresh(&hot(10)),
-            Decision {
-                workers: 10,
-                reason: Reason::Hold
-            }
-        );
+        assert_eq!(c.fresh(&hot(10)), decision(10, Reason::Hold));
         // Back to calm: no cut, and the pending probe goes ahead.
-        assert_eq!(
-            c.fresh(&calm(10, 1.0)),
-            Decision {
-                workers: 15,
-                reason: Reason::Probe
-            }
-        );
+        assert_eq!(c.fresh(&calm(10, 1.0)), decision(15, Reason::Probe));
 
         let mut c = Controller::new(Limits::direct(), 10);
         assert_eq!(c.fresh(&hot(10)).workers, 10);
         // 30% average and 60% peak against 25% and 50%: the projection of 90% of the
         // ceilings is 10 x 25/30 x 0.9 = 7.5.
-        assert_eq!(
-            c.fresh(&hot(10)),
-            Decision {
-                workers: 7,
-                reason: Reason::CpuCeiling
-            }
-        );
+        assert_eq!(c.fresh(&hot(10)), decision(7, Reason::CpuCeiling));
         // The streak restarts after a cut: one more hot batch alone does not cut again.
-        assert_eq!(
-            c.fresh(&hot(7)),
-            Decision {
-                workers: 7,
-                reason: Reason::Hold
-            }
-        );
+        assert_eq!(c.fresh(&hot(7)), decision(7, Reason::Hold));
         // Far above the ceiling the cut is a halving at most; just above it, one worker
         // at least.
         let l = Limits::direct();
@@ -832,10 +772,9 @@ mod tests {
     #[test]
     fn noisy_cpu_never_cuts() {
         let mut c = Controller::new(Limits::direct(), 10);
-        let mut i = 0;
-        let ds = run(&mut c, 12, |w| {
-            i += 1;
-            if i % 2 == 0 {
+        // Every second batch is hot.
+        let ds = run_numbered(&mut c, 12, |i, w| {
+            if i % 2 == 1 {
                 BatchSignal {
                     cpu_avg_pct: 40.0,
                     cpu_peak_pct: 90.0,
@@ -885,29 +824,19 @@ mod tests {
         // 100 files in 0.96 s: +4.2%, not enough.
         assert_eq!(
             c.fresh(&calm(15, 0.96)),
-            Decision {
-                workers: 15,
-                reason: Reason::ThroughputFlat
-            }
+            decision(15, Reason::ThroughputFlat)
         );
         // Settled: a faster batch at the same count is content, not workers.
-        assert_eq!(
-            c.fresh(&calm(15, 0.5)),
-            Decision {
-                workers: 15,
-                reason: Reason::Hold
-            }
-        );
+        assert_eq!(c.fresh(&calm(15, 0.5)), decision(15, Reason::Hold));
     }
 
     #[test]
     fn recovery_after_throttling_waits_out_the_cooldown() {
         let mut c = Controller::new(Limits::direct(), 4);
-        let mut i = 0;
-        let ds = run(&mut c, 10, |w| {
-            i += 1;
+        let ds = run_numbered(&mut c, 10, |i, w| {
             let s = linear(w);
-            if i == 4 {
+            // The fourth batch is throttled.
+            if i == 3 {
                 BatchSignal { throttled: 2, ..s }
             } else {
                 s
@@ -938,30 +867,12 @@ mod tests {
 
     #[test]
     fn never_more_workers_than_files() {
-        let mut c = Controller::new(Limits::direct(), 4);
-        let small = BatchSignal {
+        let five_files = |w| BatchSignal {
             files: 5,
-            ..calm(4, 1.0)
+            ..calm(w, 1.0)
         };
-        assert_eq!(
-            c.fresh(&small),
-            Decision {
-                workers: 5,
-                reason: Reason::AtMaximum
-            }
-        );
-        let mut c = Controller::new(Limits::direct(), 8);
-        let d = c.fresh(&BatchSignal {
-            files: 5,
-            ..calm(8, 1.0)
-        });
-        assert_eq!(
-            d,
-            Decision {
-                workers: 8,
-                reason: Reason::AtMaximum
-            }
-        );
+        assert_eq!(decide(4, &five_files(4)), decision(5, Reason::AtMaximum));
+        assert_eq!(decide(8, &five_files(8)), decision(8, Reason::AtMaximum));
     }
 
     #[test]
@@ -972,13 +883,7 @@ mod tests {
             seconds: 0.0,
             ..calm(4, 1.0)
         };
-        assert_eq!(
-            c.fresh(&empty),
-            Decision {
-                workers: 4,
-                reason: Reason::Hold
-            }
-        );
+        assert_eq!(c.fresh(&empty), decision(4, Reason::Hold));
         assert_eq!(c.fresh(&calm(4, 1.0)).reason, Reason::Probe);
     }
 
@@ -1009,16 +914,9 @@ mod tests {
             ..linear(w)
         };
         let go = || {
-            let mut c = Controller::new(Limits::direct(), 3);
-            let mut w = c.initial().workers;
-            (0..40)
-                .map(|i| {
-                    let d = c.fresh(&script(i, w));
-                    w = d.workers;
-                    assert!((1..=50).contains(&d.workers));
-                    d
-                })
-                .collect::<Vec<_>>()
+            let ds = run_numbered(&mut Controller::new(Limits::direct(), 3), 40, script);
+            assert!(ds.iter().all(|d| (1..=50).contains(&d.workers)), "{ds:?}");
+            ds
         };
         assert_eq!(go(), go());
     }

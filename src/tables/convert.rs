@@ -1010,6 +1010,11 @@ mod tests {
         failure(&case(market, data_type, date_text, csv))
     }
 
+    /// The failure of futures um's monthly fundingRate file for 2024-01 holding `csv`.
+    fn funding_rate_fails(csv: &str) -> ConvertError {
+        fails(Market::FuturesUm, "fundingRate", "2024-01", csv)
+    }
+
     fn failure(c: &Case) -> ConvertError {
         let e = convert(&c.job).unwrap_err();
         let left: Vec<_> = std::fs::read_dir(c.dir.path()).unwrap().collect();
@@ -1055,23 +1060,24 @@ mod tests {
 
     #[test]
     fn wrong_column_count_names_the_line() {
-        let csv = "1704067200000,8,0.0001\n1704067200001,8\n";
-        let e = fails(Market::FuturesUm, "fundingRate", "2024-01", csv);
+        let e = funding_rate_fails("1704067200000,8,0.0001\n1704067200001,8\n");
         assert_eq!(e.line, Some(2));
         assert!(
             matches!(e.problem, Problem::Columns { expected: 3, .. }),
             "{e}"
         );
         // With a header the line moves down by one.
-        let csv = "calc_time,funding_interval_hours,last_funding_rate\n1704067200000,8,0.0001\n1704067200001,8,1,5\n";
-        let e = fails(Market::FuturesUm, "fundingRate", "2024-01", csv);
+        let e = funding_rate_fails(
+            "calc_time,funding_interval_hours,last_funding_rate\n1704067200000,8,0.0001\n1704067200001,8,1,5\n",
+        );
         assert_eq!(e.line, Some(3), "{e}");
     }
 
     #[test]
     fn a_header_naming_other_columns_fails() {
-        let csv = "calc_time,last_funding_rate,funding_interval_hours\n1704067200000,0.0001,8\n";
-        let e = fails(Market::FuturesUm, "fundingRate", "2024-01", csv);
+        let e = funding_rate_fails(
+            "calc_time,last_funding_rate,funding_interval_hours\n1704067200000,0.0001,8\n",
+        );
         assert_eq!(e.line, Some(1));
         assert!(matches!(e.problem, Problem::Header { .. }));
     }
@@ -1092,8 +1098,7 @@ mod tests {
 
     #[test]
     fn an_empty_time_fails_with_its_line() {
-        let csv = "1704067200000,8,0.0001\n,8,0.0002\n";
-        let e = fails(Market::FuturesUm, "fundingRate", "2024-01", csv);
+        let e = funding_rate_fails("1704067200000,8,0.0001\n,8,0.0002\n");
         assert_eq!(e.line, Some(2));
         assert_eq!(
             e.problem,
@@ -1105,8 +1110,7 @@ mod tests {
 
     #[test]
     fn blank_lines_fail_the_row_count_check() {
-        let csv = "1704067200000,8,0.0001\n\n1704067200001,8,0.0002\n";
-        let e = fails(Market::FuturesUm, "fundingRate", "2024-01", csv);
+        let e = funding_rate_fails("1704067200000,8,0.0001\n\n1704067200001,8,0.0002\n");
         assert!(
             matches!(e.problem, Problem::RowCount { csv: 3, parquet: 2 }),
             "{e}"

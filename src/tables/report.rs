@@ -312,19 +312,20 @@ impl TablesReport {
 mod tests {
     use super::*;
 
+    /// Totals with these counts, the others zero.
+    fn totals(converted: u64, rows: u64, failed: u64) -> Totals {
+        Totals {
+            converted,
+            rows,
+            failed,
+            ..Default::default()
+        }
+    }
+
     #[test]
     fn totals_fold() {
-        let mut a = Totals {
-            converted: 1,
-            rows: 10,
-            ..Default::default()
-        };
-        a += Totals {
-            converted: 2,
-            rows: 5,
-            failed: 1,
-            ..Default::default()
-        };
-        assert_eq!((a.converted, a.rows, a.failed), (3, 15, 1));
+        let mut a = totals(1, 10, 0);
+        a += totals(2, 5, 1);
+        assert_eq!(a, totals(3, 15, 1));
     }
 }
