@@ -20,13 +20,26 @@
 
 /// `impl AddAssign` for a struct of counters that add up field by field. The struct is
 /// destructured, so a field added to it and left out here does not compile (and is not
-/// silently dropped when counts are folded together).
+/// silently dropped when counts are folded together). After the summed fields, optional
+/// groups: `max { .. }` fields keep the larger value, `or { .. }` flags are or-ed, and
+/// `skip { .. }` fields (derived from the others, recomputed by the caller) are left as
+/// they are.
 macro_rules! add_assign_fields {
-    ($ty:ident { $($field:ident),+ $(,)? }) => {
+    ($ty:ident { $($field:ident),+ $(,)? }
+     $(max { $($max:ident),+ $(,)? })?
+     $(or { $($or:ident),+ $(,)? })?
+     $(skip { $($skip:ident),+ $(,)? })?) => {
         impl std::ops::AddAssign for $ty {
             fn add_assign(&mut self, o: Self) {
-                let $ty { $($field),+ } = o;
+                let $ty {
+                    $($field,)+
+                    $($($max,)+)?
+                    $($($or,)+)?
+                    $($($skip: _,)+)?
+                } = o;
                 $(self.$field += $field;)+
+                $($(self.$max = self.$max.max($max);)+)?
+                $($(self.$or |= $or;)+)?
             }
         }
     };

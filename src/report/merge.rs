@@ -15,7 +15,6 @@ use crate::exit_codes;
 use crate::os::resources::ResourceSummary;
 use crate::report::sla::{self, Mode, SlaInputs, Status};
 use crate::report::{FORMAT_VERSION, Integrity, Report, Totals};
-use crate::run::outcome::OpCounts;
 
 /// Deserialize one of the report's `&'static str` fields. lakesync writes known words
 /// (commands, modes, its name and version); anything else (another version's number) is
@@ -263,7 +262,7 @@ impl Fold {
         }
         acc.plan.listing_seconds = acc.plan.listing_seconds.max(plan.listing_seconds);
         acc.listing += listing;
-        add_operations(&mut acc.operations, &operations);
+        acc.operations += operations;
         acc.throughput.copy_seconds = acc.throughput.copy_seconds.max(throughput.copy_seconds);
         acc.cost.merge(&cost);
         self.batch_shards
@@ -379,28 +378,6 @@ fn sla_inputs(r: &Report) -> SlaInputs {
             0.0
         },
     }
-}
-
-fn add_operations(into: &mut crate::report::Operations, from: &crate::report::Operations) {
-    let crate::report::Operations {
-        by_kind,
-        // Derived: `finish_derived` computes them from the sums.
-        s5cmd_ops: _,
-        per_file: _,
-        network_transfers_per_file: _,
-        s5cmd_processes,
-        local_bytes_written,
-        unparsed_lines,
-        unplanned_copies,
-        multipart_uploads_aborted,
-    } = from;
-    let by_kind: OpCounts = *by_kind;
-    into.by_kind += by_kind;
-    into.s5cmd_processes += s5cmd_processes;
-    into.local_bytes_written += local_bytes_written;
-    into.unparsed_lines += unparsed_lines;
-    into.unplanned_copies += unplanned_copies;
-    into.multipart_uploads_aborted += multipart_uploads_aborted;
 }
 
 /// The resource figures of two shards: peaks are the higher, samples add up (the average

@@ -232,6 +232,20 @@ pub struct Operations {
     pub multipart_uploads_aborted: u64,
 }
 
+add_assign_fields!(Operations {
+    by_kind,
+    s5cmd_processes,
+    local_bytes_written,
+    unparsed_lines,
+    unplanned_copies,
+    multipart_uploads_aborted,
+} skip {
+    // Derived: `report merge` recomputes them from the sums.
+    s5cmd_ops,
+    per_file,
+    network_transfers_per_file,
+});
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Throughput {
     pub files_per_s: f64,

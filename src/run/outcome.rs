@@ -89,43 +89,20 @@ pub struct Counters {
     pub timed_out: bool,
 }
 
-impl std::ops::AddAssign for Counters {
-    fn add_assign(&mut self, o: Self) {
-        // Destructured so that a new field cannot be forgotten here.
-        let Counters {
-            ops,
-            retried,
-            throttled,
-            processes,
-            unparsed,
-            unplanned,
-            verified,
-            unverified,
-            local_bytes_written,
-            fallback,
-            direct_files,
-            staged_files,
-            attempts,
-            interrupted,
-            timed_out,
-        } = o;
-        self.ops += ops;
-        self.retried += retried;
-        self.throttled += throttled;
-        self.processes += processes;
-        self.unparsed += unparsed;
-        self.unplanned += unplanned;
-        self.verified += verified;
-        self.unverified += unverified;
-        self.local_bytes_written += local_bytes_written;
-        self.fallback += fallback;
-        self.direct_files += direct_files;
-        self.staged_files += staged_files;
-        self.attempts = self.attempts.max(attempts);
-        self.interrupted |= interrupted;
-        self.timed_out |= timed_out;
-    }
-}
+add_assign_fields!(Counters {
+    ops,
+    retried,
+    throttled,
+    processes,
+    unparsed,
+    unplanned,
+    verified,
+    unverified,
+    local_bytes_written,
+    fallback,
+    direct_files,
+    staged_files,
+} max { attempts } or { interrupted, timed_out });
 
 #[cfg(test)]
 mod tests {
