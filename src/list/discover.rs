@@ -13,8 +13,8 @@
 
 use std::path::Path;
 
-use crate::list::multi::{GroupError, ListCounts, LsKind, PAGE_KEYS};
-use crate::list::{ListError, Lister};
+use crate::list::Lister;
+use crate::list::multi::{GroupListError, ListCounts, LsKind, PAGE_KEYS};
 use crate::s3url::S3Url;
 use crate::select::archive::{Market, Period};
 use crate::select::{Discovered, Selection};
@@ -166,24 +166,6 @@ pub fn apply(mut discovered: Discovered, choices: &[FolderChoice]) -> Discovered
     discovered
 }
 
-/// Discovery failed.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum DiscoverError {
-    #[error(transparent)]
-    List(#[from] ListError),
-    #[error(transparent)]
-    Group(#[from] GroupError),
-}
-
-impl DiscoverError {
-    pub fn hint(&self) -> &'static str {
-        match self {
-            DiscoverError::List(e) => e.hint(),
-            DiscoverError::Group(_) => "this is a bug: please report it with the command line",
-        }
-    }
-}
-
 /// List the open folders of the selection with a delimiter (one `s5cmd run`) and return the
 /// symbols found per folder. A folder that does not exist has no symbols.
 pub async fn discover(
@@ -192,7 +174,7 @@ pub async fn discover(
     sel: &Selection,
     in_flight: usize,
     dir: &Path,
-) -> Result<(Discovered, ListCounts), DiscoverError> {
+) -> Result<(Discovered, ListCounts), GroupListError> {
     let folders = sel.open_folders();
     let keys: Vec<String> = folders.iter().map(|f| source.key(f)).collect();
     let listings = lister

@@ -109,6 +109,24 @@ pub enum GroupError {
     NotAFolder(String),
 }
 
+/// Why a listing of grouped prefixes (discovery, a paired listing) stopped.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum GroupListError {
+    #[error(transparent)]
+    List(#[from] ListError),
+    #[error(transparent)]
+    Group(#[from] GroupError),
+}
+
+impl GroupListError {
+    pub fn hint(&self) -> &'static str {
+        match self {
+            GroupListError::List(e) => e.hint(),
+            GroupListError::Group(_) => "this is a bug: please report it with the command line",
+        }
+    }
+}
+
 /// Routes the output lines of one `s5cmd run` of `ls` lines back to their prefixes. Pure:
 /// fed parsed events, it never touches a process.
 #[derive(Debug)]

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::mpsc;
 
-use crate::list::multi::{GroupError, ListCounts, LsKind, PrefixListing};
+use crate::list::multi::{GroupError, GroupListError, ListCounts, LsKind, PrefixListing};
 use crate::list::{ListError, Lister, Object};
 use crate::s3url::S3Url;
 
@@ -56,15 +56,6 @@ pub struct PairedCounts {
     pub dest_skipped: u64,
     /// The most `ls` lines in flight at once (over both sides' processes).
     pub in_flight_max: u64,
-}
-
-/// Why a paired listing stopped.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum PairedError {
-    #[error(transparent)]
-    List(#[from] ListError),
-    #[error(transparent)]
-    Group(#[from] GroupError),
 }
 
 /// The destination prefixes of a group worth listing: those whose source is not empty.
@@ -175,11 +166,12 @@ pub async fn list_paired(
     prefixes: &[String],
     cfg: PairedConfig,
     dir: &Path,
-    tx: mpsc::Sender<Result<Vec<PrefixPair>, PairedError>>,
+    tx: mpsc::Sender<Result<Vec<PrefixPair>, GroupListError>>,
 ) -> PairedCounts {
     let lines = |n: usize| n.min(cfg.in_flight.max(1)) as u64;
     let flight = InFlight::default();
-    let (stx, mut srx) = mpsc::channel::<Result<(&[String], Vec<PrefixListing>), PairedError>>(1);
+    let (stx, mut srx) =
+        mpsc::channel::<Result<(&[String], Vec<PrefixListing>), GroupListError>>(1);
     let sources = async {
         let mut counts = ListCounts::default();
         for g in prefixes.chunks(cfg.group_lines.max(1)) {

@@ -21,10 +21,11 @@ use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
-use crate::list::discover::{self, DiscoverError, FolderChoice};
+use crate::list::discover::{self, FolderChoice};
 use crate::list::listing::{LISTING_PREFETCH, ListingErrors, PlanListings, SideListing};
+use crate::list::multi::GroupListError;
 use crate::list::multi::{GroupError, ListCounts};
-use crate::list::paired::{PairedConfig, PairedCounts, PairedError, PrefixPair, Side, list_paired};
+use crate::list::paired::{PairedConfig, PairedCounts, PrefixPair, Side, list_paired};
 use crate::list::{ListError, Lister, Object};
 use crate::os::progress::Planned;
 use crate::plan::batch::{Batch, Batcher, Item};
@@ -77,14 +78,14 @@ pub enum PlanError {
     #[error(transparent)]
     Group(#[from] GroupError),
     #[error("symbol discovery: {0}")]
-    Discover(#[from] DiscoverError),
+    Discover(GroupListError),
 }
 
-impl From<PairedError> for PlanError {
-    fn from(e: PairedError) -> Self {
+impl From<GroupListError> for PlanError {
+    fn from(e: GroupListError) -> Self {
         match e {
-            PairedError::List(e) => PlanError::List(e),
-            PairedError::Group(e) => PlanError::Group(e),
+            GroupListError::List(e) => PlanError::List(e),
+            GroupListError::Group(e) => PlanError::Group(e),
         }
     }
 }
@@ -157,13 +158,16 @@ impl Planner {
         if settings.source_manifest.is_some() || sel.open_folders().is_empty() {
             return Ok(settings.prefixes());
         }
-        let (found, counts) = self.handle.block_on(discover::discover(
-            &self.source_lister,
-            &settings.source,
-            sel,
-            settings.list_concurrency,
-            &self.list_dir,
-        ))?;
+        let (found, counts) = self
+            .handle
+            .block_on(discover::discover(
+                &self.source_lister,
+                &settings.source,
+                sel,
+                settings.list_concurrency,
+                &self.list_dir,
+            ))
+            .map_err(PlanError::Discover)?;
         stats.discovery = counts;
         stats.choices = discover::choose(sel, &found);
         for c in &stats.choices {
@@ -348,7 +352,7 @@ enum Current {
         errors: ListingErrors,
     },
     Grouped {
-        rx: mpsc::Receiver<Result<Vec<PrefixPair>, PairedError>>,
+        rx: mpsc::Receiver<Result<Vec<PrefixPair>, GroupListError>>,
         task: Option<tokio::task::JoinHandle<PairedCounts>>,
         merge: Option<Merge<std::vec::IntoIter<Object>, std::vec::IntoIter<Object>>>,
     },

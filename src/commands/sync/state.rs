@@ -97,7 +97,7 @@ impl RunState {
                 match error {
                     Some(
                         PlanError::List(ListError::Interrupted { .. })
-                        | PlanError::Discover(crate::list::discover::DiscoverError::List(
+                        | PlanError::Discover(crate::list::multi::GroupListError::List(
                             ListError::Interrupted { .. },
                         )),
                     ) => self.interrupted = true,
