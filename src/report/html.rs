@@ -114,36 +114,11 @@ fn na_or<T>(o: Option<T>, f: impl FnOnce(T) -> String) -> String {
     o.map_or_else(|| NA.to_string(), f)
 }
 
-/// `1234567` -> `1,234,567`.
-fn count(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// Decimal units, as the human summary prints them.
-use crate::report::units::human_bytes as bytes;
+/// Numbers as the human summary prints them.
+use crate::report::units::{human_bytes as bytes, human_count as count};
 
 fn seconds(s: f64) -> String {
-    if !s.is_finite() || s < 0.0 {
-        return NA.to_string();
-    }
-    if s < 60.0 {
-        return format!("{s:.2} s");
-    }
-    let total = s.round() as u64;
-    let (h, m, sec) = (total / 3600, total % 3600 / 60, total % 60);
-    if h > 0 {
-        format!("{h} h {m:02} min {sec:02} s")
-    } else {
-        format!("{m} min {sec:02} s")
-    }
+    crate::report::units::human_seconds(s).unwrap_or_else(|| NA.to_string())
 }
 
 /// A chart value: as many decimals as its size needs.
@@ -1686,11 +1661,7 @@ mod tests {
 
     #[test]
     fn numbers_read_well() {
-        assert_eq!(count(1_234_567), "1,234,567");
-        assert_eq!(count(999), "999");
-        assert_eq!(bytes(1_451_267), "1.5 MB");
-        assert_eq!(seconds(1.543), "1.54 s");
-        assert_eq!(seconds(3725.0), "1 h 02 min 05 s");
+        assert_eq!(seconds(-1.0), NA);
         assert_eq!(nice_step(100.0), 25.0);
         assert_eq!(nice_step(7.0), 2.0);
     }
