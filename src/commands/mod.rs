@@ -86,13 +86,13 @@ pub fn run_sync(args: &SyncArgs, ui: Ui) -> Result<i32, Error> {
     if let Some(e) = &report.error {
         crate::error::eprint(&e.message, &e.hint);
     }
-    let Some(code) = emit(&report, settings.report.as_ref(), report.exit_code) else {
+    let Some(code) = emit(&report, settings.output.report.as_ref(), report.exit_code) else {
         return Ok(report.exit_code);
     };
     if !ui.quiet {
         eprint!("{}", report.human_summary());
     }
-    if settings.summary_line {
+    if settings.output.summary_line {
         // A closed pipe is not worth a message; the exit code still says how it went.
         output::stdout(format!("{}\n", report.summary_line()).as_bytes())?;
     }

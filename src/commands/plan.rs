@@ -16,7 +16,7 @@ use crate::report::{Report, cost};
 pub fn run(args: &PlanArgs, ui: Ui) -> Result<i32, Error> {
     let mut settings = settings(&args.sync, ui)?;
     let rt = runtime()?;
-    settings.dry_run = true;
+    settings.output.dry_run = true;
     let groups = Arc::new(Mutex::new(PlanGroups::default()));
     let report = rt.block_on(async {
         super::sync::run_with(&settings, install_signals()?, Some(groups.clone())).await

@@ -93,7 +93,7 @@ pub async fn run_with(
     sides.dest_globals = settings.dest_globals();
     let (workdir, stale_uploads) = make_workdir_taking(settings.temp_dir.as_deref(), true)?;
     let uploads = Arc::new(UploadTracker::new(workdir.path(), &sides.dest_globals));
-    if !settings.dry_run {
+    if !settings.output.dry_run {
         uploads.abort_stale(stale_uploads).await;
     }
     let planned = Arc::new(Planned::default());
@@ -111,7 +111,7 @@ pub async fn run_with(
     let executor = executor(settings, &sides, workdir.path(), &uploads);
     let limits = limits(settings);
     // Validation lists what each batch copied while the next batches copy.
-    let validator = (!settings.dry_run).then(|| {
+    let validator = (!settings.output.dry_run).then(|| {
         Validator::start(Target {
             lister: sides.lister(&sides.dest_globals),
             folder: settings.dest.clone(),
@@ -174,7 +174,7 @@ pub async fn run_with(
             signal: interrupt.signal(),
             multipart_uploads_aborted: uploads.aborted(),
             throttling: executor.runner.throttle.with(|t| t.summary()),
-            history: settings.history.as_deref().and_then(|path| {
+            history: settings.output.history.as_deref().and_then(|path| {
                 crate::report::history::job_runs(path, &report::job_of(settings))
                     .map_err(|e| {
                         eprintln!(
@@ -329,9 +329,9 @@ fn executor(
 /// The governor's limits: the settings' ceilings over the strategy's defaults.
 fn limits(settings: &Settings) -> Limits {
     Limits {
-        max_memory_bytes: settings.max_memory_bytes,
-        max_cpu_avg_pct: settings.max_cpu_avg_pct,
-        max_cpu_peak_pct: (settings.max_cpu_avg_pct * 2.0).min(100.0),
+        max_memory_bytes: settings.governor.max_memory_bytes,
+        max_cpu_avg_pct: settings.governor.max_cpu_avg_pct,
+        max_cpu_peak_pct: (settings.governor.max_cpu_avg_pct * 2.0).min(100.0),
         ..if settings.strategy == Strategy::Staged {
             Limits::staged()
         } else {
@@ -378,7 +378,7 @@ impl<'a> Driver<'a> {
         limits: Limits,
         validator: Option<Validator>,
     ) -> Result<Self, Error> {
-        let commands_out = match &settings.write_commands {
+        let commands_out = match &settings.output.write_commands {
             Some(p) => Some(std::io::BufWriter::new(
                 std::fs::OpenOptions::new()
                     .write(true)
@@ -395,7 +395,7 @@ impl<'a> Driver<'a> {
             )),
             None => None,
         };
-        let sampler = if settings.sampling && !settings.dry_run {
+        let sampler = if settings.governor.sampling && !settings.output.dry_run {
             match Sampler::start(crate::os::resources::DEFAULT_INTERVAL) {
                 Ok(s) => Some(s),
                 Err(e) => {
@@ -417,7 +417,7 @@ impl<'a> Driver<'a> {
             state: RunState::default(),
             progress: Progress::new(settings.quiet, settings.progress_interval, planned.clone()),
             live: Live::new(
-                settings.metrics_file.clone(),
+                settings.output.metrics_file.clone(),
                 settings.pushgateway.clone().map(Pusher::new),
                 (settings.progress_interval > 0)
                     .then(|| Duration::from_secs(settings.progress_interval)),
@@ -475,7 +475,7 @@ impl<'a> Driver<'a> {
                     && !batch.folders.is_empty()
                     && !rest_of_cut
                     && !inflight.is_empty()
-                    && !self.settings.dry_run
+                    && !self.settings.output.dry_run
                 {
                     waiting = Some((batch, rest_of_cut));
                     break;
@@ -486,7 +486,7 @@ impl<'a> Driver<'a> {
                     waiting = Some((rest, true));
                     piece = true;
                 }
-                if !self.settings.dry_run {
+                if !self.settings.output.dry_run {
                     batch.index = self.next_index;
                     self.next_index += 1;
                 }
@@ -497,7 +497,7 @@ impl<'a> Driver<'a> {
                     self.state.handle(RunEvent::Interrupted);
                     break;
                 }
-                if self.settings.dry_run {
+                if self.settings.output.dry_run {
                     self.write_commands(&batch);
                     continue;
                 }
@@ -546,8 +546,8 @@ impl<'a> Driver<'a> {
     /// [`PIECES_FROM_OBJECTS`], staged batches, `--fixed-workers` and dry runs are not cut.
     fn cut_piece(&self, batch: &mut Batch) -> Option<Batch> {
         if self.settings.strategy == Strategy::Staged
-            || !self.settings.adaptive_workers
-            || self.settings.dry_run
+            || !self.settings.governor.adaptive_workers
+            || self.settings.output.dry_run
             || batch.items.len() < PIECES_FROM_OBJECTS
         {
             return None;
@@ -632,7 +632,7 @@ impl<'a> Driver<'a> {
             cpu_avg_pct: window.cpu_avg_pct,
             cpu_peak_pct: window.cpu_peak_pct,
         });
-        if self.settings.adaptive_workers {
+        if self.settings.governor.adaptive_workers {
             if decision.workers != self.workers {
                 tracing::info!(batch = out.index, from = self.workers, to = decision.workers, reason = ?decision.reason, "governor: workers for the next batch");
             }
@@ -665,7 +665,7 @@ impl<'a> Driver<'a> {
             outcome: out,
             window,
             decision,
-            governed: self.settings.adaptive_workers,
+            governed: self.settings.governor.adaptive_workers,
         }));
         self.show_progress(0);
     }
@@ -742,7 +742,7 @@ fn write_side_files(report: &Report, settings: &Settings) -> String {
         .map_or(0.0, |r| f64::from(r.cpu_avg_pct));
     let t = &report.totals;
     let mut last_run = String::new();
-    if settings.metrics_file.is_some() || settings.pushgateway.is_some() {
+    if settings.output.metrics_file.is_some() || settings.pushgateway.is_some() {
         last_run = crate::report::metrics::render(&MetricsInput {
             mode: report.mode,
             planned: t.planned,
@@ -769,7 +769,7 @@ fn write_side_files(report: &Report, settings: &Settings) -> String {
                 .map(|r| r / 100.0),
         });
     }
-    if let Some(path) = &settings.history {
+    if let Some(path) = &settings.output.history {
         let entry = HistoryEntry {
             finished_at: report.finished_at.clone(),
             mode: report.mode.to_string(),

@@ -11,7 +11,7 @@ pub fn run(args: &VerifyArgs, ui: Ui) -> Result<i32, Error> {
     let report = rt.block_on(async {
         crate::validate::verify::run(&settings, args.deep, install_signals()?).await
     })?;
-    let Some(code) = emit(&report, settings.report.as_ref(), report.exit_code) else {
+    let Some(code) = emit(&report, settings.output.report.as_ref(), report.exit_code) else {
         return Ok(report.exit_code);
     };
     if !ui.quiet {

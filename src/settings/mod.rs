@@ -151,30 +151,21 @@ pub struct Settings {
     pub attempts: Attempts,
     /// `ls` lines in flight per side (`--list-concurrency`).
     pub list_concurrency: usize,
-    pub max_memory_bytes: u64,
-    pub max_cpu_avg_pct: f32,
-    pub adaptive_workers: bool,
+    /// Resource ceilings and the SLA.
+    pub governor: GovernorSettings,
+    /// Where the report, metrics and history go; dry run.
+    pub output: OutputSettings,
     /// Whole source folders may be copied with one wildcard line (direct copies only).
     pub folder_copies_allowed: bool,
-    pub sampling: bool,
-    pub sla_baseline_seconds_per_100: Option<f64>,
-    pub fail_on: Option<Status>,
-    pub metrics_file: Option<PathBuf>,
-    pub history: Option<PathBuf>,
     /// `--pushgateway` with its group (job, shard).
     pub pushgateway: Option<crate::report::pushgateway::Target>,
     pub source_manifest: Option<PathBuf>,
     pub max_local_bytes: Option<u64>,
     pub shard: Option<Shard>,
-    pub summary_line: bool,
-    pub exit_code_when_nothing_to_do: Option<i32>,
     /// No summary or progress on stderr (`-q`); set by the caller.
     pub quiet: bool,
     /// Seconds between progress lines when stderr is not a terminal; set by the caller.
     pub progress_interval: u64,
-    pub dry_run: bool,
-    pub write_commands: Option<PathBuf>,
-    pub report: Option<ReportTarget>,
     pub s5cmd_explicit: Option<PathBuf>,
     pub s5cmd_env: Option<PathBuf>,
     pub temp_dir: Option<PathBuf>,
@@ -274,7 +265,7 @@ impl Settings {
         let selection = Selection::from_flags(selection)?;
         let shard = resolve_shard(shard, env)?;
         let tuning = ResolvedTuning::resolve(tuning)?;
-        let governor = ResolvedGovernor::resolve(governor)?;
+        let governor = GovernorSettings::resolve(governor)?;
         let pushgateway = output
             .pushgateway
             .as_deref()
@@ -287,7 +278,7 @@ impl Settings {
                 )
             })
             .transpose()?;
-        let output = ResolvedOutput::resolve(output)?;
+        let output = OutputSettings::resolve(output)?;
         let prices = resolve_prices(cost)?;
         Ok(Self {
             source,
@@ -300,26 +291,15 @@ impl Settings {
             workers: tuning.workers,
             attempts: tuning.attempts,
             list_concurrency: tuning.list_concurrency,
-            max_memory_bytes: governor.max_memory_bytes,
-            max_cpu_avg_pct: governor.max_cpu_avg_pct,
-            adaptive_workers: governor.adaptive_workers,
+            governor,
+            output,
             folder_copies_allowed: tuning.folder_copies_allowed,
-            sampling: governor.sampling,
-            sla_baseline_seconds_per_100: governor.sla_baseline_seconds_per_100,
-            fail_on: governor.fail_on,
-            metrics_file: output.metrics_file,
-            history: output.history,
             pushgateway,
             source_manifest: source_manifest.clone(),
             max_local_bytes: tuning.max_local_bytes,
             shard,
-            summary_line: output.summary_line,
-            exit_code_when_nothing_to_do: output.exit_code_when_nothing_to_do,
             quiet: false,
             progress_interval: 30,
-            dry_run: output.dry_run,
-            write_commands: output.write_commands,
-            report: output.report,
             s5cmd_explicit: tuning.s5cmd,
             s5cmd_env: env.lakesync_s5cmd.as_ref().map(PathBuf::from),
             temp_dir: tuning.temp_dir,
@@ -514,16 +494,19 @@ impl ResolvedTuning {
 }
 
 /// The governor's ceilings and the SLA settings.
-struct ResolvedGovernor {
-    max_memory_bytes: u64,
-    max_cpu_avg_pct: f32,
-    adaptive_workers: bool,
-    sampling: bool,
-    sla_baseline_seconds_per_100: Option<f64>,
-    fail_on: Option<Status>,
+#[derive(Debug, Clone)]
+pub struct GovernorSettings {
+    pub max_memory_bytes: u64,
+    pub max_cpu_avg_pct: f32,
+    /// The governor adapts the worker count (not `--fixed-workers`).
+    pub adaptive_workers: bool,
+    /// Memory and CPU are sampled (not `--no-sampling`).
+    pub sampling: bool,
+    pub sla_baseline_seconds_per_100: Option<f64>,
+    pub fail_on: Option<Status>,
 }
 
-impl ResolvedGovernor {
+impl GovernorSettings {
     fn resolve(args: &GovernorArgs) -> Result<Self, Error> {
         let GovernorArgs {
             max_memory_mb,
@@ -570,17 +553,18 @@ impl ResolvedGovernor {
 }
 
 /// Where the run's outputs go; every file path's folder must exist before any work.
-struct ResolvedOutput {
-    dry_run: bool,
-    write_commands: Option<PathBuf>,
-    report: Option<ReportTarget>,
-    metrics_file: Option<PathBuf>,
-    history: Option<PathBuf>,
-    summary_line: bool,
-    exit_code_when_nothing_to_do: Option<i32>,
+#[derive(Debug, Clone)]
+pub struct OutputSettings {
+    pub dry_run: bool,
+    pub write_commands: Option<PathBuf>,
+    pub report: Option<ReportTarget>,
+    pub metrics_file: Option<PathBuf>,
+    pub history: Option<PathBuf>,
+    pub summary_line: bool,
+    pub exit_code_when_nothing_to_do: Option<i32>,
 }
 
-impl ResolvedOutput {
+impl OutputSettings {
     fn resolve(args: &OutputArgs) -> Result<Self, Error> {
         let OutputArgs {
             dry_run,
@@ -904,11 +888,11 @@ mod tests {
     #[test]
     fn report_targets() {
         assert_eq!(
-            resolve(&["--report", "-"]).unwrap().report,
+            resolve(&["--report", "-"]).unwrap().output.report,
             Some(ReportTarget::Stdout)
         );
         assert_eq!(
-            resolve(&["--report", "r.json"]).unwrap().report,
+            resolve(&["--report", "r.json"]).unwrap().output.report,
             Some(ReportTarget::File("r.json".into()))
         );
         assert!(resolve(&["--report", ""]).is_err());

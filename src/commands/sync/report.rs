@@ -113,7 +113,7 @@ impl Report {
             tool: ctx.tool.clone(),
             command: "sync",
             mode: state.mode(settings.strategy == Strategy::Staged),
-            dry_run: settings.dry_run,
+            dry_run: settings.output.dry_run,
             interrupted: state.interrupted,
             source: settings.source.to_string(),
             dest: settings.dest.to_string(),
@@ -182,10 +182,10 @@ impl Report {
             state,
             &ExitRules {
                 signal: ctx.signal,
-                dry_run: settings.dry_run,
-                fail_on: settings.fail_on,
+                dry_run: settings.output.dry_run,
+                fail_on: settings.governor.fail_on,
                 sla_status: report.sla_status,
-                nothing_to_do: settings.exit_code_when_nothing_to_do,
+                nothing_to_do: settings.output.exit_code_when_nothing_to_do,
             },
         );
         report
@@ -235,6 +235,7 @@ fn evaluate_sla(
         operations: report.operations.s5cmd_ops,
         batch_seconds,
         baseline_seconds_per_100: settings
+            .governor
             .sla_baseline_seconds_per_100
             .unwrap_or_else(|| mode.default_baseline_seconds_per_100()),
         memory_peak_bytes: mem,
