@@ -58,6 +58,19 @@ pub enum RunEvent<'a> {
     Stopped(RunFailure),
 }
 
+/// What the validation listings found of the copies, and what they cost.
+#[derive(Debug, Clone, Default)]
+pub struct Validation {
+    /// Whether a validation listing compared any copies.
+    pub ran: bool,
+    /// Copies the listings showed in place.
+    pub ok: u64,
+    /// Copies the listings did not show as copied (also in `RunState::failed`).
+    pub bad: u64,
+    /// The listings' requests, keys and processes.
+    pub list: ListCounts,
+}
+
 /// Everything the report and the exit code are made from.
 #[derive(Debug, Clone, Default)]
 pub struct RunState {
@@ -68,17 +81,12 @@ pub struct RunState {
     pub copied: u64,
     pub bytes_copied: u64,
     pub failed: u64,
-    pub validated: u64,
-    /// Whether a validation listing compared the copies.
-    pub validation_ran: bool,
-    /// Copies the validation listing did not show as copied (also in `failed`).
-    pub validation_bad: u64,
+    /// What the validation listings found.
+    pub validation: Validation,
     /// Sum of batch wall times.
     pub copy_seconds: f64,
     /// Wall seconds with at least one batch copying (batches overlap: not their sum).
     pub copy_wall_seconds: f64,
-    /// What the validation listing cost.
-    pub validation_list: ListCounts,
     /// Listing processes (planning and validation).
     pub listings: u64,
     pub batches: Vec<BatchReport>,
@@ -113,9 +121,9 @@ impl RunState {
             }
             RunEvent::BatchFinished(done) => self.batch_finished(done),
             RunEvent::Validated { ok, bad } => {
-                self.validation_ran = true;
-                self.validated += ok;
-                self.validation_bad += bad.len() as u64;
+                self.validation.ran = true;
+                self.validation.ok += ok;
+                self.validation.bad += bad.len() as u64;
                 self.failed += bad.len() as u64;
                 for f in bad {
                     self.record_failure(f);
@@ -128,7 +136,7 @@ impl RunState {
                 });
             }
             RunEvent::Listings(n) => self.listings += n,
-            RunEvent::ValidationListed(c) => self.validation_list += c,
+            RunEvent::ValidationListed(c) => self.validation.list += c,
             RunEvent::Copying(d) => self.copy_wall_seconds += d.as_secs_f64(),
             RunEvent::Interrupted => self.interrupted = true,
             RunEvent::Stopped(f) => {
@@ -224,8 +232,8 @@ impl RunState {
         // Validation overlaps the copying: part of the copies may have been checked.
         let unchecked = self
             .copied
-            .saturating_sub(self.validated + self.validation_bad);
-        let validated = match (unchecked, self.validation_ran) {
+            .saturating_sub(self.validation.ok + self.validation.bad);
+        let validated = match (unchecked, self.validation.ran) {
             (0, _) => String::new(),
             (_, false) => "; the copies were not validated".to_string(),
             (n, true) => format!("; {n} of the copies were not validated"),
@@ -267,7 +275,7 @@ pub fn exit_code(state: &RunState, rules: &ExitRules) -> i32 {
     if state.error.is_some() {
         return exit_codes::ENVIRONMENT;
     }
-    if state.failed > 0 || (!rules.dry_run && state.validated < state.copied) {
+    if state.failed > 0 || (!rules.dry_run && state.validation.ok < state.copied) {
         return exit_codes::OBJECTS_FAILED;
     }
     if !rules.dry_run && rules.fail_on.is_some_and(|level| rules.sla_status >= level) {
@@ -475,7 +483,7 @@ pub(crate) mod tests {
         assert_eq!(exit_code(&s, &rules()), exit_codes::OBJECTS_FAILED);
 
         let mut s = clean_run();
-        s.validated = 1;
+        s.validation.ok = 1;
         assert_eq!(exit_code(&s, &rules()), exit_codes::OBJECTS_FAILED);
         // A dry run copies nothing, so there is nothing to validate.
         let dry = ExitRules {
