@@ -47,11 +47,7 @@ fn run_once(
         .args(["--history".to_string(), history.display().to_string()])
         .args(["--no-sampling", "-q"])
         .report(report)
-        .to_command()
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        .spawn(Stdio::null(), Stdio::null());
     let started = Instant::now();
     let (at, signal) = match cut {
         Cut::None => (None, None),

