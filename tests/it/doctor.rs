@@ -51,9 +51,7 @@ fn assert_line(stdout: &str, check: &str, needle: &str, status: &str, says: &[&s
 }
 
 fn moto_with_buckets() -> Moto {
-    let moto = Moto::start();
-    moto.make_bucket("src");
-    moto.make_bucket("dst");
+    let moto = Moto::with_buckets(&["src", "dst"]);
     moto.put(
         "src",
         "data/spot/daily/klines/BTCUSDT/1m/BTCUSDT-1m-2025-01-01.zip",

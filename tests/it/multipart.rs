@@ -242,8 +242,7 @@ fn kill_9_then_a_rerun_aborts_the_leftover_and_lands_the_object() {
 
 #[test]
 fn the_client_lists_by_prefix_and_aborts_keys_with_any_character() {
-    let moto = Moto::start();
-    moto.make_bucket("dst");
+    let moto = Moto::with_buckets(&["dst"]);
     let client = api(&moto);
     let keys = [
         "p/a b&c+d=.zip",
