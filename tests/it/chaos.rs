@@ -44,7 +44,7 @@ fn run_once(
         .batch_size(10)
         .args(["--grace-seconds", "3"])
         .temp_dir(work)
-        .args(["--history".to_string(), history.display().to_string()])
+        .history(history)
         .args(["--no-sampling", "-q"])
         .report(report)
         .spawn(Stdio::null(), Stdio::null());

@@ -47,10 +47,10 @@ fn metrics_parse_and_history_grows_one_line_per_run() {
         let run = Sync::new(&moto)
             .dest(dest)
             .no_report()
-            .args(["--metrics-file", metrics.to_str().unwrap()])
-            .args(["--history", history.to_str().unwrap()])
+            .metrics_file(&metrics)
+            .history(&history)
             .run();
-        assert_eq!(run.code, 0, "{}", run.stderr);
+        run.exited(0);
     }
     // Prometheus text format, checked with a real parser.
     let text = std::fs::read_to_string(&metrics).unwrap();

@@ -4,14 +4,14 @@
 //! copied with a much shorter duration (a synthetic fast past), so the real run is
 //! certain to be "more than 10% slower than the median".
 
+use std::path::Path;
+
 use crate::common::{self, Moto, Seed, Sync, sla_check};
 
-/// `lakesync sync` from `s3://src` to `s3://dst/lake` on `moto`, plus `extra`.
-fn to_lake(moto: &Moto, extra: &[&str]) -> common::Run {
-    Sync::new(moto)
-        .dest("s3://dst/lake")
-        .args(extra.iter().copied())
-        .run()
+/// `lakesync sync` from `s3://src` to `s3://dst/lake` on `moto`, with the history file
+/// `history`.
+fn to_lake(moto: &Moto, history: &Path) -> Sync {
+    Sync::new(moto).dest("s3://dst/lake").history(history)
 }
 
 #[test]
@@ -19,12 +19,9 @@ fn a_run_slower_than_its_jobs_history_warns_in_report_summary_metrics_and_report
     let (moto, _fixtures) = Seed::archives(10).start();
     let work = tempfile::tempdir().unwrap();
     let history = work.path().join("history.jsonl");
-    let h = history.display().to_string();
 
     // Without earlier runs: nothing to compare, so n/a; the run is recorded under its job.
-    let first = to_lake(&moto, &["--history", &h, "-q"]);
-    assert_eq!(first.code, 0, "{}", first.stderr);
-    let r1 = first.report();
+    let r1 = to_lake(&moto, &history).arg("-q").run().exited(0).report();
     assert_eq!(sla_check(&r1, "throughput_vs_history")["actual"], "n/a");
     assert_eq!(sla_check(&r1, "success_rate_24h")["status"], "ok");
     assert_eq!(sla_check(&r1, "complete_failure")["status"], "ok");
@@ -50,18 +47,10 @@ fn a_run_slower_than_its_jobs_history_warns_in_report_summary_metrics_and_report
 
     moto.s5cmd_ok(&["rm", "s3://dst/*"]);
     let metrics = work.path().join("lakesync.prom");
-    let m = metrics.display().to_string();
-    let run = to_lake(
-        &moto,
-        &[
-            "--history",
-            &h,
-            "--metrics-file",
-            &m,
-            "--fail-on",
-            "warning",
-        ],
-    );
+    let run = to_lake(&moto, &history)
+        .metrics_file(&metrics)
+        .args(["--fail-on", "warning"])
+        .run();
     assert_eq!(
         run.code, 4,
         "a warning with --fail-on warning exits 4:\n{}",
@@ -81,7 +70,7 @@ fn a_run_slower_than_its_jobs_history_warns_in_report_summary_metrics_and_report
         "history: 4 earlier run(s) of this job",
         "SLA WARNING: throughput_vs_history",
     ] {
-        assert!(run.stderr.contains(needle), "{}", run.stderr);
+        run.assert_stderr_contains(needle);
     }
 
     let prom = std::fs::read_to_string(&metrics).unwrap();
@@ -93,12 +82,13 @@ fn a_run_slower_than_its_jobs_history_warns_in_report_summary_metrics_and_report
         assert!(prom.contains(needle), "{needle} not in {prom}");
     }
 
-    let summary = common::lakesync(&["report", &h]);
+    let h = history.to_str().unwrap();
+    let summary = common::lakesync(&["report", h]);
     assert_eq!(summary.code, 0, "{}", summary.stderr);
     for needle in ["SLAs over history", "throughput_vs_history  warning"] {
         assert!(summary.stdout.contains(needle), "{}", summary.stdout);
     }
-    let json = common::lakesync(&["report", &h, "--format", "json"]);
+    let json = common::lakesync(&["report", h, "--format", "json"]);
     let j: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(j["jobs"].as_array().unwrap().len(), 2, "{}", j["jobs"]);
 }

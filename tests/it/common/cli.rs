@@ -289,6 +289,16 @@ impl Sync {
         self.args(["--temp-dir".to_string(), dir.display().to_string()])
     }
 
+    /// `--history PATH`: the run history (JSON lines) to judge and record the run in.
+    pub fn history(self, path: &Path) -> Self {
+        self.args(["--history".to_string(), path.display().to_string()])
+    }
+
+    /// `--metrics-file PATH`: the Prometheus textfile to write.
+    pub fn metrics_file(self, path: &Path) -> Self {
+        self.args(["--metrics-file".to_string(), path.display().to_string()])
+    }
+
     /// Run the fake s5cmd (`crates/fake-s5cmd`) in front of the real one; its behaviour is
     /// chosen with `LAKESYNC_FAKE_*` variables ([`Sync::env`]).
     pub fn fake_s5cmd(self) -> Self {
