@@ -274,6 +274,15 @@ fn http_ok(port: u16) -> bool {
     matches!(s.read(&mut buf), Ok(n) if n >= 5 && buf.starts_with(b"HTTP/"))
 }
 
+/// A new temporary folder holding one file, `name`, with `contents` (a config file, a
+/// price table). The folder is removed when the returned guard is dropped.
+pub fn temp_file(name: &str, contents: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, contents).unwrap();
+    (dir, path)
+}
+
 /// Dummy credentials for the local server, and no region so s5cmd detects none.
 pub fn test_env() -> Vec<(&'static str, String)> {
     vec![
