@@ -20,8 +20,12 @@ fn archive_sim_bin() -> PathBuf {
     p
 }
 
-pub(crate) fn start_sim(args: &[&str]) -> Sim {
-    Sim::spawn(&archive_sim_bin(), args, Stdio::null())
+/// archive-sim as of `as_of`, without holes (every file the archive would have), plus
+/// `extra`.
+pub(crate) fn start_sim(as_of: &str, extra: &[&str]) -> Sim {
+    let mut args = vec!["--as-of", as_of, "--hole-fraction", "0"];
+    args.extend_from_slice(extra);
+    Sim::spawn(&archive_sim_bin(), &args, Stdio::null())
 }
 
 /// The archive's spot daily klines of `symbols` at `intervals`, into s3://lake/binance.
@@ -44,9 +48,16 @@ fn spot_klines<'a>(url: &'a str, symbols: &'a str, intervals: &'a str) -> Vec<&'
     ]
 }
 
-/// [`spot_klines`] at 1m and 1h from 2026-11-20 to 2026-11-29, then `extra`.
-fn selection<'a>(url: &'a str, symbols: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut v = spot_klines(url, symbols, "1m,1h");
+/// `lakesync COMMAND` on [`spot_klines`] at 1m and 1h from 2026-11-20 to 2026-11-29, then
+/// `extra`.
+fn selection<'a>(
+    command: &'a str,
+    url: &'a str,
+    symbols: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut v = vec![command];
+    v.extend(spot_klines(url, symbols, "1m,1h"));
     v.extend_from_slice(&["--start", "2026-11-20", "--end", "2026-11-29"]);
     v.extend_from_slice(extra);
     v
@@ -55,20 +66,18 @@ fn selection<'a>(url: &'a str, symbols: &'a str, extra: &[&'a str]) -> Vec<&'a s
 #[test]
 fn plan_sync_and_verify_against_the_full_size_archive() {
     // Mirrored through the 27th: the 28th and 29th are new (the 30th is not out yet).
-    let sim = start_sim(&[
-        "--as-of",
+    let sim = start_sim(
         "2026-11-30",
-        "--hole-fraction",
-        "0",
-        "--latency-ms",
-        "2",
-        "--dest-bucket",
-        "lake=mirrored-through:2026-11-27,prefix:binance",
-    ]);
+        &[
+            "--latency-ms",
+            "2",
+            "--dest-bucket",
+            "lake=mirrored-through:2026-11-27,prefix:binance",
+        ],
+    );
     let url = sim.url.as_str();
 
-    let mut args = vec!["plan"];
-    args.extend(selection(url, "BTCUSDT,ETHUSDT", &["--format", "json"]));
+    let args = selection("plan", url, "BTCUSDT,ETHUSDT", &["--format", "json"]);
     let plan = lakesync(&args);
     assert_eq!(plan.code, 0, "{}", plan.stderr);
     let p: serde_json::Value = serde_json::from_str(&plan.stdout).expect("plan JSON");
@@ -76,8 +85,7 @@ fn plan_sync_and_verify_against_the_full_size_archive() {
     assert_eq!(p["totals"]["copy"], 16, "{p}");
     assert_eq!(p["totals"]["skip"], 64, "{p}");
 
-    let mut args = vec!["sync"];
-    args.extend(selection(url, "BTCUSDT,ETHUSDT", &["--report", "-", "-q"]));
+    let args = selection("sync", url, "BTCUSDT,ETHUSDT", &["--report", "-", "-q"]);
     let run = lakesync(&args);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let r = run.report();
@@ -87,12 +95,12 @@ fn plan_sync_and_verify_against_the_full_size_archive() {
     assert_eq!(r["mode"], "direct");
 
     // Staged (download, CHECKSUM, upload): the uploads are the source's bytes.
-    let mut args = vec!["sync"];
-    args.extend(selection(
+    let args = selection(
+        "sync",
         url,
         "BNBUSDT",
         &["--mode", "staged", "--report", "-", "-q"],
-    ));
+    );
     let run = lakesync(&args);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let r = run.report();
@@ -100,12 +108,12 @@ fn plan_sync_and_verify_against_the_full_size_archive() {
     assert_eq!(r["integrity"]["checksums_verified"], 4);
 
     // Nothing left to copy, and every zip hashes to its CHECKSUM.
-    let mut args = vec!["verify"];
-    args.extend(selection(
+    let args = selection(
+        "verify",
         url,
         "BTCUSDT,ETHUSDT,BNBUSDT",
         &["--deep", "--report", "-", "-q"],
-    ));
+    );
     let v = lakesync(&args);
     assert_eq!(v.code, 0, "{}\n{}", v.stdout, v.stderr);
     let vr = v.report();
@@ -121,18 +129,17 @@ fn plan_sync_and_verify_against_the_full_size_archive() {
 #[test]
 fn regions_aws_region_in_the_environment_and_a_wrong_dest_region() {
     for wrong_region in ["malformed", "redirect"] {
-        let sim = start_sim(&[
-            "--as-of",
+        let sim = start_sim(
             "2026-11-30",
-            "--hole-fraction",
-            "0",
-            "--wrong-region",
-            wrong_region,
-            "--dest-region",
-            "eu-west-1",
-            "--dest-bucket",
-            "lake",
-        ]);
+            &[
+                "--wrong-region",
+                wrong_region,
+                "--dest-region",
+                "eu-west-1",
+                "--dest-bucket",
+                "lake",
+            ],
+        );
         let url = sim.url.as_str();
         let env = [
             ("AWS_REGION", "us-east-1"),
@@ -140,12 +147,12 @@ fn regions_aws_region_in_the_environment_and_a_wrong_dest_region() {
         ];
 
         let sync_with_dest_region = |region: &str| {
-            let mut args = vec!["sync"];
-            args.extend(selection(
+            let args = selection(
+                "sync",
                 url,
                 "BTCUSDT",
                 &["--dest-region", region, "--report", "-", "-q"],
-            ));
+            );
             lakesync_with(&args, &env)
         };
 
@@ -158,8 +165,7 @@ fn regions_aws_region_in_the_environment_and_a_wrong_dest_region() {
 
         // Neither region given for the destination: s5cmd asks the bucket (the environment's
         // us-east-1 is not applied to it).
-        let mut args = vec!["plan"];
-        args.extend(selection(url, "ETHUSDT", &["--format", "json"]));
+        let args = selection("plan", url, "ETHUSDT", &["--format", "json"]);
         let plan = lakesync_with(&args, &env);
         assert_eq!(plan.code, 0, "{wrong_region}: {}", plan.stderr);
 
@@ -177,11 +183,7 @@ fn regions_aws_region_in_the_environment_and_a_wrong_dest_region() {
             "{wrong_region}: {}",
             run.stderr
         );
-        assert!(
-            run.stderr.contains("hint: pass --dest-region eu-west-1"),
-            "{}",
-            run.stderr
-        );
+        run.assert_stderr_contains("hint: pass --dest-region eu-west-1");
     }
 }
 
@@ -191,16 +193,10 @@ fn regions_aws_region_in_the_environment_and_a_wrong_dest_region() {
 /// Without the raise past 50 this fails (checked: [32, 32, 44, 44, ...] at most).
 #[test]
 fn governor_raises_workers_past_50_inside_a_latency_bound_run() {
-    let sim = start_sim(&[
-        "--as-of",
+    let sim = start_sim(
         "2019-01-01",
-        "--hole-fraction",
-        "0",
-        "--latency-ms",
-        "60",
-        "--dest-bucket",
-        "lake",
-    ]);
+        &["--latency-ms", "60", "--dest-bucket", "lake"],
+    );
     let mut args = vec!["sync"];
     args.extend(spot_klines(&sim.url, "BTCUSDT", "1h"));
     args.extend([
@@ -240,23 +236,17 @@ fn governor_raises_workers_past_50_inside_a_latency_bound_run() {
 /// still never applied.
 #[test]
 fn the_destination_region_is_asked_once_per_run() {
-    let sim = start_sim(&[
-        "--as-of",
+    let sim = start_sim(
         "2026-11-30",
-        "--hole-fraction",
-        "0",
-        "--dest-region",
-        "eu-west-1",
-        "--dest-bucket",
-        "lake",
-    ]);
+        &["--dest-region", "eu-west-1", "--dest-bucket", "lake"],
+    );
     let url = sim.url.as_str();
-    let mut args = vec!["sync"];
-    args.extend(selection(
+    let args = selection(
+        "sync",
         url,
         "BTCUSDT,ETHUSDT",
         &["--batch-size", "10", "--report", "-", "-q"],
-    ));
+    );
     let run = lakesync_with(
         &args,
         &[

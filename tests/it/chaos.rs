@@ -44,14 +44,10 @@ fn run_once(
         .batch_size(10)
         .args(["--grace-seconds", "3"])
         .temp_dir(work)
-        .args(["--history".to_string(), history.display().to_string()])
+        .history(history)
         .args(["--no-sampling", "-q"])
         .report(report)
-        .to_command()
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        .spawn(Stdio::null(), Stdio::null());
     let started = Instant::now();
     let (at, signal) = match cut {
         Cut::None => (None, None),

@@ -28,11 +28,12 @@ fn with_closed_stdout(args: &[&str]) -> (i32, String) {
 fn every_stdout_writer_ends_quietly_on_a_closed_pipe() {
     let (moto, _dir) = Seed::archives(3).start();
     let state = tempfile::tempdir().unwrap();
-    let history = state.path().join("history.jsonl");
-    let history = history.to_str().unwrap();
+    let history_file = state.path().join("history.jsonl");
     let sync_argv = Sync::new(&moto)
-        .args(["--history", history, "--summary-line", "-q"])
+        .history(&history_file)
+        .args(["--summary-line", "-q"])
         .argv();
+    let history = history_file.to_str().unwrap();
     let plan_argv = Sync::new(&moto)
         .command("plan")
         .args(["--format", "json", "-q"])

@@ -2,18 +2,15 @@
 //! built-in defaults. Each layer is told apart by a value only it sets.
 
 use crate::common::snapshot::assert_cli;
-use crate::common::{closed_port_url, lakesync_with};
+use crate::common::{closed_port_url, lakesync_with, temp_file};
 
 #[test]
 fn flags_beat_env_beat_config_beat_defaults() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("lakesync.toml");
-    std::fs::write(
-        &cfg,
+    let (dir, cfg) = temp_file(
+        "lakesync.toml",
         "dest = \"s3://cfg-bucket/x\"\nsource = \"s3://cfg-source\"\n\
          [profiles.small]\nbatch-size = 0\n[profiles.ok]\nbatch-size = 20\n",
-    )
-    .unwrap();
+    );
     let cfg = cfg.to_str().unwrap();
     // A closed port: settings that validate end in exit 3 (endpoint unreachable) at once.
     let url = closed_port_url();

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use crate::common::snapshot::assert_cli;
-use crate::common::{Moto, Seed, Sync, closed_port_url, lakesync_with};
+use crate::common::{Moto, Seed, Sync, closed_port_url, lakesync_with, temp_file};
 
 const GB: f64 = (1u64 << 30) as f64;
 
@@ -129,14 +129,11 @@ fn a_direct_run_across_regions_is_priced_from_its_own_counts() {
 #[test]
 fn a_staged_run_with_a_price_table_and_regions_asked_once() {
     let (moto, _dir) = Seed::archives(30).start();
-    let dir = tempfile::tempdir().unwrap();
-    let prices = dir.path().join("prices.toml");
-    std::fs::write(
-        &prices,
+    let (_prices_dir, prices) = temp_file(
+        "prices.toml",
         "name = \"test\"\nas_of = \"2026-01-01\"\nput_per_1000 = 1.0\nget_per_1000 = 0.5\n\
          inter_region_per_gb = 1000.0\n",
-    )
-    .unwrap();
+    );
     let run = sync(&moto)
         .mode("staged")
         .args(["--price-table", prices.to_str().unwrap()])
@@ -231,9 +228,7 @@ fn plan_shows_direct_and_staged_side_by_side() {
 
 #[test]
 fn a_bad_price_table_is_refused_naming_the_value() {
-    let dir = tempfile::tempdir().unwrap();
-    let prices = dir.path().join("prices.toml");
-    std::fs::write(&prices, "put_per_1000 = -0.005\n").unwrap();
+    let (dir, prices) = temp_file("prices.toml", "put_per_1000 = -0.005\n");
     let url = closed_port_url();
     let p = prices.to_str().unwrap();
     // `sync` against a closed port with `extra`: refused before anything is contacted.

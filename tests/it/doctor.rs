@@ -3,7 +3,7 @@
 //! (an error line with a hint each, exit 3), and warnings (region variables) that do not
 //! change the exit code.
 
-use crate::common::{self, Moto};
+use crate::common::{self, Moto, temp_file};
 
 fn doctor(moto_url: &str, extra: &[&str], env: &[(&str, &str)]) -> common::Run {
     let mut args = vec![
@@ -51,9 +51,7 @@ fn assert_line(stdout: &str, check: &str, needle: &str, status: &str, says: &[&s
 }
 
 fn moto_with_buckets() -> Moto {
-    let moto = Moto::start();
-    moto.make_bucket("src");
-    moto.make_bucket("dst");
+    let moto = Moto::with_buckets(&["src", "dst"]);
     moto.put(
         "src",
         "data/spot/daily/klines/BTCUSDT/1m/BTCUSDT-1m-2025-01-01.zip",
@@ -65,10 +63,11 @@ fn moto_with_buckets() -> Moto {
 #[test]
 fn a_healthy_setup_is_all_ok_in_order() {
     let moto = moto_with_buckets();
-    let temp = tempfile::tempdir().unwrap();
+    let (temp, config) = temp_file(
+        "lakesync.toml",
+        "workers = 8\n[profiles.p]\nbatch-size = 50\n",
+    );
     let t = temp.path().display().to_string();
-    let config = temp.path().join("lakesync.toml");
-    std::fs::write(&config, "workers = 8\n[profiles.p]\nbatch-size = 50\n").unwrap();
     let c = config.display().to_string();
     let run = doctor(
         &moto.url,

@@ -298,12 +298,52 @@ fn get(url: &str, path: &str) -> io::Result<RawResponse> {
     Conn::open(url).request("GET", path, &[("Host", "s3.test")], b"")
 }
 
+/// Counters side by side: `every(Fault::SlowDown, 1) + every(Fault::Forward, 2)`.
+impl std::ops::Add for FaultStats {
+    type Output = FaultStats;
+
+    fn add(self, other: FaultStats) -> FaultStats {
+        FaultStats {
+            requests: self.requests + other.requests,
+            forwarded: self.forwarded + other.forwarded,
+            slowdown: self.slowdown + other.slowdown,
+            internal_error: self.internal_error + other.internal_error,
+            reset: self.reset + other.reset,
+            delayed: self.delayed + other.delayed,
+            upstream_errors: self.upstream_errors + other.upstream_errors,
+        }
+    }
+}
+
+/// An echo upstream, and a fault proxy in front of it with `config`.
+fn proxied(config: FaultConfig) -> (Upstream, FaultProxy) {
+    let upstream = Upstream::start();
+    let proxy = FaultProxy::start(&upstream.url, config);
+    (upstream, proxy)
+}
+
+/// The counters after `n` requests, each answered with `fault` (a delayed request is
+/// forwarded too).
+fn every(fault: Fault, n: u64) -> FaultStats {
+    let mut stats = FaultStats {
+        requests: n,
+        ..FaultStats::default()
+    };
+    match fault {
+        Fault::SlowDown => stats.slowdown = n,
+        Fault::InternalError => stats.internal_error = n,
+        Fault::Reset => stats.reset = n,
+        Fault::Delay => (stats.delayed, stats.forwarded) = (n, n),
+        Fault::Forward => stats.forwarded = n,
+    }
+    stats
+}
+
 // ---------------------------------------------------------------------------------------
 
 #[test]
 fn forwards_faithfully_with_rates_zero() {
-    let upstream = Upstream::start();
-    let proxy = FaultProxy::start(&upstream.url, FaultConfig::none());
+    let (_upstream, proxy) = proxied(FaultConfig::none());
     let mut conn = Conn::open(&proxy.url);
 
     let path = "/bucket/key%20with%2Bplus?list-type=2&prefix=a%20b&delimiter=%2F&x=~*+";
@@ -366,20 +406,12 @@ fn forwards_faithfully_with_rates_zero() {
         .unwrap();
     assert_eq!(resp.echoed("method"), ["DELETE"]);
 
-    assert_eq!(
-        proxy.stats(),
-        FaultStats {
-            requests: 5,
-            forwarded: 5,
-            ..FaultStats::default()
-        }
-    );
+    assert_eq!(proxy.stats(), every(Fault::Forward, 5));
 }
 
 #[test]
 fn request_body_is_streamed_not_buffered() {
-    let upstream = Upstream::start();
-    let proxy = FaultProxy::start(&upstream.url, FaultConfig::none());
+    let (upstream, proxy) = proxied(FaultConfig::none());
     let mut conn = Conn::open(&proxy.url);
     let total = 5 * MB;
     conn.write_head("PUT", "/stream-request", &[("Host", "s3.test")], total)
@@ -399,8 +431,7 @@ fn request_body_is_streamed_not_buffered() {
 
 #[test]
 fn response_body_is_streamed_not_buffered() {
-    let upstream = Upstream::start();
-    let proxy = FaultProxy::start(&upstream.url, FaultConfig::none());
+    let (upstream, proxy) = proxied(FaultConfig::none());
     let mut conn = Conn::open(&proxy.url);
     conn.write_head("GET", "/stream-response", &[("Host", "s3.test")], 0)
         .unwrap();
@@ -430,8 +461,7 @@ fn response_body_is_streamed_not_buffered() {
 
 #[test]
 fn expect_continue_is_honoured_when_forwarding() {
-    let upstream = Upstream::start();
-    let proxy = FaultProxy::start(&upstream.url, FaultConfig::none());
+    let (_upstream, proxy) = proxied(FaultConfig::none());
     let mut conn = Conn::open(&proxy.url);
     let headers = [("Host", "s3.test"), ("Expect", "100-continue")];
     conn.write_head("PUT", "/bucket/k", &headers, 3 * MB)
@@ -447,14 +477,7 @@ fn expect_continue_is_honoured_when_forwarding() {
 
 #[test]
 fn slowdown_answers_503_with_s3_xml() {
-    let upstream = Upstream::start();
-    let proxy = FaultProxy::start(
-        &upstream.url,
-        FaultConfig {
-            slowdown: 1.0,
-            ..FaultConfig::none()
-        },
-    );
+    let (upstream, proxy) = proxied(FaultConfig::always(Fault::SlowDown));
     let mut conn = Conn::open(&proxy.url);
     for (method, body) in [("GET", &b""[..]), ("PUT", &[9u8; MB][..]), ("HEAD", b"")] {
         let resp = conn
@@ -481,45 +504,28 @@ fn slowdown_answers_503_with_s3_xml() {
         .unwrap();
     assert_eq!(conn.read_response(false).unwrap().status, 503);
 
-    assert_eq!(
-        proxy.stats(),
-        FaultStats {
-            requests: 4,
-            slowdown: 4,
-            ..FaultStats::default()
-        }
-    );
+    assert_eq!(proxy.stats(), every(Fault::SlowDown, 4));
     assert_eq!(upstream.connections.load(Ordering::SeqCst), 0);
 }
 
 #[test]
 fn paths_limit_faults_to_one_prefix() {
-    let upstream = Upstream::start();
-    let proxy = FaultProxy::start(
-        &upstream.url,
-        FaultConfig {
-            slowdown: 1.0,
-            paths: vec!["/bucket/hot/".into()],
-            ..FaultConfig::none()
-        },
-    );
+    let (_upstream, proxy) = proxied(FaultConfig {
+        paths: vec!["/bucket/hot/".into()],
+        ..FaultConfig::always(Fault::SlowDown)
+    });
     assert_eq!(get(&proxy.url, "/bucket/hot/k").unwrap().status, 503);
     assert_eq!(get(&proxy.url, "/bucket/cold/k").unwrap().status, 200);
     assert_eq!(get(&proxy.url, "/bucket/hotter").unwrap().status, 200);
-    let stats = proxy.stats();
-    assert_eq!((stats.slowdown, stats.forwarded), (1, 2));
+    assert_eq!(
+        proxy.stats(),
+        every(Fault::SlowDown, 1) + every(Fault::Forward, 2)
+    );
 }
 
 #[test]
 fn internal_error_answers_500_with_s3_xml() {
-    let upstream = Upstream::start();
-    let proxy = FaultProxy::start(
-        &upstream.url,
-        FaultConfig {
-            internal_error: 1.0,
-            ..FaultConfig::none()
-        },
-    );
+    let (_upstream, proxy) = proxied(FaultConfig::always(Fault::InternalError));
     let resp = get(&proxy.url, "/bucket").unwrap();
     assert_eq!(resp.status, 500);
     assert!(resp.text().contains("<Code>InternalError</Code>"));
@@ -527,19 +533,12 @@ fn internal_error_answers_500_with_s3_xml() {
         resp.text()
             .contains("<Message>We encountered an internal error. Please try again.</Message>")
     );
-    assert_eq!(proxy.stats().internal_error, 1);
+    assert_eq!(proxy.stats(), every(Fault::InternalError, 1));
 }
 
 #[test]
 fn reset_closes_the_connection_without_a_response() {
-    let upstream = Upstream::start();
-    let proxy = FaultProxy::start(
-        &upstream.url,
-        FaultConfig {
-            reset: 1.0,
-            ..FaultConfig::none()
-        },
-    );
+    let (_upstream, proxy) = proxied(FaultConfig::always(Fault::Reset));
     for _ in 0..3 {
         let err = get(&proxy.url, "/bucket").unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::ConnectionReset, "{err}");
@@ -548,33 +547,20 @@ fn reset_closes_the_connection_without_a_response() {
     let mut conn = Conn::open(&proxy.url);
     let result = conn.request("PUT", "/bucket/k", &[("Host", "s3.test")], &vec![0; 8 * MB]);
     assert!(result.is_err(), "{result:?}");
-    assert_eq!(
-        proxy.stats(),
-        FaultStats {
-            requests: 4,
-            reset: 4,
-            ..FaultStats::default()
-        }
-    );
+    assert_eq!(proxy.stats(), every(Fault::Reset, 4));
 }
 
 #[test]
 fn delay_forwards_late() {
-    let upstream = Upstream::start();
-    let proxy = FaultProxy::start(
-        &upstream.url,
-        FaultConfig {
-            delay: 1.0,
-            delay_ms: 150,
-            ..FaultConfig::none()
-        },
-    );
+    let (_upstream, proxy) = proxied(FaultConfig {
+        delay_ms: 150,
+        ..FaultConfig::always(Fault::Delay)
+    });
     let start = Instant::now();
     let resp = get(&proxy.url, "/bucket").unwrap();
     assert!(start.elapsed() >= Duration::from_millis(150));
     assert_eq!(resp.status, 200);
-    let stats = proxy.stats();
-    assert_eq!((stats.delayed, stats.forwarded), (1, 1));
+    assert_eq!(proxy.stats(), every(Fault::Delay, 1));
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -649,15 +635,10 @@ fn same_seed_same_faults() {
 
 #[test]
 fn methods_filter_limits_faults_to_the_listed_methods() {
-    let upstream = Upstream::start();
-    let proxy = FaultProxy::start(
-        &upstream.url,
-        FaultConfig {
-            slowdown: 1.0,
-            methods: vec!["put".into()],
-            ..FaultConfig::none()
-        },
-    );
+    let (_upstream, proxy) = proxied(FaultConfig {
+        methods: vec!["put".into()],
+        ..FaultConfig::always(Fault::SlowDown)
+    });
     let mut conn = Conn::open(&proxy.url);
     let h = [("Host", "s3.test")];
     assert_eq!(
@@ -680,12 +661,7 @@ fn methods_filter_limits_faults_to_the_listed_methods() {
     );
     assert_eq!(
         proxy.stats(),
-        FaultStats {
-            requests: 4,
-            forwarded: 3,
-            slowdown: 1,
-            ..FaultStats::default()
-        }
+        every(Fault::SlowDown, 1) + every(Fault::Forward, 3)
     );
 }
 
@@ -698,13 +674,18 @@ fn unreachable_upstream_is_a_502() {
     let proxy = FaultProxy::start(&format!("http://127.0.0.1:{port}"), FaultConfig::none());
     let resp = get(&proxy.url, "/bucket").unwrap();
     assert_eq!(resp.status, 502);
-    assert_eq!(proxy.stats().upstream_errors, 1);
+    assert_eq!(
+        proxy.stats(),
+        FaultStats {
+            upstream_errors: 1,
+            ..every(Fault::Forward, 1)
+        }
+    );
 }
 
 #[test]
 fn stops_when_dropped() {
-    let upstream = Upstream::start();
-    let proxy = FaultProxy::start(&upstream.url, FaultConfig::none());
+    let (_upstream, proxy) = proxied(FaultConfig::none());
     let url = proxy.url.clone();
     assert_eq!(get(&url, "/").unwrap().status, 200);
     drop(proxy);

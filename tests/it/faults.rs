@@ -1,35 +1,30 @@
 //! Faults on the wire: a seeded fault-injecting proxy between the real s5cmd and moto.
 
-use crate::common::{Seed, Sync, assert_mirrors, batch_counts};
-use crate::support::fault_proxy::{FaultConfig, FaultProxy};
+use crate::common::{Seed, Sync, assert_mirrors, assert_totals, batch_counts};
+use crate::support::fault_proxy::{Fault, FaultConfig, FaultProxy};
 
 #[test]
 fn ten_percent_of_copies_faulted_every_object_still_lands_and_validates() {
     let (moto, _dir) = Seed::archives(500).start(); // 1,000 objects
     // 10% of copy requests (PUT) get a 503 SlowDown, a 500 or a connection reset.
-    let proxy = FaultProxy::start(
+    let proxy = FaultProxy::on_puts(
         &moto.url,
         FaultConfig {
             seed: 42,
             slowdown: 0.02,
             internal_error: 0.05,
             reset: 0.03,
-            methods: vec!["PUT".into()],
             ..FaultConfig::none()
         },
     );
-    let run = Sync::at(&proxy.url)
+    let run = Sync::through(&proxy)
         .mode("direct")
-        .args(["--retry-count", "0"])
         .attempts(5)
         .batch_size(200)
         .workers(32)
         .run();
-    let stats = proxy.stats();
-    assert_eq!(run.code, 0, "{}\n{stats:?}", run.stderr);
-    let r = run.report();
-    assert_eq!(r["totals"]["copied"], 1000);
-    assert_eq!(r["totals"]["validated"], 1000);
+    let (r, stats) = run.report_through(&proxy);
+    assert_totals(&r, &[("copied", 1000), ("validated", 1000)]);
     let faults = stats.slowdown + stats.internal_error + stats.reset;
     assert!(faults >= 50, "{stats:?}");
     // Every fault cost a retry of that object, and the report says so.
@@ -49,25 +44,10 @@ fn ten_percent_of_copies_faulted_every_object_still_lands_and_validates() {
 #[test]
 fn every_copy_faulted_is_a_clear_failure_and_nothing_is_claimed() {
     let (moto, _dir) = Seed::archives(10).start();
-    let proxy = FaultProxy::start(
-        &moto.url,
-        FaultConfig {
-            seed: 7,
-            internal_error: 1.0,
-            methods: vec!["PUT".into()],
-            ..FaultConfig::none()
-        },
-    );
-    let run = Sync::at(&proxy.url)
-        .mode("direct")
-        .args(["--retry-count", "0"])
-        .attempts(2)
-        .run();
-    assert_eq!(run.code, 1, "{}", run.stderr);
-    let r = run.report();
-    assert_eq!(r["totals"]["copied"], 0);
-    assert_eq!(r["totals"]["validated"], 0);
-    assert_eq!(r["totals"]["failed"], 20);
+    let proxy = FaultProxy::on_puts(&moto.url, FaultConfig::always(Fault::InternalError));
+    let run = Sync::through(&proxy).mode("direct").attempts(2).run();
+    let r = run.exited(1).report();
+    assert_totals(&r, &[("copied", 0), ("validated", 0), ("failed", 20)]);
     for f in r["failures"].as_array().unwrap() {
         assert!(
             f["error"].as_str().unwrap().contains("InternalError"),
@@ -88,5 +68,5 @@ fn every_copy_faulted_is_a_clear_failure_and_nothing_is_claimed() {
         }
     }
     assert!(moto.list("dst", "").is_empty());
-    assert!(run.stderr.contains("FAILED"));
+    run.assert_stderr_contains("FAILED");
 }

@@ -1,7 +1,7 @@
 //! Folder copies: a source folder planned whole travels as one s5cmd wildcard line, against
 //! a real moto server with the real s5cmd. What landed is checked with independent listings.
 
-use crate::common::{Moto, Run, Seed, Sync, assert_mirrors, batch_counts};
+use crate::common::{Moto, Seed, Sync, assert_mirrors, assert_totals, batch_counts};
 
 const WHOLE: &str = "data/spot/daily/klines/BTCUSDT/1m/";
 const PARTLY_THERE: &str = "data/spot/daily/klines/ETHUSDT/1m/";
@@ -87,14 +87,17 @@ fn a_whole_folder_goes_as_one_wildcard_line_and_lands_exactly() {
     // One line each: the partly present folder (59) and the object in the subfolder.
     assert_eq!(text.lines().count(), 3 + 59 + 1, "{text}");
 
-    let run = sync(&moto).run();
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let r = run.report();
+    let r = sync(&moto).run().exited(0).report();
     assert_mirrors(&moto, "src", &moto, "dst", "lake/");
-    assert_eq!(r["totals"]["planned"], 240);
-    assert_eq!(r["totals"]["copied"], 240);
-    assert_eq!(r["totals"]["validated"], 240);
-    assert_eq!(r["totals"]["skipped"], 1);
+    assert_totals(
+        &r,
+        &[
+            ("planned", 240),
+            ("copied", 240),
+            ("validated", 240),
+            ("skipped", 1),
+        ],
+    );
     assert_eq!(r["operations"]["by_kind"]["copy"], 240);
     // One LIST per wildcard line: the folder of zips twice (zips, then CHECKSUMs).
     assert_eq!(r["operations"]["by_kind"]["list"], 3);
@@ -116,20 +119,19 @@ fn a_whole_folder_goes_as_one_wildcard_line_and_lands_exactly() {
     );
 
     // Nothing left to do.
-    let again = sync(&moto).run();
-    assert_eq!(again.code, 0, "{}", again.stderr);
-    let r2 = again.report();
-    assert_eq!(r2["totals"]["planned"], 0);
-    assert_eq!(r2["totals"]["skipped"], 241);
+    let r2 = sync(&moto).run().exited(0).report();
+    assert_totals(&r2, &[("planned", 0), ("skipped", 241)]);
     assert_eq!(r2["operations"]["by_kind"]["list"], 0);
 }
 
 #[test]
 fn no_folder_copies_writes_one_line_per_object() {
     let (moto, _dir) = setup();
-    let run = sync(&moto).arg("--no-folder-copies").run();
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let r = run.report();
+    let r = sync(&moto)
+        .arg("--no-folder-copies")
+        .run()
+        .exited(0)
+        .report();
     assert_mirrors(&moto, "src", &moto, "dst", "lake/");
     assert_eq!(r["totals"]["copied"], 240);
     assert_eq!(r["operations"]["by_kind"]["list"], 0);
@@ -142,34 +144,13 @@ fn no_folder_copies_writes_one_line_per_object() {
     );
 }
 
-/// Sync only the WHOLE folder through the fake s5cmd (its first `run` is the folder copy),
-/// with `more` arguments; the run must exit 0.
-fn sync_whole_folder_through_fake(
-    moto: &Moto,
-    dir: &tempfile::TempDir,
-    more: &[&str],
-    env: &[(&str, &str)],
-) -> Run {
-    let run = sync_whole_folder_through_fake_any(moto, dir, more, env);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    run
-}
-
-/// [`sync_whole_folder_through_fake`], whatever the exit code.
-fn sync_whole_folder_through_fake_any(
-    moto: &Moto,
-    dir: &tempfile::TempDir,
-    more: &[&str],
-    env: &[(&str, &str)],
-) -> Run {
+/// The sync of only the WHOLE folder through the fake s5cmd, whose `LAKESYNC_FAKE_*`
+/// behaviour (set by the caller) applies once (a marker file in `dir`): to its first `run`,
+/// the folder copy.
+fn whole_folder_through_fake(moto: &Moto, dir: &tempfile::TempDir) -> Sync {
     let once = dir.path().join("once");
-    let mut sync = whole_selection(sync(moto).fake_s5cmd().mode("direct"))
-        .args(more.iter().copied())
-        .env("LAKESYNC_FAKE_ONCE", once.to_str().unwrap());
-    for (k, v) in env {
-        sync = sync.env(k, v);
-    }
-    sync.run()
+    whole_selection(sync(moto).fake_s5cmd().mode("direct"))
+        .env("LAKESYNC_FAKE_ONCE", once.to_str().unwrap())
 }
 
 /// Objects a folder copy did not report (here: success lines dropped) are retried one line
@@ -177,12 +158,20 @@ fn sync_whole_folder_through_fake_any(
 #[test]
 fn folder_members_without_outcome_are_retried_one_line_each() {
     let (moto, dir) = setup();
-    let r = sync_whole_folder_through_fake(&moto, &dir, &[], &[("LAKESYNC_FAKE_SWALLOW", "30")])
+    let r = whole_folder_through_fake(&moto, &dir)
+        .env("LAKESYNC_FAKE_SWALLOW", "30")
+        .run()
+        .exited(0)
         .report();
-    assert_eq!(r["totals"]["copied"], 120, "{}", r["totals"]);
-    assert_eq!(r["totals"]["validated"], 120);
-    assert_eq!(r["totals"]["failed"], 0);
-    assert_eq!(r["totals"]["retried"], 30, "{}", r["totals"]);
+    assert_totals(
+        &r,
+        &[
+            ("copied", 120),
+            ("validated", 120),
+            ("failed", 0),
+            ("retried", 30),
+        ],
+    );
     assert_eq!(
         r["operations"]["by_kind"]["list"], 2,
         "zips, then CHECKSUMs"
@@ -201,16 +190,12 @@ fn a_late_arrival_in_a_folder_copy_is_reported_as_unplanned() {
     let (moto, dir) = setup();
     let before =
         format!("cp s3://src/{WHOLE}BTCUSDT-1m-2024-12-20.zip s3://src/{WHOLE}late-arrival.zip");
-    let r = sync_whole_folder_through_fake(
-        &moto,
-        &dir,
-        &[],
-        &[("LAKESYNC_FAKE_BEFORE_RUN", before.as_str())],
-    )
-    .report();
-    assert_eq!(r["totals"]["copied"], 120, "{}", r["totals"]);
-    assert_eq!(r["totals"]["validated"], 120);
-    assert_eq!(r["totals"]["failed"], 0);
+    let r = whole_folder_through_fake(&moto, &dir)
+        .env("LAKESYNC_FAKE_BEFORE_RUN", &before)
+        .run()
+        .exited(0)
+        .report();
+    assert_totals(&r, &[("copied", 120), ("validated", 120), ("failed", 0)]);
     assert_eq!(
         r["operations"]["unplanned_copies"], 1,
         "{}",
@@ -233,14 +218,12 @@ fn a_failed_zip_of_a_whole_folder_keeps_its_checksum_back() {
     let (moto, dir) = setup();
     let gone = format!("{WHOLE}BTCUSDT-1m-2024-12-20.zip");
     let before = format!("rm s3://src/{gone}");
-    let run = sync_whole_folder_through_fake_any(
-        &moto,
-        &dir,
-        &["--attempts", "2"],
-        &[("LAKESYNC_FAKE_BEFORE_RUN", before.as_str())],
-    );
-    assert_eq!(run.code, 1, "{}", run.stderr);
-    let r = run.report();
+    let r = whole_folder_through_fake(&moto, &dir)
+        .attempts(2)
+        .env("LAKESYNC_FAKE_BEFORE_RUN", &before)
+        .run()
+        .exited(1)
+        .report();
     assert!(
         r["batches"][0]["folders"].as_u64().unwrap() >= 1,
         "{}",
@@ -277,24 +260,15 @@ fn a_failed_zip_of_a_whole_folder_keeps_its_checksum_back() {
 /// source with a space) fails alone inside the wildcard copy and lands staged.
 #[test]
 fn a_folder_member_direct_cannot_copy_lands_staged_in_auto_mode() {
-    let moto = Moto::start();
-    moto.make_bucket("src");
-    moto.make_bucket("dst");
-    for i in 0..59 {
-        moto.put(
-            "src",
-            &format!("{WHOLE}o{i:02}.bin"),
-            format!("{i}").as_bytes(),
-        );
-    }
+    let moto = Moto::with_buckets(&["src", "dst"]);
+    moto.put_all(
+        "src",
+        (0..59).map(|i| (format!("{WHOLE}o{i:02}.bin"), i.to_string().into_bytes())),
+    );
     moto.put("src", &format!("{WHOLE}with space.bin"), b"space");
-    let run = sync(&moto).run();
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let r = run.report();
+    let r = sync(&moto).run().exited(0).report();
     assert_eq!(r["mode"], "mixed");
-    assert_eq!(r["totals"]["copied"], 60, "{}", r["totals"]);
-    assert_eq!(r["totals"]["validated"], 60);
-    assert_eq!(r["totals"]["fallback"], 1);
+    assert_totals(&r, &[("copied", 60), ("validated", 60), ("fallback", 1)]);
     assert_eq!(r["operations"]["by_kind"]["list"], 1);
     assert_eq!(r["operations"]["by_kind"]["upload"], 1);
     assert_mirrors(&moto, "src", &moto, "dst", "lake/");
@@ -360,12 +334,11 @@ fn a_date_range_backfill_copies_whole_months_by_name_prefix() {
 #[test]
 fn progress_moves_while_a_folder_copy_runs() {
     let (moto, dir) = setup();
-    let run = sync_whole_folder_through_fake(
-        &moto,
-        &dir,
-        &["--progress-interval", "1"],
-        &[("LAKESYNC_FAKE_PACE_MS", "25")],
-    );
+    let run = whole_folder_through_fake(&moto, &dir)
+        .args(["--progress-interval", "1"])
+        .env("LAKESYNC_FAKE_PACE_MS", "25")
+        .run();
+    run.exited(0);
     let done: Vec<u64> = run
         .stderr
         .lines()

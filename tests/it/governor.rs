@@ -1,6 +1,6 @@
 //! The governor, SLA checks, metrics and history on real runs (real s5cmd, moto).
 
-use crate::common::{Seed, Sync, lakesync};
+use crate::common::{Seed, Sync, lakesync, sla_check};
 
 #[test]
 fn a_tiny_memory_ceiling_is_reported_as_a_breach_and_lowers_workers() {
@@ -22,13 +22,7 @@ fn a_tiny_memory_ceiling_is_reported_as_a_breach_and_lowers_workers() {
         res["child_rss_peak_bytes"].as_u64().unwrap() > 1_000_000,
         "{res}"
     );
-    let memory = r["sla"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "memory")
-        .unwrap()
-        .clone();
+    let memory = sla_check(&r, "memory");
     assert_eq!(memory["status"], "critical", "{memory}");
     assert_eq!(r["sla_status"], "critical");
     // The governor cut workers because of memory.
@@ -40,11 +34,7 @@ fn a_tiny_memory_ceiling_is_reported_as_a_breach_and_lowers_workers() {
     assert!(cut["next_workers"].as_u64().unwrap() < cut["workers"].as_u64().unwrap());
     let last = batches.last().unwrap()["workers"].as_u64().unwrap();
     assert!(last < 16, "workers never went down: {batches:?}");
-    assert!(
-        run.stderr.contains("SLA CRITICAL: memory"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_contains("SLA CRITICAL: memory");
 }
 
 #[test]
@@ -57,10 +47,10 @@ fn metrics_parse_and_history_grows_one_line_per_run() {
         let run = Sync::new(&moto)
             .dest(dest)
             .no_report()
-            .args(["--metrics-file", metrics.to_str().unwrap()])
-            .args(["--history", history.to_str().unwrap()])
+            .metrics_file(&metrics)
+            .history(&history)
             .run();
-        assert_eq!(run.code, 0, "{}", run.stderr);
+        run.exited(0);
     }
     // Prometheus text format, checked with a real parser.
     let text = std::fs::read_to_string(&metrics).unwrap();

@@ -56,9 +56,7 @@ fn body_of(key: &str) -> Vec<u8> {
 }
 
 fn run_mode(mode: &str) {
-    let moto = Moto::start();
-    moto.make_bucket("src");
-    moto.make_bucket("dst");
+    let moto = Moto::with_buckets(&["src", "dst"]);
     let keys = hostile_keys();
     let mut objects: Vec<(String, Vec<u8>)> =
         keys.iter().map(|k| (k.clone(), body_of(k))).collect();

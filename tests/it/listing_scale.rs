@@ -16,7 +16,7 @@ use lakesync::s3url::S3Url;
 use lakesync::s5cmd::Globals;
 use lakesync::select::{Selection, SelectionFlags};
 
-use crate::common::{Moto, Sync, s5cmd_bin};
+use crate::common::{Moto, Sync, assert_totals, s5cmd_bin};
 
 fn lister(moto: &Moto) -> Lister {
     Lister {
@@ -63,8 +63,7 @@ fn kline(market: &str, symbol: &str, day: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn discovery_pages_past_1000_symbols_and_keeps_folders_apart() {
-    let moto = Moto::start();
-    moto.make_bucket("src");
+    let moto = Moto::with_buckets(&["src"]);
     let tree = tempfile::tempdir().unwrap();
     let mut keys: Vec<String> = (0..1100)
         .map(|i| kline("spot", &format!("S{i:04}USDT"), "2024-01-01"))
@@ -130,8 +129,7 @@ async fn discovery_pages_past_1000_symbols_and_keeps_folders_apart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_run_lists_many_prefixes_with_empty_missing_and_failing_ones() {
-    let moto = Moto::start();
-    moto.make_bucket("src");
+    let moto = Moto::with_buckets(&["src"]);
     let tree = tempfile::tempdir().unwrap();
     let keys: Vec<String> = ["2024-01-01", "2024-01-02", "2024-02-01"]
         .iter()
@@ -208,9 +206,7 @@ async fn one_run_lists_many_prefixes_with_empty_missing_and_failing_ones() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn both_sides_in_groups_where_symbols_appear_or_vanish() {
-    let moto = Moto::start();
-    moto.make_bucket("src");
-    moto.make_bucket("dst");
+    let moto = Moto::with_buckets(&["src", "dst"]);
     let src_tree = tempfile::tempdir().unwrap();
     let dst_tree = tempfile::tempdir().unwrap();
     let days = ["2024-01-01", "2024-01-02"];
@@ -354,9 +350,7 @@ async fn both_sides_in_groups_where_symbols_appear_or_vanish() {
 /// was copied: two new days in a folder of forty lists two keys, not forty-two.
 #[test]
 fn the_report_counts_listing_per_side_and_validation_lists_only_what_was_copied() {
-    let moto = Moto::start();
-    moto.make_bucket("src");
-    moto.make_bucket("dst");
+    let moto = Moto::with_buckets(&["src", "dst"]);
     let old: Vec<String> = (1..=40)
         .map(|d| {
             let day = jiff::civil::date(2023, 1, 1) + jiff::Span::new().days(d);
@@ -373,15 +367,14 @@ fn the_report_counts_listing_per_side_and_validation_lists_only_what_was_copied(
     write_tree(dst_tree.path(), &old);
     moto.upload_dir(src_tree.path(), "src", "");
     moto.upload_dir(dst_tree.path(), "dst", "");
-    let run = Sync::new(&moto)
+    let r = Sync::new(&moto)
         .select("spot", "daily", "klines")
         .interval("1m")
         .symbols("AAA")
-        .run();
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let r = run.report();
-    assert_eq!(r["totals"]["copied"], 2, "{}", r["totals"]);
-    assert_eq!(r["totals"]["validated"], 2);
+        .run()
+        .exited(0)
+        .report();
+    assert_totals(&r, &[("copied", 2), ("validated", 2)]);
     let l = &r["listing"];
     assert_eq!(l["source"]["prefixes"], 1, "{l}");
     assert_eq!(l["source"]["keys"], 42);

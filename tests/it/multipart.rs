@@ -14,7 +14,7 @@ use lakesync::s5cmd::Globals;
 
 use crate::common::cli::command;
 use crate::common::{Moto, tools_dir};
-use crate::support::fault_proxy::{FaultConfig, FaultProxy};
+use crate::support::fault_proxy::{Fault, FaultConfig, FaultProxy};
 
 const BIG: &str = "data/big.bin";
 const BIG_SIZE: usize = 100 * 1024 * 1024;
@@ -64,9 +64,7 @@ struct Setup {
 }
 
 fn setup() -> Setup {
-    let moto = Moto::start();
-    moto.make_bucket("src");
-    moto.make_bucket("dst");
+    let moto = Moto::with_buckets(&["src", "dst"]);
     let dir = tempfile::tempdir().unwrap();
     let local = dir.path().join("big.bin");
     // Not all zeros, so nothing downstream could shortcut it.
@@ -95,13 +93,11 @@ fn setup() -> Setup {
     ];
     others.sort();
     assert_eq!(boto3_uploads(&moto, "dst"), others);
-    let proxy = FaultProxy::start(
+    let proxy = FaultProxy::on_puts(
         &moto.url,
         FaultConfig {
-            delay: 1.0,
             delay_ms: 4000,
-            methods: vec!["PUT".into()],
-            ..FaultConfig::none()
+            ..FaultConfig::always(Fault::Delay)
         },
     );
     Setup {
@@ -246,8 +242,7 @@ fn kill_9_then_a_rerun_aborts_the_leftover_and_lands_the_object() {
 
 #[test]
 fn the_client_lists_by_prefix_and_aborts_keys_with_any_character() {
-    let moto = Moto::start();
-    moto.make_bucket("dst");
+    let moto = Moto::with_buckets(&["dst"]);
     let client = api(&moto);
     let keys = [
         "p/a b&c+d=.zip",

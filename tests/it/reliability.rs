@@ -40,11 +40,7 @@ fn interrupted_run(signal: nix::sys::signal::Signal, expected_code: i32) {
         .report(&report)
         .fake_s5cmd()
         .env("LAKESYNC_FAKE_HANG", "1")
-        .to_command()
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .spawn(Stdio::piped(), Stdio::piped());
     // Wait until the (hanging) s5cmd batch is running: its command line names a command
     // file inside lakesync's private folder (lakesync's own only names --temp-dir).
     let needle = format!("{}/lakesync-", work.path().to_str().unwrap());
@@ -323,24 +319,9 @@ fn kill_9_then_rerun_finishes_the_job_and_cleans_up() {
         .batch_size(40)
         .workers(4)
         .temp_dir(work.path());
-    let mut child = sync
-        .clone()
-        .no_report()
-        .to_command()
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = sync.clone().no_report().spawn(Stdio::null(), Stdio::null());
     // Kill it mid-run: some objects are in place, a batch is in flight.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while moto.list("dst", "").len() < 60 {
-        assert!(Instant::now() < deadline, "the first run made no progress");
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "finished before it could be killed"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    moto.wait_for_objects("dst", 60, &mut child, Duration::from_secs(60));
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     std::thread::sleep(Duration::from_millis(300));
@@ -402,16 +383,11 @@ fn two_runs_at_once_on_one_destination_do_not_corrupt_or_double_count() {
 
 #[test]
 fn a_local_byte_limit_stages_in_parts_and_fails_only_what_cannot_fit() {
-    let moto = Moto::start();
-    moto.make_bucket("src");
-    moto.make_bucket("dst");
-    for i in 0..6 {
-        moto.put(
-            "src",
-            &format!("small-{i}.bin"),
-            &vec![b'a' + i as u8; 1000],
-        );
-    }
+    let moto = Moto::with_buckets(&["src", "dst"]);
+    moto.put_all(
+        "src",
+        (0..6).map(|i| (format!("small-{i}.bin"), vec![b'a' + i; 1000])),
+    );
     moto.put("src", "big.bin", &vec![b'z'; 5000]);
     let work = tempfile::tempdir().unwrap();
     let run = Sync::new(&moto)
@@ -452,17 +428,8 @@ fn sigterm_during_listing_reports_what_was_planned_and_what_is_unknown() {
         .fake_s5cmd()
         // A slow listing: about 60 ms per source object.
         .env("LAKESYNC_FAKE_LS_PACE_MS", "60")
-        .to_command()
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while moto.list("dst", "").len() < 4 {
-        assert!(Instant::now() < deadline, "no batch copied");
-        assert!(child.try_wait().unwrap().is_none(), "finished too early");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        .spawn(Stdio::null(), Stdio::piped());
+    moto.wait_for_objects("dst", 4, &mut child, Duration::from_secs(30));
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGTERM,
@@ -494,9 +461,7 @@ fn sigterm_during_listing_reports_what_was_planned_and_what_is_unknown() {
 /// removal is said at the default log level, with its size.
 #[test]
 fn a_stale_working_folder_removal_is_said_with_its_size() {
-    let moto = Moto::start();
-    moto.make_bucket("src");
-    moto.make_bucket("dst");
+    let moto = Moto::with_buckets(&["src", "dst"]);
     let work = tempfile::tempdir().unwrap();
     let stale = work.path().join("lakesync-stale");
     std::fs::create_dir_all(stale.join("staged-000001")).unwrap();

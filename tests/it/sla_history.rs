@@ -4,23 +4,14 @@
 //! copied with a much shorter duration (a synthetic fast past), so the real run is
 //! certain to be "more than 10% slower than the median".
 
-use crate::common::{self, Moto, Seed, Sync};
+use std::path::Path;
 
-/// `lakesync sync` from `s3://src` to `s3://dst/lake` on `moto`, plus `extra`.
-fn to_lake(moto: &Moto, extra: &[&str]) -> common::Run {
-    Sync::new(moto)
-        .dest("s3://dst/lake")
-        .args(extra.iter().copied())
-        .run()
-}
+use crate::common::{self, Moto, Seed, Sync, sla_check};
 
-fn check<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    report["sla"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-        .unwrap_or_else(|| panic!("no check {name}: {}", report["sla"]))
+/// `lakesync sync` from `s3://src` to `s3://dst/lake` on `moto`, with the history file
+/// `history`.
+fn to_lake(moto: &Moto, history: &Path) -> Sync {
+    Sync::new(moto).dest("s3://dst/lake").history(history)
 }
 
 #[test]
@@ -28,15 +19,12 @@ fn a_run_slower_than_its_jobs_history_warns_in_report_summary_metrics_and_report
     let (moto, _fixtures) = Seed::archives(10).start();
     let work = tempfile::tempdir().unwrap();
     let history = work.path().join("history.jsonl");
-    let h = history.display().to_string();
 
     // Without earlier runs: nothing to compare, so n/a; the run is recorded under its job.
-    let first = to_lake(&moto, &["--history", &h, "-q"]);
-    assert_eq!(first.code, 0, "{}", first.stderr);
-    let r1 = first.report();
-    assert_eq!(check(&r1, "throughput_vs_history")["actual"], "n/a");
-    assert_eq!(check(&r1, "success_rate_24h")["status"], "ok");
-    assert_eq!(check(&r1, "complete_failure")["status"], "ok");
+    let r1 = to_lake(&moto, &history).arg("-q").run().exited(0).report();
+    assert_eq!(sla_check(&r1, "throughput_vs_history")["actual"], "n/a");
+    assert_eq!(sla_check(&r1, "success_rate_24h")["status"], "ok");
+    assert_eq!(sla_check(&r1, "complete_failure")["status"], "ok");
     assert_eq!(r1["sla_history"]["earlier_runs"], 0);
     let line = std::fs::read_to_string(&history).unwrap();
     let mut past: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
@@ -59,28 +47,20 @@ fn a_run_slower_than_its_jobs_history_warns_in_report_summary_metrics_and_report
 
     moto.s5cmd_ok(&["rm", "s3://dst/*"]);
     let metrics = work.path().join("lakesync.prom");
-    let m = metrics.display().to_string();
-    let run = to_lake(
-        &moto,
-        &[
-            "--history",
-            &h,
-            "--metrics-file",
-            &m,
-            "--fail-on",
-            "warning",
-        ],
-    );
+    let run = to_lake(&moto, &history)
+        .metrics_file(&metrics)
+        .args(["--fail-on", "warning"])
+        .run();
     assert_eq!(
         run.code, 4,
         "a warning with --fail-on warning exits 4:\n{}",
         run.stderr
     );
     let r = run.report();
-    let t = check(&r, "throughput_vs_history");
+    let t = sla_check(&r, "throughput_vs_history");
     assert_eq!(t["status"], "warning", "{t}");
     assert!(t["value"].as_f64().unwrap() < 1.0, "{t}");
-    assert_eq!(check(&r, "success_rate_24h")["status"], "ok");
+    assert_eq!(sla_check(&r, "success_rate_24h")["status"], "ok");
     let b = &r["sla_history"];
     assert_eq!(b["earlier_runs"], 4, "{b}");
     assert_eq!(b["compared_runs"], 4, "{b}");
@@ -90,7 +70,7 @@ fn a_run_slower_than_its_jobs_history_warns_in_report_summary_metrics_and_report
         "history: 4 earlier run(s) of this job",
         "SLA WARNING: throughput_vs_history",
     ] {
-        assert!(run.stderr.contains(needle), "{}", run.stderr);
+        run.assert_stderr_contains(needle);
     }
 
     let prom = std::fs::read_to_string(&metrics).unwrap();
@@ -102,12 +82,13 @@ fn a_run_slower_than_its_jobs_history_warns_in_report_summary_metrics_and_report
         assert!(prom.contains(needle), "{needle} not in {prom}");
     }
 
-    let summary = common::lakesync(&["report", &h]);
+    let h = history.to_str().unwrap();
+    let summary = common::lakesync(&["report", h]);
     assert_eq!(summary.code, 0, "{}", summary.stderr);
     for needle in ["SLAs over history", "throughput_vs_history  warning"] {
         assert!(summary.stdout.contains(needle), "{}", summary.stdout);
     }
-    let json = common::lakesync(&["report", &h, "--format", "json"]);
+    let json = common::lakesync(&["report", h, "--format", "json"]);
     let j: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(j["jobs"].as_array().unwrap().len(), 2, "{}", j["jobs"]);
 }

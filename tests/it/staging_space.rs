@@ -10,7 +10,7 @@ use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
-use crate::common::{Moto, Sync};
+use crate::common::{Moto, Sync, assert_totals};
 
 const FOLDER: &str = "data/spot/daily/klines/BTCUSDT/1m/";
 
@@ -63,9 +63,7 @@ fn a_small_temp_disk_stages_what_fits_and_keeps_the_rest_with_its_checksum() {
             return;
         }
     };
-    let moto = Moto::start();
-    moto.make_bucket("src");
-    moto.make_bucket("dst");
+    let moto = Moto::with_buckets(&["src", "dst"]);
     let local = tempfile::tempdir().unwrap();
     let mut keys: Vec<String> = Vec::new();
     for (i, day) in ["01", "02", "03"].iter().enumerate() {
@@ -86,15 +84,14 @@ fn a_small_temp_disk_stages_what_fits_and_keeps_the_rest_with_its_checksum() {
     moto.upload_dir(&local.path().join(FOLDER), "src", FOLDER);
     assert_eq!(moto.list("src", "").len(), 6);
 
-    let run = Sync::new(&moto)
+    let r = Sync::new(&moto)
         .mode("staged")
         .temp_dir(tmpfs.path())
         .arg("--no-sampling")
-        .run();
-    assert_eq!(run.code, 1, "{}", run.stderr);
-    let r = run.report();
-    assert_eq!(r["totals"]["copied"], 4, "{}", r["totals"]);
-    assert_eq!(r["totals"]["validated"], 4);
+        .run()
+        .exited(1)
+        .report();
+    assert_totals(&r, &[("copied", 4), ("validated", 4)]);
     assert_eq!(r["integrity"]["checksums_verified"], 2);
     let failures = r["failures"].as_array().unwrap();
     let failed: Vec<&str> = failures

@@ -12,14 +12,7 @@ fn to_lake(moto: &Moto) -> Sync {
 fn selection_lands_exactly_then_second_run_copies_nothing() {
     let (moto, _dir) = Seed::archives(300).with_real().start();
     let sync = to_lake(&moto)
-        .args([
-            "--market",
-            "spot",
-            "--period",
-            "daily",
-            "--data-type",
-            "klines,aggTrades",
-        ])
+        .select("spot", "daily", "klines,aggTrades")
         .batch_size(40);
     let run = sync.run();
     assert_eq!(run.code, 0, "stderr: {}", run.stderr);
@@ -144,16 +137,8 @@ fn selection_leaves_everything_outside_untouched() {
     moto.put("dst", "lake/unrelated.txt", b"mine");
     let before = moto.list("dst", "lake/");
     let run = to_lake(&moto)
-        .args([
-            "--market",
-            "futures/um",
-            "--period",
-            "monthly",
-            "--data-type",
-            "fundingRate",
-            "--symbols",
-            "BTCUSDT",
-        ])
+        .select("futures/um", "monthly", "fundingRate")
+        .symbols("BTCUSDT")
         .run();
     assert_eq!(run.code, 0, "{}", run.stderr);
     let after = moto.list("dst", "lake/");

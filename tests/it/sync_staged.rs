@@ -127,9 +127,7 @@ fn a_zip_that_does_not_match_its_checksum_is_never_uploaded() {
 
 #[test]
 fn dot_dot_keys_stay_inside_the_temp_dir_which_is_removed() {
-    let moto = Moto::start();
-    moto.make_bucket("src");
-    moto.make_bucket("dst");
+    let moto = Moto::with_buckets(&["src", "dst"]);
     let keys = [
         "x/../../../../tmp/escaped.zip",
         "../../etc/lakesync-test.zip",
@@ -215,9 +213,7 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 #[test]
 fn a_200_mb_object_staged_keeps_lakesync_memory_flat() {
     use sha2::Digest;
-    let moto = Moto::start();
-    moto.make_bucket("src");
-    moto.make_bucket("dst");
+    let moto = Moto::with_buckets(&["src", "dst"]);
     let dir = tempfile::tempdir().unwrap();
     let zip = dir.path().join("BIG-trades-2024-01-01.zip");
     // Incompressible-ish bytes, written in chunks (the test keeps its own memory low too).

@@ -74,9 +74,7 @@ fn tables_args<'a>(moto: &'a Moto, extra: &[&'a str]) -> Vec<&'a str> {
 
 /// A moto server with `dir` uploaded to bucket `src` and an empty bucket `lake`.
 fn serve(dir: &Path) -> Moto {
-    let moto = Moto::start();
-    moto.make_bucket("src");
-    moto.make_bucket("lake");
+    let moto = Moto::with_buckets(&["src", "lake"]);
     moto.upload_dir(dir, "src", "");
     // Listings give LastModified to the second and a zip modified in the same second as
     // its Parquet file is rebuilt (on purpose, see tables/plan.rs): let the second pass.

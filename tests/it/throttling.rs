@@ -9,7 +9,9 @@
 use serde_json::Value;
 
 use crate::archive_sim::start_sim;
-use crate::common::{Seed, Sync, assert_mirrors, batch_counts, batch_governor, lakesync};
+use crate::common::{
+    Seed, Sync, assert_mirrors, assert_totals, batch_counts, batch_governor, lakesync,
+};
 use crate::support::fault_proxy::{FaultConfig, FaultProxy};
 
 /// The run's count is never cut: no batch's decision is a throttling cut, and no batch
@@ -60,20 +62,19 @@ fn assert_only_hot_prefix_limited(r: &Value, hot: &str, below: u64) {
 /// the klines folder is throttled (the simulator's own counts say so).
 #[test]
 fn a_hot_prefix_on_the_simulator_is_limited_and_the_run_keeps_its_count() {
-    let sim = start_sim(&[
-        "--as-of",
+    let sim = start_sim(
         "2026-11-30",
-        "--hole-fraction",
-        "0",
-        "--write-rate",
-        "12",
-        "--partition-depth",
-        "6",
-        "--stats-top",
-        "100",
-        "--dest-bucket",
-        "lake",
-    ]);
+        &[
+            "--write-rate",
+            "12",
+            "--partition-depth",
+            "6",
+            "--stats-top",
+            "100",
+            "--dest-bucket",
+            "lake",
+        ],
+    );
     let run = lakesync(&[
         "sync",
         "--endpoint-url",
@@ -167,39 +168,37 @@ fn a_hot_prefix_on_the_simulator_is_limited_and_the_run_keeps_its_count() {
 fn slowdown_on_one_prefix_through_the_fault_proxy_limits_that_prefix_only() {
     let (moto, _dir) = Seed::archives(120).size_class("tiny").start(); // 240 objects
     let hot = "data/spot/daily/klines/BTCUSDT/";
-    let proxy = FaultProxy::start(
+    let proxy = FaultProxy::on_puts(
         &moto.url,
         FaultConfig {
             seed: 14,
             slowdown: 0.25,
-            methods: vec!["PUT".into()],
             paths: vec![format!("/dst/{hot}")],
             ..FaultConfig::none()
         },
     );
-    let run = Sync::at(&proxy.url)
+    let run = Sync::through(&proxy)
         .mode("direct")
-        .args(["--retry-count", "0", "--max-cpu-pct", "100"])
+        .args(["--max-cpu-pct", "100"])
         .attempts(10)
         .batch_size(60)
         .workers(32)
         .run();
-    let stats = proxy.stats();
-    assert_eq!(run.code, 0, "{}\n{stats:?}", run.stderr);
-    let r = run.report();
-    assert_eq!(r["totals"]["copied"], 240, "{}", r["totals"]);
-    assert_eq!(r["totals"]["validated"], 240, "{}", r["totals"]);
+    let (r, stats) = run.report_through(&proxy);
     assert!(stats.slowdown > 0, "{stats:?}");
-    assert_eq!(r["totals"]["throttled"].as_u64().unwrap(), stats.slowdown);
+    // Every SlowDown the proxy answered is counted as throttled.
+    assert_totals(
+        &r,
+        &[
+            ("copied", 240),
+            ("validated", 240),
+            ("throttled", stats.slowdown),
+        ],
+    );
 
     assert_count_not_cut(&r);
     let per_process = r["batches"][0]["workers"].as_u64().unwrap().div_ceil(2);
     assert_only_hot_prefix_limited(&r, &format!("s3://dst/{hot}"), per_process);
-    assert!(
-        run.stderr
-            .contains("throttled prefixes: s3://dst/data/spot/daily/klines/BTCUSDT/"),
-        "{}",
-        run.stderr
-    );
+    run.assert_stderr_contains("throttled prefixes: s3://dst/data/spot/daily/klines/BTCUSDT/");
     assert_mirrors(&moto, "src", &moto, "dst", "");
 }

@@ -3,9 +3,10 @@
 //! states only what differs from the usual run.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 
 use super::{Moto, fake_s5cmd_bin, lakesync_bin, s5cmd_bin, test_env};
+use crate::support::fault_proxy::{FaultProxy, FaultStats};
 
 /// The result of one lakesync invocation.
 pub struct Run {
@@ -25,6 +26,36 @@ impl Run {
         assert!(
             self.stderr.contains(needle),
             "no {needle:?} in the message:\n{}",
+            self.stderr
+        );
+    }
+
+    /// The run exited `code`; else fail showing its command line and stderr. Returns the run,
+    /// for `run.exited(0).report()`.
+    pub fn exited(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code,
+            code,
+            "lakesync {}\nstderr:\n{}",
+            self.args.join(" "),
+            self.stderr
+        );
+        self
+    }
+
+    /// The run, through `proxy`, exited 0; else fail showing its stderr and the proxy's
+    /// counters. Its report, and the counters.
+    pub fn report_through(&self, proxy: &FaultProxy) -> (serde_json::Value, FaultStats) {
+        let stats = proxy.stats();
+        assert_eq!(self.code, 0, "{}\n{stats:?}", self.stderr);
+        (self.report(), stats)
+    }
+
+    /// The run's stderr says `needle`; else fail showing the stderr.
+    pub fn assert_stderr_contains(&self, needle: &str) {
+        assert!(
+            self.stderr.contains(needle),
+            "no {needle:?} in stderr:\n{}",
             self.stderr
         );
     }
@@ -49,6 +80,25 @@ pub fn batch_counts(report: &serde_json::Value, field: &str) -> Vec<u64> {
                 .unwrap_or_else(|| panic!("batch without {field}: {b}"))
         })
         .collect()
+}
+
+/// The report's totals are `expected`, one `(name, value)` each; a mismatch names the total
+/// and shows them all.
+pub fn assert_totals(report: &serde_json::Value, expected: &[(&str, u64)]) {
+    let totals = &report["totals"];
+    for &(name, value) in expected {
+        assert_eq!(totals[name], value, "totals.{name}: {totals}");
+    }
+}
+
+/// The report's SLA check `name`.
+pub fn sla_check<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["sla"]
+        .as_array()
+        .unwrap_or_else(|| panic!("report without sla: {report}"))
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no check {name}: {}", report["sla"]))
 }
 
 /// The governor's decision after every batch of a report (`""` where it made none).
@@ -131,6 +181,12 @@ impl Sync {
     /// Against the S3 endpoint `url` (a proxy in front of a server, a closed port).
     pub fn at(url: &str) -> Self {
         Self::with_endpoints(vec!["--endpoint-url".into(), url.into()])
+    }
+
+    /// Through the fault proxy `proxy` (in front of a server), with s5cmd's own retries off
+    /// (`--retry-count 0`): every fault it injects reaches lakesync.
+    pub fn through(proxy: &FaultProxy) -> Self {
+        Self::at(&proxy.url).args(["--retry-count", "0"])
     }
 
     /// From a bucket on `source` to one on `dest` (`--source-endpoint`, `--dest-endpoint`).
@@ -233,6 +289,16 @@ impl Sync {
         self.args(["--temp-dir".to_string(), dir.display().to_string()])
     }
 
+    /// `--history PATH`: the run history (JSON lines) to judge and record the run in.
+    pub fn history(self, path: &Path) -> Self {
+        self.args(["--history".to_string(), path.display().to_string()])
+    }
+
+    /// `--metrics-file PATH`: the Prometheus textfile to write.
+    pub fn metrics_file(self, path: &Path) -> Self {
+        self.args(["--metrics-file".to_string(), path.display().to_string()])
+    }
+
     /// Run the fake s5cmd (`crates/fake-s5cmd`) in front of the real one; its behaviour is
     /// chosen with `LAKESYNC_FAKE_*` variables ([`Sync::env`]).
     pub fn fake_s5cmd(self) -> Self {
@@ -281,6 +347,16 @@ impl Sync {
         cmd.args(self.argv())
             .envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd
+    }
+
+    /// Start it with these stdout and stderr, without waiting: for tests that signal the run
+    /// or watch it while it runs.
+    pub fn spawn(&self, stdout: Stdio, stderr: Stdio) -> Child {
+        self.to_command()
+            .stdout(stdout)
+            .stderr(stderr)
+            .spawn()
+            .expect("cannot start lakesync")
     }
 
     /// Run it to completion.

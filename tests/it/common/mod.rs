@@ -15,7 +15,9 @@ pub mod cli;
 pub mod seed;
 pub mod snapshot;
 
-pub use cli::{Run, Sync, batch_counts, batch_governor, lakesync, lakesync_with};
+pub use cli::{
+    Run, Sync, assert_totals, batch_counts, batch_governor, lakesync, lakesync_with, sla_check,
+};
 pub use seed::Seed;
 
 use std::collections::BTreeMap;
@@ -139,6 +141,16 @@ impl Moto {
         child::success_stdout(args, &self.s5cmd(args))
     }
 
+    /// A new server with the empty buckets `buckets` (`["src", "dst"]`: [`Seed::start`]'s
+    /// layout, nothing seeded).
+    pub fn with_buckets(buckets: &[&str]) -> Self {
+        let moto = Moto::start();
+        for bucket in buckets {
+            moto.make_bucket(bucket);
+        }
+        moto
+    }
+
     pub fn make_bucket(&self, name: &str) {
         self.s5cmd_ok(&["mb", &format!("s3://{name}")]);
     }
@@ -152,6 +164,18 @@ impl Moto {
             &format!("{}/*", dir.display()),
             &format!("s3://{bucket}/{prefix}"),
         ]);
+    }
+
+    /// Upload every `(key, body)` of `objects` into `bucket` with one s5cmd (keys are paths:
+    /// no wildcard characters; [`Moto::put`] takes any key).
+    pub fn put_all(&self, bucket: &str, objects: impl IntoIterator<Item = (String, Vec<u8>)>) {
+        let dir = tempfile::tempdir().unwrap();
+        for (key, body) in objects {
+            let file = dir.path().join(&key);
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(file, body).unwrap();
+        }
+        self.upload_dir(dir.path(), bucket, "");
     }
 
     pub fn put(&self, bucket: &str, key: &str, body: &[u8]) {
@@ -175,6 +199,27 @@ impl Moto {
             &local.display().to_string(),
         ]);
         std::fs::read(local).unwrap()
+    }
+
+    /// Wait until `bucket` holds at least `n` objects while `run` (a lakesync started from
+    /// [`Sync::to_command`]) is still going: to interrupt a run mid-copy. Fails after
+    /// `within`, or if the run ends first.
+    pub fn wait_for_objects(&self, bucket: &str, n: usize, run: &mut Child, within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            let held = self.list(bucket, "").len();
+            if held >= n {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{bucket} holds {held} objects after {within:?}, not {n}: the run made no progress"
+            );
+            if let Some(status) = run.try_wait().unwrap() {
+                panic!("the run ended ({status}) before {bucket} held {n} objects: too early");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// An independent listing: key (relative to prefix) -> (size, etag, last_modified).
@@ -227,6 +272,15 @@ fn http_ok(port: u16) -> bool {
     }
     let mut buf = [0u8; 16];
     matches!(s.read(&mut buf), Ok(n) if n >= 5 && buf.starts_with(b"HTTP/"))
+}
+
+/// A new temporary folder holding one file, `name`, with `contents` (a config file, a
+/// price table). The folder is removed when the returned guard is dropped.
+pub fn temp_file(name: &str, contents: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, contents).unwrap();
+    (dir, path)
 }
 
 /// Dummy credentials for the local server, and no region so s5cmd detects none.

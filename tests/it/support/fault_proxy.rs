@@ -69,6 +69,20 @@ impl FaultConfig {
         FaultConfig::default()
     }
 
+    /// `fault` for every eligible request (the seed does not matter; `Fault::Delay` waits
+    /// `delay_ms`, 0 unless set).
+    pub fn always(fault: Fault) -> FaultConfig {
+        let mut config = FaultConfig::none();
+        match fault {
+            Fault::SlowDown => config.slowdown = 1.0,
+            Fault::InternalError => config.internal_error = 1.0,
+            Fault::Reset => config.reset = 1.0,
+            Fault::Delay => config.delay = 1.0,
+            Fault::Forward => {}
+        }
+        config
+    }
+
     fn validate(&self) {
         for (name, p) in [
             ("slowdown", self.slowdown),
@@ -259,6 +273,18 @@ impl FaultProxy {
         }
     }
 
+    /// [`FaultProxy::start`] faulting only `PUT`s (copies and uploads; listings and reads
+    /// go through untouched) as `config` says.
+    pub fn on_puts(upstream: &str, config: FaultConfig) -> FaultProxy {
+        FaultProxy::start(
+            upstream,
+            FaultConfig {
+                methods: vec!["PUT".into()],
+                ..config
+            },
+        )
+    }
+
     pub fn stats(&self) -> FaultStats {
         let c = &self.shared.counters;
         let get = |a: &AtomicU64| a.load(Ordering::SeqCst);
@@ -366,25 +392,11 @@ async fn handle(
     match fault {
         Fault::SlowDown => {
             c.slowdown.fetch_add(1, Ordering::SeqCst);
-            Ok(s3_error(
-                req,
-                n,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "SlowDown",
-                "Please reduce your request rate.",
-            )
-            .await)
+            Ok(s3_error(req, n, SLOW_DOWN).await)
         }
         Fault::InternalError => {
             c.internal_error.fetch_add(1, Ordering::SeqCst);
-            Ok(s3_error(
-                req,
-                n,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "InternalError",
-                "We encountered an internal error. Please try again.",
-            )
-            .await)
+            Ok(s3_error(req, n, INTERNAL_ERROR).await)
         }
         Fault::Reset => {
             c.reset.fetch_add(1, Ordering::SeqCst);
@@ -400,6 +412,23 @@ async fn handle(
     }
 }
 
+/// An S3 error answer: HTTP status, error code, message.
+type S3Error = (StatusCode, &'static str, &'static str);
+
+/// S3's throttling answer.
+const SLOW_DOWN: S3Error = (
+    StatusCode::SERVICE_UNAVAILABLE,
+    "SlowDown",
+    "Please reduce your request rate.",
+);
+
+/// S3's answer to a failure of its own.
+const INTERNAL_ERROR: S3Error = (
+    StatusCode::INTERNAL_SERVER_ERROR,
+    "InternalError",
+    "We encountered an internal error. Please try again.",
+);
+
 /// An S3-style XML error. The request body is drained first, unless the client sent
 /// `Expect: 100-continue` (s5cmd does for larger uploads) and is waiting to be told to send
 /// it: a client still writing its body when the server closes can get a reset instead of
@@ -407,9 +436,7 @@ async fn handle(
 async fn s3_error(
     req: Request<Incoming>,
     n: u64,
-    status: StatusCode,
-    code: &str,
-    message: &str,
+    (status, code, message): S3Error,
 ) -> Response<ProxyBody> {
     let expects_continue = req
         .headers()
