@@ -381,6 +381,11 @@ impl Layout {
         }
     }
 
+    /// A price within 0.5% of the file's base price, from a unit value.
+    fn price_near(&self, x: f64) -> f64 {
+        self.price_m0 * (1.0 + 0.01 * (x - 0.5))
+    }
+
     fn push_time(&self, out: &mut Vec<u8>, ms: i64, extra_us: i64) {
         if self.micros {
             push_num(out, (ms * 1000 + extra_us) as u64, 16);
@@ -391,198 +396,250 @@ impl Layout {
 
     /// Append row `i` of a file of `rows` rows.
     pub fn push_row(&self, out: &mut Vec<u8>, i: u64, rows: u64) {
-        let r = hash::pair(self.spec.seed ^ (u64::from(self.spec.version) << 40), i);
-        let u = |k: u64| hash::unit(hash::mix(r ^ k.wrapping_mul(0x9e37_79b9_7f4a_7c15)));
+        let row = Row {
+            i,
+            rows,
+            r: hash::pair(self.spec.seed ^ (u64::from(self.spec.version) << 40), i),
+            flag: self.flag(i),
+        };
         let start = out.len();
-        let flag = self.flag(i);
-        let p = |x: f64| self.price_m0 * (1.0 + 0.01 * (x - 0.5));
         match self.spec.family {
-            Family::Klines | Family::PriceKlines => {
-                let iv = self.spec.interval_secs.unwrap_or(60) * 1000;
-                let ot = self.spec.start_ms + i as i64 * iv;
-                let (o, c) = (p(u(1)), p(u(2)));
-                let hi = o.max(c) * (1.0 + 0.004 * u(3));
-                let lo = o.min(c) * (1.0 - 0.004 * u(4));
-                let klines = self.spec.family == Family::Klines;
-                // Price klines have no volume: those columns are 0.
-                let volume = |out: &mut Vec<u8>, column: Fixed, m: f64| {
-                    if klines {
-                        column.push(out, m);
-                    } else {
-                        out.push(b'0');
-                    }
-                };
-                self.push_time(out, ot, 0);
-                for v in [o, hi, lo, c] {
-                    out.push(b',');
-                    self.price.push(out, v);
-                }
-                out.push(b',');
-                volume(out, self.vol, 5.0 + 4.9 * u(5));
-                out.push(b',');
-                self.push_time(out, ot + iv - 1, if self.micros { 999 } else { 0 });
-                out.push(b',');
-                volume(out, self.quote, 5.0 + 4.9 * u(6));
-                out.push(b',');
-                push_num(
-                    out,
-                    pow10_mantissa(u(7), self.count_digits),
-                    self.count_digits,
-                );
-                if klines {
-                    out.push(b',');
-                    self.vol.push(out, 1.0 + 3.9 * u(8));
-                    out.push(b',');
-                    self.quote.push(out, 1.0 + 3.9 * u(9));
-                    out.extend_from_slice(b",0\n");
-                } else {
-                    out.extend_from_slice(b",0,0,0\n");
-                }
-            }
-            Family::Trades | Family::AggTrades => {
-                let spot = self.spec.market == Market::Spot;
-                push_num(out, self.id_base + i, self.id_digits);
-                out.push(b',');
-                self.price.push(out, p(u(1)));
-                out.push(b',');
-                self.vol.push(out, 1.0 + 8.8 * u(2));
-                out.push(b',');
-                if self.spec.family == Family::Trades {
-                    self.quote.push(out, 1.0 + 8.8 * u(3));
-                } else {
-                    let first = self.id_base + 3 * i;
-                    push_num(out, first, self.id_digits);
-                    out.push(b',');
-                    push_num(out, first + hash::below(r, 3), self.id_digits);
-                }
-                out.push(b',');
-                self.push_time(out, self.time_ms(i, rows), (hash::below(r, 1000)) as i64);
-                out.extend_from_slice(match (spot, flag) {
-                    (true, false) => b",True,True\n".as_slice(),
-                    (true, true) => b",False,True\n",
-                    (false, false) => b",true\n",
-                    (false, true) => b",false\n",
-                });
-            }
-            Family::FundingRate => {
-                push_num(
-                    out,
-                    (self.spec.start_ms + i as i64 * 8 * 3600 * 1000) as u64,
-                    13,
-                );
-                out.extend_from_slice(b",8,");
-                if flag {
-                    out.push(b'-');
-                }
-                Fixed::new(-4, 8).push(out, 1.0 + 8.8 * u(1));
-                out.push(b'\n');
-            }
-            Family::BookDepth => {
-                push_datetime(out, self.spec.start_ms / 1000 + (i / 10) as i64 * 30);
-                out.push(b',');
-                let level = DEPTH_LEVELS[(i % 10) as usize];
-                if level < 0 {
-                    out.push(b'-');
-                }
-                out.push(b'0' + level.unsigned_abs() as u8);
-                out.push(b',');
-                self.vol.push(out, 1.0 + 8.8 * u(1));
-                out.push(b',');
-                self.quote.push(out, 1.0 + 8.8 * u(2));
-                out.push(b'\n');
-            }
-            Family::BookTicker => {
-                push_num(out, 1_000_000_000_000 + self.id_base + i, 13);
-                let mid = p(u(1));
-                out.push(b',');
-                self.price.push(out, mid * 0.9999);
-                out.push(b',');
-                self.vol.push(out, 1.0 + 8.8 * u(2));
-                out.push(b',');
-                self.price.push(out, mid * 1.0001);
-                out.push(b',');
-                self.vol.push(out, 1.0 + 8.8 * u(3));
-                let t = self.time_ms(i, rows);
-                out.push(b',');
-                push_num(out, t as u64, 13);
-                out.push(b',');
-                push_num(out, (t + 1 + hash::below(r, 5) as i64) as u64, 13);
-                out.push(b'\n');
-            }
-            Family::Metrics => {
-                push_datetime(out, self.spec.start_ms / 1000 + i as i64 * 300);
-                out.push(b',');
-                out.extend_from_slice(self.spec.symbol.as_bytes());
-                out.push(b',');
-                self.vol.push(out, 1.0 + 8.8 * u(1));
-                out.push(b',');
-                self.quote.push(out, 1.0 + 8.8 * u(2));
-                for k in 3..7 {
-                    out.push(b',');
-                    Fixed::new(0, 8).push(out, 1.0 + 2.0 * u(k));
-                }
-                out.push(b'\n');
-            }
-            Family::BvolIndex => {
-                let (b, q) = self
-                    .spec
-                    .symbol
-                    .split_once("BVOL")
-                    .unwrap_or(("BTC", "USDT"));
-                push_num(out, (self.spec.start_ms + i as i64 * 60_000) as u64, 13);
-                out.push(b',');
-                out.extend_from_slice(self.spec.symbol.as_bytes());
-                out.push(b',');
-                out.extend_from_slice(b.as_bytes());
-                out.push(b',');
-                out.extend_from_slice(q.as_bytes());
-                out.push(b',');
-                Fixed::new(1, 4).push(out, 3.0 + 6.0 * u(1));
-                out.push(b'\n');
-            }
-            Family::EohSummary => {
-                let base = self.spec.symbol.trim_end_matches("USDT");
-                let day =
-                    self.spec.start_ms.div_euclid(SECS_PER_DAY * 1000) as i32 + (i / 960) as i32;
-                let (y, m, d) = civil_from_days(day);
-                let mut date = Vec::with_capacity(10);
-                crate::time::push_day(&mut date, day);
-                out.extend_from_slice(&date);
-                out.push(b',');
-                push_num(out, (i / 40) % 24, 2);
-                out.push(b',');
-                out.extend_from_slice(base.as_bytes());
-                out.push(b'-');
-                push_num(out, (y % 100) as u64, 2);
-                push_num(out, u64::from(m), 2);
-                push_num(out, u64::from(d), 2);
-                out.push(b'-');
-                push_num(out, pow10_mantissa(u(1), 6), 6);
-                out.extend_from_slice(if u(2) < 0.5 { b"-C" } else { b"-P" });
-                out.push(b',');
-                out.extend_from_slice(self.spec.symbol.as_bytes());
-                out.push(b',');
-                out.extend_from_slice(if u(2) < 0.5 { b"C" } else { b"P" });
-                out.push(b',');
-                push_num(out, pow10_mantissa(u(3), 6), 6);
-                for k in 4..8 {
-                    out.push(b',');
-                    Fixed::new(3, 5).push(out, 1.0 + 8.8 * u(k));
-                }
-                out.push(b',');
-                Fixed::new(0, 4).push(out, 1.0 + 8.8 * u(9));
-                out.push(b',');
-                Fixed::new(0, 9).push(out, 1.0 + 8.8 * u(10));
-                out.push(b'\n');
-            }
+            Family::Klines | Family::PriceKlines => self.push_kline(out, &row),
+            Family::Trades | Family::AggTrades => self.push_trade(out, &row),
+            Family::FundingRate => self.push_funding_rate(out, &row),
+            Family::BookDepth => self.push_book_depth(out, &row),
+            Family::BookTicker => self.push_book_ticker(out, &row),
+            Family::Metrics => self.push_metrics(out, &row),
+            Family::BvolIndex => self.push_bvol_index(out, &row),
+            Family::EohSummary => self.push_eoh_summary(out, &row),
         }
         debug_assert_eq!(
             out.len() - start,
-            self.width + usize::from(flag),
+            self.width + usize::from(row.flag),
             "row {i} of {:?}: {:?}",
             self.spec.family,
             String::from_utf8_lossy(&out[start..])
         );
+    }
+
+    fn push_kline(&self, out: &mut Vec<u8>, row: &Row) {
+        let Row { i, .. } = *row;
+        let u = |k: u64| row.unit(k);
+        let p = |x: f64| self.price_near(x);
+        let iv = self.spec.interval_secs.unwrap_or(60) * 1000;
+        let ot = self.spec.start_ms + i as i64 * iv;
+        let (o, c) = (p(u(1)), p(u(2)));
+        let hi = o.max(c) * (1.0 + 0.004 * u(3));
+        let lo = o.min(c) * (1.0 - 0.004 * u(4));
+        let klines = self.spec.family == Family::Klines;
+        // Price klines have no volume: those columns are 0.
+        let volume = |out: &mut Vec<u8>, column: Fixed, m: f64| {
+            if klines {
+                column.push(out, m);
+            } else {
+                out.push(b'0');
+            }
+        };
+        self.push_time(out, ot, 0);
+        for v in [o, hi, lo, c] {
+            out.push(b',');
+            self.price.push(out, v);
+        }
+        out.push(b',');
+        volume(out, self.vol, 5.0 + 4.9 * u(5));
+        out.push(b',');
+        self.push_time(out, ot + iv - 1, if self.micros { 999 } else { 0 });
+        out.push(b',');
+        volume(out, self.quote, 5.0 + 4.9 * u(6));
+        out.push(b',');
+        push_num(
+            out,
+            pow10_mantissa(u(7), self.count_digits),
+            self.count_digits,
+        );
+        if klines {
+            out.push(b',');
+            self.vol.push(out, 1.0 + 3.9 * u(8));
+            out.push(b',');
+            self.quote.push(out, 1.0 + 3.9 * u(9));
+            out.extend_from_slice(b",0\n");
+        } else {
+            out.extend_from_slice(b",0,0,0\n");
+        }
+    }
+
+    fn push_trade(&self, out: &mut Vec<u8>, row: &Row) {
+        let Row { i, rows, r, flag } = *row;
+        let u = |k: u64| row.unit(k);
+        let p = |x: f64| self.price_near(x);
+        let spot = self.spec.market == Market::Spot;
+        push_num(out, self.id_base + i, self.id_digits);
+        out.push(b',');
+        self.price.push(out, p(u(1)));
+        out.push(b',');
+        self.vol.push(out, 1.0 + 8.8 * u(2));
+        out.push(b',');
+        if self.spec.family == Family::Trades {
+            self.quote.push(out, 1.0 + 8.8 * u(3));
+        } else {
+            let first = self.id_base + 3 * i;
+            push_num(out, first, self.id_digits);
+            out.push(b',');
+            push_num(out, first + hash::below(r, 3), self.id_digits);
+        }
+        out.push(b',');
+        self.push_time(out, self.time_ms(i, rows), (hash::below(r, 1000)) as i64);
+        out.extend_from_slice(match (spot, flag) {
+            (true, false) => b",True,True\n".as_slice(),
+            (true, true) => b",False,True\n",
+            (false, false) => b",true\n",
+            (false, true) => b",false\n",
+        });
+    }
+
+    fn push_funding_rate(&self, out: &mut Vec<u8>, row: &Row) {
+        let Row { i, flag, .. } = *row;
+        let u = |k: u64| row.unit(k);
+        push_num(
+            out,
+            (self.spec.start_ms + i as i64 * 8 * 3600 * 1000) as u64,
+            13,
+        );
+        out.extend_from_slice(b",8,");
+        if flag {
+            out.push(b'-');
+        }
+        Fixed::new(-4, 8).push(out, 1.0 + 8.8 * u(1));
+        out.push(b'\n');
+    }
+
+    fn push_book_depth(&self, out: &mut Vec<u8>, row: &Row) {
+        let Row { i, .. } = *row;
+        let u = |k: u64| row.unit(k);
+        push_datetime(out, self.spec.start_ms / 1000 + (i / 10) as i64 * 30);
+        out.push(b',');
+        let level = DEPTH_LEVELS[(i % 10) as usize];
+        if level < 0 {
+            out.push(b'-');
+        }
+        out.push(b'0' + level.unsigned_abs() as u8);
+        out.push(b',');
+        self.vol.push(out, 1.0 + 8.8 * u(1));
+        out.push(b',');
+        self.quote.push(out, 1.0 + 8.8 * u(2));
+        out.push(b'\n');
+    }
+
+    fn push_book_ticker(&self, out: &mut Vec<u8>, row: &Row) {
+        let Row { i, rows, r, .. } = *row;
+        let u = |k: u64| row.unit(k);
+        let p = |x: f64| self.price_near(x);
+        push_num(out, 1_000_000_000_000 + self.id_base + i, 13);
+        let mid = p(u(1));
+        out.push(b',');
+        self.price.push(out, mid * 0.9999);
+        out.push(b',');
+        self.vol.push(out, 1.0 + 8.8 * u(2));
+        out.push(b',');
+        self.price.push(out, mid * 1.0001);
+        out.push(b',');
+        self.vol.push(out, 1.0 + 8.8 * u(3));
+        let t = self.time_ms(i, rows);
+        out.push(b',');
+        push_num(out, t as u64, 13);
+        out.push(b',');
+        push_num(out, (t + 1 + hash::below(r, 5) as i64) as u64, 13);
+        out.push(b'\n');
+    }
+
+    fn push_metrics(&self, out: &mut Vec<u8>, row: &Row) {
+        let Row { i, .. } = *row;
+        let u = |k: u64| row.unit(k);
+        push_datetime(out, self.spec.start_ms / 1000 + i as i64 * 300);
+        out.push(b',');
+        out.extend_from_slice(self.spec.symbol.as_bytes());
+        out.push(b',');
+        self.vol.push(out, 1.0 + 8.8 * u(1));
+        out.push(b',');
+        self.quote.push(out, 1.0 + 8.8 * u(2));
+        for k in 3..7 {
+            out.push(b',');
+            Fixed::new(0, 8).push(out, 1.0 + 2.0 * u(k));
+        }
+        out.push(b'\n');
+    }
+
+    fn push_bvol_index(&self, out: &mut Vec<u8>, row: &Row) {
+        let Row { i, .. } = *row;
+        let u = |k: u64| row.unit(k);
+        let (b, q) = self
+            .spec
+            .symbol
+            .split_once("BVOL")
+            .unwrap_or(("BTC", "USDT"));
+        push_num(out, (self.spec.start_ms + i as i64 * 60_000) as u64, 13);
+        out.push(b',');
+        out.extend_from_slice(self.spec.symbol.as_bytes());
+        out.push(b',');
+        out.extend_from_slice(b.as_bytes());
+        out.push(b',');
+        out.extend_from_slice(q.as_bytes());
+        out.push(b',');
+        Fixed::new(1, 4).push(out, 3.0 + 6.0 * u(1));
+        out.push(b'\n');
+    }
+
+    fn push_eoh_summary(&self, out: &mut Vec<u8>, row: &Row) {
+        let Row { i, .. } = *row;
+        let u = |k: u64| row.unit(k);
+        let base = self.spec.symbol.trim_end_matches("USDT");
+        let day = self.spec.start_ms.div_euclid(SECS_PER_DAY * 1000) as i32 + (i / 960) as i32;
+        let (y, m, d) = civil_from_days(day);
+        let mut date = Vec::with_capacity(10);
+        crate::time::push_day(&mut date, day);
+        out.extend_from_slice(&date);
+        out.push(b',');
+        push_num(out, (i / 40) % 24, 2);
+        out.push(b',');
+        out.extend_from_slice(base.as_bytes());
+        out.push(b'-');
+        push_num(out, (y % 100) as u64, 2);
+        push_num(out, u64::from(m), 2);
+        push_num(out, u64::from(d), 2);
+        out.push(b'-');
+        push_num(out, pow10_mantissa(u(1), 6), 6);
+        out.extend_from_slice(if u(2) < 0.5 { b"-C" } else { b"-P" });
+        out.push(b',');
+        out.extend_from_slice(self.spec.symbol.as_bytes());
+        out.push(b',');
+        out.extend_from_slice(if u(2) < 0.5 { b"C" } else { b"P" });
+        out.push(b',');
+        push_num(out, pow10_mantissa(u(3), 6), 6);
+        for k in 4..8 {
+            out.push(b',');
+            Fixed::new(3, 5).push(out, 1.0 + 8.8 * u(k));
+        }
+        out.push(b',');
+        Fixed::new(0, 4).push(out, 1.0 + 8.8 * u(9));
+        out.push(b',');
+        Fixed::new(0, 9).push(out, 1.0 + 8.8 * u(10));
+        out.push(b'\n');
+    }
+}
+
+/// One row being drawn: its index, the file's row count, its hash and its flag.
+#[derive(Clone, Copy)]
+struct Row {
+    i: u64,
+    rows: u64,
+    r: u64,
+    flag: bool,
+}
+
+impl Row {
+    /// The row's `k`-th unit value in [0, 1).
+    fn unit(&self, k: u64) -> f64 {
+        hash::unit(hash::mix(self.r ^ k.wrapping_mul(0x9e37_79b9_7f4a_7c15)))
     }
 }
 
