@@ -121,6 +121,152 @@ enum FlagKind {
     DepthLevels,
 }
 
+/// The widths the columns of a file are drawn at (see [`Layout::new`]).
+struct Columns {
+    spot: bool,
+    time_w: usize,
+    price: Fixed,
+    vol: Fixed,
+    quote: Fixed,
+    count_digits: usize,
+    id_digits: usize,
+    /// Futures files from 2022-05-01 have a header line.
+    futures_header: bool,
+    days: i64,
+}
+
+/// A family's header line, row width (without the flag's extra byte), natural row count
+/// (None: from the file's size) and flag kind.
+fn row_shape(spec: &FileSpec, c: &Columns) -> (&'static str, usize, Option<u64>, FlagKind) {
+    let Columns {
+        spot,
+        time_w,
+        price,
+        vol,
+        quote,
+        count_digits,
+        id_digits,
+        futures_header,
+        days,
+    } = *c;
+    match spec.family {
+        Family::Klines | Family::PriceKlines => {
+            let w = if spec.family == Family::Klines {
+                // ot,o,h,l,c,v,ct,qv,n,tbv,tbq,0
+                2 * time_w
+                    + 4 * price.width()
+                    + 2 * vol.width()
+                    + 2 * quote.width()
+                    + count_digits
+                    + 1
+                    + 11
+                    + 1
+            } else {
+                // ot,o,h,l,c,0,ct,0,n,0,0,0
+                2 * time_w + 4 * price.width() + count_digits + 5 + 11 + 1
+            };
+            let header = if futures_header {
+                "open_time,open,high,low,close,volume,close_time,quote_volume,count,taker_buy_volume,taker_buy_quote_volume,ignore\n"
+            } else {
+                ""
+            };
+            (header, w, Some(kline_rows(spec)), FlagKind::None)
+        }
+        Family::Trades => {
+            // id,p,q,qq,t, then True|False,True on spot (False: +1), true|false on futures
+            let w = id_digits + price.width() + vol.width() + quote.width() + time_w + 4;
+            if spot {
+                ("", w + 4 + 6 + 1, None, FlagKind::Half)
+            } else {
+                (
+                    "id,price,qty,quote_qty,time,is_buyer_maker\n",
+                    w + 5 + 1,
+                    None,
+                    FlagKind::Half,
+                )
+            }
+        }
+        Family::AggTrades => {
+            if spot {
+                // aid,p,q,first,last,t,True|False,True
+                let w = id_digits * 3 + price.width() + vol.width() + time_w + 4 + 4 + 7 + 1;
+                ("", w, None, FlagKind::Half)
+            } else {
+                let w = id_digits * 3 + price.width() + vol.width() + time_w + 4 + 6 + 1;
+                (
+                    "agg_trade_id,price,quantity,first_trade_id,last_trade_id,transact_time,is_buyer_maker\n",
+                    w,
+                    None,
+                    FlagKind::Half,
+                )
+            }
+        }
+        Family::FundingRate => {
+            // calc_time,8,[-]0.000xxxxx
+            let w = 13 + 1 + 1 + 1 + 10 + 1;
+            (
+                "calc_time,funding_interval_hours,last_funding_rate\n",
+                w,
+                Some(3 * days as u64),
+                FlagKind::Quarter,
+            )
+        }
+        Family::BookDepth => {
+            // YYYY-MM-DD HH:MM:SS,[-]L,depth,notional
+            let w = 19 + 1 + 1 + 1 + vol.width() + 1 + quote.width() + 1;
+            (
+                "timestamp,percentage,depth,notional\n",
+                w,
+                None,
+                FlagKind::DepthLevels,
+            )
+        }
+        Family::BookTicker => {
+            // uid,bp,bq,ap,aq,tt,et
+            let w = 13 + 2 * price.width() + 2 * vol.width() + 2 * 13 + 6 + 1;
+            (
+                "update_id,best_bid_price,best_bid_qty,best_ask_price,best_ask_qty,transaction_time,event_time\n",
+                w,
+                None,
+                FlagKind::None,
+            )
+        }
+        Family::Metrics => {
+            // ts,SYM,oi,oiv,r1,r2,r3,r4
+            let w = 19 + spec.symbol.len() + vol.width() + quote.width() + 4 * 10 + 7 + 1;
+            (
+                "create_time,symbol,sum_open_interest,sum_open_interest_value,count_toptrader_long_short_ratio,sum_toptrader_long_short_ratio,count_long_short_ratio,sum_taker_long_short_vol_ratio\n",
+                w,
+                Some(288 * days as u64),
+                FlagKind::None,
+            )
+        }
+        Family::BvolIndex => {
+            // t,SYM,BASE,QUOTE,xx.xxxx
+            let (b, q) = spec.symbol.split_once("BVOL").unwrap_or(("BTC", "USDT"));
+            let w = 13 + spec.symbol.len() + b.len() + q.len() + 7 + 4 + 1;
+            (
+                "calc_time,symbol,base_asset,quote_asset,index_value\n",
+                w,
+                Some(1440 * days as u64),
+                FlagKind::None,
+            )
+        }
+        Family::EohSummary => {
+            // date,hour,symbol,underlying,type,strike,open,high,low,close,mark_price,mark_iv
+            let base = spec.symbol.trim_end_matches("USDT");
+            let w =
+                10 + 2 + (base.len() + 16) + spec.symbol.len() + 1 + 6 + 4 * 10 + 6 + 11 + 11 + 1;
+            (
+                "date,hour,symbol,underlying,type,strike,open,high,low,close,mark_price,mark_iv\n",
+                w,
+                Some(24 * 40 * days as u64),
+                FlagKind::None,
+            )
+        }
+    }
+}
+
 const DEPTH_LEVELS: [i32; 10] = [-5, -4, -3, -2, -1, 1, 2, 3, 4, 5];
 
 impl Layout {
@@ -150,133 +296,20 @@ impl Layout {
         let futures_header = spec.market != Market::Spot
             && day >= i64::from(crate::time::days_from_civil(2022, 5, 1));
         let days = spec.span_ms / (SECS_PER_DAY * 1000);
-        let (header, width, natural, flags): (&'static str, usize, Option<u64>, FlagKind) =
-            match spec.family {
-                Family::Klines | Family::PriceKlines => {
-                    let w = if spec.family == Family::Klines {
-                        // ot,o,h,l,c,v,ct,qv,n,tbv,tbq,0
-                        2 * time_w
-                            + 4 * price.width()
-                            + 2 * vol.width()
-                            + 2 * quote.width()
-                            + count_digits
-                            + 1
-                            + 11
-                            + 1
-                    } else {
-                        // ot,o,h,l,c,0,ct,0,n,0,0,0
-                        2 * time_w + 4 * price.width() + count_digits + 5 + 11 + 1
-                    };
-                    let header = if futures_header {
-                        "open_time,open,high,low,close,volume,close_time,quote_volume,count,taker_buy_volume,taker_buy_quote_volume,ignore\n"
-                    } else {
-                        ""
-                    };
-                    (header, w, Some(kline_rows(&spec)), FlagKind::None)
-                }
-                Family::Trades => {
-                    // id,p,q,qq,t, then True|False,True on spot (False: +1), true|false on futures
-                    let w = id_digits + price.width() + vol.width() + quote.width() + time_w + 4;
-                    if spot {
-                        ("", w + 4 + 6 + 1, None, FlagKind::Half)
-                    } else {
-                        (
-                            "id,price,qty,quote_qty,time,is_buyer_maker\n",
-                            w + 5 + 1,
-                            None,
-                            FlagKind::Half,
-                        )
-                    }
-                }
-                Family::AggTrades => {
-                    if spot {
-                        // aid,p,q,first,last,t,True|False,True
-                        let w =
-                            id_digits * 3 + price.width() + vol.width() + time_w + 4 + 4 + 7 + 1;
-                        ("", w, None, FlagKind::Half)
-                    } else {
-                        let w = id_digits * 3 + price.width() + vol.width() + time_w + 4 + 6 + 1;
-                        (
-                            "agg_trade_id,price,quantity,first_trade_id,last_trade_id,transact_time,is_buyer_maker\n",
-                            w,
-                            None,
-                            FlagKind::Half,
-                        )
-                    }
-                }
-                Family::FundingRate => {
-                    // calc_time,8,[-]0.000xxxxx
-                    let w = 13 + 1 + 1 + 1 + 10 + 1;
-                    (
-                        "calc_time,funding_interval_hours,last_funding_rate\n",
-                        w,
-                        Some(3 * days as u64),
-                        FlagKind::Quarter,
-                    )
-                }
-                Family::BookDepth => {
-                    // YYYY-MM-DD HH:MM:SS,[-]L,depth,notional
-                    let w = 19 + 1 + 1 + 1 + vol.width() + 1 + quote.width() + 1;
-                    (
-                        "timestamp,percentage,depth,notional\n",
-                        w,
-                        None,
-                        FlagKind::DepthLevels,
-                    )
-                }
-                Family::BookTicker => {
-                    // uid,bp,bq,ap,aq,tt,et
-                    let w = 13 + 2 * price.width() + 2 * vol.width() + 2 * 13 + 6 + 1;
-                    (
-                        "update_id,best_bid_price,best_bid_qty,best_ask_price,best_ask_qty,transaction_time,event_time\n",
-                        w,
-                        None,
-                        FlagKind::None,
-                    )
-                }
-                Family::Metrics => {
-                    // ts,SYM,oi,oiv,r1,r2,r3,r4
-                    let w = 19 + spec.symbol.len() + vol.width() + quote.width() + 4 * 10 + 7 + 1;
-                    (
-                        "create_time,symbol,sum_open_interest,sum_open_interest_value,count_toptrader_long_short_ratio,sum_toptrader_long_short_ratio,count_long_short_ratio,sum_taker_long_short_vol_ratio\n",
-                        w,
-                        Some(288 * days as u64),
-                        FlagKind::None,
-                    )
-                }
-                Family::BvolIndex => {
-                    // t,SYM,BASE,QUOTE,xx.xxxx
-                    let (b, q) = spec.symbol.split_once("BVOL").unwrap_or(("BTC", "USDT"));
-                    let w = 13 + spec.symbol.len() + b.len() + q.len() + 7 + 4 + 1;
-                    (
-                        "calc_time,symbol,base_asset,quote_asset,index_value\n",
-                        w,
-                        Some(1440 * days as u64),
-                        FlagKind::None,
-                    )
-                }
-                Family::EohSummary => {
-                    // date,hour,symbol,underlying,type,strike,open,high,low,close,mark_price,mark_iv
-                    let base = spec.symbol.trim_end_matches("USDT");
-                    let w = 10
-                        + 2
-                        + (base.len() + 16)
-                        + spec.symbol.len()
-                        + 1
-                        + 6
-                        + 4 * 10
-                        + 6
-                        + 11
-                        + 11
-                        + 1;
-                    (
-                        "date,hour,symbol,underlying,type,strike,open,high,low,close,mark_price,mark_iv\n",
-                        w,
-                        Some(24 * 40 * days as u64),
-                        FlagKind::None,
-                    )
-                }
-            };
+        let (header, width, natural, flags) = row_shape(
+            &spec,
+            &Columns {
+                spot,
+                time_w,
+                price,
+                vol,
+                quote,
+                count_digits,
+                id_digits,
+                futures_header,
+                days,
+            },
+        );
         Layout {
             spec,
             header,
