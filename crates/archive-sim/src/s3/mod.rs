@@ -1093,30 +1093,7 @@ async fn write_op(
         .and_then(|v| v.to_str().ok())
         .map(Arc::<str>::from);
     match op {
-        Op::PutObject => {
-            let size = payload.len() as u64;
-            let (st, d2, k2) = (state.clone(), d.clone(), key.to_vec());
-            let (content, etag) = run_maybe_blocking(size > BLOCKING_BYTES, move || {
-                st.buckets.content_for_upload(&d2, &k2, payload)
-            })
-            .await;
-            bk.put_object(
-                d,
-                key,
-                StoredObject {
-                    size,
-                    etag,
-                    last_modified_ms: now_ms(),
-                    content,
-                    content_type,
-                },
-            );
-            Response::builder()
-                .status(StatusCode::OK)
-                .header("etag", etag.quoted())
-                .body(SimBody::Empty)
-                .map_err(|e| S3Error::internal(e.to_string()))
-        }
+        Op::PutObject => put_object(state, d, key, payload, content_type).await,
         Op::CopyObject => copy_object(state, d, key, headers, content_type),
         Op::UploadPart => {
             let id = q.get("uploadId").unwrap_or("");
@@ -1135,76 +1112,7 @@ async fn write_op(
                 .body(SimBody::Empty)
                 .map_err(|e| S3Error::internal(e.to_string()))
         }
-        Op::UploadPartCopy => {
-            let id = q.get("uploadId").unwrap_or("");
-            let n = part_number(q)?;
-            if bk.upload_key(d, id).is_none() {
-                return Err(write_error(WriteError::NoSuchUpload, key));
-            }
-            let (sb, sk) = copy_source(headers).ok_or_else(|| {
-                S3Error::invalid_argument("Copy Source must mention the source bucket and key")
-            })?;
-            let src = bk.bucket(&sb).ok_or_else(|| S3Error::no_such_bucket(&sb))?;
-            let found = bk
-                .find(&src, &sk)
-                .ok_or_else(|| S3Error::no_such_key(&sk))?;
-            let size = found.meta.size;
-            let (start, end) = match headers
-                .get("x-amz-copy-source-range")
-                .and_then(|v| v.to_str().ok())
-            {
-                None => (0, size),
-                Some(r) => match parse_range(Some(r), size) {
-                    Ok(Some(r)) => r,
-                    _ => {
-                        return Err(S3Error::new(
-                            StatusCode::BAD_REQUEST,
-                            "InvalidRange",
-                            "The requested range is not satisfiable",
-                        ));
-                    }
-                },
-            };
-            if end - start > state.knobs.max_copy_bytes {
-                return Err(too_large_copy(state.knobs.max_copy_bytes));
-            }
-            let data = match &found.content {
-                Content::Source {
-                    obj,
-                    version,
-                    key: skey,
-                } => PartData::Source {
-                    obj: *obj,
-                    version: *version,
-                    key: skey.clone(),
-                    start,
-                    len: end - start,
-                },
-                Content::Bytes(b) => PartData::Bytes(b.slice(start as usize..end as usize)),
-                Content::Unkept => {
-                    return Err(S3Error::internal("the copy source's bytes were not kept"));
-                }
-            };
-            let etag = hash::digest16(hash::pair(
-                hash::bytes(0, found.meta.etag.hex().as_bytes()),
-                start << 20 ^ (end - start),
-            ));
-            bk.put_part(
-                d,
-                id,
-                n,
-                Part {
-                    etag,
-                    size: end - start,
-                    data,
-                },
-            )
-            .map_err(|e| write_error(e, key))?;
-            let mut x = xml::Xml::new("CopyPartResult", false);
-            x.date("LastModified", now_ms());
-            x.etag("ETag", &ETag::Md5(etag));
-            xml_reply(StatusCode::OK, x.finish("CopyPartResult"))
-        }
+        Op::UploadPartCopy => upload_part_copy(state, d, key, q, headers),
         Op::CreateUpload => {
             let id = bk.create_upload(d, key, content_type);
             let mut x = xml::Xml::new("InitiateMultipartUploadResult", false);
@@ -1213,38 +1121,7 @@ async fn write_op(
             x.text("UploadId", id.as_bytes());
             xml_reply(StatusCode::OK, x.finish("InitiateMultipartUploadResult"))
         }
-        Op::CompleteUpload => {
-            let id = q.get("uploadId").unwrap_or("").to_string();
-            let mut list = Vec::new();
-            for p in xml::blocks(&payload, "Part") {
-                let n = xml::all_texts(p, "PartNumber")
-                    .first()
-                    .and_then(|n| std::str::from_utf8(n).ok()?.trim().parse::<u32>().ok());
-                let e = xml::all_texts(p, "ETag")
-                    .first()
-                    .map(|e| String::from_utf8_lossy(e).into_owned());
-                match (n, e) {
-                    (Some(n), Some(e)) => list.push((n, e)),
-                    _ => return Err(S3Error::malformed_xml()),
-                }
-            }
-            let (st, d2) = (state.clone(), d.clone());
-            let (k, o) =
-                run_maybe_blocking(true, move || st.buckets.complete_upload(&d2, &id, &list))
-                    .await
-                    .map_err(|e| write_error(e, key))?;
-            let etag = o.etag;
-            bk.put_object(d, &k, o);
-            let mut x = xml::Xml::new("CompleteMultipartUploadResult", false);
-            x.text(
-                "Location",
-                format!("/{bucket}/{}", String::from_utf8_lossy(&k)).as_bytes(),
-            );
-            x.text("Bucket", bucket.as_bytes());
-            x.text("Key", &k);
-            x.etag("ETag", &etag);
-            xml_reply(StatusCode::OK, x.finish("CompleteMultipartUploadResult"))
-        }
+        Op::CompleteUpload => complete_upload(state, d, bucket, key, q, &payload).await,
         Op::AbortUpload => {
             if bk.abort_upload(d, q.get("uploadId").unwrap_or("")) {
                 empty_reply(StatusCode::NO_CONTENT)
@@ -1256,27 +1133,184 @@ async fn write_op(
             bk.delete(d, key);
             empty_reply(StatusCode::NO_CONTENT)
         }
-        Op::DeleteObjects => {
-            let quiet = xml::all_texts(&payload, "Quiet")
-                .first()
-                .is_some_and(|q| q == b"true");
-            let keys = xml::all_texts(&payload, "Key");
-            if keys.len() > 1000 {
-                return Err(S3Error::malformed_xml());
-            }
-            let mut x = xml::Xml::new("DeleteResult", false);
-            for k in &keys {
-                bk.delete(d, k);
-                if !quiet {
-                    x.open("Deleted");
-                    x.text("Key", k);
-                    x.close("Deleted");
-                }
-            }
-            xml_reply(StatusCode::OK, x.finish("DeleteResult"))
-        }
+        Op::DeleteObjects => delete_objects(bk, d, &payload),
         _ => Err(S3Error::not_implemented("this operation")),
     }
+}
+
+async fn put_object(
+    state: &Arc<State>,
+    d: &Arc<crate::buckets::DestBucket>,
+    key: &[u8],
+    payload: Bytes,
+    content_type: Option<Arc<str>>,
+) -> Result<Reply, S3Error> {
+    let bk = &state.buckets;
+    let size = payload.len() as u64;
+    let (st, d2, k2) = (state.clone(), d.clone(), key.to_vec());
+    let (content, etag) = run_maybe_blocking(size > BLOCKING_BYTES, move || {
+        st.buckets.content_for_upload(&d2, &k2, payload)
+    })
+    .await;
+    bk.put_object(
+        d,
+        key,
+        StoredObject {
+            size,
+            etag,
+            last_modified_ms: now_ms(),
+            content,
+            content_type,
+        },
+    );
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("etag", etag.quoted())
+        .body(SimBody::Empty)
+        .map_err(|e| S3Error::internal(e.to_string()))
+}
+
+fn upload_part_copy(
+    state: &State,
+    d: &Arc<crate::buckets::DestBucket>,
+    key: &[u8],
+    q: &Query,
+    headers: &HeaderMap,
+) -> Result<Reply, S3Error> {
+    let bk = &state.buckets;
+    let id = q.get("uploadId").unwrap_or("");
+    let n = part_number(q)?;
+    if bk.upload_key(d, id).is_none() {
+        return Err(write_error(WriteError::NoSuchUpload, key));
+    }
+    let (sb, sk) = copy_source(headers).ok_or_else(|| {
+        S3Error::invalid_argument("Copy Source must mention the source bucket and key")
+    })?;
+    let src = bk.bucket(&sb).ok_or_else(|| S3Error::no_such_bucket(&sb))?;
+    let found = bk
+        .find(&src, &sk)
+        .ok_or_else(|| S3Error::no_such_key(&sk))?;
+    let size = found.meta.size;
+    let (start, end) = match headers
+        .get("x-amz-copy-source-range")
+        .and_then(|v| v.to_str().ok())
+    {
+        None => (0, size),
+        Some(r) => match parse_range(Some(r), size) {
+            Ok(Some(r)) => r,
+            _ => {
+                return Err(S3Error::new(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidRange",
+                    "The requested range is not satisfiable",
+                ));
+            }
+        },
+    };
+    if end - start > state.knobs.max_copy_bytes {
+        return Err(too_large_copy(state.knobs.max_copy_bytes));
+    }
+    let data = match &found.content {
+        Content::Source {
+            obj,
+            version,
+            key: skey,
+        } => PartData::Source {
+            obj: *obj,
+            version: *version,
+            key: skey.clone(),
+            start,
+            len: end - start,
+        },
+        Content::Bytes(b) => PartData::Bytes(b.slice(start as usize..end as usize)),
+        Content::Unkept => {
+            return Err(S3Error::internal("the copy source's bytes were not kept"));
+        }
+    };
+    let etag = hash::digest16(hash::pair(
+        hash::bytes(0, found.meta.etag.hex().as_bytes()),
+        start << 20 ^ (end - start),
+    ));
+    bk.put_part(
+        d,
+        id,
+        n,
+        Part {
+            etag,
+            size: end - start,
+            data,
+        },
+    )
+    .map_err(|e| write_error(e, key))?;
+    let mut x = xml::Xml::new("CopyPartResult", false);
+    x.date("LastModified", now_ms());
+    x.etag("ETag", &ETag::Md5(etag));
+    xml_reply(StatusCode::OK, x.finish("CopyPartResult"))
+}
+
+async fn complete_upload(
+    state: &Arc<State>,
+    d: &Arc<crate::buckets::DestBucket>,
+    bucket: &str,
+    key: &[u8],
+    q: &Query,
+    payload: &[u8],
+) -> Result<Reply, S3Error> {
+    let bk = &state.buckets;
+    let id = q.get("uploadId").unwrap_or("").to_string();
+    let mut list = Vec::new();
+    for p in xml::blocks(payload, "Part") {
+        let n = xml::all_texts(p, "PartNumber")
+            .first()
+            .and_then(|n| std::str::from_utf8(n).ok()?.trim().parse::<u32>().ok());
+        let e = xml::all_texts(p, "ETag")
+            .first()
+            .map(|e| String::from_utf8_lossy(e).into_owned());
+        match (n, e) {
+            (Some(n), Some(e)) => list.push((n, e)),
+            _ => return Err(S3Error::malformed_xml()),
+        }
+    }
+    let (st, d2) = (state.clone(), d.clone());
+    let (k, o) = run_maybe_blocking(true, move || st.buckets.complete_upload(&d2, &id, &list))
+        .await
+        .map_err(|e| write_error(e, key))?;
+    let etag = o.etag;
+    bk.put_object(d, &k, o);
+    let mut x = xml::Xml::new("CompleteMultipartUploadResult", false);
+    x.text(
+        "Location",
+        format!("/{bucket}/{}", String::from_utf8_lossy(&k)).as_bytes(),
+    );
+    x.text("Bucket", bucket.as_bytes());
+    x.text("Key", &k);
+    x.etag("ETag", &etag);
+    xml_reply(StatusCode::OK, x.finish("CompleteMultipartUploadResult"))
+}
+
+/// DeleteObjects: every listed key (at most 1000), each named in the reply unless quiet.
+fn delete_objects(
+    bk: &Buckets,
+    d: &Arc<crate::buckets::DestBucket>,
+    payload: &[u8],
+) -> Result<Reply, S3Error> {
+    let quiet = xml::all_texts(payload, "Quiet")
+        .first()
+        .is_some_and(|q| q == b"true");
+    let keys = xml::all_texts(payload, "Key");
+    if keys.len() > 1000 {
+        return Err(S3Error::malformed_xml());
+    }
+    let mut x = xml::Xml::new("DeleteResult", false);
+    for k in &keys {
+        bk.delete(d, k);
+        if !quiet {
+            x.open("Deleted");
+            x.text("Key", k);
+            x.close("Deleted");
+        }
+    }
+    xml_reply(StatusCode::OK, x.finish("DeleteResult"))
 }
 
 fn too_large_copy(limit: u64) -> S3Error {
