@@ -138,34 +138,23 @@ struct Columns {
 /// A family's header line, row width (without the flag's extra byte), natural row count
 /// (None: from the file's size) and flag kind.
 fn row_shape(spec: &FileSpec, c: &Columns) -> (&'static str, usize, Option<u64>, FlagKind) {
-    let Columns {
-        spot,
-        time_w,
-        price,
-        vol,
-        quote,
-        count_digits,
-        id_digits,
-        futures_header,
-        days,
-    } = *c;
     match spec.family {
         Family::Klines | Family::PriceKlines => {
             let w = if spec.family == Family::Klines {
                 // ot,o,h,l,c,v,ct,qv,n,tbv,tbq,0
-                2 * time_w
-                    + 4 * price.width()
-                    + 2 * vol.width()
-                    + 2 * quote.width()
-                    + count_digits
+                2 * c.time_w
+                    + 4 * c.price.width()
+                    + 2 * c.vol.width()
+                    + 2 * c.quote.width()
+                    + c.count_digits
                     + 1
                     + 11
                     + 1
             } else {
                 // ot,o,h,l,c,0,ct,0,n,0,0,0
-                2 * time_w + 4 * price.width() + count_digits + 5 + 11 + 1
+                2 * c.time_w + 4 * c.price.width() + c.count_digits + 5 + 11 + 1
             };
-            let header = if futures_header {
+            let header = if c.futures_header {
                 "open_time,open,high,low,close,volume,close_time,quote_volume,count,taker_buy_volume,taker_buy_quote_volume,ignore\n"
             } else {
                 ""
@@ -174,8 +163,8 @@ fn row_shape(spec: &FileSpec, c: &Columns) -> (&'static str, usize, Option<u64>,
         }
         Family::Trades => {
             // id,p,q,qq,t, then True|False,True on spot (False: +1), true|false on futures
-            let w = id_digits + price.width() + vol.width() + quote.width() + time_w + 4;
-            if spot {
+            let w = c.id_digits + c.price.width() + c.vol.width() + c.quote.width() + c.time_w + 4;
+            if c.spot {
                 ("", w + 4 + 6 + 1, None, FlagKind::Half)
             } else {
                 (
@@ -187,12 +176,13 @@ fn row_shape(spec: &FileSpec, c: &Columns) -> (&'static str, usize, Option<u64>,
             }
         }
         Family::AggTrades => {
-            if spot {
+            if c.spot {
                 // aid,p,q,first,last,t,True|False,True
-                let w = id_digits * 3 + price.width() + vol.width() + time_w + 4 + 4 + 7 + 1;
+                let w =
+                    c.id_digits * 3 + c.price.width() + c.vol.width() + c.time_w + 4 + 4 + 7 + 1;
                 ("", w, None, FlagKind::Half)
             } else {
-                let w = id_digits * 3 + price.width() + vol.width() + time_w + 4 + 6 + 1;
+                let w = c.id_digits * 3 + c.price.width() + c.vol.width() + c.time_w + 4 + 6 + 1;
                 (
                     "agg_trade_id,price,quantity,first_trade_id,last_trade_id,transact_time,is_buyer_maker\n",
                     w,
@@ -207,13 +197,13 @@ fn row_shape(spec: &FileSpec, c: &Columns) -> (&'static str, usize, Option<u64>,
             (
                 "calc_time,funding_interval_hours,last_funding_rate\n",
                 w,
-                Some(3 * days as u64),
+                Some(3 * c.days as u64),
                 FlagKind::Quarter,
             )
         }
         Family::BookDepth => {
             // YYYY-MM-DD HH:MM:SS,[-]L,depth,notional
-            let w = 19 + 1 + 1 + 1 + vol.width() + 1 + quote.width() + 1;
+            let w = 19 + 1 + 1 + 1 + c.vol.width() + 1 + c.quote.width() + 1;
             (
                 "timestamp,percentage,depth,notional\n",
                 w,
@@ -223,7 +213,7 @@ fn row_shape(spec: &FileSpec, c: &Columns) -> (&'static str, usize, Option<u64>,
         }
         Family::BookTicker => {
             // uid,bp,bq,ap,aq,tt,et
-            let w = 13 + 2 * price.width() + 2 * vol.width() + 2 * 13 + 6 + 1;
+            let w = 13 + 2 * c.price.width() + 2 * c.vol.width() + 2 * 13 + 6 + 1;
             (
                 "update_id,best_bid_price,best_bid_qty,best_ask_price,best_ask_qty,transaction_time,event_time\n",
                 w,
@@ -233,11 +223,11 @@ fn row_shape(spec: &FileSpec, c: &Columns) -> (&'static str, usize, Option<u64>,
         }
         Family::Metrics => {
             // ts,SYM,oi,oiv,r1,r2,r3,r4
-            let w = 19 + spec.symbol.len() + vol.width() + quote.width() + 4 * 10 + 7 + 1;
+            let w = 19 + spec.symbol.len() + c.vol.width() + c.quote.width() + 4 * 10 + 7 + 1;
             (
                 "create_time,symbol,sum_open_interest,sum_open_interest_value,count_toptrader_long_short_ratio,sum_toptrader_long_short_ratio,count_long_short_ratio,sum_taker_long_short_vol_ratio\n",
                 w,
-                Some(288 * days as u64),
+                Some(288 * c.days as u64),
                 FlagKind::None,
             )
         }
@@ -248,7 +238,7 @@ fn row_shape(spec: &FileSpec, c: &Columns) -> (&'static str, usize, Option<u64>,
             (
                 "calc_time,symbol,base_asset,quote_asset,index_value\n",
                 w,
-                Some(1440 * days as u64),
+                Some(1440 * c.days as u64),
                 FlagKind::None,
             )
         }
@@ -260,7 +250,7 @@ fn row_shape(spec: &FileSpec, c: &Columns) -> (&'static str, usize, Option<u64>,
             (
                 "date,hour,symbol,underlying,type,strike,open,high,low,close,mark_price,mark_iv\n",
                 w,
-                Some(24 * 40 * days as u64),
+                Some(24 * 40 * c.days as u64),
                 FlagKind::None,
             )
         }
