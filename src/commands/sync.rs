@@ -163,9 +163,7 @@ pub async fn run_with(
                 s5cmd_path: sides.binary.path.display().to_string(),
             },
             endpoint_url: sides.dest_globals.endpoint_url.clone(),
-            started_at,
-            finished_at: now_rfc3339(),
-            duration_seconds: t0.elapsed().as_secs_f64(),
+            timing: crate::report::Timing::ended_now(started_at, t0),
             resources: resources.as_ref().map(|(r, _)| r.clone()),
             sampler_overhead_ms: resources
                 .as_ref()
@@ -750,7 +748,7 @@ fn write_side_files(report: &Report, settings: &Settings) -> String {
             skipped: t.skipped,
             failed: t.failed,
             bytes_copied: t.bytes_copied,
-            duration_seconds: report.duration_seconds,
+            duration_seconds: report.timing.duration_seconds,
             success_ratio: crate::report::metrics::success_ratio(t.validated, t.planned),
             ops_per_file: report.operations.per_file,
             rss_peak_bytes: rss,
@@ -771,9 +769,9 @@ fn write_side_files(report: &Report, settings: &Settings) -> String {
     }
     if let Some(path) = &settings.output.history {
         let entry = HistoryEntry {
-            finished_at: report.finished_at.clone(),
+            finished_at: report.timing.finished_at.clone(),
             mode: report.mode.to_string(),
-            duration_seconds: report.duration_seconds,
+            duration_seconds: report.timing.duration_seconds,
             planned: t.planned,
             copied: t.copied,
             skipped: t.skipped,

@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::exit_codes;
 use crate::os::resources::ResourceSummary;
 use crate::report::sla::{self, Mode, SlaInputs, Status};
-use crate::report::{FORMAT_VERSION, Integrity, Report, Totals};
+use crate::report::{FORMAT_VERSION, Integrity, Report, Timing, Totals};
 
 /// Deserialize one of the report's `&'static str` fields. lakesync writes known words
 /// (commands, modes, its name and version); anything else (another version's number) is
@@ -168,7 +168,7 @@ impl Fold {
         acc.sampler_overhead_ms = None;
         acc.lakesync_cpu_seconds = 0.0;
         acc.throttling = Default::default();
-        acc.duration_seconds = 0.0;
+        acc.timing.duration_seconds = 0.0;
         acc.throughput = Default::default();
         // Kept: the price table and the regions (one run, one command line).
         acc.cost = crate::report::cost::Estimate {
@@ -216,9 +216,12 @@ impl Fold {
             mode,
             interrupted,
             shard,
-            started_at,
-            finished_at,
-            duration_seconds,
+            timing:
+                Timing {
+                    started_at,
+                    finished_at,
+                    duration_seconds,
+                },
             totals,
             integrity,
             plan,
@@ -248,13 +251,13 @@ impl Fold {
         });
         self.modes.push(mode);
         acc.interrupted |= interrupted;
-        if self.shards.len() == 1 || started_at < acc.started_at {
-            acc.started_at = started_at;
+        if self.shards.len() == 1 || started_at < acc.timing.started_at {
+            acc.timing.started_at = started_at;
         }
-        if finished_at > acc.finished_at {
-            acc.finished_at = finished_at;
+        if finished_at > acc.timing.finished_at {
+            acc.timing.finished_at = finished_at;
         }
-        acc.duration_seconds = acc.duration_seconds.max(duration_seconds);
+        acc.timing.duration_seconds = acc.timing.duration_seconds.max(duration_seconds);
         acc.totals += totals;
         acc.integrity += integrity;
         for (reason, n) in plan.reasons {
@@ -308,7 +311,7 @@ impl Fold {
                 round3(self.cpu_weighted / r.samples as f64) as f32
             };
         }
-        acc.duration_seconds = round3(acc.duration_seconds);
+        acc.timing.duration_seconds = round3(acc.timing.duration_seconds);
         acc.plan.listing_seconds = round3(acc.plan.listing_seconds);
         acc.throughput.copy_seconds = round3(acc.throughput.copy_seconds);
         if let Some(ms) = &mut acc.sampler_overhead_ms {

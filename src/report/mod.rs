@@ -48,9 +48,8 @@ pub struct Report {
     pub selection: Option<String>,
     /// `I/N` when the run took one shard of the plan.
     pub shard: Option<String>,
-    pub started_at: String,
-    pub finished_at: String,
-    pub duration_seconds: f64,
+    #[serde(flatten)]
+    pub timing: Timing,
     pub settings: ReportSettings,
     pub totals: Totals,
     pub integrity: Integrity,
@@ -276,6 +275,27 @@ pub struct BatchReport {
     pub folders: usize,
 }
 
+/// When a run started and ended (RFC 3339 UTC, milliseconds) and how long it took: the
+/// clock of every report (sync's, tables', verify's), flattened into its top level.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timing {
+    pub started_at: String,
+    pub finished_at: String,
+    pub duration_seconds: f64,
+}
+
+impl Timing {
+    /// A run that started at `started_at`, when the monotonic clock read `t0`, and ends
+    /// now; the duration to the millisecond.
+    pub fn ended_now(started_at: String, t0: std::time::Instant) -> Self {
+        Self {
+            started_at,
+            finished_at: now_rfc3339(),
+            duration_seconds: round3(t0.elapsed().as_secs_f64()),
+        }
+    }
+}
+
 /// Now, as RFC 3339 UTC with milliseconds (the report's timestamps).
 pub fn now_rfc3339() -> String {
     jiff::Timestamp::now()
@@ -300,7 +320,7 @@ impl Report {
             "failed": t.failed,
             "validated": t.validated,
             "bytes_copied": t.bytes_copied,
-            "duration_seconds": self.duration_seconds,
+            "duration_seconds": self.timing.duration_seconds,
             "sla_status": self.sla_status,
             "interrupted": self.interrupted,
         })
@@ -315,7 +335,7 @@ impl Report {
         self.operations.s5cmd_ops = k.copy + k.download + k.upload;
         self.operations.per_file = ratio(k.total(), attempted);
         self.operations.network_transfers_per_file = ratio(k.transfers(), attempted);
-        let secs = self.duration_seconds.max(1e-9);
+        let secs = self.timing.duration_seconds.max(1e-9);
         self.throughput.files_per_s = round3(t.copied as f64 / secs);
         self.throughput.bytes_per_s = (t.bytes_copied as f64 / secs).round();
     }
@@ -411,7 +431,7 @@ impl Report {
             let _ = writeln!(
                 s,
                 "  {:.2} s, {:.1} files/s, {}/s; {} batch(es), {} workers, {:.2} s5cmd ops/file, {} retried",
-                self.duration_seconds,
+                self.timing.duration_seconds,
                 self.throughput.files_per_s,
                 human_bytes(self.throughput.bytes_per_s as u64),
                 t.batches,
@@ -505,6 +525,20 @@ fn round3(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timing_ends_now_to_the_millisecond() {
+        let t0 = std::time::Instant::now() - std::time::Duration::from_micros(1_234_567);
+        let t = Timing::ended_now("2026-01-01T00:00:00Z".into(), t0);
+        assert_eq!(t.started_at, "2026-01-01T00:00:00Z");
+        assert!(t.finished_at > t.started_at, "{t:?}");
+        assert!(t.duration_seconds >= 1.235, "{t:?}");
+        assert_eq!(t.duration_seconds, round3(t.duration_seconds), "{t:?}");
+        // Written in this order where a report flattens it.
+        let text = serde_json::to_string(&t).unwrap();
+        let at = |k: &str| text.find(k).unwrap_or_else(|| panic!("{k} in {text}"));
+        assert!(at("started_at") < at("finished_at") && at("finished_at") < at("duration_seconds"));
+    }
 
     #[test]
     fn ratios() {

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::os::resources::ResourceSummary;
-use crate::report::{RunFailure, Tool};
+use crate::report::{RunFailure, Timing, Tool};
 
 /// Entries of `files[]` and `failures[]` kept in the report; the rest are counted.
 pub const MAX_LISTED: usize = 10_000;
@@ -139,9 +139,8 @@ pub struct TablesReport {
     pub dest: String,
     pub endpoint_url: Option<String>,
     pub selection: Option<String>,
-    pub started_at: String,
-    pub finished_at: String,
-    pub duration_seconds: f64,
+    #[serde(flatten)]
+    pub timing: Timing,
     pub settings: TablesReportSettings,
     pub totals: Totals,
     pub plan: PlanSummary,
@@ -170,13 +169,13 @@ impl TablesReport {
             } else {
                 0.0
             },
-            csv_mb_per_s: if self.duration_seconds > 0.0 {
-                round3(mb / self.duration_seconds)
+            csv_mb_per_s: if self.timing.duration_seconds > 0.0 {
+                round3(mb / self.timing.duration_seconds)
             } else {
                 0.0
             },
-            files_per_s: if self.duration_seconds > 0.0 {
-                round3(t.converted as f64 / self.duration_seconds)
+            files_per_s: if self.timing.duration_seconds > 0.0 {
+                round3(t.converted as f64 / self.timing.duration_seconds)
             } else {
                 0.0
             },
@@ -206,7 +205,7 @@ impl TablesReport {
             t.bytes_in as f64 / 1e6,
             t.csv_bytes as f64 / 1e6,
             t.bytes_out as f64 / 1e6,
-            self.duration_seconds,
+            self.timing.duration_seconds,
             self.throughput.csv_mb_per_s_per_core,
         );
         if t.unsupported + t.unrecognised > 0 {
@@ -236,9 +235,9 @@ impl TablesReport {
     pub fn history_entry(&self) -> crate::report::history::HistoryEntry {
         let r = self.resources.as_ref();
         crate::report::history::HistoryEntry {
-            finished_at: self.finished_at.clone(),
+            finished_at: self.timing.finished_at.clone(),
             mode: "tables".into(),
-            duration_seconds: self.duration_seconds,
+            duration_seconds: self.timing.duration_seconds,
             planned: self.totals.planned,
             copied: self.totals.converted,
             skipped: self.totals.skipped,
@@ -267,15 +266,15 @@ impl TablesReport {
             skipped: t.skipped,
             failed: t.failed,
             bytes_copied: t.bytes_out,
-            duration_seconds: self.duration_seconds,
+            duration_seconds: self.timing.duration_seconds,
             success_ratio: crate::report::metrics::success_ratio(t.converted, t.planned),
             ops_per_file: 0.0,
             rss_peak_bytes: r.map_or(0, |r| r.total_rss_peak_bytes),
             cpu_avg_pct: r.map_or(0.0, |r| f64::from(r.cpu_avg_pct)),
             sla: &[],
             finished_unix,
-            files_per_s: if self.duration_seconds > 0.0 {
-                t.converted as f64 / self.duration_seconds
+            files_per_s: if self.timing.duration_seconds > 0.0 {
+                t.converted as f64 / self.timing.duration_seconds
             } else {
                 0.0
             },

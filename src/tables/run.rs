@@ -791,9 +791,7 @@ pub async fn run(settings: &TablesSettings, interrupt: Interrupt) -> Result<Tabl
         dest: settings.dest.to_string(),
         endpoint_url: sides.dest_globals.endpoint_url.clone(),
         selection: settings.selection.as_ref().map(|s| s.describe()),
-        started_at,
-        finished_at: crate::report::now_rfc3339(),
-        duration_seconds: (t0.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+        timing: crate::report::Timing::ended_now(started_at, t0),
         settings: TablesReportSettings {
             batch_size: settings.batch_size,
             max_local_bytes: settings.max_local_bytes,

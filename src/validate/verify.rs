@@ -19,7 +19,7 @@ use crate::list::sides::Sides;
 use crate::os::signals::Interrupt;
 use crate::os::workdir::make_workdir;
 use crate::plan::{Decision, Merge, Reason};
-use crate::report::now_rfc3339;
+use crate::report::{Timing, now_rfc3339};
 use crate::run::attempt::Line;
 use crate::settings::Settings;
 use crate::validate::checksum::{self, Verdict};
@@ -73,9 +73,8 @@ pub struct VerifyReport {
     pub dest: String,
     pub selection: Option<String>,
     pub deep: bool,
-    pub started_at: String,
-    pub finished_at: String,
-    pub duration_seconds: f64,
+    #[serde(flatten)]
+    pub timing: Timing,
     pub totals: VerifyTotals,
     pub mismatches: Vec<Mismatch>,
     pub mismatches_omitted: u64,
@@ -203,9 +202,7 @@ pub async fn run(
         dest: settings.dest.to_string(),
         selection: settings.selection.as_ref().map(|s| s.describe()),
         deep,
-        started_at,
-        finished_at: now_rfc3339(),
-        duration_seconds: (t0.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+        timing: Timing::ended_now(started_at, t0),
         exit_code: exit_code(&totals, settings.require_checksum, interrupt.signal()),
         totals,
         mismatches,
@@ -368,9 +365,7 @@ mod tests {
             dest: "s3://dst".into(),
             selection: None,
             deep: true,
-            started_at: String::new(),
-            finished_at: String::new(),
-            duration_seconds: 0.0,
+            timing: Timing::default(),
             exit_code: exit_code(&totals, require_checksum, None),
             totals,
             mismatches: Vec::new(),

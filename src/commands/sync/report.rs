@@ -6,7 +6,7 @@ use crate::report::sla::{Mode as SlaMode, SlaInputs};
 use crate::report::sla_history::RunFigures;
 use crate::report::{
     FORMAT_VERSION, Integrity, ListingReport, Operations, PlanSummary, Report, ReportSettings,
-    Throughput, Tool, Totals,
+    Throughput, Timing, Tool, Totals,
 };
 use crate::run::execute::Strategy;
 use crate::run::governor::Limits;
@@ -22,9 +22,7 @@ pub struct RunContext<'a> {
     pub limits: Limits,
     pub tool: Tool,
     pub endpoint_url: Option<String>,
-    pub started_at: String,
-    pub finished_at: String,
-    pub duration_seconds: f64,
+    pub timing: Timing,
     pub resources: Option<ResourceSummary>,
     pub sampler_overhead_ms: Option<f64>,
     pub lakesync_cpu_seconds: f64,
@@ -57,13 +55,13 @@ pub fn job_of(settings: &Settings) -> String {
 
 /// This run as SLAs over history see it (copied = validated).
 fn run_figures(report: &Report) -> Option<RunFigures> {
-    let at: jiff::Timestamp = report.finished_at.parse().ok()?;
+    let at: jiff::Timestamp = report.timing.finished_at.parse().ok()?;
     let t = &report.totals;
     Some(RunFigures {
         finished_unix: at.as_second(),
         planned: t.planned,
         copied: t.validated.min(t.copied),
-        duration_seconds: report.duration_seconds,
+        duration_seconds: report.timing.duration_seconds,
     })
 }
 
@@ -120,9 +118,7 @@ impl Report {
             endpoint_url: ctx.endpoint_url.clone(),
             selection: settings.selection.as_ref().map(|s| s.describe()),
             shard: settings.shard.map(|s| s.to_string()),
-            started_at: ctx.started_at.clone(),
-            finished_at: ctx.finished_at.clone(),
-            duration_seconds: round3(ctx.duration_seconds),
+            timing: ctx.timing.clone(),
             settings: ReportSettings {
                 batch_size: settings.batch_size,
                 workers: settings.workers,
@@ -296,9 +292,11 @@ mod tests {
                 s5cmd_path: "/bin/s5cmd".into(),
             },
             endpoint_url: None,
-            started_at: "a".into(),
-            finished_at: "b".into(),
-            duration_seconds: 2.00049,
+            timing: Timing {
+                started_at: "a".into(),
+                finished_at: "b".into(),
+                duration_seconds: 2.0,
+            },
             resources: None,
             sampler_overhead_ms: None,
             lakesync_cpu_seconds: 0.5,
@@ -372,7 +370,7 @@ mod tests {
         );
         assert_eq!(t.batches, 1);
         assert_eq!(r.mode, "direct");
-        assert_eq!(r.duration_seconds, 2.0);
+        assert_eq!(r.timing.duration_seconds, 2.0);
         assert_eq!(r.plan.listing_seconds, 0.123);
         // The batch's process, the validation listing, both sides' planning listings.
         assert_eq!(r.operations.s5cmd_processes, 1 + 1 + 2);
