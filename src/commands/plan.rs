@@ -86,9 +86,9 @@ fn plan_json(
     end: Option<jiff::civil::Date>,
 ) -> serde_json::Value {
     let mut j = groups.to_json(start, end);
-    j["source"] = serde_json::json!(report.source);
-    j["dest"] = serde_json::json!(report.dest);
-    j["selection"] = serde_json::json!(report.selection);
+    j["source"] = serde_json::json!(report.run.source);
+    j["dest"] = serde_json::json!(report.run.dest);
+    j["selection"] = serde_json::json!(report.run.selection);
     j["batches"] = serde_json::json!(report.totals.batches);
     j
 }

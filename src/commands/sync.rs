@@ -783,7 +783,7 @@ fn write_side_files(report: &Report, settings: &Settings) -> String {
             worst_batch_seconds: report.batches.iter().map(|b| b.seconds).fold(0.0, f64::max),
             exit_code: report.exit_code,
             // A dry run copies nothing on purpose: never compared with real runs.
-            job: (!report.dry_run).then(|| report::job_of(settings)),
+            job: (!report.run.dry_run).then(|| report::job_of(settings)),
             validated: Some(t.validated),
         };
         if let Err(e) = crate::report::history::append(path, &entry) {

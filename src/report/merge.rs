@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::exit_codes;
 use crate::os::resources::ResourceSummary;
 use crate::report::sla::{self, Mode, SlaInputs, Status};
-use crate::report::{FORMAT_VERSION, Integrity, Report, Timing, Totals};
+use crate::report::{FORMAT_VERSION, Integrity, Report, RunHeader, Timing, Totals};
 
 /// Deserialize one of the report's `&'static str` fields. lakesync writes known words
 /// (commands, modes, its name and version); anything else (another version's number) is
@@ -178,7 +178,7 @@ impl Fold {
             bytes_cross_region: Some(0),
             ..Default::default()
         };
-        acc.interrupted = false;
+        acc.run.interrupted = false;
         acc.error = None;
         acc.exit_code = exit_codes::OK;
         let mut fold = Self {
@@ -200,11 +200,6 @@ impl Fold {
             format_version: _,
             tool: _,
             command: _,
-            dry_run: _,
-            source: _,
-            dest: _,
-            endpoint_url: _,
-            selection: _,
             settings: _,
             // Computed again on the whole in `finish`.
             sla: _,
@@ -214,7 +209,16 @@ impl Fold {
             sla_history: _,
             throttling,
             mode,
-            interrupted,
+            run:
+                RunHeader {
+                    interrupted,
+                    // Kept from the first report.
+                    dry_run: _,
+                    source: _,
+                    dest: _,
+                    endpoint_url: _,
+                    selection: _,
+                },
             shard,
             timing:
                 Timing {
@@ -250,7 +254,7 @@ impl Fold {
             listing_seconds: plan.listing_seconds,
         });
         self.modes.push(mode);
-        acc.interrupted |= interrupted;
+        acc.run.interrupted |= interrupted;
         if self.shards.len() == 1 || started_at < acc.timing.started_at {
             acc.timing.started_at = started_at;
         }

@@ -40,12 +40,8 @@ pub struct Report {
     /// `direct` for server-side copies.
     #[serde(deserialize_with = "merge::static_str")]
     pub mode: Word,
-    pub dry_run: bool,
-    pub interrupted: bool,
-    pub source: String,
-    pub dest: String,
-    pub endpoint_url: Option<String>,
-    pub selection: Option<String>,
+    #[serde(flatten)]
+    pub run: RunHeader,
     /// `I/N` when the run took one shard of the plan.
     pub shard: Option<String>,
     #[serde(flatten)]
@@ -275,6 +271,20 @@ pub struct BatchReport {
     pub folders: usize,
 }
 
+/// What a run copied (or built) from where to where, and whether it was a dry run or was
+/// interrupted: the head of sync's and tables' reports, flattened into their top level.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunHeader {
+    pub dry_run: bool,
+    pub interrupted: bool,
+    pub source: String,
+    pub dest: String,
+    /// The destination's endpoint (None: AWS).
+    pub endpoint_url: Option<String>,
+    /// The selection flags, described (None: the whole source).
+    pub selection: Option<String>,
+}
+
 /// When a run started and ended (RFC 3339 UTC, milliseconds) and how long it took: the
 /// clock of every report (sync's, tables', verify's), flattened into its top level.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -322,7 +332,7 @@ impl Report {
             "bytes_copied": t.bytes_copied,
             "duration_seconds": self.timing.duration_seconds,
             "sla_status": self.sla_status,
-            "interrupted": self.interrupted,
+            "interrupted": self.run.interrupted,
         })
         .to_string()
     }
@@ -342,7 +352,7 @@ impl Report {
     /// The summary's cost line (none for a dry run or a run that processed nothing).
     fn cost_line(&self) -> Option<String> {
         let c = &self.cost;
-        if self.dry_run || c.files == 0 {
+        if self.run.dry_run || c.files == 0 {
             return None;
         }
         let crossed = c
@@ -389,23 +399,27 @@ impl Report {
     pub fn human_summary(&self) -> String {
         let t = &self.totals;
         let mut s = String::new();
-        let verb = if self.dry_run { "would copy" } else { "copied" };
-        let head = if self.interrupted {
+        let verb = if self.run.dry_run {
+            "would copy"
+        } else {
+            "copied"
+        };
+        let head = if self.run.interrupted {
             "lakesync sync INTERRUPTED"
         } else if self.error.is_some() {
             "lakesync sync STOPPED"
-        } else if self.dry_run {
+        } else if self.run.dry_run {
             "lakesync sync (dry run)"
         } else if t.failed == 0 {
             "lakesync sync OK"
         } else {
             "lakesync sync FAILED"
         };
-        let _ = writeln!(s, "{head}: {} -> {}", self.source, self.dest);
-        if let Some(sel) = &self.selection {
+        let _ = writeln!(s, "{head}: {} -> {}", self.run.source, self.run.dest);
+        if let Some(sel) = &self.run.selection {
             let _ = writeln!(s, "  selection: {sel}");
         }
-        if self.dry_run {
+        if self.run.dry_run {
             let _ = writeln!(
                 s,
                 "  {} selected, {} already in place, {verb} {} ({}) in {} batch(es) of up to {}",

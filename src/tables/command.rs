@@ -66,7 +66,7 @@ fn run_tables(args: &TablesArgs, quiet: bool) -> Result<i32, Error> {
         eprint!("{}", report.human_summary());
     }
     if let Some(path) = &settings.metrics_file
-        && !report.dry_run
+        && !report.run.dry_run
         && let Err(e) = crate::report::metrics::write_atomic(
             path,
             &report.metrics_text(jiff::Timestamp::now().as_second()),
@@ -78,7 +78,7 @@ fn run_tables(args: &TablesArgs, quiet: bool) -> Result<i32, Error> {
         );
     }
     if let Some(path) = &settings.history
-        && !report.dry_run
+        && !report.run.dry_run
         && let Err(e) = crate::report::history::append(path, &report.history_entry())
     {
         eprintln!(

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::os::resources::ResourceSummary;
-use crate::report::{RunFailure, Timing, Tool};
+use crate::report::{RunFailure, RunHeader, Timing, Tool};
 
 /// Entries of `files[]` and `failures[]` kept in the report; the rest are counted.
 pub const MAX_LISTED: usize = 10_000;
@@ -133,12 +133,8 @@ pub struct TablesReport {
     pub format_version: u32,
     pub tool: Tool,
     pub command: &'static str,
-    pub dry_run: bool,
-    pub interrupted: bool,
-    pub source: String,
-    pub dest: String,
-    pub endpoint_url: Option<String>,
-    pub selection: Option<String>,
+    #[serde(flatten)]
+    pub run: RunHeader,
     #[serde(flatten)]
     pub timing: Timing,
     pub settings: TablesReportSettings,
@@ -195,7 +191,7 @@ impl TablesReport {
         let _ = writeln!(
             s,
             "lakesync tables{}: {} selected, {} to build, {} up to date; {} converted, {} failed; {} rows; {:.1} MB zip -> {:.1} MB CSV -> {:.1} MB Parquet in {:.1}s ({:.1} MB/s of CSV per core)",
-            if self.dry_run { " (dry run)" } else { "" },
+            if self.run.dry_run { " (dry run)" } else { "" },
             t.selected,
             t.planned,
             t.skipped,

@@ -6,7 +6,7 @@ use crate::report::sla::{Mode as SlaMode, SlaInputs};
 use crate::report::sla_history::RunFigures;
 use crate::report::{
     FORMAT_VERSION, Integrity, ListingReport, Operations, PlanSummary, Report, ReportSettings,
-    Throughput, Timing, Tool, Totals,
+    RunHeader, Throughput, Timing, Tool, Totals,
 };
 use crate::run::execute::Strategy;
 use crate::run::governor::Limits;
@@ -111,12 +111,14 @@ impl Report {
             tool: ctx.tool.clone(),
             command: "sync",
             mode: state.mode(settings.strategy == Strategy::Staged),
-            dry_run: settings.output.dry_run,
-            interrupted: state.interrupted,
-            source: settings.source.to_string(),
-            dest: settings.dest.to_string(),
-            endpoint_url: ctx.endpoint_url.clone(),
-            selection: settings.selection.as_ref().map(|s| s.describe()),
+            run: RunHeader {
+                dry_run: settings.output.dry_run,
+                interrupted: state.interrupted,
+                source: settings.source.to_string(),
+                dest: settings.dest.to_string(),
+                endpoint_url: ctx.endpoint_url.clone(),
+                selection: settings.selection.as_ref().map(|s| s.describe()),
+            },
             shard: settings.shard.map(|s| s.to_string()),
             timing: ctx.timing.clone(),
             settings: ReportSettings {
@@ -195,7 +197,7 @@ fn evaluate_sla(
     limits: Limits,
     history: Option<&[RunFigures]>,
 ) {
-    if report.dry_run {
+    if report.run.dry_run {
         return;
     }
     let mode = match report.mode {
@@ -379,7 +381,7 @@ mod tests {
         assert_eq!(r.operations.per_file, 1.0);
         assert_eq!(r.operations.unplanned_copies, 1);
         assert_eq!(r.batches.len(), 1);
-        assert!(r.error.is_none() && !r.interrupted);
+        assert!(r.error.is_none() && !r.run.interrupted);
         assert_eq!(r.exit_code, 0);
     }
 
@@ -387,7 +389,7 @@ mod tests {
     fn an_interrupted_report_keeps_what_was_planned_and_says_what_is_unknown() {
         let settings = settings(&[]);
         let r = Report::from_run(&state(true), &ctx(&settings, Some(15)));
-        assert!(r.interrupted);
+        assert!(r.run.interrupted);
         assert_eq!(r.exit_code, 143);
         assert_eq!(
             (r.totals.selected, r.totals.planned, r.totals.copied),
