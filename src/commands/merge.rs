@@ -6,7 +6,6 @@ use crate::cli::{FailOnArg, MergeArgs};
 use crate::commands::output;
 use crate::error::Error;
 use crate::report::merge;
-use crate::report::sla::Status;
 
 pub fn run(args: &MergeArgs) -> Result<i32, Error> {
     let mut reports = Vec::with_capacity(args.reports.len());
@@ -21,10 +20,7 @@ pub fn run(args: &MergeArgs) -> Result<i32, Error> {
         let report = merge::parse(&name, &text)?;
         reports.push((name, report));
     }
-    let fail_on = args.fail_on.map(|f| match f {
-        FailOnArg::Warning => Status::Warning,
-        FailOnArg::Critical => Status::Critical,
-    });
+    let fail_on = args.fail_on.map(FailOnArg::status);
     let merged = merge::merge(reports, fail_on)?;
     let r = &merged.report;
     if output::stdout(&output::json(&merged.to_json()?)?)? == output::Wrote::ReaderGone {

@@ -396,6 +396,16 @@ fn resolve_prices(args: &CostArgs) -> Result<crate::report::cost::PriceTable, Er
     crate::report::cost::PriceTable::parse(&text, &shown)
 }
 
+impl FailOnArg {
+    /// The SLA status `--fail-on` fails the run at (sync and report merge).
+    pub fn status(self) -> Status {
+        match self {
+            FailOnArg::Warning => Status::Warning,
+            FailOnArg::Critical => Status::Critical,
+        }
+    }
+}
+
 /// The copy strategy `--mode` asks for, given how the sides are reached.
 fn strategy(mode: ModeArg, access: &Access) -> Result<Strategy, Error> {
     Ok(match mode {
@@ -544,10 +554,7 @@ impl GovernorSettings {
             adaptive_workers: !fixed_workers,
             sampling: !no_sampling,
             sla_baseline_seconds_per_100: *sla_baseline_seconds,
-            fail_on: fail_on.map(|f| match f {
-                FailOnArg::Warning => Status::Warning,
-                FailOnArg::Critical => Status::Critical,
-            }),
+            fail_on: fail_on.map(FailOnArg::status),
         })
     }
 }
