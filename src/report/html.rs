@@ -13,7 +13,7 @@
 //! bars, stacked bars) are a few hundred lines, keep the dependency count at zero and the
 //! output deterministic (same report, same bytes), which the tests rely on.
 //!
-//! Every text that comes from the report goes through [`Esc`] (keys are hostile: `<`, `&`,
+//! Every text that comes from the report goes through `Esc` (keys are hostile: `<`, `&`,
 //! quotes). Only numbers this module formats itself reach SVG attributes, and status words
 //! reach `class` attributes through a fixed mapping.
 //!

@@ -2,7 +2,7 @@
 //!
 //! A fold over typed reports: each shard's JSON is read into a [`Report`] (same
 //! `format_version`), folded field by field into the first, and written as a report again.
-//! Every field of `Report` is destructured in [`Fold::add`], so a new field does not compile
+//! Every field of `Report` is destructured in `Fold::add`, so a new field does not compile
 //! until the merge says what to do with it. Counters add up, extremes keep the extreme, the
 //! derived ratios and the SLA are computed again on the whole; batches and failures keep the
 //! shard they came from, and `shards[]` lists each shard's own figures.

@@ -24,7 +24,7 @@ pub use units::human_bytes;
 pub const FORMAT_VERSION: u32 = 1;
 
 /// A fixed word of the report (command, mode, tool name and version). Spelled through an
-/// alias so that serde reads it with [`merge::static_str`] instead of borrowing it from the
+/// alias so that serde reads it with `merge::static_str` instead of borrowing it from the
 /// input, which would tie a read report to its text.
 pub type Word = &'static str;
 
